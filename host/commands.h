@@ -1,0 +1,12 @@
+// The asiarch subcommands; each registers itself on the CLI app.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace asiarch::host {
+
+void add_compile_command(CLI::App& app, int& exit_code);
+
+}  // namespace asiarch::host

@@ -1,0 +1,16 @@
+// asiarch: a JIT-compiling plugin host that discovers token-mixer architectures.
+#include <CLI/CLI.hpp>
+
+#include "host/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "asiarch: discovers linear-attention token mixers. Candidate mixers are C++ plugins\n"
+      "compiled in-process with Clang/ORC (and CUDA kernels with NVRTC), then checked,\n"
+      "trained and scored."};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  asiarch::host::add_compile_command(app, exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

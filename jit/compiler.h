@@ -1,0 +1,50 @@
+// In-process Clang: plugin source -> object code, with structured diagnostics,
+// a shared precompiled header and a persistent object cache.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jit/diagnostics.h"
+#include "jit/toolchain.h"
+
+namespace asiarch::jit {
+
+// Object code for one plugin, ready for JitSession::load.
+struct ObjectCode {
+  std::string bytes;                       // ELF relocatable object
+  std::vector<std::string> entry_symbols;  // defined symbols with ASIARCH_ENTRY_PREFIX
+  bool has_cuda_source = false;            // defines ASIARCH_CUDA_SOURCE_SYMBOL
+};
+
+struct CompileRequest {
+  std::string file;  // name used in diagnostics (need not exist on disk)
+  std::string text;  // the source
+  bool use_pch = true;
+  bool use_cache = true;
+};
+
+struct CompileResult {
+  Diagnostics diagnostics;
+  std::optional<ObjectCode> object;  // set when compilation succeeded
+  bool cache_hit = false;
+  double seconds = 0;
+  std::string cache_key;
+};
+
+class Compiler {
+ public:
+  explicit Compiler(Toolchain toolchain);
+
+  CompileResult compile(const CompileRequest& request);
+  // Builds the PCH if it is missing or stale. compile() calls this as needed.
+  Status ensure_pch();
+
+  const Toolchain& toolchain() const { return toolchain_; }
+
+ private:
+  Toolchain toolchain_;
+};
+
+}  // namespace asiarch::jit

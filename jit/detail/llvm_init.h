@@ -1,0 +1,8 @@
+#pragma once
+
+namespace asiarch::jit::detail {
+
+// Registers the native target with LLVM, once per process.
+void init_llvm();
+
+}  // namespace asiarch::jit::detail

@@ -1,0 +1,39 @@
+#include "jit/detail/object_cache.h"
+
+#include <nlohmann/json.hpp>
+
+#include "util/files.h"
+
+namespace asiarch::jit::detail {
+
+std::optional<CachedCompile> cache_lookup(const std::filesystem::path& dir, const std::string& key) {
+  auto meta_text = read_file(dir / (key + ".json"));
+  if (!meta_text) return std::nullopt;
+  auto bytes = read_file(dir / (key + ".o"));
+  if (!bytes) return std::nullopt;
+  try {
+    auto meta = nlohmann::json::parse(*meta_text);
+    if (meta.at("size").get<size_t>() != bytes->size()) return std::nullopt;  // torn write
+    CachedCompile c;
+    c.object.bytes = std::move(*bytes);
+    c.object.entry_symbols = meta.at("entry_symbols").get<std::vector<std::string>>();
+    c.object.has_cuda_source = meta.at("has_cuda_source").get<bool>();
+    c.diagnostics = meta.at("diagnostics").get<Diagnostics>();
+    return c;
+  } catch (const std::exception&) {
+    return std::nullopt;  // unreadable entry: recompile and overwrite it
+  }
+}
+
+void cache_store(const std::filesystem::path& dir, const std::string& key, const ObjectCode& object,
+                 const Diagnostics& diagnostics) {
+  nlohmann::json meta = {{"size", object.bytes.size()},
+                         {"entry_symbols", object.entry_symbols},
+                         {"has_cuda_source", object.has_cuda_source},
+                         {"diagnostics", diagnostics}};
+  // Object first: a reader only trusts an object whose metadata names its size.
+  if (!write_file_atomic(dir / (key + ".o"), object.bytes)) return;
+  (void)write_file_atomic(dir / (key + ".json"), meta.dump());
+}
+
+}  // namespace asiarch::jit::detail

@@ -1,0 +1,58 @@
+// ORC LLJIT: links plugin objects into the process, each into its own
+// JITDylib, and unloads them again.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "jit/compiler.h"
+#include "jit/diagnostics.h"
+#include "util/result.h"
+
+namespace asiarch::jit {
+
+class JitSession;
+
+// Linked plugin code. Unloads (runs static destructors, frees the code) when
+// the last reference goes: anything that points into the code, such as a
+// mixer's vtable, must hold a reference.
+class LoadedObject {
+ public:
+  ~LoadedObject();
+  LoadedObject(const LoadedObject&) = delete;
+  LoadedObject& operator=(const LoadedObject&) = delete;
+
+  // Address of a defined symbol, or nullptr.
+  void* lookup(const std::string& name) const;
+  const std::string& name() const { return name_; }
+
+  struct State;  // private to session.cpp
+
+ private:
+  friend class JitSession;
+  LoadedObject() = default;
+  std::shared_ptr<JitSession> session_;
+  std::unique_ptr<State> state_;
+  std::string name_;
+};
+
+class JitSession : public std::enable_shared_from_this<JitSession> {
+ public:
+  static Result<std::shared_ptr<JitSession>> create();
+  ~JitSession();
+
+  // Links `object` (compiled from `file`) and runs its static constructors.
+  // Returns nullptr and appends link diagnostics (undefined symbols, ...) on
+  // failure.
+  std::shared_ptr<LoadedObject> load(const ObjectCode& object, const std::string& file,
+                                     Diagnostics& diagnostics);
+
+  struct Impl;  // private to session.cpp
+
+ private:
+  friend class LoadedObject;
+  JitSession() = default;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace asiarch::jit

@@ -1,0 +1,75 @@
+#include "jit/toolchain.h"
+
+#include <cstdlib>
+
+#include <clang/Basic/Version.h>
+#include <llvm/TargetParser/Host.h>
+#include <torch/version.h>
+
+#include "jit/detail/embedded_headers.h"
+#include "util/files.h"
+#include "util/hash.h"
+
+#ifndef ASIARCH_CLANG_PATH
+#error "the build must define ASIARCH_CLANG_PATH"
+#endif
+
+namespace asiarch::jit {
+
+#define ASIARCH_STR_(x) #x
+#define ASIARCH_STR(x) ASIARCH_STR_(x)
+
+std::filesystem::path default_cache_dir() {
+  if (const char* d = std::getenv("ASIARCH_CACHE_DIR"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d)
+    return std::filesystem::path(d) / "asiarch";
+  if (const char* h = std::getenv("HOME"); h && *h)
+    return std::filesystem::path(h) / ".cache" / "asiarch";
+  return std::filesystem::temp_directory_path() / "asiarch-cache";
+}
+
+Result<Toolchain> Toolchain::create(ToolchainOptions options) {
+  if (options.cache_dir.empty()) options.cache_dir = default_cache_dir();
+  if (options.opt_level < 0 || options.opt_level > 3)
+    return make_error("opt_level must be 0..3, got " + std::to_string(options.opt_level));
+  Toolchain t;
+
+  std::string all_headers;
+  for (const detail::EmbeddedHeader& h : detail::embedded_headers())
+    all_headers += std::string(h.path) + '\0' + std::string(h.text) + '\0';
+  const std::string header_hash = sha256_hex(all_headers).substr(0, 16);
+  // Must spell exactly what ASIARCH_FINGERPRINT in <asiarch/plugin.h> spells.
+  t.fingerprint_ = std::string("clang ") + CLANG_VERSION_STRING + "; torch " + TORCH_VERSION +
+                   "; cxx11abi " + ASIARCH_STR(_GLIBCXX_USE_CXX11_ABI) + "; headers " + header_hash;
+  const std::string host_cpu = llvm::sys::getHostCPUName().str();
+  t.root_ = options.cache_dir /
+            sha256_hex(t.fingerprint_ + "|" + host_cpu + "|O" + std::to_string(options.opt_level))
+                .substr(0, 16);
+  t.clang_path_ = ASIARCH_CLANG_PATH;
+
+  // Rewrite only what changed: the PCH is stale once any of these is newer.
+  auto put = [](const std::filesystem::path& path, std::string_view text) -> Status {
+    auto existing = read_file(path);
+    if (existing && *existing == text) return Ok{};
+    return write_file_atomic(path, text);
+  };
+  for (const detail::EmbeddedHeader& h : detail::embedded_headers())
+    if (auto st = put(t.include_dir() / h.path, h.text); !st) return st.error();
+  if (auto st = put(t.pch_header(), "#include <asiarch/plugin.h>\n"); !st) return st.error();
+
+  auto& a = t.common_args_;
+  a = {"-std=c++17", "-O" + std::to_string(options.opt_level), "-fPIC", "-fno-color-diagnostics",
+       "-ferror-limit=0", "-Wall", "-fno-omit-frame-pointer",
+       "-D_GLIBCXX_USE_CXX11_ABI=" ASIARCH_STR(_GLIBCXX_USE_CXX11_ABI), "-DNDEBUG",
+       "-DASIARCH_HEADER_HASH=\"" + header_hash + "\"", "-resource-dir", ASIARCH_CLANG_RESOURCE_DIR};
+  for (const char* dir : detail::torch_include_dirs()) {
+    if (std::string_view(dir) == "/usr/include") continue;  // a system dir already; -isystem would reorder it
+    a.push_back("-isystem");
+    a.push_back(dir);
+  }
+  a.push_back("-I" + t.include_dir().string());
+  t.options_ = std::move(options);
+  return t;
+}
+
+}  // namespace asiarch::jit
