@@ -111,6 +111,10 @@ int run_compile(const CompileArgs& args) {
         item["seconds"] = cb.seconds;
         item["load_status"] = cb.load_status;
         char buf[256];
+        if (!ok)
+          std::snprintf(buf, sizeof buf, "%s: compilation failed for %s", cuda->version().c_str(),
+                        args.cuda_arch.c_str());
+        else
         std::snprintf(buf, sizeof buf, "%s: PTX %zu bytes, CUBIN %zu bytes (%s) in %.2f s%s; %s",
                       cuda->version().c_str(), cb.ptx.size(), cb.cubin.size(), args.cuda_arch.c_str(),
                       cb.seconds, cb.cache_hit ? " (cache hit)" : "", cb.load_status.c_str());

@@ -31,13 +31,18 @@ Diagnostics parse_nvrtc_log(const std::string& log, const std::string& file, int
     d.line = std::stoi(m[2]);
     d.message = m[5];
     if (m[4].matched) d.option = std::string(m[4]).substr(2);  // "177-D"
-    // NVRTC prints the source line, then a caret under the column.
-    if (i + 2 < lines.size() && lines[i + 2].find_first_not_of(' ') != std::string::npos &&
-        lines[i + 2].find_first_not_of(' ') == lines[i + 2].find('^') &&
-        lines[i + 2].find_last_not_of(' ') == lines[i + 2].find('^')) {
-      d.source_line = lines[i + 1];
-      d.column = static_cast<int>(lines[i + 2].find('^')) + 1;
-      i += 2;
+    // NVRTC echoes the source line and a caret line, each indented by two
+    // spaces (tabs kept).
+    auto strip = [](const std::string& l) { return l.rfind("  ", 0) == 0 ? l.substr(2) : l; };
+    if (i + 2 < lines.size()) {
+      const std::string caret = strip(lines[i + 2]);
+      const size_t pos = caret.find('^');
+      if (pos != std::string::npos && caret.find_first_not_of(" \t") == pos &&
+          caret.find_last_not_of(" \t") == pos) {
+        d.source_line = strip(lines[i + 1]);
+        d.column = static_cast<int>(pos) + 1;
+        i += 2;
+      }
     }
     out.items.push_back(std::move(d));
   }

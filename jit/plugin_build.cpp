@@ -97,7 +97,7 @@ PluginBuild build_plugin(Compiler& compiler, JitSession& session, CudaCompiler* 
   }
 
   const auto load_start = std::chrono::steady_clock::now();
-  b.code = session.load(*cr.object, file, b.diagnostics);
+  b.code = session.load(*cr.object, file, text, b.diagnostics);
   b.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   if (!b.code) return b;
 

@@ -11,7 +11,6 @@
 #include <llvm/Support/MemoryBuffer.h>
 
 #include "jit/detail/llvm_init.h"
-#include "util/files.h"
 
 namespace asiarch::jit {
 
@@ -98,7 +97,7 @@ Result<std::shared_ptr<JitSession>> JitSession::create() {
 JitSession::~JitSession() = default;
 
 std::shared_ptr<LoadedObject> JitSession::load(const ObjectCode& object, const std::string& file,
-                                               Diagnostics& diagnostics) {
+                                               const std::string& source, Diagnostics& diagnostics) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->missing_symbols.clear();
   impl_->errors.clear();
@@ -159,14 +158,13 @@ std::shared_ptr<LoadedObject> JitSession::load(const ObjectCode& object, const s
       for (const auto& e : impl_->errors) all += (all.empty() ? "" : "; ") + e;
       return fail("linking failed: " + all);
     }
-    auto source = read_file(file);
     for (const std::string& sym : impl_->missing_symbols) {
       if (sym == "asiarch_jit_init") continue;
       std::string demangled = llvm::demangle(sym);
       Diagnostic d = make_diagnostic(Stage::link, Severity::error, file,
                                      "undefined symbol: " + demangled +
                                          (demangled != sym ? " (" + sym + ")" : ""));
-      if (source) d.line = find_line(*source, demangled, &d.source_line);
+      d.line = find_line(source, demangled, &d.source_line);
       if (d.line > 0) d.column = 1;
       diagnostics.add(std::move(d));
     }

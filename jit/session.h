@@ -41,11 +41,11 @@ class JitSession : public std::enable_shared_from_this<JitSession> {
   static Result<std::shared_ptr<JitSession>> create();
   ~JitSession();
 
-  // Links `object` (compiled from `file`) and runs its static constructors.
-  // Returns nullptr and appends link diagnostics (undefined symbols, ...) on
-  // failure.
+  // Links `object` (compiled from `source` under the name `file`) and runs
+  // its static constructors. Returns nullptr and appends link diagnostics
+  // (undefined symbols, located in `source` where it names them) on failure.
   std::shared_ptr<LoadedObject> load(const ObjectCode& object, const std::string& file,
-                                     Diagnostics& diagnostics);
+                                     const std::string& source, Diagnostics& diagnostics);
 
   struct Impl;  // private to session.cpp
 
