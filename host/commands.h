@@ -8,5 +8,7 @@ class App;
 namespace asiarch::host {
 
 void add_compile_command(CLI::App& app, int& exit_code);
+void add_eval_command(CLI::App& app, int& exit_code);
+void add_baselines_command(CLI::App& app, int& exit_code);
 
 }  // namespace asiarch::host

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   asiarch::host::add_compile_command(app, exit_code);
+  asiarch::host::add_eval_command(app, exit_code);
+  asiarch::host::add_baselines_command(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -218,6 +218,7 @@ llvm::Error scan_symbols(ObjectCode& obj) {
       continue;
     if (name->startswith(ASIARCH_ENTRY_PREFIX)) obj.entry_symbols.push_back(name->str());
     if (*name == ASIARCH_CUDA_SOURCE_SYMBOL) obj.has_cuda_source = true;
+    if (*name == ASIARCH_QUADRATIC_SYMBOL) obj.declares_quadratic = true;
   }
   return llvm::Error::success();
 }

@@ -16,6 +16,7 @@ struct ObjectCode {
   std::string bytes;                       // ELF relocatable object
   std::vector<std::string> entry_symbols;  // defined symbols with ASIARCH_ENTRY_PREFIX
   bool has_cuda_source = false;            // defines ASIARCH_CUDA_SOURCE_SYMBOL
+  bool declares_quadratic = false;         // defines ASIARCH_QUADRATIC_SYMBOL
 };
 
 struct CompileRequest {

@@ -18,6 +18,7 @@ std::optional<CachedCompile> cache_lookup(const std::filesystem::path& dir, cons
     c.object.bytes = std::move(*bytes);
     c.object.entry_symbols = meta.at("entry_symbols").get<std::vector<std::string>>();
     c.object.has_cuda_source = meta.at("has_cuda_source").get<bool>();
+    c.object.declares_quadratic = meta.at("declares_quadratic").get<bool>();
     c.diagnostics = meta.at("diagnostics").get<Diagnostics>();
     return c;
   } catch (const std::exception&) {
@@ -30,6 +31,7 @@ void cache_store(const std::filesystem::path& dir, const std::string& key, const
   nlohmann::json meta = {{"size", object.bytes.size()},
                          {"entry_symbols", object.entry_symbols},
                          {"has_cuda_source", object.has_cuda_source},
+                         {"declares_quadratic", object.declares_quadratic},
                          {"diagnostics", diagnostics}};
   // Object first: a reader only trusts an object whose metadata names its size.
   if (!write_file_atomic(dir / (key + ".o"), object.bytes)) return;

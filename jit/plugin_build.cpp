@@ -149,6 +149,7 @@ PluginBuild build_plugin(Compiler& compiler, JitSession& session, CudaCompiler* 
       if (b.cuda->diagnostics.has_errors()) return b;
     }
   }
+  b.declares_quadratic = cr.object->declares_quadratic;
   b.entry = entry;
   return b;
 }

@@ -24,6 +24,7 @@ struct PluginBuild {
   std::shared_ptr<LoadedObject> code;    // null unless linked
   const MixerEntry* entry = nullptr;     // set only when everything passed
   std::optional<CudaBuild> cuda;         // when the plugin carries CUDA source
+  bool declares_quadratic = false;       // ASIARCH_DECLARE_QUADRATIC()
 
   bool ok() const { return entry != nullptr && !diagnostics.has_errors(); }
 };

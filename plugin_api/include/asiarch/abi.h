@@ -17,6 +17,9 @@
 #define ASIARCH_ENTRY_PREFIX "asiarch_mixer_entry_"
 // A plugin that carries CUDA kernel source defines this extern "C" function.
 #define ASIARCH_CUDA_SOURCE_SYMBOL "asiarch_plugin_cuda_source"
+// A plugin that is quadratic in sequence length on purpose (the softmax
+// reference) defines this; every other mixer must measure sub-quadratic.
+#define ASIARCH_QUADRATIC_SYMBOL "asiarch_plugin_declares_quadratic"
 
 namespace asiarch {
 
@@ -42,6 +45,9 @@ struct MixerConfig {
   std::int64_t num_layers = 1;
   std::uint64_t seed = 0;
   const CudaKernelTable* cuda = nullptr;
+  // Plugin-specific settings, "key=value,key=value" (e.g. "form=recurrent,chunk=32").
+  // Read with asiarch::option(); never nullptr.
+  const char* options = "";
 };
 
 class TokenMixer;  // defined in <asiarch/plugin.h>; opaque to the host loader

@@ -8,6 +8,10 @@
 //   };
 //   ASIARCH_REGISTER_MIXER(MyMixer, "my_mixer")
 //
+// A mixer that is quadratic in the sequence length on purpose (the softmax
+// reference) says so with ASIARCH_DECLARE_QUADRATIC(); all others must
+// measure sub-quadratic in the complexity gate.
+//
 // Optional CUDA kernels travel with the plugin as source, compiled by the host
 // through NVRTC:   ASIARCH_CUDA_SOURCE(R"cuda( extern "C" __global__ ... )cuda")
 // or as a sibling file with the same stem and the extension .cu.
@@ -15,6 +19,9 @@
 
 #include <asiarch/abi.h>
 #include <torch/torch.h>
+
+#include <cstdlib>
+#include <string>
 
 #define ASIARCH_STR_(x) #x
 #define ASIARCH_STR(x) ASIARCH_STR_(x)
@@ -48,7 +55,29 @@ class TokenMixer : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
 };
 
+// The value of `key` in cfg.options ("k=v,k=v"), or `fallback`.
+inline std::string option(const MixerConfig& cfg, const std::string& key, const std::string& fallback) {
+  const std::string all = cfg.options ? cfg.options : "";
+  size_t pos = 0;
+  while (pos <= all.size()) {
+    size_t end = all.find(',', pos);
+    if (end == std::string::npos) end = all.size();
+    const std::string item = all.substr(pos, end - pos);
+    const size_t eq = item.find('=');
+    if (eq != std::string::npos && item.substr(0, eq) == key) return item.substr(eq + 1);
+    pos = end + 1;
+  }
+  return fallback;
+}
+
+inline std::int64_t option_int(const MixerConfig& cfg, const std::string& key, std::int64_t fallback) {
+  const std::string v = option(cfg, key, "");
+  return v.empty() ? fallback : std::strtoll(v.c_str(), nullptr, 10);
+}
+
 }  // namespace asiarch
+
+#include <asiarch/ops.h>
 
 #define ASIARCH_REGISTER_MIXER(Class, Name)                                          \
   extern "C" __attribute__((visibility("default"))) const ::asiarch::MixerEntry*    \
@@ -60,6 +89,12 @@ class TokenMixer : public torch::nn::Module {
         },                                                                           \
         [](::asiarch::TokenMixer* m) { delete m; }};                                 \
     return &entry;                                                                   \
+  }
+
+#define ASIARCH_DECLARE_QUADRATIC()                                                  \
+  extern "C" __attribute__((visibility("default"))) int                             \
+  asiarch_plugin_declares_quadratic() {                                              \
+    return 1;                                                                        \
   }
 
 #define ASIARCH_CUDA_SOURCE(text)                                                    \

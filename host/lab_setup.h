@@ -1,0 +1,44 @@
+// What `eval` and `baselines` share: presets, the baseline table, and the
+// evaluation of one plugin file with the lab.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/jit_context.h"
+#include "lab/eval.h"
+#include "lab/presets.h"
+
+namespace asiarch::host {
+
+// --preset / --presets handling: the embedded presets, or a user file.
+Result<lab::Preset> load_preset_arg(const std::string& name, const std::string& presets_file);
+
+// <workdir>/baselines/<preset>.json: per baseline mixer, the source hash and
+// settings it was evaluated with, and its report.
+std::filesystem::path baseline_table_path(const std::string& workdir, const std::string& preset);
+nlohmann::json load_baseline_table(const std::filesystem::path& path);  // {} when absent or unreadable
+
+// Parameters of the DeltaNet baseline at the preset's width (0 if it cannot be built).
+int64_t delta_net_parameters(JitContext& jit, const lab::Preset& preset);
+
+struct PluginEvalRequest {
+  std::string file;
+  lab::Preset preset;
+  lab::EvalOptions options;  // tasks, seed, mixer options; the rest is filled in
+  std::string cache_dir;
+  std::string workdir;  // for the baseline table (quality-monitor references)
+  bool use_references = true;
+};
+
+struct PluginEvalOutcome {
+  jit::PluginBuild build;
+  std::optional<lab::EvalReport> report;  // set when the plugin built
+  std::string error;                      // setup error (bad task, corpus, ...)
+};
+
+PluginEvalOutcome evaluate_plugin_file(JitContext& jit, PluginEvalRequest request);
+
+}  // namespace asiarch::host

@@ -1,0 +1,162 @@
+#include "lab/eval.h"
+
+#include <chrono>
+#include <sstream>
+
+#include <asiarch/plugin.h>
+
+namespace asiarch::lab {
+
+Result<std::vector<std::pair<std::string, nlohmann::json>>> select_tasks(const Preset& preset,
+                                                                         const std::vector<std::string>& names) {
+  if (names.empty()) return preset.tasks;
+  std::vector<std::pair<std::string, nlohmann::json>> out;
+  for (const auto& n : names) {
+    auto it = std::find_if(preset.tasks.begin(), preset.tasks.end(), [&](const auto& t) { return t.first == n; });
+    if (it == preset.tasks.end()) {
+      std::string valid;
+      for (const auto& t : preset.tasks) valid += (valid.empty() ? "" : ", ") + t.first;
+      return make_error("unknown task \"" + n + "\" for preset " + preset.name + "; valid tasks: " + valid);
+    }
+    out.push_back(*it);
+  }
+  return out;
+}
+
+Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFactory& make_mixer,
+                                  const Preset& preset, const EvalOptions& options) {
+  auto tasks = select_tasks(preset, options.tasks);
+  if (!tasks) return tasks.error();
+  const auto start = std::chrono::steady_clock::now();
+  auto say = [&](const std::string& s) {
+    if (options.progress) options.progress(s);
+  };
+  EvalReport report;
+  report.mixer = mixer_name;
+  report.preset = preset.name;
+
+  GateConfig gc;
+  gc.d_model = preset.model.d_model;
+  gc.num_heads = preset.model.num_heads;
+  gc.mixer_options = options.mixer_options;
+  gc.seed = options.seed;
+  gc.threads = preset.train.threads;
+  gc.lengths = preset.gate_lengths;
+  gc.declared_quadratic = options.declared_quadratic;
+  gc.reference_parameters = options.reference_parameters;
+  gc.parameter_tolerance = preset.parameter_tolerance;
+  say("gates: running");
+  report.gates = run_gates(make_mixer, gc);
+  report.gates_passed = all_passed(report.gates);
+  for (const auto& g : report.gates) {
+    if (g.name == "parameter_budget" && g.details.contains("parameters"))
+      report.mixer_parameters = g.details["parameters"].get<int64_t>();
+    say("gate " + g.name + ": " + (g.passed ? "pass" : "FAIL") + " (" + g.reason + ")");
+  }
+  if (report.gates_passed) {
+    for (const auto& [task_name, settings] : *tasks) {
+      auto data = make_task(task_name, settings, options.seed, options.corpus);
+      if (!data) return data.error();
+      ModelConfig mc = preset.model;
+      mc.vocab = data->vocab;
+      mc.decode_length = data->decode_from_last ? data->seq_len : 0;
+      mc.seed = options.seed;
+      mc.mixer_options = options.mixer_options;
+      TrainConfig tc = train_config_for(preset, settings);
+      tc.seed = options.seed;
+      say("task " + task_name + ": training " + std::to_string(tc.steps) + " steps");
+      TaskResult r;
+      try {
+        LanguageModel model(mc, make_mixer);
+        auto ref = options.references.find(task_name);
+        r = train_and_evaluate(model, *data, tc,
+                               ref == options.references.end() ? std::nullopt : std::optional<Reference>(ref->second),
+                               preset.monitor);
+      } catch (const c10::Error& e) {
+        r.task = task_name;
+        r.metric_name = data->metric == Metric::accuracy ? "accuracy" : "bits_per_byte";
+        r.metric = data->metric == Metric::accuracy ? 0 : 8;
+        r.stop_reason = std::string("plugin threw: ") + e.what_without_backtrace();
+      } catch (const std::exception& e) {
+        r.task = task_name;
+        r.metric_name = data->metric == Metric::accuracy ? "accuracy" : "bits_per_byte";
+        r.metric = data->metric == Metric::accuracy ? 0 : 8;
+        r.stop_reason = std::string("plugin threw: ") + e.what();
+      }
+      char line[256];
+      std::snprintf(line, sizeof line, "task %s: %s %.4f after %lld steps (%s)", task_name.c_str(),
+                    r.metric_name.c_str(), r.metric, static_cast<long long>(r.steps), r.stop_reason.c_str());
+      say(line);
+      report.tasks.push_back(std::move(r));
+    }
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+Reference reference_from(const TaskResult& r) { return Reference{r.curve, r.train_seconds}; }
+
+void to_json(nlohmann::json& j, const TaskResult& r) {
+  j = {{"task", r.task}, {"metric_name", r.metric_name}, {"metric", r.metric}, {"final_loss", r.final_loss},
+       {"steps", r.steps}, {"tokens_per_second", r.tokens_per_second}, {"train_seconds", r.train_seconds},
+       {"eval_seconds", r.eval_seconds}, {"stop_reason", r.stop_reason}, {"curve", r.curve}};
+  // JSON has no NaN: a diverged loss is recorded as null.
+  if (!std::isfinite(r.final_loss)) j["final_loss"] = nullptr;
+}
+
+void from_json(const nlohmann::json& j, TaskResult& r) {
+  r.task = j.at("task");
+  r.metric_name = j.at("metric_name");
+  r.metric = j.at("metric");
+  r.final_loss = j.at("final_loss").is_null() ? std::nan("") : j.at("final_loss").get<double>();
+  r.steps = j.at("steps");
+  r.tokens_per_second = j.at("tokens_per_second");
+  r.train_seconds = j.at("train_seconds");
+  r.eval_seconds = j.value("eval_seconds", 0.0);
+  r.stop_reason = j.at("stop_reason");
+  r.curve = j.at("curve").get<Curve>();
+}
+
+void to_json(nlohmann::json& j, const EvalReport& r) {
+  j = {{"mixer", r.mixer}, {"preset", r.preset}, {"mixer_parameters", r.mixer_parameters}, {"gates", r.gates},
+       {"gates_passed", r.gates_passed}, {"tasks", r.tasks}, {"seconds", r.seconds}};
+}
+
+void from_json(const nlohmann::json& j, EvalReport& r) {
+  r.mixer = j.at("mixer");
+  r.preset = j.at("preset");
+  r.mixer_parameters = j.at("mixer_parameters");
+  r.gates = j.at("gates").get<std::vector<GateResult>>();
+  r.gates_passed = j.at("gates_passed");
+  r.tasks = j.at("tasks").get<std::vector<TaskResult>>();
+  r.seconds = j.at("seconds");
+}
+
+std::string format_report(const EvalReport& r) {
+  std::ostringstream out;
+  char buf[512];
+  out << "mixer " << r.mixer << " on preset " << r.preset << ": " << r.mixer_parameters
+      << " parameters per mixer\n\ngates\n";
+  for (const auto& g : r.gates) {
+    std::snprintf(buf, sizeof buf, "  %-20s %-5s %s\n", g.name.c_str(), g.passed ? "pass" : "FAIL", g.reason.c_str());
+    out << buf;
+  }
+  if (!r.gates_passed) {
+    out << "\ngates failed: not trained\n";
+    return out.str();
+  }
+  std::snprintf(buf, sizeof buf, "\n  %-24s %-14s %9s %7s %10s %8s  %s\n", "task", "metric", "value", "steps",
+                "tokens/s", "time s", "stop");
+  out << buf;
+  for (const auto& t : r.tasks) {
+    std::snprintf(buf, sizeof buf, "  %-24s %-14s %9.4f %7lld %10.0f %8.1f  %s\n", t.task.c_str(),
+                  t.metric_name.c_str(), t.metric, static_cast<long long>(t.steps), t.tokens_per_second,
+                  t.train_seconds + t.eval_seconds, t.stop_reason.c_str());
+    out << buf;
+  }
+  std::snprintf(buf, sizeof buf, "\ntotal %.1f s\n", r.seconds);
+  out << buf;
+  return out.str();
+}
+
+}  // namespace asiarch::lab

@@ -1,0 +1,59 @@
+// Evaluating one mixer: sanity gates, then training and testing on each task
+// of a preset. What `asiarch eval` runs, and what a worker runs per candidate.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lab/gates.h"
+#include "lab/presets.h"
+#include "lab/train.h"
+
+namespace asiarch::lab {
+
+struct EvalOptions {
+  std::vector<std::string> tasks;  // empty: every task of the preset
+  std::uint64_t seed = 0;
+  std::string mixer_options;
+  bool declared_quadratic = false;
+  int64_t reference_parameters = 0;         // DeltaNet's, for the budget gate
+  std::map<std::string, Reference> references;  // per task, for the quality monitor
+  std::string corpus;                       // for byte_lm
+  std::function<void(const std::string&)> progress;  // optional progress lines
+};
+
+struct EvalReport {
+  std::string mixer;
+  std::string preset;
+  int64_t mixer_parameters = 0;  // one mixer at the preset's d_model
+  std::vector<GateResult> gates;
+  bool gates_passed = false;
+  std::vector<TaskResult> tasks;
+  double seconds = 0;
+};
+
+// The preset's tasks named in `names` (all when empty); an unknown name is an
+// error listing the valid ones.
+Result<std::vector<std::pair<std::string, nlohmann::json>>> select_tasks(const Preset& preset,
+                                                                         const std::vector<std::string>& names);
+
+// Runs the gates; if they pass, trains and tests on every selected task.
+// Plugin exceptions never escape: they become failed gates or stop reasons.
+Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFactory& make_mixer,
+                                  const Preset& preset, const EvalOptions& options);
+
+Reference reference_from(const TaskResult& r);
+
+void to_json(nlohmann::json& j, const TaskResult& r);
+void from_json(const nlohmann::json& j, TaskResult& r);
+void to_json(nlohmann::json& j, const EvalReport& r);
+void from_json(const nlohmann::json& j, EvalReport& r);
+
+// A plain-text table: gates, then per task metric, steps, tokens/s and time.
+std::string format_report(const EvalReport& r);
+
+}  // namespace asiarch::lab

@@ -1,0 +1,268 @@
+#include "lab/gates.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <asiarch/plugin.h>
+
+#include "lab/memory.h"
+
+namespace asiarch::lab {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+MixerConfig mixer_config(const GateConfig& c) {
+  MixerConfig m;
+  m.d_model = c.d_model;
+  m.num_heads = c.num_heads;
+  m.num_layers = 1;
+  m.seed = c.seed;
+  m.options = c.mixer_options.c_str();
+  return m;
+}
+
+std::shared_ptr<TokenMixer> fresh(const MixerFactory& make, const GateConfig& c) {
+  torch::manual_seed(c.seed);
+  auto m = make(mixer_config(c));
+  if (!m) throw std::runtime_error("the mixer factory returned nothing");
+  return m;
+}
+
+// Runs one gate; an exception from plugin code fails it with the message.
+template <class F>
+GateResult guarded(const std::string& name, F&& body) {
+  GateResult g;
+  g.name = name;
+  try {
+    body(g);
+  } catch (const c10::Error& e) {
+    g.passed = false;
+    g.reason = std::string("plugin threw: ") + e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    g.passed = false;
+    g.reason = std::string("plugin threw: ") + e.what();
+  }
+  return g;
+}
+
+double max_abs(const torch::Tensor& t) { return t.abs().max().item<double>(); }
+
+}  // namespace
+
+double fit_exponent(const std::vector<double>& x, const std::vector<double>& y) {
+  const size_t n = x.size();
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < n; ++i) {
+    mx += std::log(x[i]);
+    my += std::log(std::max(y[i], 1e-12));
+  }
+  mx /= static_cast<double>(n);
+  my /= static_cast<double>(n);
+  double sxy = 0, sxx = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double dx = std::log(x[i]) - mx;
+    sxy += dx * (std::log(std::max(y[i], 1e-12)) - my);
+    sxx += dx * dx;
+  }
+  return sxx > 0 ? sxy / sxx : 0;
+}
+
+std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c) {
+  torch::set_num_threads(c.threads);
+  std::vector<GateResult> out;
+  const int64_t L = 96;  // crosses a 64-token chunk boundary
+
+  out.push_back(guarded("shape_dtype", [&](GateResult& g) {
+    auto m = fresh(make, c);
+    auto x = torch::randn({2, L, c.d_model});
+    auto y = m->forward(x);
+    g.details = {{"input", x.sizes().vec()}, {"output", y.sizes().vec()}};
+    if (y.sizes() != x.sizes()) {
+      g.reason = "output shape " + c10::str(y.sizes()) + " differs from input " + c10::str(x.sizes());
+    } else if (y.scalar_type() != x.scalar_type()) {
+      g.reason = std::string("output dtype ") + c10::toString(y.scalar_type()) + " differs from input float";
+    } else {
+      g.passed = true;
+      g.reason = "[B, L, d_model] in and out, float32";
+    }
+  }));
+  const bool shape_ok = out.back().passed;
+  auto needs_shape = [&](const std::string& name) {
+    GateResult g;
+    g.name = name;
+    g.reason = "not run: the output shape is wrong";
+    return g;
+  };
+
+  if (!shape_ok) {
+    out.push_back(needs_shape("finite"));
+  } else {
+    out.push_back(guarded("finite", [&](GateResult& g) {
+      auto m = fresh(make, c);
+      auto x = torch::randn({2, L, c.d_model}, torch::requires_grad());
+      auto y = m->forward(x);
+      if (!torch::isfinite(y).all().item<bool>()) {
+        g.reason = "forward produced NaN or inf";
+        return;
+      }
+      y.pow(2).mean().backward();
+      if (!x.grad().defined() || !torch::isfinite(x.grad()).all().item<bool>()) {
+        g.reason = "gradient with respect to the input is missing or not finite";
+        return;
+      }
+      int unused = 0;
+      for (const auto& p : m->named_parameters()) {
+        if (!p.value().grad().defined()) {
+          ++unused;
+          continue;
+        }
+        if (!torch::isfinite(p.value().grad()).all().item<bool>()) {
+          g.reason = "gradient of parameter " + p.key() + " is not finite";
+          return;
+        }
+      }
+      g.details = {{"parameters_without_gradient", unused}};
+      g.passed = true;
+      g.reason = "forward and backward finite";
+    }));
+  }
+
+  if (!shape_ok) {
+    out.push_back(needs_shape("causality"));
+  } else {
+    out.push_back(guarded("causality", [&](GateResult& g) {
+      auto m = fresh(make, c);
+      torch::NoGradGuard no_grad;
+      auto x = torch::randn({2, L, c.d_model});
+      auto y = m->forward(x);
+      const double scale = std::max(1.0, max_abs(y));
+      double worst = 0;
+      for (int64_t t : {int64_t{0}, int64_t{31}, int64_t{63}, int64_t{64}, L - 2}) {
+        auto x2 = x.clone();
+        x2.narrow(1, t + 1, L - t - 1).normal_();
+        auto y2 = m->forward(x2);
+        const double diff = max_abs(y.narrow(1, 0, t + 1) - y2.narrow(1, 0, t + 1));
+        worst = std::max(worst, diff);
+        if (diff > c.tolerance * scale) {
+          g.reason = "output at positions <= " + std::to_string(t) + " changed by " + fmt(diff) +
+                     " when only later inputs changed: the mixer reads the future";
+          g.details = {{"position", t}, {"max_change", diff}};
+          return;
+        }
+      }
+      g.passed = true;
+      g.details = {{"max_change", worst}};
+      g.reason = "earlier outputs unchanged by later inputs (max change " + fmt(worst) + ")";
+    }));
+  }
+
+  if (!shape_ok) {
+    out.push_back(needs_shape("batch_independence"));
+  } else {
+    out.push_back(guarded("batch_independence", [&](GateResult& g) {
+      auto m = fresh(make, c);
+      torch::NoGradGuard no_grad;
+      auto x = torch::randn({3, L, c.d_model});
+      auto y = m->forward(x);
+      const double scale = std::max(1.0, max_abs(y));
+      double worst = 0;
+      for (int64_t i = 0; i < 3; ++i) {
+        auto yi = m->forward(x.narrow(0, i, 1));
+        worst = std::max(worst, max_abs(yi - y.narrow(0, i, 1)));
+      }
+      g.details = {{"max_change", worst}};
+      if (worst > 10 * c.tolerance * scale) {
+        g.reason = "an example's output depends on the rest of the batch (change " + fmt(worst) + ")";
+        return;
+      }
+      g.passed = true;
+      g.reason = "each example's output is the same alone or in a batch (max change " + fmt(worst) + ")";
+    }));
+  }
+
+  if (!shape_ok) {
+    out.push_back(needs_shape("complexity"));
+  } else {
+    out.push_back(guarded("complexity", [&](GateResult& g) {
+      auto m = fresh(make, c);
+      std::vector<double> lens, times, mems;
+      for (int64_t len : c.lengths) {
+        auto run = [&] {
+          auto x = torch::randn({1, len, c.d_model}, torch::requires_grad());
+          m->forward(x).pow(2).mean().backward();
+          m->zero_grad();
+        };
+        run();  // warm-up
+        std::vector<double> t;
+        for (int r = 0; r < 3; ++r) {
+          auto s = Clock::now();
+          run();
+          t.push_back(std::chrono::duration<double>(Clock::now() - s).count());
+        }
+        std::sort(t.begin(), t.end());
+        MemoryScope scope;
+        run();
+        lens.push_back(static_cast<double>(len));
+        times.push_back(t[1]);
+        mems.push_back(static_cast<double>(scope.peak_bytes()));
+      }
+      const double te = fit_exponent(lens, times), me = fit_exponent(lens, mems);
+      g.details = {{"lengths", c.lengths}, {"seconds", times}, {"peak_bytes", mems},
+                   {"time_exponent", te}, {"memory_exponent", me}};
+      const std::string measured = "time ~ L^" + fmt(te) + ", peak memory ~ L^" + fmt(me);
+      if (c.declared_quadratic) {
+        g.passed = true;
+        g.reason = measured + " (declared quadratic reference)";
+      } else if (te >= c.max_exponent || me >= c.max_exponent) {
+        g.reason = measured + ": not sub-quadratic (limit " + fmt(c.max_exponent) + ")";
+      } else {
+        g.passed = true;
+        g.reason = measured;
+      }
+    }));
+  }
+
+  out.push_back(guarded("parameter_budget", [&](GateResult& g) {
+    auto m = fresh(make, c);
+    int64_t n = 0;
+    for (const auto& p : m->parameters()) n += p.numel();
+    g.details = {{"parameters", n}, {"reference", c.reference_parameters}, {"tolerance", c.parameter_tolerance}};
+    if (c.reference_parameters <= 0) {
+      g.passed = true;
+      g.reason = std::to_string(n) + " parameters (no reference to compare with)";
+      return;
+    }
+    const double ratio = static_cast<double>(n) / static_cast<double>(c.reference_parameters);
+    g.details["ratio"] = ratio;
+    g.passed = std::abs(ratio - 1) <= c.parameter_tolerance;
+    g.reason = std::to_string(n) + " parameters = " + fmt(ratio) + "x the DeltaNet baseline's " +
+               std::to_string(c.reference_parameters) +
+               (g.passed ? "" : " (outside +-" + fmt(100 * c.parameter_tolerance) + "%)");
+  }));
+  return out;
+}
+
+bool all_passed(const std::vector<GateResult>& gates) {
+  return std::all_of(gates.begin(), gates.end(), [](const GateResult& g) { return g.passed; });
+}
+
+void to_json(nlohmann::json& j, const GateResult& g) {
+  j = {{"name", g.name}, {"passed", g.passed}, {"reason", g.reason}, {"details", g.details}};
+}
+
+void from_json(const nlohmann::json& j, GateResult& g) {
+  g.name = j.at("name");
+  g.passed = j.at("passed");
+  g.reason = j.at("reason");
+  g.details = j.value("details", nlohmann::json::object());
+}
+
+}  // namespace asiarch::lab

@@ -1,0 +1,46 @@
+// Sanity gates, run before any training: each says pass or fail, and why.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lab/model.h"
+
+namespace asiarch::lab {
+
+struct GateConfig {
+  int64_t d_model = 64;
+  int64_t num_heads = 4;
+  std::string mixer_options;
+  std::uint64_t seed = 0;
+  int threads = 2;
+  // Complexity: fit time and peak memory of forward+backward over these lengths.
+  std::vector<int64_t> lengths = {512, 1024, 2048};
+  bool declared_quadratic = false;  // the quadratic reference is exempt
+  double max_exponent = 1.5;        // sub-quadratic claim fails at or above this
+  // Parameter budget: mixer parameters within tolerance of the reference
+  // (DeltaNet at the same d_model). 0 = no reference: gate skipped.
+  int64_t reference_parameters = 0;
+  double parameter_tolerance = 0.3;
+  double tolerance = 1e-5;  // causality / batch independence (relative to output scale)
+};
+
+struct GateResult {
+  std::string name;  // shape_dtype, finite, causality, batch_independence, complexity, parameter_budget
+  bool passed = false;
+  std::string reason;
+  nlohmann::json details = nlohmann::json::object();
+};
+
+std::vector<GateResult> run_gates(const MixerFactory& make_mixer, const GateConfig& config);
+bool all_passed(const std::vector<GateResult>& gates);
+
+// Least-squares slope of log(y) against log(x).
+double fit_exponent(const std::vector<double>& x, const std::vector<double>& y);
+
+void to_json(nlohmann::json& j, const GateResult& g);
+void from_json(const nlohmann::json& j, GateResult& g);
+
+}  // namespace asiarch::lab

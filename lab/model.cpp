@@ -1,0 +1,81 @@
+#include "lab/model.h"
+
+#include <asiarch/plugin.h>
+
+namespace asiarch::lab {
+namespace {
+
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) {
+  return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + 1e-6) * weight;
+}
+
+}  // namespace
+
+LanguageModelImpl::LanguageModelImpl(const ModelConfig& config, const MixerFactory& make_mixer)
+    : config_(config) {
+  torch::manual_seed(config.seed);
+  const int64_t d = config.d_model;
+  const int64_t hidden = config.mlp_hidden > 0 ? config.mlp_hidden : (8 * d / 3 + 31) / 32 * 32;
+  embed_ = register_module("embed", torch::nn::Embedding(config.vocab, d));
+  for (int64_t i = 0; i < config.num_layers; ++i) {
+    MixerConfig mc;
+    mc.d_model = d;
+    mc.num_heads = config.num_heads;
+    mc.layer_index = i;
+    mc.num_layers = config.num_layers;
+    mc.seed = config.seed + static_cast<std::uint64_t>(i);
+    mc.options = config.mixer_options.c_str();
+    auto mixer = make_mixer(mc);
+    if (!mixer) throw std::runtime_error("mixer factory returned nothing for layer " + std::to_string(i));
+    mixers_.push_back(register_module("mixer" + std::to_string(i), mixer));
+    gate_up_.push_back(register_module("mlp" + std::to_string(i) + "_gate_up",
+                                       torch::nn::Linear(torch::nn::LinearOptions(d, 2 * hidden).bias(false))));
+    down_.push_back(register_module("mlp" + std::to_string(i) + "_down",
+                                    torch::nn::Linear(torch::nn::LinearOptions(hidden, d).bias(false))));
+    norm1_.push_back(register_parameter("norm" + std::to_string(i) + "_mixer", torch::ones({d})));
+    norm2_.push_back(register_parameter("norm" + std::to_string(i) + "_mlp", torch::ones({d})));
+  }
+  final_norm_ = register_parameter("final_norm", torch::ones({d}));
+  head_ = register_module("head", torch::nn::Linear(torch::nn::LinearOptions(d, config.vocab).bias(false)));
+  if (config.decode_length > 0) {
+    decode_pos_ = register_module("decode_pos", torch::nn::Embedding(config.decode_length, d));
+    decode_mlp_ = register_module("decode_mlp", torch::nn::Linear(d, d));
+  }
+  // N(0, 0.02) for the model's own weights; mixers keep their own initialisation.
+  torch::NoGradGuard no_grad;
+  for (auto* m : {embed_.ptr().get()}) m->weight.normal_(0, 0.02);
+  for (auto& l : gate_up_) l->weight.normal_(0, 0.02);
+  for (auto& l : down_) l->weight.normal_(0, 0.02 / std::sqrt(2.0 * static_cast<double>(config.num_layers)));
+  head_->weight.normal_(0, 0.02);
+  if (decode_pos_) {
+    decode_pos_->weight.normal_(0, 0.02);
+    decode_mlp_->weight.normal_(0, 0.02);
+    decode_mlp_->bias.zero_();
+  }
+}
+
+torch::Tensor LanguageModelImpl::forward(const torch::Tensor& tokens) {
+  auto h = embed_(tokens);
+  for (size_t i = 0; i < mixers_.size(); ++i) {
+    h = h + mixers_[i]->forward(rms_norm(h, norm1_[i]));
+    auto gu = gate_up_[i](rms_norm(h, norm2_[i])).chunk(2, -1);
+    h = h + down_[i](torch::silu(gu[0]) * gu[1]);
+  }
+  h = rms_norm(h, final_norm_);
+  if (decode_pos_) {
+    // Everything the model kept about the sequence is in the last position.
+    auto last = h.select(1, h.size(1) - 1).unsqueeze(1);                 // [B, 1, d]
+    auto q = last + decode_pos_->weight.unsqueeze(0);                    // [B, T, d]
+    h = q + torch::gelu(decode_mlp_(q));
+  }
+  return head_(h);
+}
+
+int64_t LanguageModelImpl::mixer_parameters() const {
+  int64_t n = 0;
+  for (const auto& m : mixers_)
+    for (const auto& p : m->parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace asiarch::lab

@@ -1,0 +1,149 @@
+#include "lab/presets.h"
+
+#include <set>
+
+#include "lab/tasks.h"
+
+namespace asiarch::lab {
+namespace {
+
+// Reads an object's fields by name and type, rejecting unknown ones; errors
+// name the file and the dotted field path.
+class Fields {
+ public:
+  Fields(const nlohmann::json& j, std::string path, const std::string& source)
+      : j_(j), path_(std::move(path)), source_(source) {
+    if (!j_.is_object()) fail(path_, "must be a JSON object");
+  }
+  template <class T>
+  void read(const std::string& key, T& out, const char* type) {
+    seen_.insert(key);
+    if (!j_.contains(key)) return;
+    const auto& v = j_.at(key);
+    bool ok = false;
+    if constexpr (std::is_same_v<T, std::string>) ok = v.is_string();
+    else if constexpr (std::is_same_v<T, bool>) ok = v.is_boolean();
+    else if constexpr (std::is_integral_v<T>) ok = v.is_number_integer();
+    else if constexpr (std::is_floating_point_v<T>) ok = v.is_number();
+    else ok = v.is_array();
+    if (!ok) fail(path_ + "." + key, std::string("must be ") + type);
+    out = v.get<T>();
+  }
+  const nlohmann::json& object(const std::string& key) {
+    seen_.insert(key);
+    if (!j_.contains(key)) fail(path_ + "." + key, "is missing");
+    return j_.at(key);
+  }
+  void done() const {
+    for (const auto& [k, v] : j_.items())
+      if (!seen_.count(k)) fail(path_ + "." + k, "is not a known setting");
+  }
+  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
+    throw std::invalid_argument(source_ + ": " + field + ": " + what);
+  }
+
+ private:
+  const nlohmann::json& j_;
+  std::string path_;
+  const std::string& source_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace
+
+const std::string& embedded_presets() {
+  static const std::string text =
+#include "presets.json.inc"
+      ;
+  return text;
+}
+
+std::vector<std::string> preset_names(const std::string& text) {
+  std::vector<std::string> names;
+  try {
+    for (const auto& [k, v] : nlohmann::json::parse(text).items()) names.push_back(k);
+  } catch (const std::exception&) {
+  }
+  return names;
+}
+
+Result<Preset> load_preset(const std::string& name, const std::string& text, const std::string& source) {
+  nlohmann::json all;
+  try {
+    all = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    return make_error(source + ": not valid JSON: " + e.what());
+  }
+  if (!all.is_object()) return make_error(source + ": must be a JSON object of presets");
+  if (!all.contains(name)) {
+    std::string valid;
+    for (const auto& [k, v] : all.items()) valid += (valid.empty() ? "" : ", ") + k;
+    return make_error("unknown preset \"" + name + "\"; valid presets: " + valid);
+  }
+  try {
+    Preset p;
+    p.name = name;
+    Fields top(all.at(name), name, source);
+    top.read("description", p.description, "a string");
+    Fields model(top.object("model"), name + ".model", source);
+    model.read("d_model", p.model.d_model, "an integer");
+    model.read("num_layers", p.model.num_layers, "an integer");
+    model.read("num_heads", p.model.num_heads, "an integer");
+    model.read("mlp_hidden", p.model.mlp_hidden, "an integer");
+    model.done();
+    if (p.model.d_model <= 0 || p.model.num_layers <= 0 || p.model.num_heads <= 0 ||
+        p.model.d_model % p.model.num_heads != 0)
+      model.fail(name + ".model", "d_model, num_layers, num_heads must be positive and d_model divisible by num_heads");
+    Fields train(top.object("train"), name + ".train", source);
+    train.read("steps", p.train.steps, "an integer");
+    train.read("batch_size", p.train.batch_size, "an integer");
+    train.read("lr", p.train.lr, "a number");
+    train.read("weight_decay", p.train.weight_decay, "a number");
+    train.read("warmup_frac", p.train.warmup_frac, "a number");
+    train.read("min_lr_frac", p.train.min_lr_frac, "a number");
+    train.read("grad_clip", p.train.grad_clip, "a number");
+    train.read("threads", p.train.threads, "an integer");
+    train.done();
+    if (p.train.steps <= 0 || p.train.batch_size <= 0 || p.train.lr <= 0 || p.train.threads <= 0)
+      train.fail(name + ".train", "steps, batch_size, lr and threads must be positive");
+    Fields monitor(top.object("monitor"), name + ".monitor", source);
+    monitor.read("behind_factor", p.monitor.behind_factor, "a number");
+    monitor.read("behind_margin", p.monitor.behind_margin, "a number");
+    monitor.read("time_factor", p.monitor.time_factor, "a number");
+    monitor.done();
+    Fields gates(top.object("gates"), name + ".gates", source);
+    p.gate_lengths = {512, 1024, 2048};
+    gates.read("lengths", p.gate_lengths, "an array of integers");
+    gates.read("parameter_tolerance", p.parameter_tolerance, "a number");
+    gates.done();
+    if (p.gate_lengths.size() < 2) gates.fail(name + ".gates.lengths", "needs at least two lengths");
+    const auto& tasks = top.object("tasks");
+    if (!tasks.is_object() || tasks.empty()) top.fail(name + ".tasks", "must be a non-empty object");
+    for (const auto& [task, settings] : tasks.items()) {
+      if (std::find(task_names().begin(), task_names().end(), task) == task_names().end()) {
+        std::string valid;
+        for (const auto& n : task_names()) valid += (valid.empty() ? "" : ", ") + n;
+        top.fail(name + ".tasks." + task, "is not a known task; valid tasks: " + valid);
+      }
+      if (!settings.is_object()) top.fail(name + ".tasks." + task, "must be a JSON object");
+      p.tasks.emplace_back(task, settings);
+    }
+    top.done();
+    return p;
+  } catch (const std::invalid_argument& e) {
+    return make_error(e.what());
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(source + ": " + e.what());
+  }
+}
+
+TrainConfig train_config_for(const Preset& preset, const nlohmann::json& task) {
+  TrainConfig c = preset.train;
+  if (task.contains("steps") && task["steps"].is_number_integer()) c.steps = task["steps"].get<int64_t>();
+  if (task.contains("batch_size") && task["batch_size"].is_number_integer())
+    c.batch_size = task["batch_size"].get<int64_t>();
+  if (task.contains("lr") && task["lr"].is_number()) c.lr = task["lr"].get<double>();
+  return c;
+}
+
+}  // namespace asiarch::lab

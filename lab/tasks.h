@@ -1,0 +1,48 @@
+// Benchmark tasks generated in-process from a seed: the MAD suite (Poli et
+// al. 2024), Zoology's multi-query associative recall, and byte-level
+// language modelling on a real English corpus.
+//
+// Every example is aligned: target[t] is what the model must emit at
+// position t, or kIgnore.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "util/result.h"
+
+namespace asiarch::lab {
+
+inline constexpr int64_t kIgnore = -100;
+
+struct Example {
+  std::vector<int64_t> input;
+  std::vector<int64_t> target;
+};
+
+enum class Metric { accuracy, bits_per_byte };
+
+struct TaskData {
+  std::string name;
+  int64_t vocab = 0;
+  int64_t seq_len = 0;
+  Metric metric = Metric::accuracy;
+  // Compression is decoded from the last position only (see lab/model.h).
+  bool decode_from_last = false;
+  std::vector<Example> train, test;
+};
+
+// All task names, in a fixed order.
+const std::vector<std::string>& task_names();
+
+// Generates a task. `params` holds the task's settings from a preset (vocab,
+// seq_len, train_examples, test_examples, and task-specific keys); an
+// unknown key or a wrong type is an error naming it. `corpus` is the text for
+// byte_lm (ignored by the others).
+Result<TaskData> make_task(const std::string& name, const nlohmann::json& params, std::uint64_t seed,
+                           const std::string& corpus = "");
+
+}  // namespace asiarch::lab

@@ -1,0 +1,189 @@
+#include "lab/train.h"
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+namespace asiarch::lab {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Tensors {
+  torch::Tensor inputs, targets;  // [N, L] int64
+};
+
+Tensors to_tensors(const std::vector<Example>& examples) {
+  const int64_t n = static_cast<int64_t>(examples.size()), l = static_cast<int64_t>(examples.front().input.size());
+  auto in = torch::empty({n, l}, torch::kLong), tg = torch::empty({n, l}, torch::kLong);
+  auto* pi = in.data_ptr<int64_t>();
+  auto* pt = tg.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    std::copy(examples[i].input.begin(), examples[i].input.end(), pi + i * l);
+    std::copy(examples[i].target.begin(), examples[i].target.end(), pt + i * l);
+  }
+  return {in, tg};
+}
+
+double lr_at(const TrainConfig& c, int64_t step) {
+  const auto warm = std::max<int64_t>(1, static_cast<int64_t>(c.warmup_frac * static_cast<double>(c.steps)));
+  if (step < warm) return c.lr * static_cast<double>(step + 1) / static_cast<double>(warm);
+  const double progress = static_cast<double>(step - warm) / static_cast<double>(std::max<int64_t>(1, c.steps - warm));
+  const double cosine = 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress)));
+  return c.lr * (c.min_lr_frac + (1 - c.min_lr_frac) * cosine);
+}
+
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::optional<double> loss_at(const Curve& curve, int64_t step) {
+  if (curve.empty() || step < curve.front().first) return std::nullopt;
+  for (size_t i = 1; i < curve.size(); ++i) {
+    if (step <= curve[i].first) {
+      const auto& [s0, l0] = curve[i - 1];
+      const auto& [s1, l1] = curve[i];
+      const double t = s1 == s0 ? 1.0 : static_cast<double>(step - s0) / static_cast<double>(s1 - s0);
+      return l0 + t * (l1 - l0);
+    }
+  }
+  return curve.back().second;
+}
+
+double evaluate(LanguageModel& model, const TaskData& task, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  const Tensors test = to_tensors(task.test);
+  const int64_t n = test.inputs.size(0);
+  double nll_sum = 0;
+  int64_t nll_count = 0;
+  std::vector<int64_t> correct(task.vocab, 0), total(task.vocab, 0);
+  for (int64_t i = 0; i < n; i += batch_size) {
+    const int64_t b = std::min(batch_size, n - i);
+    auto logits = model->forward(test.inputs.narrow(0, i, b));
+    auto targets = test.targets.narrow(0, i, b);
+    auto flat_logits = logits.reshape({-1, task.vocab});
+    auto flat_targets = targets.reshape({-1});
+    auto mask = flat_targets != kIgnore;
+    if (task.metric == Metric::bits_per_byte) {
+      auto nll = torch::nn::functional::cross_entropy(
+          flat_logits, flat_targets, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnore).reduction(torch::kSum));
+      nll_sum += nll.item<double>();
+      nll_count += mask.sum().item<int64_t>();
+    } else {
+      auto pred = flat_logits.argmax(-1).masked_select(mask);
+      auto tgt = flat_targets.masked_select(mask);
+      auto hit = (pred == tgt);
+      auto* pt = tgt.data_ptr<int64_t>();
+      auto* ph = hit.data_ptr<bool>();
+      for (int64_t j = 0; j < tgt.numel(); ++j) {
+        ++total[pt[j]];
+        correct[pt[j]] += ph[j] ? 1 : 0;
+      }
+    }
+  }
+  model->train();
+  if (task.metric == Metric::bits_per_byte) return nll_count ? nll_sum / static_cast<double>(nll_count) / std::log(2.0) : 0;
+  double acc = 0;
+  int classes = 0;
+  for (int64_t c = 0; c < task.vocab; ++c)
+    if (total[c] > 0) {
+      acc += static_cast<double>(correct[c]) / static_cast<double>(total[c]);
+      ++classes;
+    }
+  return classes ? acc / classes : 0;
+}
+
+TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const TrainConfig& config,
+                              const std::optional<Reference>& reference, const MonitorConfig& monitor) {
+  torch::set_num_threads(config.threads);
+  torch::manual_seed(config.seed);
+  TaskResult r;
+  r.task = task.name;
+  r.metric_name = task.metric == Metric::accuracy ? "accuracy" : "bits_per_byte";
+  r.stop_reason = "completed";
+  const Tensors train = to_tensors(task.train);
+  const int64_t n = train.inputs.size(0), seq = train.inputs.size(1);
+  const int64_t batch = std::min(config.batch_size, n);
+
+  std::vector<torch::Tensor> decay, no_decay;
+  for (auto& p : model->parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
+                                 torch::optim::AdamWOptions(config.lr).weight_decay(config.weight_decay).betas({0.9, 0.95})));
+  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
+                                    torch::optim::AdamWOptions(config.lr).weight_decay(0).betas({0.9, 0.95})));
+  torch::optim::AdamW opt(std::move(groups));
+
+  std::mt19937_64 rng(config.seed);
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  int64_t cursor = n;
+  const int64_t log_every = std::max<int64_t>(1, config.steps / std::max<int64_t>(1, config.log_points));
+  double window_sum = 0;
+  int64_t window_count = 0;
+  model->train();
+  const auto start = Clock::now();
+  for (int64_t step = 0; step < config.steps; ++step) {
+    if (cursor + batch > n) {
+      std::shuffle(order.begin(), order.end(), rng);
+      cursor = 0;
+    }
+    auto idx = torch::from_blob(order.data() + cursor, {batch}, torch::kLong);
+    cursor += batch;
+    auto x = train.inputs.index_select(0, idx), y = train.targets.index_select(0, idx);
+    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr_at(config, step));
+    opt.zero_grad();
+    auto logits = model->forward(x);
+    auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, task.vocab}), y.reshape({-1}),
+                                                     torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnore));
+    const double lv = loss.item<double>();
+    r.steps = step + 1;
+    if (!std::isfinite(lv)) {
+      r.stop_reason = "loss became " + std::string(std::isnan(lv) ? "NaN" : "infinite") + " at step " + std::to_string(step);
+      r.final_loss = lv;
+      break;
+    }
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(model->parameters(), config.grad_clip);
+    opt.step();
+    window_sum += lv;
+    ++window_count;
+    if ((step + 1) % log_every == 0 || step + 1 == config.steps) {
+      const double mean = window_sum / static_cast<double>(window_count);
+      r.curve.emplace_back(step + 1, mean);
+      r.final_loss = mean;
+      window_sum = 0;
+      window_count = 0;
+      if (reference) {
+        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        auto ref_loss = loss_at(reference->curve, step + 1);
+        if (4 * (step + 1) >= config.steps && ref_loss &&
+            mean > *ref_loss * monitor.behind_factor && mean - *ref_loss > monitor.behind_margin) {
+          r.stop_reason = "far behind the baseline: loss " + fmt(mean) + " at step " + std::to_string(step + 1) +
+                          " vs baseline " + fmt(*ref_loss);
+          break;
+        }
+        if (reference->seconds > 0 && elapsed > reference->seconds * monitor.time_factor && step + 1 < config.steps) {
+          r.stop_reason = "too slow: " + fmt(elapsed) + " s after " + std::to_string(step + 1) + " of " +
+                          std::to_string(config.steps) + " steps; the baseline took " + fmt(reference->seconds) +
+                          " s in all";
+          break;
+        }
+      }
+    }
+  }
+  r.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.tokens_per_second = r.train_seconds > 0 ? static_cast<double>(r.steps * batch * seq) / r.train_seconds : 0;
+  const auto eval_start = Clock::now();
+  r.metric = std::isfinite(r.final_loss) ? evaluate(model, task) : (task.metric == Metric::accuracy ? 0 : 8.0);
+  r.eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
+  return r;
+}
+
+}  // namespace asiarch::lab

@@ -1,0 +1,69 @@
+// Training and evaluation of a LanguageModel on one task, with a quality
+// monitor that stops runs that diverge, fall far behind the baseline's
+// recorded loss curve, or run far longer than the baseline did.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lab/model.h"
+#include "lab/tasks.h"
+
+namespace asiarch::lab {
+
+struct TrainConfig {
+  int64_t steps = 200;
+  int64_t batch_size = 32;
+  double lr = 3e-3;
+  double weight_decay = 0.1;
+  double warmup_frac = 0.1;
+  double min_lr_frac = 0.1;   // cosine decays to lr * min_lr_frac
+  double grad_clip = 1.0;
+  int threads = 2;
+  std::uint64_t seed = 0;
+  int64_t log_points = 20;    // loss-curve points recorded over the run
+};
+
+using Curve = std::vector<std::pair<int64_t, double>>;  // (step, mean training loss)
+
+// What the baseline did on the same task and preset.
+struct Reference {
+  Curve curve;
+  double seconds = 0;
+};
+
+struct MonitorConfig {
+  double behind_factor = 2.0;  // stop if loss > factor * baseline loss after a quarter of the steps
+  double behind_margin = 0.1;  // ... and by more than this much in absolute terms
+  double time_factor = 4.0;    // stop if training takes > factor * the baseline's time
+};
+
+struct TaskResult {
+  std::string task;
+  std::string metric_name;  // "accuracy" or "bits_per_byte"
+  double metric = 0;        // on the test set; accuracy is class-macro-averaged
+  double final_loss = 0;
+  int64_t steps = 0;        // steps actually taken
+  double tokens_per_second = 0;
+  double train_seconds = 0;
+  double eval_seconds = 0;
+  std::string stop_reason;  // "completed", or why the monitor stopped it
+  bool completed() const { return stop_reason == "completed"; }
+  Curve curve;
+};
+
+// Trains `model` on `task` and evaluates it on the task's test set. With a
+// reference, the quality monitor is active.
+TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const TrainConfig& config,
+                              const std::optional<Reference>& reference = std::nullopt,
+                              const MonitorConfig& monitor = {});
+
+// Test-set metric of `model` (accuracy or bits per byte).
+double evaluate(LanguageModel& model, const TaskData& task, int64_t batch_size = 64);
+
+// Baseline loss at `step`, linearly interpolated; nullopt before the first point.
+std::optional<double> loss_at(const Curve& curve, int64_t step);
+
+}  // namespace asiarch::lab

@@ -1,0 +1,228 @@
+// Building blocks for token mixers, shared by the baseline plugins and the
+// code the Researcher generates. Header-only: it is compiled into each plugin
+// (and precompiled into the JIT's PCH with <asiarch/plugin.h>).
+//
+// Shapes: q, k [B, H, L, K]; v [B, H, L, V]; beta, g [B, H, L] (g is a log
+// decay <= 0); state S [B, H, K, V]; read-out o_t = S_t^T q_t. Scaling of q
+// is the caller's. Every chunkwise form has a plain recurrent form beside it
+// as its reference.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+
+namespace asiarch::ops {
+
+using torch::Tensor;
+
+// [B, L, H*D] -> [B, H, L, D]
+inline Tensor split_heads(const Tensor& x, int64_t heads) {
+  return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
+}
+// [B, H, L, D] -> [B, L, H*D]
+inline Tensor merge_heads(const Tensor& x) {
+  return x.transpose(1, 2).reshape({x.size(0), x.size(2), x.size(1) * x.size(3)});
+}
+
+inline Tensor l2_normalize(const Tensor& x, double eps = 1e-6) {
+  return x * torch::rsqrt(x.pow(2).sum(-1, /*keepdim=*/true) + eps);
+}
+
+// RMSNorm over the last dimension with a learned scale.
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  explicit RMSNormImpl(int64_t dim, double eps = 1e-5) : eps_(eps) {
+    weight = register_parameter("weight", torch::ones({dim}));
+  }
+  Tensor forward(const Tensor& x) {
+    return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps_) * weight;
+  }
+  // Gated form: RMSNorm(x) * silu(gate).
+  Tensor gated(const Tensor& x, const Tensor& gate) { return forward(x) * torch::silu(gate); }
+  Tensor weight;
+
+ private:
+  double eps_;
+};
+TORCH_MODULE(RMSNorm);
+
+// Depthwise causal Conv1d over [B, L, C] (left padding kernel-1), then SiLU.
+class ShortConvImpl : public torch::nn::Module {
+ public:
+  ShortConvImpl(int64_t channels, int64_t kernel = 4, bool bias = false, bool silu = true)
+      : kernel_(kernel), silu_(silu) {
+    conv = register_module(
+        "conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(channels, channels, kernel).groups(channels).bias(bias)));
+  }
+  Tensor forward(const Tensor& x) {
+    auto y = torch::constant_pad_nd(x.transpose(1, 2), {kernel_ - 1, 0});
+    y = conv(y).transpose(1, 2);
+    return silu_ ? torch::silu(y) : y;
+  }
+  torch::nn::Conv1d conv{nullptr};
+
+ private:
+  int64_t kernel_;
+  bool silu_;
+};
+TORCH_MODULE(ShortConv);
+
+// Rotary position embedding on [B, H, L, D] (D even), positions 0..L-1.
+inline Tensor rotary(const Tensor& x, double base = 10000.0) {
+  const int64_t L = x.size(2), D = x.size(3), half = D / 2;
+  auto opts = x.options();
+  auto inv_freq = torch::pow(base, -torch::arange(0, half, opts) / static_cast<double>(half));
+  auto angles = torch::arange(L, opts).unsqueeze(1) * inv_freq.unsqueeze(0);  // [L, half]
+  auto cos = angles.cos(), sin = angles.sin();
+  auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+}
+
+// Causal softmax attention, scale 1/sqrt(K). Quadratic in L: the reference.
+inline Tensor causal_softmax_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
+  const int64_t L = q.size(2);
+  auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(q.size(-1)));
+  auto future = torch::ones({L, L}, q.options().dtype(torch::kBool)).triu(1);
+  return torch::matmul(torch::softmax(scores.masked_fill(future, -std::numeric_limits<float>::infinity()), -1), v);
+}
+
+namespace detail {
+
+// Pads dimension 2 (L) of a [B, H, L, ...] tensor with zeros to a multiple of c.
+inline Tensor pad_to_chunks(const Tensor& x, int64_t c) {
+  const int64_t pad = (c - x.size(2) % c) % c;
+  if (pad == 0) return x;
+  std::vector<int64_t> p(2 * (x.dim() - 2), 0);
+  p[p.size() - 1] = pad;  // constant_pad_nd pads the last dims first
+  return torch::constant_pad_nd(x, p);
+}
+
+// [B, H, Lp, ...] -> [B, H, N, C, ...]
+inline Tensor to_chunks(const Tensor& x, int64_t c) {
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape[2] = x.size(2) / c;
+  shape.insert(shape.begin() + 3, c);
+  return x.reshape(shape);
+}
+
+// Within-chunk cumulative log decays G and the decay matrix Gamma_ij =
+// exp(G_i - G_j) for i >= j, 0 above the diagonal. g undefined: no decay.
+struct ChunkDecay {
+  Tensor G;      // [B, H, N, C] or undefined
+  Tensor Gamma;  // [B, H, N, C, C], lower triangular incl. diagonal
+};
+
+inline ChunkDecay chunk_decay(const Tensor& g_chunks, int64_t c, const torch::TensorOptions& opts) {
+  auto upper = torch::ones({c, c}, opts.dtype(torch::kBool)).triu(1);
+  if (!g_chunks.defined()) return {Tensor(), torch::ones({c, c}, opts).masked_fill(upper, 0)};
+  auto G = g_chunks.cumsum(-1);
+  // Mask before exp: above the diagonal G_i - G_j > 0 can overflow.
+  auto diff = (G.unsqueeze(-1) - G.unsqueeze(-2)).masked_fill(upper, -std::numeric_limits<float>::infinity());
+  return {G, diff.exp()};
+}
+
+}  // namespace detail
+
+// S_t = exp(g_t) S_{t-1} + k_t v_t^T, o_t = S_t^T q_t. g undefined: plain
+// linear attention. Step by step: the reference.
+inline Tensor linear_attention_recurrent(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g = {}) {
+  auto S = torch::zeros({q.size(0), q.size(1), q.size(3), v.size(3)}, q.options());
+  std::vector<Tensor> out;
+  for (int64_t t = 0; t < q.size(2); ++t) {
+    if (g.defined()) S = S * g.select(2, t).exp().unsqueeze(-1).unsqueeze(-1);
+    S = S + k.select(2, t).unsqueeze(-1) * v.select(2, t).unsqueeze(-2);
+    out.push_back((q.select(2, t).unsqueeze(-1) * S).sum(-2));
+  }
+  return torch::stack(out, 2);
+}
+
+// The same recurrence, chunkwise parallel: O(L C) within chunks, one state
+// hand-over per chunk.
+inline Tensor linear_attention_chunkwise(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g = {},
+                                         int64_t chunk = 64) {
+  const int64_t L = q.size(2), c = std::min<int64_t>(chunk, L);
+  auto qc = detail::to_chunks(detail::pad_to_chunks(q, c), c);
+  auto kc = detail::to_chunks(detail::pad_to_chunks(k, c), c);
+  auto vc = detail::to_chunks(detail::pad_to_chunks(v, c), c);
+  Tensor gc = g.defined() ? detail::to_chunks(detail::pad_to_chunks(g, c), c) : Tensor();
+  auto decay = detail::chunk_decay(gc, c, q.options());
+  auto attn = torch::matmul(qc, kc.transpose(-1, -2)) * decay.Gamma;  // [B,H,N,C,C]
+  auto intra = torch::matmul(attn, vc);
+  Tensor q_in = qc, k_out = kc, chunk_decay_total;
+  if (decay.G.defined()) {
+    auto last = decay.G.narrow(-1, c - 1, 1);                       // [B,H,N,1]
+    q_in = qc * decay.G.exp().unsqueeze(-1);
+    k_out = kc * (last - decay.G).exp().unsqueeze(-1);
+    chunk_decay_total = last.squeeze(-1).exp();                     // [B,H,N]
+  }
+  auto S = torch::zeros({q.size(0), q.size(1), q.size(3), v.size(3)}, q.options());
+  std::vector<Tensor> out;
+  for (int64_t n = 0; n < qc.size(2); ++n) {
+    out.push_back(intra.select(2, n) + torch::matmul(q_in.select(2, n), S));
+    if (chunk_decay_total.defined()) S = S * chunk_decay_total.select(2, n).unsqueeze(-1).unsqueeze(-1);
+    S = S + torch::matmul(k_out.select(2, n).transpose(-1, -2), vc.select(2, n));
+  }
+  return torch::stack(out, 2).flatten(2, 3).narrow(2, 0, L);
+}
+
+// Delta rule, with optional gate: S <- exp(g_t) S; u_t = beta_t (v_t - S^T k_t);
+// S <- S + k_t u_t^T; o_t = S^T q_t. Step by step: the reference.
+inline Tensor delta_rule_recurrent(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
+                                   const Tensor& g = {}) {
+  auto S = torch::zeros({q.size(0), q.size(1), q.size(3), v.size(3)}, q.options());
+  std::vector<Tensor> out;
+  for (int64_t t = 0; t < q.size(2); ++t) {
+    if (g.defined()) S = S * g.select(2, t).exp().unsqueeze(-1).unsqueeze(-1);
+    auto kt = k.select(2, t);
+    auto old = (kt.unsqueeze(-1) * S).sum(-2);                                  // S^T k
+    auto u = beta.select(2, t).unsqueeze(-1) * (v.select(2, t) - old);
+    S = S + kt.unsqueeze(-1) * u.unsqueeze(-2);
+    out.push_back((q.select(2, t).unsqueeze(-1) * S).sum(-2));
+  }
+  return torch::stack(out, 2);
+}
+
+// Delta rule (optionally gated), chunkwise parallel via the WY/UT transform:
+// T = (I + tril(diag(beta)(K K^T o Gamma), -1))^-1, U = T (beta V),
+// W = T (beta K o exp(G)); per chunk V' = U - W S,
+// O = (Q o exp(G)) S + (Q K^T o Gamma o M) V', S <- exp(G_C) S + (K o exp(G_C - G))^T V'.
+inline Tensor delta_rule_chunkwise(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
+                                   const Tensor& g = {}, int64_t chunk = 64) {
+  const int64_t L = q.size(2), c = std::min<int64_t>(chunk, L), V = v.size(3);
+  auto qc = detail::to_chunks(detail::pad_to_chunks(q, c), c);
+  auto kc = detail::to_chunks(detail::pad_to_chunks(k, c), c);
+  auto vc = detail::to_chunks(detail::pad_to_chunks(v, c), c);
+  auto bc = detail::to_chunks(detail::pad_to_chunks(beta, c), c).unsqueeze(-1);  // [B,H,N,C,1]
+  Tensor gc = g.defined() ? detail::to_chunks(detail::pad_to_chunks(g, c), c) : Tensor();
+  auto decay = detail::chunk_decay(gc, c, q.options());
+  auto kb = kc * bc;
+  auto strict = torch::ones({c, c}, q.options().dtype(torch::kBool)).triu(0);
+  auto A = (torch::matmul(kb, kc.transpose(-1, -2)) * decay.Gamma).masked_fill(strict, 0);
+  auto eye = torch::eye(c, q.options());
+  auto kb_decayed = decay.G.defined() ? kb * decay.G.exp().unsqueeze(-1) : kb;
+  // One unit-lower-triangular solve gives both U and W.
+  auto X = torch::linalg_solve_triangular(A + eye, torch::cat({vc * bc, kb_decayed}, -1), /*upper=*/false,
+                                          /*left=*/true, /*unitriangular=*/true);
+  auto U = X.narrow(-1, 0, V), W = X.narrow(-1, V, X.size(-1) - V);
+  auto attn = torch::matmul(qc, kc.transpose(-1, -2)) * decay.Gamma;
+  Tensor q_in = qc, k_out = kc, chunk_decay_total;
+  if (decay.G.defined()) {
+    auto last = decay.G.narrow(-1, c - 1, 1);
+    q_in = qc * decay.G.exp().unsqueeze(-1);
+    k_out = kc * (last - decay.G).exp().unsqueeze(-1);
+    chunk_decay_total = last.squeeze(-1).exp();
+  }
+  auto S = torch::zeros({q.size(0), q.size(1), q.size(3), V}, q.options());
+  std::vector<Tensor> out;
+  for (int64_t n = 0; n < qc.size(2); ++n) {
+    auto v_new = U.select(2, n) - torch::matmul(W.select(2, n), S);
+    out.push_back(torch::matmul(q_in.select(2, n), S) + torch::matmul(attn.select(2, n), v_new));
+    if (chunk_decay_total.defined()) S = S * chunk_decay_total.select(2, n).unsqueeze(-1).unsqueeze(-1);
+    S = S + torch::matmul(k_out.select(2, n).transpose(-1, -2), v_new);
+  }
+  return torch::stack(out, 2).flatten(2, 3).narrow(2, 0, L);
+}
+
+}  // namespace asiarch::ops
