@@ -128,12 +128,15 @@ inline ChunkDecay chunk_decay(const Tensor& g_chunks, int64_t c, const torch::Te
 // S_t = exp(g_t) S_{t-1} + k_t v_t^T, o_t = S_t^T q_t. g undefined: plain
 // linear attention. Step by step: the reference.
 inline Tensor linear_attention_recurrent(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& g = {}) {
+  // unbind once: select() per step would make backward O(L^2).
+  auto qs = q.unbind(2), ks = k.unbind(2), vs = v.unbind(2);
+  std::vector<Tensor> gs = g.defined() ? g.exp().unbind(2) : std::vector<Tensor>();
   auto S = torch::zeros({q.size(0), q.size(1), q.size(3), v.size(3)}, q.options());
   std::vector<Tensor> out;
   for (int64_t t = 0; t < q.size(2); ++t) {
-    if (g.defined()) S = S * g.select(2, t).exp().unsqueeze(-1).unsqueeze(-1);
-    S = S + k.select(2, t).unsqueeze(-1) * v.select(2, t).unsqueeze(-2);
-    out.push_back((q.select(2, t).unsqueeze(-1) * S).sum(-2));
+    if (g.defined()) S = S * gs[t].unsqueeze(-1).unsqueeze(-1);
+    S = S + ks[t].unsqueeze(-1) * vs[t].unsqueeze(-2);
+    out.push_back((qs[t].unsqueeze(-1) * S).sum(-2));
   }
   return torch::stack(out, 2);
 }
@@ -157,12 +160,14 @@ inline Tensor linear_attention_chunkwise(const Tensor& q, const Tensor& k, const
     k_out = kc * (last - decay.G).exp().unsqueeze(-1);
     chunk_decay_total = last.squeeze(-1).exp();                     // [B,H,N]
   }
+  auto intra_n = intra.unbind(2), q_n = q_in.unbind(2), k_n = k_out.unbind(2), v_n = vc.unbind(2);
+  std::vector<Tensor> decay_n = chunk_decay_total.defined() ? chunk_decay_total.unbind(2) : std::vector<Tensor>();
   auto S = torch::zeros({q.size(0), q.size(1), q.size(3), v.size(3)}, q.options());
   std::vector<Tensor> out;
   for (int64_t n = 0; n < qc.size(2); ++n) {
-    out.push_back(intra.select(2, n) + torch::matmul(q_in.select(2, n), S));
-    if (chunk_decay_total.defined()) S = S * chunk_decay_total.select(2, n).unsqueeze(-1).unsqueeze(-1);
-    S = S + torch::matmul(k_out.select(2, n).transpose(-1, -2), vc.select(2, n));
+    out.push_back(intra_n[n] + torch::matmul(q_n[n], S));
+    if (!decay_n.empty()) S = S * decay_n[n].unsqueeze(-1).unsqueeze(-1);
+    S = S + torch::matmul(k_n[n].transpose(-1, -2), v_n[n]);
   }
   return torch::stack(out, 2).flatten(2, 3).narrow(2, 0, L);
 }
@@ -171,15 +176,16 @@ inline Tensor linear_attention_chunkwise(const Tensor& q, const Tensor& k, const
 // S <- S + k_t u_t^T; o_t = S^T q_t. Step by step: the reference.
 inline Tensor delta_rule_recurrent(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
                                    const Tensor& g = {}) {
+  auto qs = q.unbind(2), ks = k.unbind(2), vs = v.unbind(2), bs = beta.unbind(2);
+  std::vector<Tensor> gs = g.defined() ? g.exp().unbind(2) : std::vector<Tensor>();
   auto S = torch::zeros({q.size(0), q.size(1), q.size(3), v.size(3)}, q.options());
   std::vector<Tensor> out;
   for (int64_t t = 0; t < q.size(2); ++t) {
-    if (g.defined()) S = S * g.select(2, t).exp().unsqueeze(-1).unsqueeze(-1);
-    auto kt = k.select(2, t);
-    auto old = (kt.unsqueeze(-1) * S).sum(-2);                                  // S^T k
-    auto u = beta.select(2, t).unsqueeze(-1) * (v.select(2, t) - old);
-    S = S + kt.unsqueeze(-1) * u.unsqueeze(-2);
-    out.push_back((q.select(2, t).unsqueeze(-1) * S).sum(-2));
+    if (g.defined()) S = S * gs[t].unsqueeze(-1).unsqueeze(-1);
+    auto old = (ks[t].unsqueeze(-1) * S).sum(-2);  // S^T k
+    auto u = bs[t].unsqueeze(-1) * (vs[t] - old);
+    S = S + ks[t].unsqueeze(-1) * u.unsqueeze(-2);
+    out.push_back((qs[t].unsqueeze(-1) * S).sum(-2));
   }
   return torch::stack(out, 2);
 }
@@ -214,13 +220,15 @@ inline Tensor delta_rule_chunkwise(const Tensor& q, const Tensor& k, const Tenso
     k_out = kc * (last - decay.G).exp().unsqueeze(-1);
     chunk_decay_total = last.squeeze(-1).exp();
   }
+  auto U_n = U.unbind(2), W_n = W.unbind(2), q_n = q_in.unbind(2), a_n = attn.unbind(2), k_n = k_out.unbind(2);
+  std::vector<Tensor> decay_n = chunk_decay_total.defined() ? chunk_decay_total.unbind(2) : std::vector<Tensor>();
   auto S = torch::zeros({q.size(0), q.size(1), q.size(3), V}, q.options());
   std::vector<Tensor> out;
   for (int64_t n = 0; n < qc.size(2); ++n) {
-    auto v_new = U.select(2, n) - torch::matmul(W.select(2, n), S);
-    out.push_back(torch::matmul(q_in.select(2, n), S) + torch::matmul(attn.select(2, n), v_new));
-    if (chunk_decay_total.defined()) S = S * chunk_decay_total.select(2, n).unsqueeze(-1).unsqueeze(-1);
-    S = S + torch::matmul(k_out.select(2, n).transpose(-1, -2), v_new);
+    auto v_new = U_n[n] - torch::matmul(W_n[n], S);
+    out.push_back(torch::matmul(q_n[n], S) + torch::matmul(a_n[n], v_new));
+    if (!decay_n.empty()) S = S * decay_n[n].unsqueeze(-1).unsqueeze(-1);
+    S = S + torch::matmul(k_n[n].transpose(-1, -2), v_new);
   }
   return torch::stack(out, 2).flatten(2, 3).narrow(2, 0, L);
 }

@@ -1,0 +1,97 @@
+// Sanity gates on mixers with known properties.
+#include <gtest/gtest.h>
+
+#include "lab/gates.h"
+#include "test_mixers.h"
+
+using namespace asiarch;
+using namespace asiarch::lab;
+namespace t = asiarch::testing;
+
+namespace {
+
+GateConfig quick() {
+  GateConfig c;
+  c.d_model = 32;
+  c.num_heads = 2;
+  c.threads = 1;
+  c.lengths = {128, 256, 512};
+  return c;
+}
+
+const GateResult& gate(const std::vector<GateResult>& gs, const std::string& name) {
+  for (const auto& g : gs)
+    if (g.name == name) return g;
+  throw std::runtime_error("no gate " + name);
+}
+
+}  // namespace
+
+TEST(Gates, WellBehavedMixerPassesAll) {
+  auto gs = run_gates(t::make<t::MeanMixer>, quick());
+  for (const auto& g : gs) EXPECT_TRUE(g.passed) << g.name << ": " << g.reason;
+  EXPECT_TRUE(all_passed(gs));
+  EXPECT_EQ(gs.size(), 6u);
+}
+
+TEST(Gates, NonCausalMixerFailsCausality) {
+  auto gs = run_gates(t::make<t::FutureMixer>, quick());
+  const auto& g = gate(gs, "causality");
+  EXPECT_FALSE(g.passed);
+  EXPECT_NE(g.reason.find("reads the future"), std::string::npos) << g.reason;
+  EXPECT_TRUE(gate(gs, "shape_dtype").passed);
+}
+
+TEST(Gates, BatchDependentMixerFailsBatchIndependence) {
+  auto gs = run_gates(t::make<t::BatchMixer>, quick());
+  EXPECT_FALSE(gate(gs, "batch_independence").passed);
+  EXPECT_TRUE(gate(gs, "causality").passed);
+}
+
+TEST(Gates, WrongShapeFailsAndSkipsTheRest) {
+  auto gs = run_gates(t::make<t::WrongShapeMixer>, quick());
+  EXPECT_FALSE(gate(gs, "shape_dtype").passed);
+  EXPECT_NE(gate(gs, "shape_dtype").reason.find("output shape [2, 96, 4] differs from input [2, 96, 32]"),
+            std::string::npos);
+  EXPECT_EQ(gate(gs, "causality").reason, "not run: the output shape is wrong");
+  EXPECT_FALSE(all_passed(gs));
+}
+
+TEST(Gates, NanFailsFinite) {
+  auto gs = run_gates(t::make<t::NanMixer>, quick());
+  EXPECT_FALSE(gate(gs, "finite").passed);
+  EXPECT_EQ(gate(gs, "finite").reason, "forward produced NaN or inf");
+}
+
+TEST(Gates, ThrowingMixerFailsWithItsMessage) {
+  auto gs = run_gates(t::make<t::ThrowingMixer>, quick());
+  EXPECT_FALSE(gate(gs, "shape_dtype").passed);
+  EXPECT_NE(gate(gs, "shape_dtype").reason.find("plugin threw: no forward today"), std::string::npos)
+      << gate(gs, "shape_dtype").reason;
+}
+
+TEST(Gates, QuadraticMixerFailsComplexityUnlessDeclared) {
+  auto c = quick();
+  c.lengths = {512, 1024, 2048};
+  auto gs = run_gates(t::make<t::QuadraticMixer>, c);
+  const auto& g = gate(gs, "complexity");
+  EXPECT_FALSE(g.passed) << g.reason;
+  EXPECT_GT(g.details["memory_exponent"].get<double>(), 1.7);
+  c.declared_quadratic = true;
+  EXPECT_TRUE(gate(run_gates(t::make<t::QuadraticMixer>, c), "complexity").passed);
+}
+
+TEST(Gates, ParameterBudget) {
+  auto c = quick();
+  c.reference_parameters = 32 * 32 + 32;
+  EXPECT_TRUE(gate(run_gates(t::make<t::MeanMixer>, c), "parameter_budget").passed);
+  c.reference_parameters = 4 * (32 * 32 + 32);
+  const auto g = gate(run_gates(t::make<t::MeanMixer>, c), "parameter_budget");
+  EXPECT_FALSE(g.passed);
+  EXPECT_NE(g.reason.find("outside +-30%"), std::string::npos) << g.reason;
+}
+
+TEST(Gates, FitExponent) {
+  EXPECT_NEAR(fit_exponent({1, 2, 4, 8}, {3, 12, 48, 192}), 2.0, 1e-9);
+  EXPECT_NEAR(fit_exponent({100, 200, 400}, {5, 10, 20}), 1.0, 1e-9);
+}

@@ -1,0 +1,150 @@
+// Model, trainer, quality monitor and presets.
+#include <gtest/gtest.h>
+
+#include "lab/presets.h"
+#include "lab/train.h"
+#include "test_mixers.h"
+
+using namespace asiarch;
+using namespace asiarch::lab;
+using asiarch::testing::MeanMixer;
+
+namespace {
+
+TaskData recall_task() {
+  auto t = make_task("in_context_recall", {{"seq_len", 32}, {"train_examples", 256}, {"test_examples", 32}}, 1);
+  return std::move(t).value();
+}
+
+ModelConfig small_model(const TaskData& t) {
+  ModelConfig m;
+  m.vocab = t.vocab;
+  m.d_model = 32;
+  m.num_layers = 2;
+  m.num_heads = 2;
+  m.decode_length = t.decode_from_last ? t.seq_len : 0;
+  return m;
+}
+
+TrainConfig short_training(int64_t steps = 30) {
+  TrainConfig c;
+  c.steps = steps;
+  c.batch_size = 16;
+  c.threads = 1;
+  c.log_points = 10;
+  return c;
+}
+
+}  // namespace
+
+TEST(Model, ShapesAndMixerParameters) {
+  auto t = recall_task();
+  LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
+  auto x = torch::randint(0, t.vocab, {3, 32}, torch::kLong);
+  EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{3, 32, t.vocab}));
+  EXPECT_EQ(m->mixer_parameters(), 2 * (32 * 32 + 32));
+  auto c = make_task("compression", {{"seq_len", 16}, {"train_examples", 4}, {"test_examples", 4}}, 0).value();
+  LanguageModel dec(small_model(c), asiarch::testing::make<MeanMixer>);
+  EXPECT_EQ(dec->forward(torch::zeros({2, 16}, torch::kLong)).sizes(), (std::vector<int64_t>{2, 16, c.vocab}));
+}
+
+TEST(Trainer, SameSeedSameCurveAndLossFalls) {
+  auto t = recall_task();
+  auto run = [&] {
+    LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
+    return train_and_evaluate(m, t, short_training(60));
+  };
+  auto a = run(), b = run();
+  ASSERT_EQ(a.curve.size(), b.curve.size());
+  for (size_t i = 0; i < a.curve.size(); ++i) EXPECT_DOUBLE_EQ(a.curve[i].second, b.curve[i].second);
+  EXPECT_EQ(a.stop_reason, "completed");
+  EXPECT_EQ(a.steps, 60);
+  EXPECT_LT(a.curve.back().second, a.curve.front().second);
+  EXPECT_GE(a.metric, 0.0);
+  EXPECT_LE(a.metric, 1.0);
+  EXPECT_GT(a.tokens_per_second, 0);
+}
+
+TEST(Monitor, StopsOnNaN) {
+  auto t = recall_task();
+  ModelConfig mc = small_model(t);
+  LanguageModel m(mc, [](const MixerConfig& c) { return std::make_shared<asiarch::testing::DivergingMixer>(c, 10); });
+  auto r = train_and_evaluate(m, t, short_training());
+  EXPECT_EQ(r.stop_reason, "loss became NaN at step 10");  // each layer's mixer counts its own calls
+  EXPECT_EQ(r.steps, 11);
+  EXPECT_EQ(r.metric, 0.0);
+}
+
+TEST(Monitor, StopsRunsFarBehindTheBaseline) {
+  auto t = recall_task();
+  LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
+  Reference ref;
+  for (int64_t s = 1; s <= 40; ++s) ref.curve.emplace_back(s, 0.01);  // an impossibly good baseline
+  ref.seconds = 1e6;
+  auto r = train_and_evaluate(m, t, short_training(40), ref);
+  EXPECT_FALSE(r.completed());
+  EXPECT_NE(r.stop_reason.find("far behind the baseline"), std::string::npos) << r.stop_reason;
+  EXPECT_EQ(r.steps, 12);  // the first log point at or past a quarter of the steps
+}
+
+TEST(Monitor, StopsRunsFarSlowerThanTheBaseline) {
+  auto t = recall_task();
+  LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
+  Reference ref;
+  ref.curve = {{1, 100.0}, {40, 100.0}};
+  ref.seconds = 1e-9;
+  auto r = train_and_evaluate(m, t, short_training(40), ref);
+  EXPECT_NE(r.stop_reason.find("too slow"), std::string::npos) << r.stop_reason;
+  EXPECT_LT(r.steps, 40);
+}
+
+TEST(Monitor, LossAtInterpolates) {
+  Curve c = {{10, 2.0}, {20, 1.0}};
+  EXPECT_FALSE(loss_at(c, 5).has_value());
+  EXPECT_DOUBLE_EQ(*loss_at(c, 15), 1.5);
+  EXPECT_DOUBLE_EQ(*loss_at(c, 99), 1.0);
+}
+
+TEST(Presets, AllBuiltInPresetsLoad) {
+  for (const auto& name : {"smoke", "explore", "verify"}) {
+    auto p = load_preset(name);
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_EQ(p->tasks.size(), 8u) << name;
+    for (const auto& [task, settings] : p->tasks) {
+      auto data = make_task(task, settings, 0, std::string(200000, 'x'));
+      // Every preset's task settings must generate (byte_lm with a dummy corpus).
+      EXPECT_TRUE(data) << name << "/" << task << ": " << (data ? "" : data.error().message);
+      if (data) break;  // one generation per preset keeps the test fast
+    }
+  }
+  EXPECT_EQ(preset_names(), (std::vector<std::string>{"explore", "smoke", "verify"}));
+}
+
+TEST(Presets, ErrorsNameTheField) {
+  auto unknown = load_preset("fast");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().message, "unknown preset \"fast\"; valid presets: explore, smoke, verify");
+  const std::string base = R"({"p": {"model": {"d_model": 64, "num_layers": 2, "num_heads": 2},
+    "train": {"steps": 10}, "monitor": {}, "gates": {}, "tasks": {"mqar": {}}}})";
+  EXPECT_TRUE(load_preset("p", base, "mine.json"));
+  auto typo = load_preset("p", std::string(base).replace(base.find("\"steps\""), 7, "\"stepz\""), "mine.json");
+  ASSERT_FALSE(typo);
+  EXPECT_EQ(typo.error().message, "mine.json: p.train.stepz: is not a known setting");
+  auto type = load_preset("p", std::string(base).replace(base.find("10"), 2, "\"10\""), "mine.json");
+  ASSERT_FALSE(type);
+  EXPECT_EQ(type.error().message, "mine.json: p.train.steps: must be an integer");
+  auto task = load_preset("p", std::string(base).replace(base.find("mqar"), 4, "maqr"), "mine.json");
+  ASSERT_FALSE(task);
+  EXPECT_NE(task.error().message.find("mine.json: p.tasks.maqr: is not a known task; valid tasks:"), std::string::npos);
+  auto json = load_preset("p", "{ nope", "mine.json");
+  ASSERT_FALSE(json);
+  EXPECT_NE(json.error().message.find("mine.json: not valid JSON"), std::string::npos);
+}
+
+TEST(Presets, TaskOverridesTraining) {
+  auto p = load_preset("explore").value();
+  auto mem = std::find_if(p.tasks.begin(), p.tasks.end(), [](const auto& t) { return t.first == "memorization"; });
+  ASSERT_NE(mem, p.tasks.end());
+  EXPECT_EQ(train_config_for(p, mem->second).steps, 400);
+  EXPECT_EQ(train_config_for(p, nlohmann::json::object()).steps, p.train.steps);
+}

@@ -1,0 +1,84 @@
+// Small mixers compiled into the tests (no JIT), each with a known property.
+#pragma once
+
+#include <asiarch/plugin.h>
+
+namespace asiarch::testing {
+
+// A causal, well-behaved mixer: running mean of a projection.
+class MeanMixer : public TokenMixer {
+ public:
+  explicit MeanMixer(const MixerConfig& c) {
+    proj = register_module("proj", torch::nn::Linear(c.d_model, c.d_model));
+  }
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto steps = torch::arange(1, x.size(1) + 1, x.options()).view({1, -1, 1});
+    return proj(x).cumsum(1) / steps;
+  }
+  torch::nn::Linear proj{nullptr};
+};
+
+// Reads the future: a reversed cumulative sum.
+class FutureMixer : public MeanMixer {
+ public:
+  using MeanMixer::MeanMixer;
+  torch::Tensor forward(const torch::Tensor& x) override { return proj(x).flip(1).cumsum(1).flip(1); }
+};
+
+// Normalises across the batch: outputs depend on the other examples.
+class BatchMixer : public MeanMixer {
+ public:
+  using MeanMixer::MeanMixer;
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto y = MeanMixer::forward(x);
+    return y - y.mean(0, true);
+  }
+};
+
+class WrongShapeMixer : public MeanMixer {
+ public:
+  using MeanMixer::MeanMixer;
+  torch::Tensor forward(const torch::Tensor& x) override { return proj(x).narrow(2, 0, 4); }
+};
+
+class NanMixer : public MeanMixer {
+ public:
+  using MeanMixer::MeanMixer;
+  torch::Tensor forward(const torch::Tensor& x) override { return proj(x) * std::nan(""); }
+};
+
+class ThrowingMixer : public MeanMixer {
+ public:
+  using MeanMixer::MeanMixer;
+  torch::Tensor forward(const torch::Tensor&) override { TORCH_CHECK(false, "no forward today"); }
+};
+
+// Full pairwise attention without softmax: quadratic memory in L.
+class QuadraticMixer : public MeanMixer {
+ public:
+  using MeanMixer::MeanMixer;
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto scores = torch::matmul(x, x.transpose(1, 2)).tril() / x.size(2);
+    return torch::matmul(scores, proj(x));
+  }
+};
+
+// Becomes NaN after `healthy_calls` forward passes (for the quality monitor).
+class DivergingMixer : public MeanMixer {
+ public:
+  DivergingMixer(const MixerConfig& c, int healthy_calls) : MeanMixer(c), left_(healthy_calls) {}
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto y = MeanMixer::forward(x);
+    return --left_ >= 0 ? y : y * std::nan("");
+  }
+
+ private:
+  int left_;
+};
+
+template <class M>
+std::shared_ptr<TokenMixer> make(const MixerConfig& c) {
+  return std::make_shared<M>(c);
+}
+
+}  // namespace asiarch::testing
