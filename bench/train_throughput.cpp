@@ -53,8 +53,7 @@ int main(int argc, char** argv) {
   FILE* f = std::fopen(args_path.c_str(), "w");
   std::fputs(args.dump().c_str(), f);
   std::fclose(f);
-  const std::string cmd = std::string(python) + " " ASIARCH_SOURCE_DIR "/bench/train_throughput.py \"$(cat " +
-                          args_path + ")\"";
+  const std::string cmd = std::string(python) + " " ASIARCH_SOURCE_DIR "/bench/train_throughput.py " + args_path;
   FILE* p = ::popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;

@@ -10,7 +10,8 @@ import sys
 import torch
 import torch.nn.functional as F
 
-args = json.loads(sys.argv[1])
+with open(sys.argv[1]) as f:
+    args = json.load(f)
 torch.set_num_threads(args["threads"])
 torch.manual_seed(0)
 D, H, LAYERS, V = args["d_model"], args["num_heads"], args["num_layers"], args["vocab"]

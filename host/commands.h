@@ -10,5 +10,6 @@ namespace asiarch::host {
 void add_compile_command(CLI::App& app, int& exit_code);
 void add_eval_command(CLI::App& app, int& exit_code);
 void add_baselines_command(CLI::App& app, int& exit_code);
+void add_repair_command(CLI::App& app, int& exit_code);
 
 }  // namespace asiarch::host

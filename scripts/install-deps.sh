@@ -8,7 +8,7 @@ pkgs=(
   libtorch-dev libopenblas0-pthread
   nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libcli11-dev
-  bible-kjv-text
+  bible-kjv bible-kjv-text
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

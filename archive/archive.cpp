@@ -1,0 +1,453 @@
+#include "archive/archive.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <chrono>
+#include <ctime>
+
+namespace asiarch::archive {
+namespace {
+
+// "ASIA" in PRAGMA application_id marks a file as an asiarch archive.
+constexpr int kApplicationId = 0x41534941;
+
+// migrations[i] takes the schema from version i to i + 1.
+const std::vector<std::string>& migrations() {
+  static const std::vector<std::string> m = {
+      R"sql(
+CREATE TABLE experiments (
+  id INTEGER PRIMARY KEY,
+  parent_id INTEGER REFERENCES experiments(id),
+  name TEXT NOT NULL,
+  motivation TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL,
+  design TEXT NOT NULL DEFAULT '{}',
+  canonical TEXT NOT NULL DEFAULT '',
+  source_hash TEXT NOT NULL DEFAULT '',
+  origin TEXT NOT NULL CHECK (origin IN ('evolved', 'hand-written', 'baseline')),
+  status TEXT NOT NULL,
+  fail_reason TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL);
+CREATE INDEX experiments_parent ON experiments(parent_id);
+CREATE INDEX experiments_canonical ON experiments(canonical);
+CREATE INDEX experiments_source_hash ON experiments(source_hash);
+CREATE TABLE experiment_references (
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  reference_id INTEGER NOT NULL REFERENCES experiments(id),
+  PRIMARY KEY (experiment_id, reference_id));
+CREATE TABLE compile_attempts (
+  id INTEGER PRIMARY KEY,
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  attempt INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  diagnostics TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  seconds REAL NOT NULL,
+  method TEXT NOT NULL DEFAULT '',
+  answered TEXT NOT NULL DEFAULT '[]',
+  diff TEXT NOT NULL DEFAULT '',
+  UNIQUE (experiment_id, attempt));
+CREATE TABLE gate_results (
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  name TEXT NOT NULL,
+  passed INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  details TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (experiment_id, name));
+CREATE TABLE training_runs (
+  id INTEGER PRIMARY KEY,
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  preset TEXT NOT NULL,
+  task TEXT NOT NULL,
+  config TEXT NOT NULL,
+  curve TEXT NOT NULL,
+  metric_name TEXT NOT NULL,
+  metric REAL NOT NULL,
+  final_loss REAL,
+  steps INTEGER NOT NULL,
+  tokens_per_second REAL NOT NULL,
+  seconds REAL NOT NULL,
+  stop_reason TEXT NOT NULL,
+  UNIQUE (experiment_id, preset, task));
+CREATE TABLE scores (
+  experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id),
+  loss_score REAL NOT NULL,
+  bench_score REAL NOT NULL,
+  judge_score REAL NOT NULL,
+  total REAL NOT NULL,
+  details TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE analyses (
+  id INTEGER PRIMARY KEY,
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  text TEXT NOT NULL,
+  insights TEXT NOT NULL DEFAULT '[]',
+  created_at TEXT NOT NULL);
+)sql",
+  };
+  return m;
+}
+
+std::string now_utc() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Error db_error(const std::filesystem::path& path, const std::string& what, const std::exception& e) {
+  return make_error(path.string() + ": " + what + ": " + e.what());
+}
+
+}  // namespace
+
+struct Archive::Impl {
+  explicit Impl(const std::filesystem::path& p) : db(p.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) {}
+  SQLite::Database db;
+};
+
+const char* to_string(Origin o) {
+  switch (o) {
+    case Origin::evolved: return "evolved";
+    case Origin::hand_written: return "hand-written";
+    case Origin::baseline: return "baseline";
+  }
+  return "evolved";
+}
+
+Result<Origin> origin_from_string(const std::string& s) {
+  for (Origin o : {Origin::evolved, Origin::hand_written, Origin::baseline})
+    if (s == to_string(o)) return o;
+  return make_error("unknown origin \"" + s + "\"");
+}
+
+Result<std::unique_ptr<Archive>> Archive::open(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return make_error(path.string() + ": is a directory, not an archive");
+  std::unique_ptr<Archive> a(new Archive());
+  a->path_ = path;
+  try {
+    a->impl_ = std::make_unique<Impl>(path);
+    auto& db = a->impl_->db;
+    // Read-only checks first: a foreign or corrupt file must not be written.
+    const int app = db.execAndGet("PRAGMA application_id").getInt();
+    const int version = db.execAndGet("PRAGMA user_version").getInt();
+    const int tables = db.execAndGet("SELECT count(*) FROM sqlite_master").getInt();
+    if (app != kApplicationId && (tables > 0 || version != 0))
+      return make_error(path.string() + ": not an asiarch archive (a SQLite database of another application)");
+    if (version > kSchemaVersion)
+      return make_error(path.string() + ": archive schema version " + std::to_string(version) +
+                        " is newer than this asiarch understands (" + std::to_string(kSchemaVersion) + ")");
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec("PRAGMA busy_timeout = 5000");
+    for (int v = version; v < kSchemaVersion; ++v) {
+      SQLite::Transaction tx(db);
+      db.exec(migrations()[static_cast<size_t>(v)]);
+      db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+      db.exec("PRAGMA user_version = " + std::to_string(v + 1));
+      tx.commit();
+    }
+  } catch (const SQLite::Exception& e) {
+    return db_error(path, "cannot open the archive", e);
+  }
+  return a;
+}
+
+Archive::~Archive() = default;
+
+int Archive::schema_version() const { return impl_->db.execAndGet("PRAGMA user_version").getInt(); }
+
+Result<int64_t> Archive::add_experiment(const Experiment& e) {
+  try {
+    auto& db = impl_->db;
+    SQLite::Transaction tx(db);
+    SQLite::Statement q(db,
+                        "INSERT INTO experiments (parent_id, name, motivation, source, design, canonical, source_hash, "
+                        "origin, status, fail_reason, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (e.parent) q.bind(1, static_cast<int64_t>(*e.parent)); else q.bind(1);
+    const std::string now = now_utc();
+    q.bind(2, e.name);
+    q.bind(3, e.motivation);
+    q.bind(4, e.source);
+    q.bind(5, e.design.dump());
+    q.bind(6, e.canonical);
+    q.bind(7, e.source_hash);
+    q.bind(8, to_string(e.origin));
+    q.bind(9, e.status);
+    q.bind(10, e.fail_reason);
+    q.bind(11, now);
+    q.bind(12, now);
+    q.exec();
+    const int64_t id = db.getLastInsertRowid();
+    for (int64_t ref : e.references) {
+      SQLite::Statement r(db, "INSERT OR IGNORE INTO experiment_references VALUES (?, ?)");
+      r.bind(1, id);
+      r.bind(2, ref);
+      r.exec();
+    }
+    tx.commit();
+    return id;
+  } catch (const SQLite::Exception& ex) {
+    return db_error(path_, "cannot record experiment \"" + e.name + "\"", ex);
+  }
+}
+
+Status Archive::set_status(int64_t id, const std::string& status, const std::string& reason) {
+  try {
+    SQLite::Statement q(impl_->db, "UPDATE experiments SET status = ?, fail_reason = ?, updated_at = ? WHERE id = ?");
+    q.bind(1, status);
+    q.bind(2, reason);
+    q.bind(3, now_utc());
+    q.bind(4, id);
+    if (q.exec() != 1) return make_error(path_.string() + ": no experiment " + std::to_string(id));
+    return Ok{};
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot update experiment " + std::to_string(id), e);
+  }
+}
+
+Status Archive::add_compile_attempt(int64_t id, const CompileAttempt& a) {
+  try {
+    SQLite::Statement q(impl_->db,
+                        "INSERT OR REPLACE INTO compile_attempts (experiment_id, attempt, source, diagnostics, ok, "
+                        "seconds, method, answered, diff) VALUES (?,?,?,?,?,?,?,?,?)");
+    q.bind(1, id);
+    q.bind(2, a.attempt);
+    q.bind(3, a.source);
+    q.bind(4, nlohmann::json(a.diagnostics).dump());
+    q.bind(5, a.ok ? 1 : 0);
+    q.bind(6, a.seconds);
+    q.bind(7, a.method);
+    q.bind(8, nlohmann::json(a.answered).dump());
+    q.bind(9, a.diff);
+    q.exec();
+    return Ok{};
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot record compile attempt of experiment " + std::to_string(id), e);
+  }
+}
+
+Status Archive::set_gates(int64_t id, const std::vector<GateRecord>& gates) {
+  try {
+    SQLite::Transaction tx(impl_->db);
+    SQLite::Statement del(impl_->db, "DELETE FROM gate_results WHERE experiment_id = ?");
+    del.bind(1, id);
+    del.exec();
+    for (const auto& g : gates) {
+      SQLite::Statement q(impl_->db, "INSERT INTO gate_results VALUES (?,?,?,?,?)");
+      q.bind(1, id);
+      q.bind(2, g.name);
+      q.bind(3, g.passed ? 1 : 0);
+      q.bind(4, g.reason);
+      q.bind(5, g.details.dump());
+      q.exec();
+    }
+    tx.commit();
+    return Ok{};
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot record gates of experiment " + std::to_string(id), e);
+  }
+}
+
+Status Archive::add_training_run(int64_t id, const TrainingRun& r) {
+  try {
+    SQLite::Statement q(impl_->db,
+                        "INSERT OR REPLACE INTO training_runs (experiment_id, preset, task, config, curve, metric_name, "
+                        "metric, final_loss, steps, tokens_per_second, seconds, stop_reason) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+    q.bind(1, id);
+    q.bind(2, r.preset);
+    q.bind(3, r.task);
+    q.bind(4, r.config.dump());
+    q.bind(5, r.curve.dump());
+    q.bind(6, r.metric_name);
+    q.bind(7, r.metric);
+    if (r.final_loss) q.bind(8, *r.final_loss); else q.bind(8);
+    q.bind(9, r.steps);
+    q.bind(10, r.tokens_per_second);
+    q.bind(11, r.seconds);
+    q.bind(12, r.stop_reason);
+    q.exec();
+    return Ok{};
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot record training of experiment " + std::to_string(id), e);
+  }
+}
+
+Status Archive::set_score(int64_t id, const Score& s) {
+  try {
+    SQLite::Statement q(impl_->db, "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?)");
+    q.bind(1, id);
+    q.bind(2, s.loss_score);
+    q.bind(3, s.bench_score);
+    q.bind(4, s.judge_score);
+    q.bind(5, s.total);
+    q.bind(6, s.details.dump());
+    q.exec();
+    return Ok{};
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot record the score of experiment " + std::to_string(id), e);
+  }
+}
+
+Result<int64_t> Archive::add_analysis(int64_t id, const std::string& text, const nlohmann::json& insights) {
+  try {
+    SQLite::Statement q(impl_->db, "INSERT INTO analyses (experiment_id, text, insights, created_at) VALUES (?,?,?,?)");
+    q.bind(1, id);
+    q.bind(2, text);
+    q.bind(3, insights.dump());
+    q.bind(4, now_utc());
+    q.exec();
+    return static_cast<int64_t>(impl_->db.getLastInsertRowid());
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot record the analysis of experiment " + std::to_string(id), e);
+  }
+}
+
+namespace {
+
+Experiment read_experiment(SQLite::Statement& q) {
+  Experiment e;
+  e.id = q.getColumn(0).getInt64();
+  if (!q.getColumn(1).isNull()) e.parent = q.getColumn(1).getInt64();
+  e.name = q.getColumn(2).getString();
+  e.motivation = q.getColumn(3).getString();
+  e.source = q.getColumn(4).getString();
+  e.design = nlohmann::json::parse(q.getColumn(5).getString());
+  e.canonical = q.getColumn(6).getString();
+  e.source_hash = q.getColumn(7).getString();
+  e.origin = origin_from_string(q.getColumn(8).getString()).value();
+  e.status = q.getColumn(9).getString();
+  e.fail_reason = q.getColumn(10).getString();
+  e.created_at = q.getColumn(11).getString();
+  e.updated_at = q.getColumn(12).getString();
+  return e;
+}
+
+constexpr const char* kExperimentColumns =
+    "SELECT id, parent_id, name, motivation, source, design, canonical, source_hash, origin, status, fail_reason, "
+    "created_at, updated_at FROM experiments";
+
+}  // namespace
+
+Result<Experiment> Archive::experiment(int64_t id) const {
+  SQLite::Statement q(impl_->db, std::string(kExperimentColumns) + " WHERE id = ?");
+  q.bind(1, id);
+  if (!q.executeStep()) return make_error("no experiment " + std::to_string(id) + " in " + path_.string());
+  Experiment e = read_experiment(q);
+  SQLite::Statement r(impl_->db, "SELECT reference_id FROM experiment_references WHERE experiment_id = ? ORDER BY reference_id");
+  r.bind(1, id);
+  while (r.executeStep()) e.references.push_back(r.getColumn(0).getInt64());
+  return e;
+}
+
+std::vector<Experiment> Archive::experiments() const {
+  std::vector<Experiment> out;
+  SQLite::Statement q(impl_->db, std::string(kExperimentColumns) + " ORDER BY id");
+  while (q.executeStep()) out.push_back(read_experiment(q));
+  return out;
+}
+
+std::vector<CompileAttempt> Archive::compile_attempts(int64_t id) const {
+  std::vector<CompileAttempt> out;
+  SQLite::Statement q(impl_->db,
+                      "SELECT attempt, source, diagnostics, ok, seconds, method, answered, diff FROM compile_attempts "
+                      "WHERE experiment_id = ? ORDER BY attempt");
+  q.bind(1, id);
+  while (q.executeStep()) {
+    CompileAttempt a;
+    a.attempt = q.getColumn(0).getInt();
+    a.source = q.getColumn(1).getString();
+    a.diagnostics = nlohmann::json::parse(q.getColumn(2).getString()).get<jit::Diagnostics>();
+    a.ok = q.getColumn(3).getInt() != 0;
+    a.seconds = q.getColumn(4).getDouble();
+    a.method = q.getColumn(5).getString();
+    a.answered = nlohmann::json::parse(q.getColumn(6).getString()).get<std::vector<std::string>>();
+    a.diff = q.getColumn(7).getString();
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::vector<GateRecord> Archive::gates(int64_t id) const {
+  std::vector<GateRecord> out;
+  SQLite::Statement q(impl_->db, "SELECT name, passed, reason, details FROM gate_results WHERE experiment_id = ? ORDER BY rowid");
+  q.bind(1, id);
+  while (q.executeStep())
+    out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt() != 0, q.getColumn(2).getString(),
+                   nlohmann::json::parse(q.getColumn(3).getString())});
+  return out;
+}
+
+std::vector<TrainingRun> Archive::training_runs(int64_t id) const {
+  std::vector<TrainingRun> out;
+  SQLite::Statement q(impl_->db,
+                      "SELECT preset, task, config, curve, metric_name, metric, final_loss, steps, tokens_per_second, "
+                      "seconds, stop_reason FROM training_runs WHERE experiment_id = ? ORDER BY id");
+  q.bind(1, id);
+  while (q.executeStep()) {
+    TrainingRun r;
+    r.preset = q.getColumn(0).getString();
+    r.task = q.getColumn(1).getString();
+    r.config = nlohmann::json::parse(q.getColumn(2).getString());
+    r.curve = nlohmann::json::parse(q.getColumn(3).getString());
+    r.metric_name = q.getColumn(4).getString();
+    r.metric = q.getColumn(5).getDouble();
+    if (!q.getColumn(6).isNull()) r.final_loss = q.getColumn(6).getDouble();
+    r.steps = q.getColumn(7).getInt64();
+    r.tokens_per_second = q.getColumn(8).getDouble();
+    r.seconds = q.getColumn(9).getDouble();
+    r.stop_reason = q.getColumn(10).getString();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::optional<Score> Archive::score(int64_t id) const {
+  SQLite::Statement q(impl_->db, "SELECT loss_score, bench_score, judge_score, total, details FROM scores WHERE experiment_id = ?");
+  q.bind(1, id);
+  if (!q.executeStep()) return std::nullopt;
+  return Score{q.getColumn(0).getDouble(), q.getColumn(1).getDouble(), q.getColumn(2).getDouble(),
+               q.getColumn(3).getDouble(), nlohmann::json::parse(q.getColumn(4).getString())};
+}
+
+std::vector<Analysis> Archive::analyses(int64_t id) const {
+  std::vector<Analysis> out;
+  SQLite::Statement q(impl_->db, "SELECT id, text, insights, created_at FROM analyses WHERE experiment_id = ? ORDER BY id");
+  q.bind(1, id);
+  while (q.executeStep())
+    out.push_back({q.getColumn(0).getInt64(), id, q.getColumn(1).getString(),
+                   nlohmann::json::parse(q.getColumn(2).getString()), q.getColumn(3).getString()});
+  return out;
+}
+
+std::vector<int64_t> Archive::children(int64_t id) const {
+  std::vector<int64_t> out;
+  SQLite::Statement q(impl_->db, "SELECT id FROM experiments WHERE parent_id = ? ORDER BY id");
+  q.bind(1, id);
+  while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
+  return out;
+}
+
+std::vector<std::pair<int64_t, double>> Archive::top(int n) const {
+  std::vector<std::pair<int64_t, double>> out;
+  SQLite::Statement q(impl_->db, "SELECT experiment_id, total FROM scores ORDER BY total DESC, experiment_id LIMIT ?");
+  q.bind(1, n);
+  while (q.executeStep()) out.emplace_back(q.getColumn(0).getInt64(), q.getColumn(1).getDouble());
+  return out;
+}
+
+std::optional<int64_t> Archive::find_duplicate(const std::string& canonical, const std::string& source_hash) const {
+  SQLite::Statement q(impl_->db,
+                      "SELECT id FROM experiments WHERE (canonical != '' AND canonical = ?) OR "
+                      "(source_hash != '' AND source_hash = ?) ORDER BY id LIMIT 1");
+  q.bind(1, canonical);
+  q.bind(2, source_hash);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getInt64();
+}
+
+}  // namespace asiarch::archive

@@ -1,0 +1,127 @@
+// The archive: every experiment, compile attempt, repair, gate, training run,
+// score and analysis, in SQLite. It is the loop's memory and what lets a run
+// resume. One transaction per state change; WAL so readers (the CLI) never
+// block the writer.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "jit/diagnostics.h"
+#include "util/result.h"
+
+namespace asiarch::archive {
+
+inline constexpr int kSchemaVersion = 1;
+
+enum class Origin { evolved, hand_written, baseline };
+const char* to_string(Origin o);
+Result<Origin> origin_from_string(const std::string& s);
+
+struct Experiment {
+  int64_t id = 0;
+  std::optional<int64_t> parent;
+  std::vector<int64_t> references;
+  std::string name;
+  std::string motivation;
+  std::string source;
+  nlohmann::json design = nlohmann::json::object();  // the Researcher's representation
+  std::string canonical;     // canonical design form, for novelty
+  std::string source_hash;   // of the normalised source, for novelty
+  Origin origin = Origin::evolved;
+  std::string status = "proposed";  // proposed, built, gated, trained, scored, failed
+  std::string fail_reason;
+  std::string created_at, updated_at;
+};
+
+struct CompileAttempt {
+  int attempt = 0;
+  std::string source;
+  jit::Diagnostics diagnostics;
+  bool ok = false;
+  double seconds = 0;
+  std::string method;                 // "", "fix-it", "rule:<name>"
+  std::vector<std::string> answered;  // diagnostics the repair answered
+  std::string diff;                   // unified diff from the previous attempt
+};
+
+struct TrainingRun {
+  std::string preset;
+  std::string task;
+  nlohmann::json config = nlohmann::json::object();
+  nlohmann::json curve = nlohmann::json::array();
+  std::string metric_name;
+  double metric = 0;
+  std::optional<double> final_loss;
+  int64_t steps = 0;
+  double tokens_per_second = 0;
+  double seconds = 0;
+  std::string stop_reason;
+};
+
+struct Score {
+  double loss_score = 0.5, bench_score = 0.5, judge_score = 0.5, total = 1.5;
+  nlohmann::json details = nlohmann::json::object();
+};
+
+struct GateRecord {
+  std::string name;
+  bool passed = false;
+  std::string reason;
+  nlohmann::json details = nlohmann::json::object();
+};
+
+struct Analysis {
+  int64_t id = 0;
+  int64_t experiment_id = 0;
+  std::string text;
+  nlohmann::json insights = nlohmann::json::array();
+  std::string created_at;
+};
+
+class Archive {
+ public:
+  // Opens (creating if absent) and migrates to kSchemaVersion. A file that is
+  // not SQLite, not an asiarch archive, or from a newer asiarch is refused
+  // with a message naming it, and left untouched.
+  static Result<std::unique_ptr<Archive>> open(const std::filesystem::path& path);
+  ~Archive();
+
+  int schema_version() const;
+  const std::filesystem::path& path() const { return path_; }
+
+  Result<int64_t> add_experiment(const Experiment& e);
+  Status set_status(int64_t id, const std::string& status, const std::string& reason = "");
+  Status add_compile_attempt(int64_t id, const CompileAttempt& a);
+  Status set_gates(int64_t id, const std::vector<GateRecord>& gates);
+  Status add_training_run(int64_t id, const TrainingRun& r);
+  Status set_score(int64_t id, const Score& s);
+  Result<int64_t> add_analysis(int64_t id, const std::string& text, const nlohmann::json& insights);
+
+  Result<Experiment> experiment(int64_t id) const;
+  std::vector<Experiment> experiments() const;  // by id
+  std::vector<CompileAttempt> compile_attempts(int64_t id) const;
+  std::vector<GateRecord> gates(int64_t id) const;
+  std::vector<TrainingRun> training_runs(int64_t id) const;
+  std::optional<Score> score(int64_t id) const;
+  std::vector<Analysis> analyses(int64_t id) const;
+  std::vector<int64_t> children(int64_t id) const;
+  // Scored experiments, best first.
+  std::vector<std::pair<int64_t, double>> top(int n) const;
+  // Novelty: is there an experiment with this canonical form or source hash?
+  std::optional<int64_t> find_duplicate(const std::string& canonical, const std::string& source_hash) const;
+
+  struct Impl;
+
+ private:
+  Archive() = default;
+  std::filesystem::path path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace asiarch::archive

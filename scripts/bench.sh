@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds asiarch and runs every benchmark under bench/; results go to stdout
+# (record them in docs/performance.md). Installs python3-torch for the
+# Python reference of the training-throughput benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed" || {
+  $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-torch; }
+./build/bench/compile_latency 3
+echo
+./build/bench/chunkwise_vs_recurrent 3 2
+echo
+./build/bench/train_throughput 60 2

@@ -1,0 +1,133 @@
+// `asiarch eval` and `asiarch baselines` as a user runs them.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct Run {
+  int status = -1;
+  std::string output;
+};
+
+Run run(const std::string& args) {
+  const std::string cmd = "ASIARCH_CACHE_DIR=" ASIARCH_TEST_CACHE " " ASIARCH_BINARY " " + args + " 2>&1";
+  Run r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.output.append(buf.data(), n);
+  int raw = ::pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  return r;
+}
+
+std::string temp_dir() {
+  auto dir = std::filesystem::temp_directory_path() / ("asiarch-cli-eval-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+std::string temp_file(const std::string& name, const std::string& text) {
+  auto path = std::filesystem::path(temp_dir()) / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+const std::string kBaselines = ASIARCH_SOURCE_DIR "/plugins/baselines/";
+
+}  // namespace
+
+TEST(CliEval, SmokeEvaluationPrintsGatesAndTasks) {
+  auto r = run("eval " + kBaselines + "delta_net.cpp --preset smoke --tasks in_context_recall,byte_lm --quiet "
+               "--workdir " + temp_dir());
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* gate : {"shape_dtype", "finite", "causality", "batch_independence", "complexity", "parameter_budget"})
+    EXPECT_NE(r.output.find(gate), std::string::npos) << gate;
+  EXPECT_NE(r.output.find("in_context_recall        accuracy"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("byte_lm                  bits_per_byte"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tokens/s"), std::string::npos);
+}
+
+TEST(CliEval, JsonReport) {
+  auto r = run("eval " + kBaselines + "linear_attention.cpp --preset smoke --tasks compression --json --workdir " + temp_dir());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  EXPECT_TRUE(j["ok"].get<bool>());
+  EXPECT_EQ(j["report"]["mixer"], "linear_attention");
+  ASSERT_EQ(j["report"]["tasks"].size(), 1u);
+  EXPECT_EQ(j["report"]["tasks"][0]["task"], "compression");
+  EXPECT_EQ(j["report"]["tasks"][0]["stop_reason"], "completed");
+}
+
+TEST(CliEval, UnknownTaskListsTheValidOnes) {
+  auto r = run("eval " + kBaselines + "delta_net.cpp --preset smoke --tasks recal");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("unknown task \"recal\" for preset smoke; valid tasks:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("in_context_recall"), std::string::npos);
+}
+
+TEST(CliEval, UnknownPresetListsTheValidOnes) {
+  auto r = run("eval " + kBaselines + "delta_net.cpp --preset quick");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("unknown preset \"quick\"; valid presets: explore, smoke, verify"), std::string::npos)
+      << r.output;
+}
+
+TEST(CliEval, MixerReadingTheFutureFailsItsGateAndIsNotTrained) {
+  auto f = temp_file("peek.cpp", R"(#include <asiarch/plugin.h>
+class Peek : public asiarch::TokenMixer {
+ public:
+  explicit Peek(const asiarch::MixerConfig& c) { p = register_module("p", torch::nn::Linear(c.d_model, c.d_model)); }
+  torch::Tensor forward(const torch::Tensor& x) override { return p(x.flip(1)); }
+  torch::nn::Linear p{nullptr};
+};
+ASIARCH_REGISTER_MIXER(Peek, "peek")
+)");
+  auto r = run("eval " + f + " --preset smoke --quiet");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("causality            FAIL"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("reads the future"), std::string::npos);
+  EXPECT_NE(r.output.find("gates failed: not trained"), std::string::npos);
+}
+
+TEST(CliEval, ThrowingMixerIsAFailedGateNotACrash) {
+  auto f = temp_file("throw.cpp", R"(#include <asiarch/plugin.h>
+class T : public asiarch::TokenMixer {
+ public:
+  explicit T(const asiarch::MixerConfig&) {}
+  torch::Tensor forward(const torch::Tensor& x) override { TORCH_CHECK(x.size(1) < 0, "refusing to mix"); return x; }
+};
+ASIARCH_REGISTER_MIXER(T, "t")
+)");
+  auto r = run("eval " + f + " --preset smoke --quiet");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("plugin threw: refusing to mix"), std::string::npos) << r.output;
+}
+
+TEST(CliEval, BuildFailureShowsDiagnostics) {
+  auto f = temp_file("broken.cpp", "#include <asiarch/plugin.h>\nint x = ;\n");
+  auto r = run("eval " + f + " --preset smoke");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("build failed"), std::string::npos);
+  EXPECT_NE(r.output.find(":2:9: error: expected expression"), std::string::npos) << r.output;
+}
+
+TEST(CliBaselines, StoresTheTableAndReusesIt) {
+  const std::string dir = temp_dir() + "/work";
+  auto first = run("baselines --preset smoke --tasks compression --workdir " + dir);
+  ASSERT_EQ(first.status, 0) << first.output;
+  for (const char* m : {"delta_net", "gated_delta_net", "linear_attention", "mamba2", "softmax_attention"})
+    EXPECT_NE(first.output.find(m), std::string::npos) << m;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/baselines/smoke.json"));
+  auto second = run("baselines --preset smoke --tasks compression --workdir " + dir);
+  ASSERT_EQ(second.status, 0);
+  EXPECT_NE(second.output.find("delta_net: stored result reused"), std::string::npos) << second.output;
+  EXPECT_EQ(second.output.find("evaluating"), std::string::npos) << second.output;
+}
