@@ -4,5 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
 echo
-echo "== asiarch compile plugins/examples/*.cpp"
-./build/asiarch compile plugins/examples/*.cpp
+echo "== asiarch compile plugins/examples/*.cpp plugins/baselines/*.cpp"
+./build/asiarch compile plugins/examples/*.cpp plugins/baselines/*.cpp
+echo
+echo "== asiarch eval plugins/baselines/delta_net.cpp --preset smoke"
+./build/asiarch eval plugins/baselines/delta_net.cpp --preset smoke
+echo
+echo "Next: ./build/asiarch baselines --preset explore   (about 20 minutes; see docs/baselines.md)"
