@@ -56,6 +56,18 @@ class Params {
   std::set<std::string> used_;
 };
 
+// The autoregressive shift of MAD's recall tasks: the input drops its last
+// token; training targets are the next tokens, test targets the probes.
+Example shifted(const std::vector<int64_t>& in, const std::vector<int64_t>& tg, bool training) {
+  Example e;
+  e.input.assign(in.begin(), in.end() - 1);
+  if (training)
+    e.target.assign(in.begin() + 1, in.end());
+  else
+    e.target.assign(tg.begin() + 1, tg.end());
+  return e;
+}
+
 // MAD in-context recall (with noise / multi-query variants). Keys from the
 // first half of the non-special vocabulary, values from the second; the map
 // is redrawn per sequence. Training targets: the whole shifted sequence.
@@ -97,13 +109,7 @@ Example recall_example(Rng& rng, int64_t vocab, int64_t seq_len, bool training, 
   tg.push_back(kIgnore);
   in.push_back(it->second);
   tg.push_back(it->second);
-  Example e;
-  e.input.assign(in.begin(), in.end() - 1);
-  if (training)
-    e.target.assign(in.begin() + 1, in.end());
-  else
-    e.target.assign(tg.begin() + 1, tg.end());
-  return e;
+  return shifted(in, tg, training);
 }
 
 using Motif = std::vector<int64_t>;
@@ -178,13 +184,7 @@ Example fuzzy_recall_example(Rng& rng, int64_t vocab, int64_t seq_len, bool trai
   // Keep the last seq_len + 1 tokens (the probe is at the end).
   in.erase(in.begin(), in.end() - (seq_len + 1));
   tg.erase(tg.begin(), tg.end() - (seq_len + 1));
-  Example e;
-  e.input.assign(in.begin(), in.end() - 1);
-  if (training)
-    e.target.assign(in.begin() + 1, in.end());
-  else
-    e.target.assign(tg.begin() + 1, tg.end());
-  return e;
+  return shifted(in, tg, training);
 }
 
 // MAD selective copying: tokens to copy scattered among blanks, then a copy

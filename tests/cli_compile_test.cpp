@@ -9,23 +9,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_run.h"
+
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string output;
-};
-
-Run run(const std::string& args) {
-  const std::string cmd = "ASIARCH_CACHE_DIR=" ASIARCH_TEST_CACHE " " ASIARCH_BINARY " " + args + " 2>&1";
-  Run r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.output.append(buf.data(), n);
-  int raw = ::pclose(p);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  return r;
-}
+using Run = asiarch::testing::CliRun;
+Run run(const std::string& args) { return asiarch::testing::run_cli(args); }
 
 std::string temp_file(const std::string& name, const std::string& text) {
   auto dir = std::filesystem::temp_directory_path() / ("asiarch-cli-" + std::to_string(::getpid()));

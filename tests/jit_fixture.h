@@ -9,32 +9,17 @@
 #include <memory>
 #include <string>
 
-#include "jit/compiler.h"
-#include "jit/cuda.h"
-#include "jit/plugin_build.h"
-#include "jit/session.h"
+#include "host/jit_context.h"
 
 namespace asiarch::testing {
 
-struct JitEnv {
-  std::unique_ptr<jit::Compiler> compiler;
-  std::shared_ptr<jit::JitSession> session;
-  std::unique_ptr<jit::CudaCompiler> cuda;  // null without NVRTC
-};
+using JitEnv = host::JitContext;
 
 inline JitEnv& jit_env() {
   static JitEnv env = [] {
-    JitEnv e;
-    jit::ToolchainOptions opts;
-    opts.cache_dir = ASIARCH_TEST_CACHE;
-    auto tc = jit::Toolchain::create(opts);
-    if (!tc) throw std::runtime_error(tc.error().message);
-    e.compiler = std::make_unique<jit::Compiler>(*tc);
-    auto s = jit::JitSession::create();
-    if (!s) throw std::runtime_error(s.error().message);
-    e.session = *s;
-    if (auto c = jit::CudaCompiler::create(*tc)) e.cuda = std::move(*c);
-    return e;
+    auto ctx = host::make_jit_context(ASIARCH_TEST_CACHE);
+    if (!ctx) throw std::runtime_error(ctx.error().message);
+    return std::move(ctx).value();
   }();
   return env;
 }
