@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "host/commands.h"
+#include "host/jit_context.h"
 #include "jit/cuda.h"
 #include "jit/mixer.h"
 #include "jit/plugin_build.h"
@@ -66,21 +67,12 @@ std::string shape_str(const std::vector<int64_t>& s) {
 }
 
 int run_compile(const CompileArgs& args) {
-  jit::ToolchainOptions topts;
-  topts.cache_dir = args.cache_dir;
-  auto toolchain = jit::Toolchain::create(topts);
-  if (!toolchain) {
-    std::cerr << "asiarch: " << toolchain.error().message << "\n";
+  auto jit = make_jit_context(args.cache_dir);
+  if (!jit) {
+    std::cerr << "asiarch: " << jit.error().message << "\n";
     return 1;
   }
-  jit::Compiler compiler(*toolchain);
-  auto session = jit::JitSession::create();
-  if (!session) {
-    std::cerr << "asiarch: " << session.error().message << "\n";
-    return 1;
-  }
-  auto cuda_or = jit::CudaCompiler::create(*toolchain);
-  jit::CudaCompiler* cuda = cuda_or ? cuda_or->get() : nullptr;
+  jit::CudaCompiler* cuda = jit->cuda.get();
   jit::BuildOptions bopts{!args.no_pch, !args.no_cache, args.cuda_arch};
 
   nlohmann::json report = nlohmann::json::array();
@@ -96,7 +88,7 @@ int run_compile(const CompileArgs& args) {
         diags.add(jit::make_diagnostic(jit::Stage::io, jit::Severity::error, file, text.error().message));
       } else if (!cuda) {
         diags.add(jit::make_diagnostic(jit::Stage::cuda, jit::Severity::error, file,
-                                       cuda_or.error().message));
+                                       jit->cuda_unavailable));
       } else if (auto bad = jit::check_source_text(file, *text)) {
         diags.add(*bad);
       } else {
@@ -121,7 +113,7 @@ int run_compile(const CompileArgs& args) {
         summary = buf;
       }
     } else {
-      auto b = jit::build_plugin_file(compiler, **session, cuda, file, bopts);
+      auto b = jit->build_file(file, bopts);
       diags = b.diagnostics;
       item["kind"] = "plugin";
       item["cache_hit"] = b.cache_hit;

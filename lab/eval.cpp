@@ -66,6 +66,13 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
       tc.seed = options.seed;
       say("task " + task_name + ": training " + std::to_string(tc.steps) + " steps");
       TaskResult r;
+      // A plugin that throws ends its task with the message as the stop reason.
+      auto plugin_threw = [&](const std::string& what) {
+        r.task = task_name;
+        r.metric_name = data->metric == Metric::accuracy ? "accuracy" : "bits_per_byte";
+        r.metric = data->metric == Metric::accuracy ? 0 : 8;
+        r.stop_reason = "plugin threw: " + what;
+      };
       try {
         LanguageModel model(mc, make_mixer);
         auto ref = options.references.find(task_name);
@@ -73,15 +80,9 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
                                ref == options.references.end() ? std::nullopt : std::optional<Reference>(ref->second),
                                preset.monitor);
       } catch (const c10::Error& e) {
-        r.task = task_name;
-        r.metric_name = data->metric == Metric::accuracy ? "accuracy" : "bits_per_byte";
-        r.metric = data->metric == Metric::accuracy ? 0 : 8;
-        r.stop_reason = std::string("plugin threw: ") + e.what_without_backtrace();
+        plugin_threw(e.what_without_backtrace());
       } catch (const std::exception& e) {
-        r.task = task_name;
-        r.metric_name = data->metric == Metric::accuracy ? "accuracy" : "bits_per_byte";
-        r.metric = data->metric == Metric::accuracy ? 0 : 8;
-        r.stop_reason = std::string("plugin threw: ") + e.what();
+        plugin_threw(e.what());
       }
       char line[256];
       std::snprintf(line, sizeof line, "task %s: %s %.4f after %lld steps (%s)", task_name.c_str(),
