@@ -1,11 +1,14 @@
 // `asiarch eval FILE [--preset P] [--tasks a,b] [--json]`: compile, gate,
-// train and test one mixer plugin.
+// train and test one mixer plugin, in a sandboxed worker.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <iostream>
 
 #include "host/commands.h"
 #include "host/lab_setup.h"
+#include "host/worker_job.h"
+#include "util/files.h"
 
 namespace asiarch::host {
 namespace {
@@ -19,9 +22,24 @@ struct EvalArgs {
   std::string cache_dir;
   std::string options;
   std::uint64_t seed = 0;
+  double timeout = 24 * 3600;
   bool json = false;
   bool quiet = false;
 };
+
+std::map<std::string, lab::Reference> baseline_references(const std::string& workdir, const std::string& preset) {
+  std::map<std::string, lab::Reference> refs;
+  auto table = load_baseline_table(baseline_table_path(workdir, preset));
+  if (!table.contains("delta_net")) return refs;
+  try {
+    auto ref = table["delta_net"]["report"].get<lab::EvalReport>();
+    for (const auto& t : ref.tasks)
+      if (t.completed()) refs[t.task] = lab::reference_from(t);
+  } catch (const std::exception&) {
+    // an unreadable table only costs the monitor its references
+  }
+  return refs;
+}
 
 int run_eval(const EvalArgs& a) {
   auto preset = load_preset_arg(a.preset, a.presets_file);
@@ -29,38 +47,70 @@ int run_eval(const EvalArgs& a) {
     std::cerr << "asiarch eval: " << preset.error().message << "\n";
     return 2;
   }
-  auto jit = make_jit_context(a.cache_dir);
-  if (!jit) {
-    std::cerr << "asiarch eval: " << jit.error().message << "\n";
-    return 1;
-  }
-  PluginEvalRequest req;
-  req.file = a.file;
-  req.preset = *preset;
-  req.options.tasks = a.tasks;
-  req.options.seed = a.seed;
-  req.options.mixer_options = a.options;
-  if (!a.quiet && !a.json) req.options.progress = [](const std::string& s) { std::cerr << "  " << s << "\n"; };
-  req.cache_dir = a.cache_dir;
-  req.workdir = a.workdir;
-  auto out = evaluate_plugin_file(*jit, req);
-  if (!out.build.ok()) {
-    if (a.json)
-      std::cout << nlohmann::json{{"file", a.file}, {"ok", false}, {"diagnostics", out.build.diagnostics}}.dump(2) << "\n";
-    else
-      std::cout << a.file << ": build failed\n" << jit::to_text(out.build.diagnostics);
-    return 1;
-  }
-  if (!out.error.empty()) {
-    std::cerr << "asiarch eval: " << out.error << "\n";
+  if (auto t = lab::select_tasks(*preset, a.tasks); !t) {
+    std::cerr << "asiarch eval: " << t.error().message << "\n";
     return 2;
   }
-  if (a.json)
-    std::cout << nlohmann::json{{"file", a.file}, {"ok", out.report->gates_passed}, {"report", *out.report}}.dump(2)
-              << "\n";
-  else
-    std::cout << lab::format_report(*out.report);
-  return out.report->gates_passed ? 0 : 1;
+  auto source = read_file(a.file);
+  if (!source) {
+    std::cerr << "asiarch eval: " << source.error().message << "\n";
+    return 1;
+  }
+  WorkerJob job;
+  job.name = a.file;
+  job.preset = a.preset;
+  job.presets_file = a.presets_file.empty() ? "" : std::filesystem::absolute(a.presets_file).string();
+  job.tasks = a.tasks;
+  job.seed = a.seed;
+  job.mixer_options = a.options;
+  job.max_attempts = 1;
+  job.baselines_dir = default_baselines_dir();
+  job.cache_dir = a.cache_dir.empty() ? jit::default_cache_dir().string() : a.cache_dir;
+  job.references = baseline_references(a.workdir, a.preset);
+  WorkerSettings settings;
+  settings.limits.wall_seconds = a.timeout;
+  const auto scratch = std::filesystem::absolute(a.workdir) / "scratch" / ("eval-" + std::to_string(::getpid()));
+  auto prepared = prepare_cache(job, scratch / "prepare", settings);
+  if (!prepared) {
+    std::cerr << "asiarch eval: " << prepared.error().message << "\n";
+    return 2;
+  }
+  job.reference_parameters = prepared->reference_parameters;
+  std::function<void(const std::string&)> progress;
+  if (!a.quiet && !a.json) progress = [](const std::string& s) { std::cerr << "  " << s << "\n"; };
+  auto out = run_job(job, *source, scratch / "candidate", settings, progress);
+  if (!out) {
+    std::cerr << "asiarch eval: " << out.error().message << "\n";
+    return 1;
+  }
+  const WorkerResult& r = out->result;
+  int code = 0;
+  if (!out->failure.empty()) {
+    std::cerr << "asiarch eval: " << a.file << ": " << out->failure << "\n"
+              << "worker output (" << (out->scratch / "worker.log").string() << "):\n" << out->log_tail << "\n";
+    return 1;
+  }
+  if (!r.built) {
+    const jit::Diagnostics diags = r.attempts.empty() ? jit::Diagnostics{} : r.attempts.back().outcome.diagnostics;
+    if (a.json)
+      std::cout << nlohmann::json{{"file", a.file}, {"ok", false}, {"diagnostics", diags}}.dump(2) << "\n";
+    else
+      std::cout << a.file << ": build failed\n" << jit::to_text(diags);
+    code = 1;
+  } else if (!r.error.empty() || !r.report) {
+    std::cerr << "asiarch eval: " << r.error << "\n";
+    code = 2;
+  } else {
+    if (a.json)
+      std::cout << nlohmann::json{{"file", a.file}, {"ok", r.report->gates_passed}, {"report", *r.report}}.dump(2)
+                << "\n";
+    else
+      std::cout << lab::format_report(*r.report);
+    code = r.report->gates_passed ? 0 : 1;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(scratch, ec);
+  return code;
 }
 
 }  // namespace
@@ -70,17 +120,19 @@ void add_eval_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "eval",
       "Compile a mixer plugin, run the sanity gates (shape, finiteness, causality, batch independence,\n"
-      "complexity, parameter budget), then train and test it on the preset's tasks. Prints the gate\n"
-      "results and, per task, the metric, steps, tokens/s and wall time. Exit 0 when the gates pass.");
+      "complexity, parameter budget), then train and test it on the preset's tasks, all in a sandboxed\n"
+      "worker process. Prints the gate results and, per task, the metric, steps, tokens/s and wall time.\n"
+      "Exit 0 when the gates pass.");
   cmd->add_option("file", a->file, "mixer plugin (.cpp)")->required();
   cmd->add_option("--preset", a->preset, "smoke | explore | verify (from lab/presets.json)")->capture_default_str();
   cmd->add_option("--presets", a->presets_file, "a presets JSON file to use instead of the built-in one");
   cmd->add_option("--tasks", a->tasks, "comma-separated task names (default: all of the preset's)")->delimiter(',');
-  cmd->add_option("--workdir", a->workdir, "where the baseline table lives (for the quality monitor)")
+  cmd->add_option("--workdir", a->workdir, "where the baseline table lives (for the quality monitor) and scratch space")
       ->capture_default_str();
   cmd->add_option("--cache-dir", a->cache_dir, "compile and corpus cache directory");
   cmd->add_option("--options", a->options, "mixer options, \"key=value,key=value\"");
   cmd->add_option("--seed", a->seed, "seed for data, initialisation and batching")->capture_default_str();
+  cmd->add_option("--timeout", a->timeout, "wall-clock limit for the worker, seconds")->capture_default_str();
   cmd->add_flag("--json", a->json, "print a JSON report");
   cmd->add_flag("--quiet", a->quiet, "no progress lines");
   cmd->callback([a, &exit_code] { exit_code = run_eval(*a); });

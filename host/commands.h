@@ -11,5 +11,8 @@ void add_compile_command(CLI::App& app, int& exit_code);
 void add_eval_command(CLI::App& app, int& exit_code);
 void add_baselines_command(CLI::App& app, int& exit_code);
 void add_repair_command(CLI::App& app, int& exit_code);
+void add_worker_command(CLI::App& app, int& exit_code);
+void add_run_command(CLI::App& app, int& exit_code);
+void add_inspect_commands(CLI::App& app, int& exit_code);  // ls, show, history, lineage, top
 
 }  // namespace asiarch::host

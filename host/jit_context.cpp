@@ -5,6 +5,10 @@ namespace asiarch::host {
 Result<JitContext> make_jit_context(const std::string& cache_dir) {
   jit::ToolchainOptions opts;
   opts.cache_dir = cache_dir;
+  return make_jit_context(opts);
+}
+
+Result<JitContext> make_jit_context(const jit::ToolchainOptions& opts) {
   auto tc = jit::Toolchain::create(opts);
   if (!tc) return tc.error();
   JitContext ctx;

@@ -27,6 +27,7 @@ struct JitContext {
 
 // cache_dir empty: the default ($ASIARCH_CACHE_DIR or ~/.cache/asiarch).
 Result<JitContext> make_jit_context(const std::string& cache_dir);
+Result<JitContext> make_jit_context(const jit::ToolchainOptions& options);
 
 // Where the hand-written baseline plugins are (the source tree's plugins/baselines).
 std::string default_baselines_dir();

@@ -32,8 +32,8 @@ nlohmann::json load_baseline_table(const std::filesystem::path& path) {
   }
 }
 
-int64_t delta_net_parameters(JitContext& jit, const lab::Preset& preset) {
-  auto b = jit.build_file(default_baselines_dir() + "/delta_net.cpp");
+int64_t delta_net_parameters(JitContext& jit, const lab::Preset& preset, const std::string& baselines_dir) {
+  auto b = jit.build_file((baselines_dir.empty() ? default_baselines_dir() : baselines_dir) + "/delta_net.cpp");
   if (!b.ok()) return 0;
   MixerConfig cfg;
   cfg.d_model = preset.model.d_model;

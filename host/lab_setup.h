@@ -21,8 +21,9 @@ Result<lab::Preset> load_preset_arg(const std::string& name, const std::string& 
 std::filesystem::path baseline_table_path(const std::string& workdir, const std::string& preset);
 nlohmann::json load_baseline_table(const std::filesystem::path& path);  // {} when absent or unreadable
 
-// Parameters of the DeltaNet baseline at the preset's width (0 if it cannot be built).
-int64_t delta_net_parameters(JitContext& jit, const lab::Preset& preset);
+// Parameters of the DeltaNet baseline at the preset's width (0 if it cannot be
+// built). baselines_dir empty: default_baselines_dir().
+int64_t delta_net_parameters(JitContext& jit, const lab::Preset& preset, const std::string& baselines_dir = "");
 
 struct PluginEvalRequest {
   std::string file;

@@ -14,6 +14,10 @@ struct ToolchainOptions {
   std::filesystem::path cache_dir;  // empty: default_cache_dir()
   int opt_level = 1;                // -O level for plugin code
   int max_diagnostics = 100;        // errors/warnings kept per compile; the rest are counted
+  // Where compiled objects and CUDA binaries are cached; empty: under the
+  // cache root. A sandboxed worker points this into its scratch directory so
+  // that it reads the shared PCH but writes nothing outside its own folder.
+  std::filesystem::path output_dir;
 };
 
 // $ASIARCH_CACHE_DIR, else $XDG_CACHE_HOME/asiarch, else ~/.cache/asiarch.
@@ -32,8 +36,8 @@ class Toolchain {
   std::filesystem::path include_dir() const { return root_ / "include"; }
   std::filesystem::path pch_path() const { return root_ / "pch" / "plugin.pch"; }
   std::filesystem::path pch_header() const { return root_ / "pch" / "plugin_pch.h"; }
-  std::filesystem::path object_dir() const { return root_ / "objects"; }
-  std::filesystem::path cuda_dir() const { return root_ / "cuda"; }
+  std::filesystem::path object_dir() const { return output_root() / "objects"; }
+  std::filesystem::path cuda_dir() const { return output_root() / "cuda"; }
   const std::string& clang_path() const { return clang_path_; }
 
   // Driver arguments shared by every plugin compile and by the PCH build
@@ -41,6 +45,7 @@ class Toolchain {
   const std::vector<std::string>& common_args() const { return common_args_; }
 
  private:
+  std::filesystem::path output_root() const { return options_.output_dir.empty() ? root_ : options_.output_dir; }
   ToolchainOptions options_;
   std::string fingerprint_;
   std::filesystem::path root_;

@@ -23,7 +23,7 @@ Result<std::string> read_file(const std::filesystem::path& path) {
 
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data) {
   std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
+  if (!path.parent_path().empty()) std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) return make_error(path.parent_path().string() + ": cannot create directory: " + ec.message());
   auto tmp = path;
   tmp += ".tmp." + std::to_string(::getpid());
