@@ -209,21 +209,94 @@ Status Archive::set_status(int64_t id, const std::string& status, const std::str
   }
 }
 
+namespace {
+
+void insert_compile_attempt(SQLite::Database& db, int64_t id, const CompileAttempt& a) {
+  SQLite::Statement q(db,
+                      "INSERT OR REPLACE INTO compile_attempts (experiment_id, attempt, source, diagnostics, ok, "
+                      "seconds, method, answered, diff) VALUES (?,?,?,?,?,?,?,?,?)");
+  q.bind(1, id);
+  q.bind(2, a.attempt);
+  q.bind(3, a.source);
+  q.bind(4, nlohmann::json(a.diagnostics).dump());
+  q.bind(5, a.ok ? 1 : 0);
+  q.bind(6, a.seconds);
+  q.bind(7, a.method);
+  q.bind(8, nlohmann::json(a.answered).dump());
+  q.bind(9, a.diff);
+  q.exec();
+}
+
+void replace_gates(SQLite::Database& db, int64_t id, const std::vector<GateRecord>& gates) {
+  SQLite::Statement del(db, "DELETE FROM gate_results WHERE experiment_id = ?");
+  del.bind(1, id);
+  del.exec();
+  for (const auto& g : gates) {
+    SQLite::Statement q(db, "INSERT INTO gate_results VALUES (?,?,?,?,?)");
+    q.bind(1, id);
+    q.bind(2, g.name);
+    q.bind(3, g.passed ? 1 : 0);
+    q.bind(4, g.reason);
+    q.bind(5, g.details.dump());
+    q.exec();
+  }
+}
+
+void insert_training_run(SQLite::Database& db, int64_t id, const TrainingRun& r) {
+  SQLite::Statement q(db,
+                      "INSERT OR REPLACE INTO training_runs (experiment_id, preset, task, config, curve, metric_name, "
+                      "metric, final_loss, steps, tokens_per_second, seconds, stop_reason) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, id);
+  q.bind(2, r.preset);
+  q.bind(3, r.task);
+  q.bind(4, r.config.dump());
+  q.bind(5, r.curve.dump());
+  q.bind(6, r.metric_name);
+  q.bind(7, r.metric);
+  if (r.final_loss) q.bind(8, *r.final_loss); else q.bind(8);
+  q.bind(9, r.steps);
+  q.bind(10, r.tokens_per_second);
+  q.bind(11, r.seconds);
+  q.bind(12, r.stop_reason);
+  q.exec();
+}
+
+void insert_score(SQLite::Database& db, int64_t id, const Score& s) {
+  SQLite::Statement q(db, "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?)");
+  q.bind(1, id);
+  q.bind(2, s.loss_score);
+  q.bind(3, s.bench_score);
+  q.bind(4, s.judge_score);
+  q.bind(5, s.total);
+  q.bind(6, s.details.dump());
+  q.exec();
+}
+
+int64_t insert_analysis(SQLite::Database& db, int64_t id, const std::string& text, const nlohmann::json& insights) {
+  SQLite::Statement q(db, "INSERT INTO analyses (experiment_id, text, insights, created_at) VALUES (?,?,?,?)");
+  q.bind(1, id);
+  q.bind(2, text);
+  q.bind(3, insights.dump());
+  q.bind(4, now_utc());
+  q.exec();
+  return db.getLastInsertRowid();
+}
+
+void update_status(SQLite::Database& db, int64_t id, const std::string& status, const std::string& reason) {
+  SQLite::Statement q(db, "UPDATE experiments SET status = ?, fail_reason = ?, updated_at = ? WHERE id = ?");
+  q.bind(1, status);
+  q.bind(2, reason);
+  q.bind(3, now_utc());
+  q.bind(4, id);
+  if (q.exec() != 1) throw SQLite::Exception("no experiment " + std::to_string(id));
+}
+
+}  // namespace
+
 Status Archive::add_compile_attempt(int64_t id, const CompileAttempt& a) {
   try {
-    SQLite::Statement q(impl_->db,
-                        "INSERT OR REPLACE INTO compile_attempts (experiment_id, attempt, source, diagnostics, ok, "
-                        "seconds, method, answered, diff) VALUES (?,?,?,?,?,?,?,?,?)");
-    q.bind(1, id);
-    q.bind(2, a.attempt);
-    q.bind(3, a.source);
-    q.bind(4, nlohmann::json(a.diagnostics).dump());
-    q.bind(5, a.ok ? 1 : 0);
-    q.bind(6, a.seconds);
-    q.bind(7, a.method);
-    q.bind(8, nlohmann::json(a.answered).dump());
-    q.bind(9, a.diff);
-    q.exec();
+    insert_compile_attempt(impl_->db, id, a);
     return Ok{};
   } catch (const SQLite::Exception& e) {
     return db_error(path_, "cannot record compile attempt of experiment " + std::to_string(id), e);
@@ -233,18 +306,7 @@ Status Archive::add_compile_attempt(int64_t id, const CompileAttempt& a) {
 Status Archive::set_gates(int64_t id, const std::vector<GateRecord>& gates) {
   try {
     SQLite::Transaction tx(impl_->db);
-    SQLite::Statement del(impl_->db, "DELETE FROM gate_results WHERE experiment_id = ?");
-    del.bind(1, id);
-    del.exec();
-    for (const auto& g : gates) {
-      SQLite::Statement q(impl_->db, "INSERT INTO gate_results VALUES (?,?,?,?,?)");
-      q.bind(1, id);
-      q.bind(2, g.name);
-      q.bind(3, g.passed ? 1 : 0);
-      q.bind(4, g.reason);
-      q.bind(5, g.details.dump());
-      q.exec();
-    }
+    replace_gates(impl_->db, id, gates);
     tx.commit();
     return Ok{};
   } catch (const SQLite::Exception& e) {
@@ -254,23 +316,7 @@ Status Archive::set_gates(int64_t id, const std::vector<GateRecord>& gates) {
 
 Status Archive::add_training_run(int64_t id, const TrainingRun& r) {
   try {
-    SQLite::Statement q(impl_->db,
-                        "INSERT OR REPLACE INTO training_runs (experiment_id, preset, task, config, curve, metric_name, "
-                        "metric, final_loss, steps, tokens_per_second, seconds, stop_reason) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
-    q.bind(1, id);
-    q.bind(2, r.preset);
-    q.bind(3, r.task);
-    q.bind(4, r.config.dump());
-    q.bind(5, r.curve.dump());
-    q.bind(6, r.metric_name);
-    q.bind(7, r.metric);
-    if (r.final_loss) q.bind(8, *r.final_loss); else q.bind(8);
-    q.bind(9, r.steps);
-    q.bind(10, r.tokens_per_second);
-    q.bind(11, r.seconds);
-    q.bind(12, r.stop_reason);
-    q.exec();
+    insert_training_run(impl_->db, id, r);
     return Ok{};
   } catch (const SQLite::Exception& e) {
     return db_error(path_, "cannot record training of experiment " + std::to_string(id), e);
@@ -279,14 +325,7 @@ Status Archive::add_training_run(int64_t id, const TrainingRun& r) {
 
 Status Archive::set_score(int64_t id, const Score& s) {
   try {
-    SQLite::Statement q(impl_->db, "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?)");
-    q.bind(1, id);
-    q.bind(2, s.loss_score);
-    q.bind(3, s.bench_score);
-    q.bind(4, s.judge_score);
-    q.bind(5, s.total);
-    q.bind(6, s.details.dump());
-    q.exec();
+    insert_score(impl_->db, id, s);
     return Ok{};
   } catch (const SQLite::Exception& e) {
     return db_error(path_, "cannot record the score of experiment " + std::to_string(id), e);
@@ -295,15 +334,31 @@ Status Archive::set_score(int64_t id, const Score& s) {
 
 Result<int64_t> Archive::add_analysis(int64_t id, const std::string& text, const nlohmann::json& insights) {
   try {
-    SQLite::Statement q(impl_->db, "INSERT INTO analyses (experiment_id, text, insights, created_at) VALUES (?,?,?,?)");
-    q.bind(1, id);
-    q.bind(2, text);
-    q.bind(3, insights.dump());
-    q.bind(4, now_utc());
-    q.exec();
-    return static_cast<int64_t>(impl_->db.getLastInsertRowid());
+    return insert_analysis(impl_->db, id, text, insights);
   } catch (const SQLite::Exception& e) {
     return db_error(path_, "cannot record the analysis of experiment " + std::to_string(id), e);
+  }
+}
+
+Status Archive::record_outcome(int64_t id, const Outcome& o) {
+  try {
+    auto& db = impl_->db;
+    SQLite::Transaction tx(db);
+    for (const char* table : {"compile_attempts", "training_runs", "scores", "analyses"}) {
+      SQLite::Statement del(db, std::string("DELETE FROM ") + table + " WHERE experiment_id = ?");
+      del.bind(1, id);
+      del.exec();
+    }
+    for (const auto& a : o.attempts) insert_compile_attempt(db, id, a);
+    replace_gates(db, id, o.gates);
+    for (const auto& r : o.runs) insert_training_run(db, id, r);
+    if (o.score) insert_score(db, id, *o.score);
+    if (!o.analysis_text.empty()) insert_analysis(db, id, o.analysis_text, o.insights);
+    update_status(db, id, o.status, o.fail_reason);
+    tx.commit();
+    return Ok{};
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot record the outcome of experiment " + std::to_string(id), e);
   }
 }
 
@@ -421,6 +476,14 @@ std::vector<Analysis> Archive::analyses(int64_t id) const {
   while (q.executeStep())
     out.push_back({q.getColumn(0).getInt64(), id, q.getColumn(1).getString(),
                    nlohmann::json::parse(q.getColumn(2).getString()), q.getColumn(3).getString()});
+  return out;
+}
+
+std::vector<int64_t> Archive::with_status(const std::string& status) const {
+  std::vector<int64_t> out;
+  SQLite::Statement q(impl_->db, "SELECT id FROM experiments WHERE status = ? ORDER BY id");
+  q.bind(1, status);
+  while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
   return out;
 }
 

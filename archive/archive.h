@@ -84,6 +84,19 @@ struct Analysis {
   std::string created_at;
 };
 
+// Everything an evaluation produced, recorded in one transaction (so a run
+// killed mid-way leaves an experiment either untouched or complete).
+struct Outcome {
+  std::vector<CompileAttempt> attempts;
+  std::vector<GateRecord> gates;
+  std::vector<TrainingRun> runs;
+  std::optional<Score> score;
+  std::string status;       // "scored" or "failed"
+  std::string fail_reason;
+  std::string analysis_text;  // the Analyst's, when not empty
+  nlohmann::json insights = nlohmann::json::array();
+};
+
 class Archive {
  public:
   // Opens (creating if absent) and migrates to kSchemaVersion. A file that is
@@ -102,6 +115,8 @@ class Archive {
   Status add_training_run(int64_t id, const TrainingRun& r);
   Status set_score(int64_t id, const Score& s);
   Result<int64_t> add_analysis(int64_t id, const std::string& text, const nlohmann::json& insights);
+  // Replaces whatever the experiment had recorded with `o`, and sets its status.
+  Status record_outcome(int64_t id, const Outcome& o);
 
   Result<Experiment> experiment(int64_t id) const;
   std::vector<Experiment> experiments() const;  // by id
@@ -111,6 +126,7 @@ class Archive {
   std::optional<Score> score(int64_t id) const;
   std::vector<Analysis> analyses(int64_t id) const;
   std::vector<int64_t> children(int64_t id) const;
+  std::vector<int64_t> with_status(const std::string& status) const;  // ids, ascending
   // Scored experiments, best first.
   std::vector<std::pair<int64_t, double>> top(int n) const;
   // Novelty: is there an experiment with this canonical form or source hash?

@@ -110,6 +110,8 @@ int child_main(void* p) {
     _exit(127);
   };
   if (setpgid(0, 0) != 0) fail(1);
+  // A worker must not outlive the host that would record its result.
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   for (int i = 0; i < a->nlimits; ++i)
     if (setrlimit(static_cast<__rlimit_resource>(a->limits[i].resource), &a->limits[i].value) != 0) fail(2);
   const int in = ::open("/dev/null", O_RDONLY);

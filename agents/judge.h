@@ -1,0 +1,30 @@
+// The offline Judge: a qualitative 1..10 score from measured properties,
+// each part with its reason: complexity (fitted exponents), parameter
+// efficiency (against DeltaNet), training stability (stop reasons, loss
+// curves) and distance from the designs already in the archive.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lab/eval.h"
+
+namespace asiarch::agents {
+
+struct JudgeInputs {
+  const lab::EvalReport* report = nullptr;
+  int64_t reference_parameters = 0;   // DeltaNet's
+  std::optional<double> novelty;      // distance to the nearest archived design, 0..1
+};
+
+struct Judgement {
+  double score = 5.5;  // weighted, 1..10
+  nlohmann::json parts = nlohmann::json::object();  // name -> {score, weight, reason}
+};
+
+Judgement judge(const JudgeInputs& in);
+
+}  // namespace asiarch::agents

@@ -1,0 +1,37 @@
+// Settings of `asiarch run`: defaults, then the workdir's asiarch.json (or
+// --config FILE), then command-line flags. Unknown keys and wrong types are
+// errors that name the file and the field.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "archive/selection.h"
+#include "host/sandbox.h"
+#include "util/result.h"
+
+namespace asiarch::host {
+
+struct RunConfig {
+  std::string workdir = "asiarch-work";
+  std::string preset = "explore";
+  std::string presets_file;        // empty: the embedded presets
+  std::vector<std::string> tasks;  // empty: every task of the preset
+  int budget = 10;                 // evolved experiments the workdir holds when the run ends
+  int workers = 1;
+  std::uint64_t seed = 0;
+  archive::SelectionConfig selection;
+  int max_repair_attempts = 4;
+  std::vector<std::string> baselines = {"linear_attention", "delta_net", "gated_delta_net", "mamba2"};
+  SandboxLimits limits;            // wall_seconds is the per-experiment timeout
+  std::string cache_dir;           // empty: the default cache
+  std::string baselines_dir;       // empty: the source tree's plugins/baselines
+  bool quiet = false;
+};
+
+// Applies the settings in JSON `text` (from `source`) onto `config`.
+Status apply_config_json(RunConfig& config, const std::string& text, const std::string& source);
+// The keys a config file may have, for messages and docs.
+std::vector<std::string> config_keys();
+
+}  // namespace asiarch::host

@@ -1,0 +1,248 @@
+// The offline Researcher's design space and emitter, novelty, selection,
+// the Analyst's effects, the Judge, and run-config parsing.
+#include <gtest/gtest.h>
+
+#include <asiarch/plugin.h>
+
+#include <set>
+
+#include "agents/analyst.h"
+#include "agents/design.h"
+#include "agents/judge.h"
+#include "agents/researcher.h"
+#include "archive/selection.h"
+#include "host/run_config.h"
+#include "jit/mixer.h"
+#include "jit_fixture.h"
+#include "lab/gates.h"
+
+using namespace asiarch;
+using agents::Design;
+
+TEST(Design, CanonicalFormIgnoresGenesThatDoNotMatter) {
+  Design a, b;
+  a.update = b.update = "delta";
+  a.decay = "data";
+  b.decay = "fixed";  // no decay in a plain delta rule
+  EXPECT_EQ(agents::canonical(a), agents::canonical(b));
+  a.qk_norm = "none";  // delta rules always normalise keys
+  EXPECT_EQ(agents::canonical(a), agents::canonical(b));
+  b.update = "gated_delta";
+  EXPECT_NE(agents::canonical(a), agents::canonical(b));
+  Design p, q;
+  p.paths = {"value", "conv"};
+  q.paths = {"conv", "value"};
+  EXPECT_EQ(agents::canonical(p), agents::canonical(q));
+}
+
+TEST(Design, JsonRoundTripAndFieldNamedErrors) {
+  Design d;
+  d.update = "gated_delta";
+  d.paths = {"conv"};
+  d.fusion = "router";
+  auto back = agents::design_from_json(agents::to_json(d));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(agents::canonical(*back), agents::canonical(d));
+  auto bad = agents::design_from_json({{"update", "quantum"}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("design field \"update\": unknown value \"quantum\""), std::string::npos);
+  auto unknown = agents::design_from_json({{"colour", "red"}});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("unknown design field \"colour\""), std::string::npos);
+}
+
+TEST(Design, NormalisedSourceHashIgnoresCommentsAndLayout) {
+  const std::string a = "// one\nint f() { return 1; }\n";
+  const std::string b = "/* two */ int f()\n{\n  return 1;  // same\n}\n";
+  const std::string c = "int f() { return 2; }\n";
+  EXPECT_EQ(agents::normalised_source_hash(a), agents::normalised_source_hash(b));
+  EXPECT_NE(agents::normalised_source_hash(a), agents::normalised_source_hash(c));
+  EXPECT_NE(agents::normalised_source_hash("const char* s = \"a b\";"),
+            agents::normalised_source_hash("const char* s = \"ab\";"));
+}
+
+// Every value of every gene appears in at least one emitted design that
+// compiles, is causal, is sub-quadratic and keeps to the parameter budget.
+TEST(Design, EmittedSourcesBuildAndPassTheGates) {
+  std::vector<Design> designs;
+  for (const auto& g : agents::design_genes())
+    for (const auto& v : g.values) {
+      Design d;
+      if (g.name == "decay" || g.name == "beta") d.update = "gated_delta";
+      if (g.name == "fusion") d.paths = {"conv", "value"};
+      if (g.name == "gate") d.norm = "rms";
+      if (g.name == "qk_norm") d.update = "decay";
+      if (g.name == "conv_size") d.conv = "qkv";
+      ASSERT_TRUE(agents::set_gene(d, g.name, v));
+      designs.push_back(agents::normalised(d));
+    }
+  std::set<std::string> seen;
+  for (const auto& d : designs) {
+    if (!seen.insert(agents::canonical(d)).second) continue;
+    const std::string name = agents::design_name(d);
+    const std::string src = agents::emit_source(d, name, "test design");
+    auto b = asiarch::testing::build(name + ".cpp", src);
+    ASSERT_TRUE(b.ok()) << agents::canonical(d) << "\n" << jit::to_text(b.diagnostics) << src;
+    EXPECT_EQ(b.entry->name, name);
+    lab::GateConfig c;
+    c.d_model = 32;
+    c.num_heads = 2;
+    c.lengths = {64, 128, 256};
+    c.reference_parameters = 4560;  // DeltaNet at d_model 32
+    c.parameter_tolerance = 0.3;
+    auto gates = lab::run_gates([&b](const MixerConfig& cfg) { return jit::instantiate(b, cfg); }, c);
+    for (const auto& g : gates)
+      if (g.name != "complexity")  // timing at these small lengths is noise; the run's gates use longer ones
+        EXPECT_TRUE(g.passed) << agents::canonical(d) << ": " << g.name << ": " << g.reason;
+  }
+  EXPECT_GE(seen.size(), 15u);
+}
+
+TEST(Researcher, ProposesANovelChildAndExplainsIt) {
+  agents::ResearchInput in;
+  in.parent = {2, "delta_net", Design{}, 1.5};
+  std::mt19937_64 rng(7);
+  std::set<std::string> archive = {agents::canonical(Design{})};
+  for (int i = 0; i < 12; ++i) {  // DeltaNet has 19 single-gene neighbours
+    auto p = agents::propose(in, rng, [&](const std::string& c, const std::string&) { return archive.count(c) > 0; });
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_TRUE(archive.insert(p->canonical).second) << "duplicate " << p->canonical;
+    EXPECT_FALSE(p->changes.empty());
+    EXPECT_NE(p->motivation.find("Child of #2 delta_net"), std::string::npos);
+    EXPECT_NE(p->source.find("ASIARCH_REGISTER_MIXER"), std::string::npos);
+    EXPECT_EQ(p->source_hash, agents::normalised_source_hash(p->source));
+  }
+}
+
+TEST(Researcher, RefusesWhenEveryNeighbourIsKnown) {
+  agents::ResearchInput in;
+  in.parent = {1, "p", Design{}, 1.0};
+  std::mt19937_64 rng(1);
+  agents::ResearcherConfig cfg;
+  cfg.max_tries = 10;
+  auto p = agents::propose(in, rng, [](const std::string&, const std::string&) { return true; }, cfg);
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().message.find("no novel design"), std::string::npos);
+}
+
+TEST(Researcher, FollowsTheAnalystsEffects) {
+  agents::ResearchInput in;
+  in.parent = {1, "p", Design{}, 1.0};
+  in.effects = {{"update=gated_delta", 0.8, 5, 0}, {"feature_map=relu", -0.8, 5, 2}};
+  std::mt19937_64 rng(3);
+  int gated = 0, relu = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto p = agents::propose(in, rng, nullptr);
+    ASSERT_TRUE(p);
+    gated += p->design.update == "gated_delta";
+    relu += p->design.feature_map == "relu";
+  }
+  EXPECT_GT(gated, 35);  // strongly preferred
+  EXPECT_LT(relu, 3);    // strongly avoided
+}
+
+TEST(Selection, ParentFromTheTopReferencesFromTheRest) {
+  std::vector<std::pair<int64_t, double>> c;
+  for (int i = 1; i <= 100; ++i) c.emplace_back(i, static_cast<double>(i));  // id 100 is best
+  archive::SelectionConfig cfg;
+  cfg.pool_size = 50;
+  cfg.parent_top = 10;
+  cfg.references = 3;
+  std::mt19937_64 rng(5);
+  std::set<int64_t> parents;
+  for (int t = 0; t < 200; ++t) {
+    auto s = archive::select(c, cfg, rng);
+    ASSERT_TRUE(s);
+    EXPECT_GE(s->parent, 91);  // the top 10
+    parents.insert(s->parent);
+    ASSERT_EQ(s->references.size(), 3u);
+    for (auto r : s->references) {
+      EXPECT_GE(r, 51);  // in the pool of 50
+      EXPECT_LE(r, 90);  // below the top
+    }
+  }
+  EXPECT_EQ(parents.size(), 10u);  // every top member gets chosen
+  std::mt19937_64 a(9), b(9);
+  EXPECT_EQ(archive::select(c, cfg, a)->parent, archive::select(c, cfg, b)->parent);
+  EXPECT_FALSE(archive::select({}, cfg, a));
+}
+
+TEST(Selection, SmallPoolTakesReferencesFromTheTop) {
+  archive::SelectionConfig cfg;
+  std::mt19937_64 rng(1);
+  auto s = archive::select({{1, 0.5}, {2, 0.9}, {3, 0.7}}, cfg, rng);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->references.size(), 2u);
+  for (auto r : s->references) EXPECT_NE(r, s->parent);
+}
+
+TEST(Analyst, AggregatesTheEffectOfEachChange) {
+  Design base, gated, relu;
+  gated.update = "gated_delta";
+  relu.feature_map = "relu";
+  std::vector<agents::Lineage> all = {
+      {1, "base", std::nullopt, base, 1.0, false, ""},
+      {2, "g1", 1, gated, 1.3, false, ""},
+      {3, "r1", 1, relu, std::nullopt, true, "gate causality failed"},
+      {4, "g2", 2, relu, 1.1, false, ""},  // parent 2 (gated) -> relu and back to delta
+  };
+  auto effects = agents::aggregate_effects(all);
+  std::map<std::string, agents::Effect> by;
+  for (const auto& e : effects) by[e.change] = e;
+  EXPECT_NEAR(by["update=gated_delta"].mean_delta, 0.3, 1e-12);
+  EXPECT_EQ(by["update=gated_delta"].count, 1);
+  // relu: -1 (failed child of 1) and -0.2 (child 4 of 2).
+  EXPECT_NEAR(by["feature_map=relu"].mean_delta, (agents::kFailurePenalty - 0.2) / 2, 1e-12);
+  EXPECT_EQ(by["feature_map=relu"].failures, 1);
+  EXPECT_EQ(effects.front().change, "update=gated_delta");
+  auto report = agents::analyse(all[3], all);
+  EXPECT_NE(report.text.find("Parent #2 g1"), std::string::npos) << report.text;
+  EXPECT_NE(report.text.find("change -0.200"), std::string::npos) << report.text;
+  EXPECT_EQ(report.insights.size(), effects.size());
+}
+
+TEST(Judge, ScoresMeasuredProperties) {
+  lab::EvalReport r;
+  r.mixer_parameters = 1000;
+  r.gates.push_back({"complexity", true, "", {{"time_exponent", 1.0}, {"memory_exponent", 1.0}}});
+  lab::TaskResult t;
+  t.stop_reason = "completed";
+  t.curve = {{0, 3.0}, {10, 2.5}, {20, 2.0}};
+  r.tasks.push_back(t);
+  agents::JudgeInputs in{&r, 1000, 0.5};
+  auto good = agents::judge(in);
+  EXPECT_NEAR(good.score, (10 * 0.3 + 7.75 * 0.2 + 10 * 0.3 + 10 * 0.2), 1e-9);
+  r.gates[0].details = {{"time_exponent", 1.9}, {"memory_exponent", 2.0}};
+  r.tasks[0].stop_reason = "diverged: loss is nan";
+  in.novelty = 0.0;
+  auto bad = agents::judge(in);
+  EXPECT_LT(bad.score, 4.0);
+  EXPECT_EQ(bad.parts["complexity"]["score"].get<double>(), 1.0);
+  EXPECT_EQ(bad.parts["novelty"]["score"].get<double>(), 1.0);
+}
+
+TEST(RunConfig, AppliesKnownFieldsAndNamesBadOnes) {
+  host::RunConfig c;
+  ASSERT_TRUE(host::apply_config_json(c, R"({"budget": 7, "workers": 2, "pool_size": 20, "parent_top": 4,
+      "tasks": ["mqar"], "timeout_seconds": 60})", "w/asiarch.json"));
+  EXPECT_EQ(c.budget, 7);
+  EXPECT_EQ(c.workers, 2);
+  EXPECT_EQ(c.selection.pool_size, 20);
+  EXPECT_EQ(c.selection.parent_top, 4);
+  EXPECT_EQ(c.tasks, std::vector<std::string>{"mqar"});
+  EXPECT_EQ(c.limits.wall_seconds, 60);
+
+  auto unknown = host::apply_config_json(c, R"({"wokers": 3})", "w/asiarch.json");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("w/asiarch.json: unknown field \"wokers\"; valid fields:"), std::string::npos)
+      << unknown.error().message;
+  auto type = host::apply_config_json(c, R"({"budget": 3, "workers": "two"})", "w/asiarch.json");
+  ASSERT_FALSE(type);
+  EXPECT_NE(type.error().message.find("field \"workers\" must be a positive integer, got string \"two\""),
+            std::string::npos)
+      << type.error().message;
+  EXPECT_EQ(c.budget, 7);  // nothing applied from a file with an error
+  auto broken = host::apply_config_json(c, "{\"budget\": ", "w/asiarch.json");
+  ASSERT_FALSE(broken);
+  EXPECT_NE(broken.error().message.find("w/asiarch.json: not valid JSON"), std::string::npos);
+}

@@ -1,0 +1,197 @@
+// Worker containment: untrusted plugins that crash, hang, exhaust memory, or
+// try to write outside their directory, open a socket or start a program.
+// Each is recorded with its cause and nothing escapes.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "host/worker_job.h"
+
+namespace fs = std::filesystem;
+using namespace asiarch::host;
+
+namespace {
+
+// One plugin, its misbehaviour chosen by the "do" option.
+const char* kEvil = R"cpp(
+#include <asiarch/plugin.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+class Evil : public asiarch::TokenMixer {
+ public:
+  explicit Evil(const asiarch::MixerConfig& cfg) {
+    const std::string what = asiarch::option(cfg, "do", "");
+    const std::string arg = asiarch::option(cfg, "arg", "");
+    if (what == "exec") {
+      int rc = std::system(("touch " + arg + ".system").c_str());
+      execl("/usr/bin/touch", "touch", (arg + ".exec").c_str(), (char*)nullptr);
+      throw std::runtime_error("system() returned " + std::to_string(rc) + "; execl: " + std::strerror(errno));
+    }
+    if (what == "socket") {
+      int s = socket(AF_INET, SOCK_STREAM, 0);
+      if (s < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(std::stoi(arg)));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      int rc = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      throw std::runtime_error(std::string("connect: ") + (rc == 0 ? "connected" : std::strerror(errno)));
+    }
+    if (what == "write") {
+      FILE* f = std::fopen(arg.c_str(), "w");
+      throw std::runtime_error(std::string("fopen: ") + (f ? "opened" : std::strerror(errno)));
+    }
+    if (what == "alloc") {
+      auto t = torch::ones({int64_t(300) << 28});  // 300 GiB of floats
+      (void)t;
+    }
+    if (what == "null") {
+      volatile int* p = nullptr;
+      *p = 1;
+    }
+    if (what == "loop") {
+      volatile bool spin = true;
+      while (spin) {
+      }
+    }
+    proj_ = register_module("proj", torch::nn::Linear(cfg.d_model, cfg.d_model));
+  }
+  torch::Tensor forward(const torch::Tensor& x) override { return proj_(x); }
+  torch::nn::Linear proj_{nullptr};
+};
+ASIARCH_REGISTER_MIXER(Evil, "evil")
+)cpp";
+
+class WorkerContainment : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new fs::path(fs::temp_directory_path() / ("asiarch-worker-test-" + std::to_string(::getpid())));
+    fs::create_directories(*root_);
+    auto p = prepare_cache(job(""), *root_ / "prepare", settings());
+    ASSERT_TRUE(p) << p.error().message;
+    reference_parameters_ = p->reference_parameters;
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*root_);
+    delete root_;
+  }
+  static WorkerJob job(const std::string& options) {
+    WorkerJob j;
+    j.name = "evil.cpp";
+    j.preset = "smoke";
+    j.tasks = {"compression"};
+    j.mixer_options = options;
+    j.max_attempts = 1;
+    j.baselines_dir = ASIARCH_SOURCE_DIR "/plugins/baselines";
+    j.cache_dir = ASIARCH_TEST_CACHE;
+    j.reference_parameters = reference_parameters_;
+    return j;
+  }
+  static WorkerSettings settings(double wall = 120) {
+    WorkerSettings s;
+    s.executable = ASIARCH_BINARY;
+    s.limits.wall_seconds = wall;
+    s.limits.address_space_mb = 8192;
+    return s;
+  }
+  // The reason the first gate failed, or the worker's failure.
+  static std::string cause(const WorkerOutcome& o) {
+    if (!o.failure.empty()) return o.failure;
+    if (!o.result.report) return "no report: " + o.result.error + " " + o.log_tail;
+    for (const auto& g : o.result.report->gates)
+      if (!g.passed) return g.reason;
+    return "all gates passed";
+  }
+  static WorkerOutcome run(const std::string& options, double wall = 120) {
+    static int n = 0;
+    auto o = run_job(job(options), kEvil, *root_ / ("job" + std::to_string(++n)), settings(wall));
+    EXPECT_TRUE(o) << (o ? "" : o.error().message);
+    return o ? *o : WorkerOutcome{};
+  }
+  static fs::path* root_;
+  static int64_t reference_parameters_;
+};
+fs::path* WorkerContainment::root_ = nullptr;
+int64_t WorkerContainment::reference_parameters_ = 0;
+
+}  // namespace
+
+TEST_F(WorkerContainment, WellBehavedPluginRunsEveryGate) {
+  auto o = run("");
+  EXPECT_TRUE(o.failure.empty()) << o.failure;
+  ASSERT_TRUE(o.result.report);
+  EXPECT_TRUE(o.result.built);
+  ASSERT_EQ(o.result.report->gates.size(), 6u);
+  EXPECT_TRUE(o.result.report->gates[2].passed) << o.result.report->gates[2].reason;  // causality
+  EXPECT_FALSE(o.result.report->gates[5].passed);  // one Linear is far below DeltaNet's parameter budget
+  EXPECT_TRUE(o.confinement.writes_confined) << o.confinement.notes;
+}
+
+TEST_F(WorkerContainment, NullDereferenceIsRecordedAsSegfault) {
+  auto o = run("do=null");
+  EXPECT_NE(o.failure.find("SIGSEGV"), std::string::npos) << o.failure;
+  EXPECT_NE(o.failure.find("during gates"), std::string::npos) << o.failure;
+  // The Engineer's attempts survive the crash.
+  ASSERT_EQ(o.result.attempts.size(), 1u);
+  EXPECT_TRUE(o.result.attempts[0].outcome.ok);
+}
+
+TEST_F(WorkerContainment, EndlessLoopIsKilledAtTheWallClockLimit) {
+  auto o = run("do=loop", 8);
+  EXPECT_TRUE(o.exit.timed_out);
+  EXPECT_NE(o.failure.find("timed out after"), std::string::npos) << o.failure;
+}
+
+TEST_F(WorkerContainment, HugeAllocationFailsInsideTheWorker) {
+  auto o = run("do=alloc");
+  const std::string c = cause(o);
+  EXPECT_TRUE(c.find("allocate") != std::string::npos || c.find("SIGKILL") != std::string::npos) << c;
+}
+
+TEST_F(WorkerContainment, WritingOutsideTheScratchDirectoryIsDenied) {
+  const fs::path target = *root_ / "outside" / "escaped.txt";
+  fs::create_directories(target.parent_path());
+  auto o = run("do=write,arg=" + target.string());
+  EXPECT_NE(cause(o).find("Permission denied"), std::string::npos) << cause(o);
+  EXPECT_FALSE(fs::exists(target));
+}
+
+TEST_F(WorkerContainment, SocketsAreRefusedAndNothingConnects) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+  auto o = run("do=socket,arg=" + std::to_string(ntohs(a.sin_port)));
+  EXPECT_NE(cause(o).find("socket: Operation not permitted"), std::string::npos) << cause(o);
+  // No connection is waiting.
+  fd_set fds;
+  FD_ZERO(&fds);
+  FD_SET(listener, &fds);
+  timeval tv{0, 0};
+  EXPECT_EQ(::select(listener + 1, &fds, nullptr, nullptr, &tv), 0);
+  ::close(listener);
+}
+
+TEST_F(WorkerContainment, StartingAProgramIsDenied) {
+  const fs::path marker = *root_ / "marker";
+  auto o = run("do=exec,arg=" + marker.string());
+  const std::string c = cause(o);
+  EXPECT_NE(c.find("execl: Operation not permitted"), std::string::npos) << c;
+  EXPECT_FALSE(fs::exists(marker.string() + ".system"));
+  EXPECT_FALSE(fs::exists(marker.string() + ".exec"));
+}
