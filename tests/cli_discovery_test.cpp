@@ -1,0 +1,275 @@
+// `asiarch run` end to end on smoke, its resume after SIGTERM and SIGKILL,
+// containment inside a run, the inspection commands, and bad input.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "archive/archive.h"
+#include "cli_run.h"
+#include "util/files.h"
+
+namespace fs = std::filesystem;
+using asiarch::testing::run_cli;
+
+extern char** environ;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("asiarch-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+// A small, fast run: DeltaNet as the only baseline, two tasks.
+void write_config(const fs::path& workdir) {
+  std::ofstream(workdir / "asiarch.json")
+      << R"({"baselines": ["delta_net"], "tasks": ["compression", "byte_lm"], "timeout_seconds": 120})";
+}
+
+std::string run_args(const fs::path& workdir, int budget) {
+  return "run --workdir " + workdir.string() + " --budget " + std::to_string(budget) + " --preset smoke --seed 3";
+}
+
+pid_t spawn_run(const fs::path& workdir, int budget, const fs::path& log) {
+  std::vector<std::string> args = {ASIARCH_BINARY, "run", "--workdir", workdir.string(), "--budget",
+                                   std::to_string(budget), "--preset", "smoke", "--seed", "3"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s = {"ASIARCH_CACHE_DIR=" ASIARCH_TEST_CACHE};
+  for (char** e = environ; *e; ++e)
+    if (std::string(*e).rfind("ASIARCH_CACHE_DIR=", 0) != 0) env_s.push_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  posix_spawn(&pid, ASIARCH_BINARY, &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+std::vector<asiarch::archive::Experiment> experiments(const fs::path& workdir) {
+  if (!fs::exists(workdir / "archive.db")) return {};
+  auto a = asiarch::archive::Archive::open(workdir / "archive.db");
+  return a ? (*a)->experiments() : std::vector<asiarch::archive::Experiment>{};
+}
+
+// Waits until an evolved experiment is being trained; returns its id.
+int64_t wait_for_training(const fs::path& workdir, pid_t pid) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (const auto& e : experiments(workdir)) {
+      if (e.origin != asiarch::archive::Origin::evolved || e.status != "proposed") continue;
+      auto stage = asiarch::read_file(workdir / "scratch" / std::to_string(e.id) / "stage");
+      if (stage && stage->rfind("task ", 0) == 0) return e.id;
+    }
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return -1;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string text_of(const fs::path& p) {
+  auto t = asiarch::read_file(p);
+  return t ? *t : std::string();
+}
+
+nlohmann::json json_of(const std::string& args) {
+  auto r = run_cli(args + " --json");
+  EXPECT_EQ(r.status, 0) << r.output;
+  try {
+    return nlohmann::json::parse(r.output);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what() << "\n" << r.output;
+    return {};
+  }
+}
+
+const char* kCrashingPlugin = R"cpp(
+#include <asiarch/plugin.h>
+class Crash : public asiarch::TokenMixer {
+ public:
+  explicit Crash(const asiarch::MixerConfig&) {}
+  torch::Tensor forward(const torch::Tensor& x) override {
+    volatile int* p = nullptr;
+    *p = 1;
+    return x;
+  }
+};
+ASIARCH_REGISTER_MIXER(Crash, "crash")
+)cpp";
+
+}  // namespace
+
+TEST(CliRun, RunsTheLoopRecordsEverythingAndInspects) {
+  const auto w = fresh_dir("run");
+  write_config(w);
+  fs::create_directories(w / "plugins");
+  std::ofstream(w / "plugins" / "crash.cpp") << kCrashingPlugin;
+  auto r = run_cli(run_args(w, 2));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("done: 2/2 evolved experiments"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("best design: #"), std::string::npos);
+  EXPECT_NE(r.output.find("asiarch show "), std::string::npos);
+
+  auto ls = json_of("ls --workdir " + w.string());
+  ASSERT_EQ(ls.size(), 4u) << ls.dump(2);  // delta_net, crash, two evolved
+  std::map<std::string, nlohmann::json> by_origin_name;
+  int evolved = 0;
+  for (const auto& e : ls) {
+    if (e["origin"] == "evolved") {
+      ++evolved;
+      EXPECT_TRUE(e["parent"].is_number());
+      EXPECT_TRUE(e["status"] == "scored" || e["status"] == "failed");
+    } else {
+      by_origin_name[e["name"].get<std::string>()] = e;
+    }
+  }
+  EXPECT_EQ(evolved, 2);
+  EXPECT_EQ(by_origin_name["delta_net"]["status"], "scored");
+  // The crashing hand-written plugin is recorded with its cause; the run went on.
+  EXPECT_EQ(by_origin_name["crash"]["origin"], "hand-written");
+  EXPECT_EQ(by_origin_name["crash"]["status"], "failed");
+  EXPECT_NE(by_origin_name["crash"]["fail_reason"].get<std::string>().find("SIGSEGV"), std::string::npos);
+
+  const int64_t child = ls[3]["id"];
+  auto show = json_of("show " + std::to_string(child) + " --workdir " + w.string());
+  EXPECT_FALSE(show["motivation"].get<std::string>().empty());
+  EXPECT_TRUE(show["design"].contains("update"));
+  EXPECT_NE(show["source"].get<std::string>().find("ASIARCH_REGISTER_MIXER"), std::string::npos);
+  if (show["status"] == "scored") {
+    EXPECT_EQ(show["gates"].size(), 6u);
+    EXPECT_EQ(show["training_runs"].size(), 2u);
+    for (const char* part : {"loss", "bench", "judge", "total"}) EXPECT_TRUE(show["score"].contains(part));
+    EXPECT_TRUE(show["score"]["details"]["judge"].contains("complexity"));
+  }
+  EXPECT_EQ(show["analyses"].size(), 1u);
+
+  auto history = json_of("history " + std::to_string(child) + " --workdir " + w.string());
+  ASSERT_GE(history["attempts"].size(), 1u);
+  EXPECT_EQ(history["attempts"][0]["attempt"], 1);
+
+  auto lineage = json_of("lineage --workdir " + w.string());
+  size_t with_children = 0;
+  for (const auto& root : lineage) with_children += root["children"].size();
+  EXPECT_EQ(with_children >= 1, true) << lineage.dump(2);
+
+  auto top = json_of("top -n 1 --workdir " + w.string());
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_TRUE(top[0]["score"].contains("total"));
+
+  auto text = run_cli("show " + std::to_string(child) + " --workdir " + w.string());
+  EXPECT_NE(text.output.find("motivation:"), std::string::npos) << text.output;
+  auto tree = run_cli("lineage " + std::to_string(child) + " --workdir " + w.string());
+  EXPECT_NE(tree.output.find("<=="), std::string::npos) << tree.output;
+  fs::remove_all(w);
+}
+
+TEST(CliRun, StopsCleanlyOnSigtermAndResumesAfterSigkillWithoutLossOrDuplicates) {
+  const auto w = fresh_dir("resume");
+  write_config(w);
+  // 1. SIGTERM while an evolved experiment trains: a clean stop, exit 130.
+  pid_t pid = spawn_run(w, 3, w / "run1.log");
+  const int64_t first = wait_for_training(w, pid);
+  ASSERT_GT(first, 0) << text_of(w / "run1.log");
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit(pid), 130);
+  auto log1 = text_of(w / "run1.log");
+  EXPECT_NE(log1.find("stopped"), std::string::npos) << log1;
+  auto after_term = experiments(w);
+  std::map<int64_t, std::string> finished;  // id -> updated_at, for the "loses nothing" check
+  for (const auto& e : after_term)
+    if (e.status == "scored" || e.status == "failed") finished[e.id] = e.updated_at;
+  ASSERT_FALSE(finished.empty());
+  for (const auto& e : after_term)
+    if (e.id == first) EXPECT_EQ(e.status, "proposed");
+
+  // 2. SIGKILL mid-experiment: no chance to clean up at all.
+  pid = spawn_run(w, 3, w / "run2.log");
+  const int64_t second = wait_for_training(w, pid);
+  ASSERT_GT(second, 0) << text_of(w / "run2.log");
+  ::kill(pid, SIGKILL);
+  wait_exit(pid);
+
+  // 3. Resume to the end.
+  auto r = run_cli(run_args(w, 3));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto all = experiments(w);
+  int evolved = 0, baselines = 0;
+  std::set<std::string> canonical;
+  auto a = asiarch::archive::Archive::open(w / "archive.db");
+  ASSERT_TRUE(a);
+  for (const auto& e : all) {
+    EXPECT_TRUE(e.status == "scored" || e.status == "failed") << e.id << " " << e.status;
+    if (e.origin == asiarch::archive::Origin::evolved) {
+      ++evolved;
+      EXPECT_TRUE(canonical.insert(e.canonical).second) << "duplicate design " << e.canonical;
+    }
+    baselines += e.origin == asiarch::archive::Origin::baseline;
+    // One set of compile attempts, numbered from 1 without gaps.
+    auto attempts = (*a)->compile_attempts(e.id);
+    for (size_t i = 0; i < attempts.size(); ++i) EXPECT_EQ(attempts[i].attempt, static_cast<int>(i + 1));
+    if (finished.count(e.id)) EXPECT_EQ(finished[e.id], e.updated_at) << "experiment " << e.id << " was redone";
+  }
+  EXPECT_EQ(evolved, 3);
+  EXPECT_EQ(baselines, 1);
+  fs::remove_all(w);
+}
+
+TEST(CliRun, ConfigWithUnknownFieldOrWrongTypeIsRefusedBeforeAnythingIsWritten) {
+  const auto w = fresh_dir("config");
+  std::ofstream(w / "asiarch.json") << R"({"budget": 2, "wokers": 2})";
+  auto r = run_cli(run_args(w, 1));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find((w / "asiarch.json").string() + ": unknown field \"wokers\""), std::string::npos) << r.output;
+  std::ofstream(w / "asiarch.json") << R"({"workers": "two"})";
+  r = run_cli(run_args(w, 1));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("field \"workers\" must be a positive integer"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(w / "archive.db"));
+  fs::remove_all(w);
+}
+
+TEST(CliRun, BadWorkdirAndForeignArchiveAreClearErrors) {
+  const auto w = fresh_dir("badwork");
+  std::ofstream(w / "file") << "x";
+  auto r = run_cli(run_args(w / "file" / "sub", 1));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find((w / "file" / "sub").string() + ": cannot create the workdir"), std::string::npos)
+      << r.output;
+  fs::create_directories(w / "work");
+  const std::string junk = "this is not a database, and must survive";
+  std::ofstream(w / "work" / "archive.db") << junk;
+  r = run_cli(run_args(w / "work", 1));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("archive.db"), std::string::npos) << r.output;
+  EXPECT_EQ(text_of(w / "work" / "archive.db"), junk);
+  auto ls = run_cli("ls --workdir " + (w / "nothing").string());
+  EXPECT_EQ(ls.status, 1);
+  EXPECT_NE(ls.output.find("no archive here"), std::string::npos);
+  fs::remove_all(w);
+}
