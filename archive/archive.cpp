@@ -84,6 +84,24 @@ CREATE TABLE analyses (
   insights TEXT NOT NULL DEFAULT '[]',
   created_at TEXT NOT NULL);
 )sql",
+      // 2: where each experiment's wall time went (host, worker, compile, lab), for the loop-overhead benchmark.
+      R"sql(
+ALTER TABLE experiments ADD COLUMN timing TEXT NOT NULL DEFAULT '{}';
+)sql",
+      // 3: the second stage: the best candidates re-evaluated on a larger preset.
+      R"sql(
+CREATE TABLE stage_scores (
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  preset TEXT NOT NULL,
+  loss_score REAL NOT NULL,
+  bench_score REAL NOT NULL,
+  judge_score REAL NOT NULL,
+  total REAL NOT NULL,
+  details TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL,
+  fail_reason TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (experiment_id, preset));
+)sql",
   };
   return m;
 }
@@ -355,6 +373,10 @@ Status Archive::record_outcome(int64_t id, const Outcome& o) {
     if (o.score) insert_score(db, id, *o.score);
     if (!o.analysis_text.empty()) insert_analysis(db, id, o.analysis_text, o.insights);
     update_status(db, id, o.status, o.fail_reason);
+    SQLite::Statement t(db, "UPDATE experiments SET timing = ? WHERE id = ?");
+    t.bind(1, o.timing.dump());
+    t.bind(2, id);
+    t.exec();
     tx.commit();
     return Ok{};
   } catch (const SQLite::Exception& e) {
@@ -379,12 +401,13 @@ Experiment read_experiment(SQLite::Statement& q) {
   e.fail_reason = q.getColumn(10).getString();
   e.created_at = q.getColumn(11).getString();
   e.updated_at = q.getColumn(12).getString();
+  e.timing = nlohmann::json::parse(q.getColumn(13).getString());
   return e;
 }
 
 constexpr const char* kExperimentColumns =
     "SELECT id, parent_id, name, motivation, source, design, canonical, source_hash, origin, status, fail_reason, "
-    "created_at, updated_at FROM experiments";
+    "created_at, updated_at, timing FROM experiments";
 
 }  // namespace
 
@@ -476,6 +499,53 @@ std::vector<Analysis> Archive::analyses(int64_t id) const {
   while (q.executeStep())
     out.push_back({q.getColumn(0).getInt64(), id, q.getColumn(1).getString(),
                    nlohmann::json::parse(q.getColumn(2).getString()), q.getColumn(3).getString()});
+  return out;
+}
+
+Status Archive::record_stage(int64_t id, const StageResult& r) {
+  try {
+    auto& db = impl_->db;
+    SQLite::Transaction tx(db);
+    SQLite::Statement del(db, "DELETE FROM training_runs WHERE experiment_id = ? AND preset = ?");
+    del.bind(1, id);
+    del.bind(2, r.preset);
+    del.exec();
+    for (const auto& run : r.runs) insert_training_run(db, id, run);
+    SQLite::Statement q(db, "INSERT OR REPLACE INTO stage_scores VALUES (?,?,?,?,?,?,?,?,?)");
+    q.bind(1, id);
+    q.bind(2, r.preset);
+    q.bind(3, r.score.loss_score);
+    q.bind(4, r.score.bench_score);
+    q.bind(5, r.score.judge_score);
+    q.bind(6, r.score.total);
+    q.bind(7, r.score.details.dump());
+    q.bind(8, r.status);
+    q.bind(9, r.fail_reason);
+    q.exec();
+    tx.commit();
+    return Ok{};
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot record stage " + r.preset + " of experiment " + std::to_string(id), e);
+  }
+}
+
+std::vector<StageResult> Archive::stages(int64_t id) const {
+  std::vector<StageResult> out;
+  SQLite::Statement q(impl_->db,
+                      "SELECT preset, loss_score, bench_score, judge_score, total, details, status, fail_reason "
+                      "FROM stage_scores WHERE experiment_id = ? ORDER BY preset");
+  q.bind(1, id);
+  while (q.executeStep()) {
+    StageResult r;
+    r.preset = q.getColumn(0).getString();
+    r.score = {q.getColumn(1).getDouble(), q.getColumn(2).getDouble(), q.getColumn(3).getDouble(),
+               q.getColumn(4).getDouble(), nlohmann::json::parse(q.getColumn(5).getString())};
+    r.status = q.getColumn(6).getString();
+    r.fail_reason = q.getColumn(7).getString();
+    for (auto& run : training_runs(id))
+      if (run.preset == r.preset) r.runs.push_back(std::move(run));
+    out.push_back(std::move(r));
+  }
   return out;
 }
 

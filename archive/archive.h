@@ -17,7 +17,7 @@
 
 namespace asiarch::archive {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 3;
 
 enum class Origin { evolved, hand_written, baseline };
 const char* to_string(Origin o);
@@ -37,6 +37,7 @@ struct Experiment {
   std::string status = "proposed";  // proposed, built, gated, trained, scored, failed
   std::string fail_reason;
   std::string created_at, updated_at;
+  nlohmann::json timing = nlohmann::json::object();  // seconds: wall, compile, lab, worker_start, ...
 };
 
 struct CompileAttempt {
@@ -95,6 +96,16 @@ struct Outcome {
   std::string fail_reason;
   std::string analysis_text;  // the Analyst's, when not empty
   nlohmann::json insights = nlohmann::json::array();
+  nlohmann::json timing = nlohmann::json::object();
+};
+
+// The second stage: an experiment re-evaluated on a larger preset.
+struct StageResult {
+  std::string preset;
+  std::vector<TrainingRun> runs;
+  Score score;  // against DeltaNet on the same preset; zeros when it failed
+  std::string status;  // "scored" or "failed"
+  std::string fail_reason;
 };
 
 class Archive {
@@ -117,6 +128,9 @@ class Archive {
   Result<int64_t> add_analysis(int64_t id, const std::string& text, const nlohmann::json& insights);
   // Replaces whatever the experiment had recorded with `o`, and sets its status.
   Status record_outcome(int64_t id, const Outcome& o);
+  // Replaces the experiment's runs and score on r.preset, in one transaction.
+  Status record_stage(int64_t id, const StageResult& r);
+  std::vector<StageResult> stages(int64_t id) const;
 
   Result<Experiment> experiment(int64_t id) const;
   std::vector<Experiment> experiments() const;  // by id

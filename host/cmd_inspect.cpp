@@ -122,6 +122,18 @@ int cmd_show(const InspectArgs& a) {
     if (score)
       j["score"] = {{"loss", score->loss_score}, {"bench", score->bench_score}, {"judge", score->judge_score},
                     {"total", score->total}, {"details", score->details}};
+    j["stages"] = nlohmann::json::array();
+    for (const auto& st : A.stages(a.id)) {
+      nlohmann::json runs_j = nlohmann::json::array();
+      for (const auto& r : st.runs)
+        runs_j.push_back({{"task", r.task}, {"metric_name", r.metric_name}, {"metric", r.metric}, {"steps", r.steps},
+                          {"stop_reason", r.stop_reason}});
+      j["stages"].push_back({{"preset", st.preset}, {"status", st.status}, {"fail_reason", st.fail_reason},
+                             {"score", {{"loss", st.score.loss_score}, {"bench", st.score.bench_score},
+                                        {"judge", st.score.judge_score}, {"total", st.score.total},
+                                        {"details", st.score.details}}},
+                             {"training_runs", runs_j}});
+    }
     j["analyses"] = nlohmann::json::array();
     for (const auto& an : analyses) j["analyses"].push_back({{"text", an.text}, {"insights", an.insights}});
     std::cout << j.dump(2) << "\n";
@@ -154,10 +166,10 @@ int cmd_show(const InspectArgs& a) {
     }
   }
   if (!runs.empty()) {
-    std::cout << "\n  task                     metric             value   steps   tokens/s   time s  stop\n";
+    std::cout << "\n  preset   task                     metric             value   steps   tokens/s   time s  stop\n";
     for (const auto& r : runs) {
       char buf[512];
-      std::snprintf(buf, sizeof buf, "  %-24s %-15s %8.4f %7lld %10.0f %8.1f  %s\n", r.task.c_str(),
+      std::snprintf(buf, sizeof buf, "  %-8s %-24s %-15s %8.4f %7lld %10.0f %8.1f  %s\n", r.preset.c_str(), r.task.c_str(),
                     r.metric_name.c_str(), r.metric, static_cast<long long>(r.steps), r.tokens_per_second, r.seconds,
                     r.stop_reason.c_str());
       std::cout << buf;
@@ -180,6 +192,15 @@ int cmd_show(const InspectArgs& a) {
       for (const auto& [part, v] : d["judge"].items())
         std::cout << "  judge " << part << ": " << v["score"].get<double>() << "/10 (weight " << v["weight"].get<double>()
                   << "): " << v["reason"].get<std::string>() << "\n";
+  }
+  for (const auto& st : A.stages(a.id)) {
+    char buf[256];
+    if (st.status == "scored")
+      std::snprintf(buf, sizeof buf, "\nsecond stage on %s: fitness %.3f = loss %.3f + benchmarks %.3f + judge %.3f\n",
+                    st.preset.c_str(), st.score.total, st.score.loss_score, st.score.bench_score, st.score.judge_score);
+    else
+      std::snprintf(buf, sizeof buf, "\nsecond stage on %s: FAILED: %s\n", st.preset.c_str(), st.fail_reason.c_str());
+    std::cout << buf;
   }
   for (const auto& an : analyses) std::cout << "\nanalysis: " << an.text << "\n";
   std::cout << "\n(source: asiarch show " << e->id << " --source; compile history: asiarch history " << e->id << ")\n";

@@ -44,6 +44,8 @@ int run_run(RunArgs& a) {
   if (given("--seed")) c.seed = f.seed;
   if (given("--timeout")) c.limits.wall_seconds = f.limits.wall_seconds;
   if (given("--cache-dir")) c.cache_dir = f.cache_dir;
+  if (given("--promote")) c.promote = f.promote;
+  if (given("--promote-preset")) c.promote_preset = f.promote_preset;
   if (given("--pool-size")) c.selection.pool_size = f.selection.pool_size;
   if (given("--parent-top")) c.selection.parent_top = f.selection.parent_top;
   c.quiet = f.quiet;
@@ -71,6 +73,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--seed", f.seed, "seed for selection, proposals and training")->capture_default_str();
   cmd->add_option("--timeout", f.limits.wall_seconds, "wall-clock limit per experiment, seconds")->capture_default_str();
   cmd->add_option("--cache-dir", f.cache_dir, "compile and corpus cache directory");
+  cmd->add_option("--promote", f.promote, "second stage: re-evaluate the best K evolved designs on --promote-preset (default: 2 on explore, else 0)");
+  cmd->add_option("--promote-preset", f.promote_preset, "the second stage's preset")->capture_default_str();
   cmd->add_option("--pool-size", f.selection.pool_size, "candidate pool size")->capture_default_str();
   cmd->add_option("--parent-top", f.selection.parent_top, "the parent is sampled from the best this many")
       ->capture_default_str();

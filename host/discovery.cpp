@@ -111,6 +111,8 @@ std::vector<archive::TrainingRun> training_runs(const lab::EvalReport& report, c
 }
 
 struct Running {
+  std::chrono::steady_clock::time_point began;  // proposal (evolved) or start
+  double propose_seconds = 0;
   int64_t id = 0;
   std::string name;
   WorkerJob job;
@@ -130,7 +132,18 @@ class Loop {
   Status start(int64_t id);
   void finish(Running& r, const WorkerOutcome& o);
   void summary(bool interrupted);
-  std::optional<Metrics> baseline_metrics() const;
+  std::optional<Metrics> baseline_metrics() const { return baseline_metrics(c_.preset); }
+  std::optional<Metrics> baseline_metrics(const std::string& preset) const;
+  std::optional<int64_t> reference_id() const;
+  std::vector<archive::TrainingRun> runs_on(int64_t id, const std::string& preset) const {
+    std::vector<archive::TrainingRun> out;
+    for (auto& r : archive_->training_runs(id))
+      if (r.preset == preset) out.push_back(std::move(r));
+    return out;
+  }
+  std::map<std::string, lab::Reference> references_on(const std::string& preset) const;
+  bool promote();
+  bool evaluate_stage(int64_t id, const std::string& preset);
   std::vector<agents::Lineage> lineages() const;
   int evolved_done() const;
   bool is_reference(int64_t id) const {
@@ -156,7 +169,15 @@ class Loop {
   WorkerSettings settings_;
   WorkerJob base_job_;
   std::vector<Running> running_;
+  std::optional<RunningJob> spare_;  // a worker already started, waiting for the next experiment
+  int slots_ = 0;
+  std::filesystem::path next_slot() { return workdir_ / "scratch" / ("slot-" + std::to_string(++slots_)); }
+  void keep_a_spare() {
+    if (spare_) return;
+    if (auto w = start_idle_worker(next_slot(), settings_)) spare_ = std::move(*w);
+  }
   std::set<int64_t> failed_to_start_;
+  std::map<int64_t, std::pair<std::chrono::steady_clock::time_point, double>> proposed_at_;
 };
 
 Status Loop::setup() {
@@ -176,6 +197,12 @@ Status Loop::setup() {
   auto preset = load_preset_arg(c_.preset, c_.presets_file);
   if (!preset) return preset.error();
   if (auto t = lab::select_tasks(*preset, c_.tasks); !t) return t.error();
+  if (c_.promote < 0) c_.promote = c_.preset == "explore" ? 2 : 0;  // ASI-Arch's two stages: explore, then verify
+  if (c_.promote > 0) {
+    auto p2 = load_preset_arg(c_.promote_preset, c_.presets_file);
+    if (!p2) return make_error("promote_preset: " + p2.error().message);
+    if (auto t = lab::select_tasks(*p2, c_.tasks); !t) return make_error("promote_preset: " + t.error().message);
+  }
   auto a = archive::Archive::open(workdir_ / "archive.db");
   if (!a) return a.error();
   archive_ = std::move(*a);
@@ -276,14 +303,37 @@ int Loop::evolved_pending() const {
   return n;
 }
 
-std::optional<Metrics> Loop::baseline_metrics() const {
+std::optional<int64_t> Loop::reference_id() const {
   for (const auto& e : archive_->experiments())
-    if (e.origin == archive::Origin::baseline && e.name == "delta_net" && done_status(e.status))
-      return metrics_of(archive_->training_runs(e.id));
+    if (e.origin == archive::Origin::baseline && e.name == "delta_net") return e.id;
   return std::nullopt;
 }
 
+std::optional<Metrics> Loop::baseline_metrics(const std::string& preset) const {
+  auto id = reference_id();
+  if (!id) return std::nullopt;
+  auto e = archive_->experiment(*id);
+  if (!e || !done_status(e->status)) return std::nullopt;
+  return metrics_of(runs_on(*id, preset));
+}
+
+// DeltaNet's completed training curves on `preset`: the quality monitor's references.
+std::map<std::string, lab::Reference> Loop::references_on(const std::string& preset) const {
+  std::map<std::string, lab::Reference> refs;
+  auto id = reference_id();
+  if (!id) return refs;
+  for (const auto& t : runs_on(*id, preset)) {
+    if (t.stop_reason != "completed") continue;
+    lab::Reference ref;
+    for (const auto& p : t.curve) ref.curve.emplace_back(p[0].get<int64_t>(), p[1].get<double>());
+    ref.seconds = t.config.value("train_seconds", t.seconds);
+    refs[t.task] = ref;
+  }
+  return refs;
+}
+
 std::optional<int64_t> Loop::propose() {
+  const auto began = std::chrono::steady_clock::now();
   // Candidates: scored designs that are not suspected of leakage.
   std::vector<std::pair<int64_t, double>> candidates;
   std::map<int64_t, agents::DesignRef> refs;
@@ -325,6 +375,7 @@ std::optional<int64_t> Loop::propose() {
     err_ << "asiarch run: " << id.error().message << "\n";
     return std::nullopt;
   }
+  proposed_at_[*id] = {began, std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count()};
   say("#" + std::to_string(*id) + " " + p->name + ": proposed. " + p->motivation);
   return *id;
 }
@@ -333,30 +384,38 @@ Status Loop::start(int64_t id) {
   auto e = archive_->experiment(id);
   if (!e) return e.error();
   Running r;
+  r.began = std::chrono::steady_clock::now();
+  if (auto it = proposed_at_.find(id); it != proposed_at_.end()) {
+    r.began = it->second.first;
+    r.propose_seconds = it->second.second;
+    proposed_at_.erase(it);
+  }
   r.id = id;
   r.name = e->name;
   r.job = base_job_;
   r.job.name = std::to_string(id) + "-" + e->name + ".cpp";
   r.job.max_attempts = e->origin == archive::Origin::baseline ? 1 : c_.max_repair_attempts;
-  if (e->name != "delta_net" || e->origin != archive::Origin::baseline)
-    for (const auto& x : archive_->experiments())
-      if (x.origin == archive::Origin::baseline && x.name == "delta_net" && x.status == "scored")
-        for (const auto& t : archive_->training_runs(x.id))
-          if (t.stop_reason == "completed") {
-            lab::Reference ref;
-            for (const auto& p : t.curve) ref.curve.emplace_back(p[0].get<int64_t>(), p[1].get<double>());
-            ref.seconds = t.config.value("train_seconds", t.seconds);
-            r.job.references[t.task] = ref;
-          }
-  auto h = start_job(r.job, e->source, workdir_ / "scratch" / std::to_string(id), settings_);
-  if (!h) return h.error();
-  r.handle = std::move(*h);
+  if (!is_reference(id)) r.job.references = references_on(c_.preset);
+  if (spare_) {
+    r.handle = std::move(*spare_);
+    spare_.reset();
+    if (auto st = assign_job(r.handle, r.job, e->source); !st) {
+      cancel_job(r.handle);
+      return st.error();
+    }
+  } else {
+    auto h = start_job(r.job, e->source, next_slot(), settings_);
+    if (!h) return h.error();
+    r.handle = std::move(*h);
+  }
   say("#" + std::to_string(id) + " " + e->name + ": started (" + to_string(e->origin) + ")");
   running_.push_back(std::move(r));
   return Ok{};
 }
 
-void Loop::finish(Running& r, const WorkerOutcome& o) {
+// What a worker's outcome means for the archive: attempts, gates, runs,
+// status and the reason for a failure. Score, analysis and timing are added by the caller.
+archive::Outcome interpret(const WorkerOutcome& o, const WorkerJob& job) {
   archive::Outcome rec;
   for (const auto& a : o.result.attempts) {
     archive::CompileAttempt ca;
@@ -371,22 +430,19 @@ void Loop::finish(Running& r, const WorkerOutcome& o) {
     rec.attempts.push_back(std::move(ca));
   }
   const lab::EvalReport* report = o.result.report ? &*o.result.report : nullptr;
-  if (report)
+  if (report) {
     for (const auto& g : report->gates) rec.gates.push_back({g.name, g.passed, g.reason, g.details});
-  if (report) rec.runs = training_runs(*report, r.job);
-
+    rec.runs = training_runs(*report, job);
+  }
+  rec.status = "failed";
   if (!o.failure.empty()) {
-    rec.status = "failed";
     rec.fail_reason = o.failure;
   } else if (!o.result.built) {
-    rec.status = "failed";
     rec.fail_reason = "did not build after " + std::to_string(o.result.attempts.size()) + " attempt(s)" +
                       (o.result.gave_up.empty() ? "" : ": " + o.result.gave_up);
   } else if (!report) {
-    rec.status = "failed";
     rec.fail_reason = o.result.error.empty() ? "no report" : o.result.error;
   } else if (!report->gates_passed) {
-    rec.status = "failed";
     for (const auto& g : report->gates)
       if (!g.passed) {
         rec.fail_reason = "gate " + g.name + " failed: " + g.reason;
@@ -395,39 +451,48 @@ void Loop::finish(Running& r, const WorkerOutcome& o) {
   } else {
     rec.status = "scored";
   }
+  return rec;
+}
 
-  auto e = archive_->experiment(r.id);
+// The Judge and ASI-Arch's fitness, against DeltaNet's metrics on the same preset.
+archive::Score score(const lab::EvalReport& report, const std::vector<archive::TrainingRun>& runs, const Metrics& base,
+                     int64_t reference_parameters, std::optional<double> novelty) {
+  agents::JudgeInputs ji;
+  ji.report = &report;
+  ji.reference_parameters = reference_parameters ? reference_parameters : report.mixer_parameters;
+  ji.novelty = novelty;
+  const auto judgement = agents::judge(ji);
+  auto in = fitness_inputs(metrics_of(runs), base);
+  in.judge = judgement.score;
+  const auto f = agents::fitness(in);
+  archive::Score s{f.loss_score, f.bench_score, f.judge_score, f.total, agents::to_json(f)};
+  s.details["judge"] = judgement.parts;
+  s.details["judge_score_1_10"] = judgement.score;
+  if (in.loss) s.details["loss"] = *in.loss;
+  if (in.baseline_loss) s.details["baseline_loss"] = *in.baseline_loss;
+  if (in.accuracy) s.details["accuracy"] = *in.accuracy;
+  if (in.baseline_accuracy) s.details["baseline_accuracy"] = *in.baseline_accuracy;
+  return s;
+}
+
+void Loop::finish(Running& r, const WorkerOutcome& o) {
+  archive::Outcome rec = interpret(o, r.job);
+  const lab::EvalReport* report = o.result.report ? &*o.result.report : nullptr;
   auto all = lineages();
   agents::Lineage self;
   for (const auto& l : all)
     if (l.id == r.id) self = l;
   if (rec.status == "scored") {
-    const Metrics mine = metrics_of(rec.runs);
-    const Metrics base = (r.name == "delta_net" && e && e->origin == archive::Origin::baseline)
-                             ? mine
-                             : baseline_metrics().value_or(Metrics{});
-    agents::JudgeInputs ji;
-    ji.report = report;
-    ji.reference_parameters = base_job_.reference_parameters;
+    const Metrics base = is_reference(r.id) ? metrics_of(rec.runs) : baseline_metrics().value_or(Metrics{});
+    std::optional<double> novelty;
     if (self.design) {
       double nearest = 1.0;
       for (const auto& l : all)
         if (l.id != r.id && l.design) nearest = std::min(nearest, agents::distance(*self.design, *l.design));
-      ji.novelty = nearest;
+      novelty = nearest;
     }
-    const auto judgement = agents::judge(ji);
-    auto in = fitness_inputs(mine, base);
-    in.judge = judgement.score;
-    const auto f = agents::fitness(in);
-    archive::Score s{f.loss_score, f.bench_score, f.judge_score, f.total, agents::to_json(f)};
-    s.details["judge"] = judgement.parts;
-    s.details["judge_score_1_10"] = judgement.score;
-    if (in.loss) s.details["loss"] = *in.loss;
-    if (in.baseline_loss) s.details["baseline_loss"] = *in.baseline_loss;
-    if (in.accuracy) s.details["accuracy"] = *in.accuracy;
-    if (in.baseline_accuracy) s.details["baseline_accuracy"] = *in.baseline_accuracy;
-    rec.score = s;
-    self.fitness = f.total;
+    rec.score = score(*report, rec.runs, base, base_job_.reference_parameters, novelty);
+    self.fitness = rec.score->total;
   }
   self.failed = rec.status == "failed";
   self.fail_reason = rec.fail_reason;
@@ -438,6 +503,13 @@ void Loop::finish(Running& r, const WorkerOutcome& o) {
     rec.analysis_text = analysis.text;
     rec.insights = analysis.insights;
   }
+  // Where the time went: the loop's own overhead is wall - compile - lab.
+  double compile = 0;
+  for (const auto& a : rec.attempts) compile += a.seconds;
+  const double lab = report ? report->seconds : 0.0;
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.began).count();
+  rec.timing = {{"wall", wall},         {"compile", compile},           {"lab", lab},
+                {"worker", o.exit.seconds}, {"propose", r.propose_seconds}, {"overhead", wall - compile - lab}};
   if (auto st = archive_->record_outcome(r.id, rec); !st) {
     err_ << "asiarch run: " << st.error().message << "\n";
     return;
@@ -475,6 +547,16 @@ void Loop::summary(bool interrupted) {
   }
   int failed = 0;
   for (const auto& e : archive_->experiments()) failed += e.status == "failed";
+  bool header = false;
+  for (const auto& e : archive_->experiments())
+    for (const auto& st : archive_->stages(e.id)) {
+      if (!header) out_ << "\nsecond stage:\n";
+      header = true;
+      auto s1 = archive_->score(e.id);
+      out_ << "  #" << e.id << " " << e.name << " on " << st.preset << ": "
+           << (st.status == "scored" ? "fitness " + fmt(st.score.total) : "FAILED: " + st.fail_reason)
+           << (s1 ? " (first stage " + fmt(s1->total) + ")" : "") << "\n";
+    }
   if (failed) out_ << "  (" << failed << " failed; `asiarch ls --workdir " << c_.workdir << "` lists them)\n";
   // The best evolved design, else the best of all.
   std::optional<int64_t> best;
@@ -496,6 +578,76 @@ void Loop::summary(bool interrupted) {
          << "             asiarch lineage " << *best << " --workdir " << c_.workdir << "\n";
   }
   if (interrupted) out_ << "re-run the same command to resume\n";
+}
+
+bool Loop::promote() {
+  if (c_.promote <= 0) return true;
+  say("second stage: the best " + std::to_string(c_.promote) + " evolved design(s) and DeltaNet on " +
+      c_.promote_preset + " (Ctrl-C stops; re-running resumes)");
+  std::vector<int64_t> ids;
+  if (auto dn = reference_id()) ids.push_back(*dn);  // the reference first
+  for (const auto& [id, total] : archive_->top(1000000)) {
+    if (static_cast<int>(ids.size()) > c_.promote) break;
+    auto e = archive_->experiment(id);
+    auto s = archive_->score(id);
+    if (e && e->origin == archive::Origin::evolved && s && !s->details.value("suspicious", false)) ids.push_back(id);
+  }
+  for (int64_t id : ids) {
+    bool done = false;
+    for (const auto& st : archive_->stages(id)) done = done || st.preset == c_.promote_preset;
+    if (!done && !evaluate_stage(id, c_.promote_preset)) return false;
+  }
+  return true;
+}
+
+bool Loop::evaluate_stage(int64_t id, const std::string& preset) {
+  auto e = archive_->experiment(id);
+  if (!e) return true;
+  std::string source = e->source;  // the Engineer's final, built source when there is one
+  for (const auto& a : archive_->compile_attempts(id))
+    if (a.ok) source = a.source;
+  WorkerJob job = base_job_;
+  job.preset = preset;
+  job.name = std::to_string(id) + "-" + e->name + ".cpp";
+  job.max_attempts = 1;
+  job.reference_parameters = 0;  // the worker counts DeltaNet's at this preset's width
+  if (!is_reference(id)) job.references = references_on(preset);
+  say("#" + std::to_string(id) + " " + e->name + ": promoted to " + preset);
+  auto h = start_job(job, source, next_slot(), settings_);
+  if (!h) {
+    err_ << "asiarch run: #" << id << ": " << h.error().message << "\n";
+    return true;
+  }
+  std::optional<WorkerOutcome> o;
+  while (!o) {
+    if (g_stop_signal.load()) {
+      cancel_job(*h);
+      return false;
+    }
+    for (const auto& line : progress_lines(*h)) say("#" + std::to_string(id) + " " + e->name + " [" + preset + "]: " + line);
+    o = poll_job(*h);
+    if (!o) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  archive::Outcome rec = interpret(*o, job);
+  archive::StageResult st;
+  st.preset = preset;
+  st.runs = rec.runs;
+  st.status = rec.status;
+  st.fail_reason = rec.fail_reason;
+  st.score = {0, 0, 0, 0, nlohmann::json::object()};
+  if (rec.status == "scored") {
+    const Metrics base = is_reference(id) ? metrics_of(rec.runs) : baseline_metrics(preset).value_or(Metrics{});
+    st.score = score(*o->result.report, rec.runs, base, o->result.reference_parameters, std::nullopt);
+  }
+  if (auto r = archive_->record_stage(id, st); !r) err_ << "asiarch run: " << r.error().message << "\n";
+  std::error_code ec;
+  std::filesystem::copy_file(o->scratch / "worker.log",
+                             workdir_ / "logs" / (std::to_string(id) + "-" + preset + ".log"),
+                             std::filesystem::copy_options::overwrite_existing, ec);
+  std::filesystem::remove_all(o->scratch, ec);
+  say("#" + std::to_string(id) + " " + e->name + " [" + preset + "]: " +
+      (st.status == "scored" ? "fitness " + fmt(st.score.total) : "FAILED: " + st.fail_reason));
+  return true;
 }
 
 int Loop::run() {
@@ -536,6 +688,9 @@ int Loop::run() {
       }
     }
     if (running_.empty()) break;
+    // Start-up of the next worker overlaps this one's training.
+    if (evolved_done() + evolved_pending() < c_.budget || archive_->with_status("proposed").size() > running_.size())
+      keep_a_spare();
     for (size_t i = 0; i < running_.size();) {
       Running& r = running_[i];
       for (const auto& line : progress_lines(r.handle)) say("#" + std::to_string(r.id) + " " + r.name + ": " + line);
@@ -547,7 +702,13 @@ int Loop::run() {
         ++i;
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (spare_) {
+    cancel_job(*spare_);
+    std::error_code ec;
+    std::filesystem::remove_all(spare_->scratch, ec);
+    spare_.reset();
   }
   if (interrupted) {
     // Unfinished experiments stay "proposed" and are evaluated again on resume.
@@ -557,6 +718,7 @@ int Loop::run() {
     }
     running_.clear();
   }
+  if (!interrupted && evolved_done() >= c_.budget) interrupted = !promote();
   summary(interrupted);
   return interrupted ? 130 : 0;
 }

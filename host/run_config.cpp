@@ -38,6 +38,8 @@ const std::map<std::string, Field>& fields() {
       {"parent_top", {"a positive integer", is_pos_int, [](RunConfig& c, const nlohmann::json& j) { c.selection.parent_top = j; }}},
       {"references", {"a non-negative integer", is_nonneg_int, [](RunConfig& c, const nlohmann::json& j) { c.selection.references = j; }}},
       {"max_repair_attempts", {"a positive integer", is_pos_int, [](RunConfig& c, const nlohmann::json& j) { c.max_repair_attempts = j; }}},
+      {"promote", {"a non-negative integer", is_nonneg_int, [](RunConfig& c, const nlohmann::json& j) { c.promote = j; }}},
+      {"promote_preset", {"a string", &nlohmann::json::is_string, [](RunConfig& c, const nlohmann::json& j) { c.promote_preset = j; }}},
       {"baselines", {"an array of strings", is_strings, [](RunConfig& c, const nlohmann::json& j) { c.baselines = j.get<std::vector<std::string>>(); }}},
       {"timeout_seconds", {"a positive number", is_pos_number, [](RunConfig& c, const nlohmann::json& j) { c.limits.wall_seconds = j; }}},
       {"memory_limit_mb", {"a positive integer", is_pos_int, [](RunConfig& c, const nlohmann::json& j) { c.limits.address_space_mb = j; }}},

@@ -23,6 +23,8 @@ struct RunConfig {
   archive::SelectionConfig selection;
   int max_repair_attempts = 4;
   std::vector<std::string> baselines = {"linear_attention", "delta_net", "gated_delta_net", "mamba2"};
+  int promote = -1;                // second stage: the best this many evolved designs ... (-1: 2 on explore, else 0)
+  std::string promote_preset = "verify";  // ... re-evaluated on this preset (with DeltaNet)
   SandboxLimits limits;            // wall_seconds is the per-experiment timeout
   std::string cache_dir;           // empty: the default cache
   std::string baselines_dir;       // empty: the source tree's plugins/baselines

@@ -118,20 +118,20 @@ void from_json(const nlohmann::json& j, WorkerResult& r) {
 
 // ---- host side -------------------------------------------------------------
 
-Result<RunningJob> start_job(const WorkerJob& job, const std::string& source, const std::filesystem::path& scratch,
-                             const WorkerSettings& settings) {
+namespace {
+
+Result<RunningJob> spawn_in(const std::filesystem::path& scratch, const WorkerSettings& settings,
+                            const std::vector<std::filesystem::path>& writable) {
   std::error_code ec;
   std::filesystem::create_directories(scratch, ec);
   if (ec) return make_error(scratch.string() + ": cannot create the worker's scratch directory: " + ec.message());
   const auto abs = std::filesystem::absolute(scratch);
-  for (const char* f : {kBuildFile, kResultFile, kStageFile}) std::filesystem::remove(abs / f, ec);
-  if (auto st = write_file_atomic(abs / kJobFile, nlohmann::json(job).dump(2)); !st) return st.error();
-  if (auto st = write_file_atomic(abs / kSourceFile, source); !st) return st.error();
+  for (const char* f : {kJobFile, kSourceFile, kBuildFile, kResultFile, kStageFile}) std::filesystem::remove(abs / f, ec);
   WorkerSpec spec;
   spec.executable = settings.executable.empty() ? self_executable() : settings.executable;
   spec.args = {"worker", "--job", (abs / kJobFile).string()};
   spec.scratch = abs;
-  if (job.prepare) spec.writable.push_back(job.cache_dir);
+  spec.writable = writable;
   spec.log = abs / kLogFile;
   spec.limits = settings.limits;
   spec.isolate_network = settings.isolate_network;
@@ -142,6 +142,33 @@ Result<RunningJob> start_job(const WorkerJob& job, const std::string& source, co
   if (!p) return p.error();
   running.process = *p;
   return running;
+}
+
+}  // namespace
+
+Result<RunningJob> start_idle_worker(const std::filesystem::path& scratch, const WorkerSettings& settings) {
+  return spawn_in(scratch, settings, {});
+}
+
+Status assign_job(RunningJob& worker, const WorkerJob& job, const std::string& source) {
+  // The source first: the worker starts when job.json appears (atomically).
+  if (auto st = write_file_atomic(worker.scratch / kSourceFile, source); !st) return st.error();
+  if (auto st = write_file_atomic(worker.scratch / kJobFile, nlohmann::json(job).dump(2)); !st) return st.error();
+  worker.process.started = std::chrono::steady_clock::now();
+  return Ok{};
+}
+
+Result<RunningJob> start_job(const WorkerJob& job, const std::string& source, const std::filesystem::path& scratch,
+                             const WorkerSettings& settings) {
+  std::vector<std::filesystem::path> writable;
+  if (job.prepare) writable.push_back(job.cache_dir);
+  auto w = spawn_in(scratch, settings, writable);
+  if (!w) return w.error();
+  if (auto st = assign_job(*w, job, source); !st) {
+    kill_worker(w->process);
+    return st.error();
+  }
+  return w;
 }
 
 std::vector<std::string> progress_lines(RunningJob& job) {
@@ -278,6 +305,10 @@ int prepare(const WorkerJob& job, const lab::Preset& preset) {
 }  // namespace
 
 int worker_main(const std::filesystem::path& job_file) {
+  set_stage("waiting for a job");
+  // Started ahead of its job: wait for the host to write it.
+  std::error_code ec;
+  while (!std::filesystem::exists(job_file, ec)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   set_stage("reading the job");
   auto text = read_file(job_file);
   if (!text) {

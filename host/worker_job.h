@@ -71,6 +71,11 @@ struct RunningJob {
 // starts `asiarch worker` there. A prepare job may also write the cache.
 Result<RunningJob> start_job(const WorkerJob& job, const std::string& source, const std::filesystem::path& scratch,
                              const WorkerSettings& settings);
+// A worker started ahead of its job: it loads its libraries (most of a
+// worker's start-up) and waits for job.json to appear in `scratch`. Hand it
+// a candidate job with assign_job; its wall-clock limit starts then.
+Result<RunningJob> start_idle_worker(const std::filesystem::path& scratch, const WorkerSettings& settings);
+Status assign_job(RunningJob& worker, const WorkerJob& job, const std::string& source);
 // New "progress: ..." lines the worker printed since the last call.
 std::vector<std::string> progress_lines(RunningJob& job);
 std::optional<WorkerOutcome> poll_job(RunningJob& job);

@@ -13,3 +13,5 @@ echo
 ./build/bench/chunkwise_vs_recurrent 3 2
 echo
 ./build/bench/train_throughput 60 2
+echo
+./build/bench/loop_overhead 4

@@ -7,7 +7,8 @@ echo
 echo "== asiarch compile plugins/examples/*.cpp plugins/baselines/*.cpp"
 ./build/asiarch compile plugins/examples/*.cpp plugins/baselines/*.cpp
 echo
-echo "== asiarch eval plugins/baselines/delta_net.cpp --preset smoke"
-./build/asiarch eval plugins/baselines/delta_net.cpp --preset smoke
+echo "== asiarch run --budget 5 --preset smoke"
+./build/asiarch run --budget 5 --preset smoke
 echo
-echo "Next: ./build/asiarch baselines --preset explore   (about 20 minutes; see docs/baselines.md)"
+echo "Next: ./build/asiarch run --budget 20 --workdir explore-run   (explore: a few minutes per experiment;"
+echo "      then the best 2 go to the verify preset, meant for a GPU; add --promote 0 to skip that)"

@@ -183,3 +183,55 @@ TEST(Archive, DirectoryIsRefused) {
   ASSERT_FALSE(a);
   EXPECT_NE(a.error().message.find("is a directory"), std::string::npos);
 }
+
+TEST(Archive, MigratesAVersionOneArchiveKeepingItsExperiments) {
+  auto path = fresh_path("v1.db");
+  int64_t id = 0;
+  {
+    auto a = Archive::open(path);
+    ASSERT_TRUE(a) << a.error().message;
+    Experiment e;
+    e.name = "old";
+    e.source = "int x;";
+    id = (*a)->add_experiment(e).value();
+  }
+  {  // Make it what schema 1 wrote: no timing column.
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE experiments DROP COLUMN timing");
+    db.exec("DROP TABLE stage_scores");
+    db.exec("PRAGMA user_version = 1");
+  }
+  auto a = Archive::open(path);
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ((*a)->schema_version(), kSchemaVersion);
+  auto e = (*a)->experiment(id);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->name, "old");
+  EXPECT_TRUE(e->timing.empty());
+  Outcome o;
+  o.status = "failed";
+  o.fail_reason = "test";
+  o.timing = {{"wall", 1.5}};
+  ASSERT_TRUE((*a)->record_outcome(id, o));
+  EXPECT_EQ((*a)->experiment(id)->timing["wall"], 1.5);
+  EXPECT_EQ((*a)->experiment(id)->status, "failed");
+  // Schema 3: a second-stage result keeps the first stage's runs.
+  TrainingRun first;
+  first.preset = "smoke";
+  first.task = "mqar";
+  ASSERT_TRUE((*a)->add_training_run(id, first));
+  StageResult st;
+  st.preset = "verify";
+  st.runs.push_back(first);
+  st.runs.back().preset = "verify";
+  st.score = {0.6, 0.7, 0.5, 1.8, {{"note", "x"}}};
+  st.status = "scored";
+  ASSERT_TRUE((*a)->record_stage(id, st));
+  ASSERT_TRUE((*a)->record_stage(id, st));  // again: replaced, not duplicated
+  EXPECT_EQ((*a)->training_runs(id).size(), 2u);
+  auto stages = (*a)->stages(id);
+  ASSERT_EQ(stages.size(), 1u);
+  EXPECT_EQ(stages[0].preset, "verify");
+  EXPECT_DOUBLE_EQ(stages[0].score.total, 1.8);
+  EXPECT_EQ(stages[0].runs.size(), 1u);
+}

@@ -76,10 +76,14 @@ std::vector<asiarch::archive::Experiment> experiments(const fs::path& workdir) {
 int64_t wait_for_training(const fs::path& workdir, pid_t pid) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
   while (std::chrono::steady_clock::now() < deadline) {
-    for (const auto& e : experiments(workdir)) {
-      if (e.origin != asiarch::archive::Origin::evolved || e.status != "proposed") continue;
-      auto stage = asiarch::read_file(workdir / "scratch" / std::to_string(e.id) / "stage");
-      if (stage && stage->rfind("task ", 0) == 0) return e.id;
+    std::error_code ec;
+    for (const auto& slot : fs::directory_iterator(workdir / "scratch", ec)) {
+      auto stage = asiarch::read_file(slot.path() / "stage");
+      auto job = asiarch::read_file(slot.path() / "job.json");
+      if (!stage || !job || stage->rfind("task ", 0) != 0) continue;
+      const int64_t id = std::stoll(nlohmann::json::parse(*job)["name"].get<std::string>());
+      for (const auto& e : experiments(workdir))
+        if (e.id == id && e.origin == asiarch::archive::Origin::evolved && e.status == "proposed") return id;
     }
     if (waitpid(pid, nullptr, WNOHANG) == pid) return -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -271,5 +275,41 @@ TEST(CliRun, BadWorkdirAndForeignArchiveAreClearErrors) {
   auto ls = run_cli("ls --workdir " + (w / "nothing").string());
   EXPECT_EQ(ls.status, 1);
   EXPECT_NE(ls.output.find("no archive here"), std::string::npos);
+  fs::remove_all(w);
+}
+
+TEST(CliRun, SecondStagePromotesTheBestToALargerPresetOnce) {
+  const auto w = fresh_dir("promote");
+  write_config(w);
+  // A presets file with smoke and a longer "smoke2" for the second stage.
+  auto presets = nlohmann::json::parse(text_of(fs::path(ASIARCH_SOURCE_DIR) / "lab" / "presets.json"));
+  presets["smoke2"] = presets["smoke"];
+  presets["smoke2"]["train"]["steps"] = 60;
+  std::ofstream(w / "presets.json") << presets.dump(2);
+  const std::string cmd = run_args(w, 1) + " --presets " + (w / "presets.json").string() +
+                          " --promote 1 --promote-preset smoke2";
+  auto r = run_cli(cmd);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("promoted to smoke2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("second stage:"), std::string::npos) << r.output;
+  auto ls = json_of("ls --workdir " + w.string());
+  int promoted = 0;
+  for (const auto& e : ls) {
+    auto show = json_of("show " + std::to_string(e["id"].get<int64_t>()) + " --workdir " + w.string());
+    for (const auto& st : show["stages"]) {
+      EXPECT_EQ(st["preset"], "smoke2");
+      ++promoted;
+      if (st["status"] == "scored") {
+        EXPECT_EQ(st["training_runs"].size(), 2u);
+        EXPECT_EQ(st["training_runs"][0]["steps"], 60);
+      }
+    }
+    if (e["name"] == "delta_net") EXPECT_EQ(show["stages"].size(), 1u);  // the reference is promoted too
+  }
+  EXPECT_EQ(promoted, 2);  // DeltaNet and the best evolved design
+  // Running again re-evaluates nothing.
+  auto again = run_cli(cmd);
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_EQ(again.output.find("promoted to"), std::string::npos) << again.output;
   fs::remove_all(w);
 }
