@@ -215,6 +215,8 @@ Status Loop::setup() {
   base_job_.max_attempts = c_.max_repair_attempts;
   base_job_.baselines_dir = c_.baselines_dir.empty() ? default_baselines_dir() : c_.baselines_dir;
   base_job_.cache_dir = c_.cache_dir.empty() ? jit::default_cache_dir().string() : c_.cache_dir;
+  settings_.cache_dir = base_job_.cache_dir;  // spare workers set their JIT up while they wait
+  keep_a_spare();  // its start-up overlaps the preparation
   say("preparing the compile cache (" + base_job_.cache_dir + ")");
   auto prepared = prepare_cache(base_job_, workdir_ / "scratch" / "prepare", settings_);
   if (!prepared) return prepared.error();

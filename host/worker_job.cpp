@@ -130,6 +130,7 @@ Result<RunningJob> spawn_in(const std::filesystem::path& scratch, const WorkerSe
   WorkerSpec spec;
   spec.executable = settings.executable.empty() ? self_executable() : settings.executable;
   spec.args = {"worker", "--job", (abs / kJobFile).string()};
+  if (!settings.cache_dir.empty()) spec.args.insert(spec.args.end(), {"--prewarm", settings.cache_dir});
   spec.scratch = abs;
   spec.writable = writable;
   spec.log = abs / kLogFile;
@@ -304,7 +305,24 @@ int prepare(const WorkerJob& job, const lab::Preset& preset) {
 
 }  // namespace
 
-int worker_main(const std::filesystem::path& job_file) {
+namespace {
+
+Result<JitContext> worker_jit(const std::string& cache_dir) {
+  jit::ToolchainOptions topts;
+  topts.cache_dir = cache_dir;
+  topts.output_dir = std::filesystem::current_path() / "out";
+  return make_jit_context(topts);
+}
+
+}  // namespace
+
+int worker_main(const std::filesystem::path& job_file, const std::string& prewarm_cache_dir) {
+  // Set-up that needs no job happens while the host has none to give.
+  std::optional<Result<JitContext>> prewarmed;
+  if (!prewarm_cache_dir.empty()) {
+    set_stage("setting up the compiler");
+    prewarmed = worker_jit(prewarm_cache_dir);
+  }
   set_stage("waiting for a job");
   // Started ahead of its job: wait for the host to write it.
   std::error_code ec;
@@ -341,10 +359,8 @@ int worker_main(const std::filesystem::path& job_file) {
     return 2;
   }
   set_stage("setting up the compiler");
-  jit::ToolchainOptions topts;
-  topts.cache_dir = job.cache_dir;
-  topts.output_dir = std::filesystem::current_path() / "out";
-  auto jit = make_jit_context(topts);
+  auto jit = prewarmed && *prewarmed && prewarm_cache_dir == job.cache_dir ? std::move(*prewarmed)
+                                                                           : worker_jit(job.cache_dir);
   if (!jit) {
     std::cerr << "asiarch worker: " << jit.error().message << "\n";
     return 3;

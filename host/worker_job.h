@@ -55,6 +55,7 @@ struct WorkerOutcome {
 
 struct WorkerSettings {
   std::string executable;  // empty: this program
+  std::string cache_dir;   // when set, an idle worker sets up its JIT against it before its job arrives
   SandboxLimits limits;
   bool isolate_network = true;
 };
@@ -92,7 +93,8 @@ Result<WorkerOutcome> run_job(const WorkerJob& job, const std::string& source, c
 Result<WorkerResult> prepare_cache(WorkerJob job, const std::filesystem::path& scratch, const WorkerSettings& settings);
 
 // The worker side: `asiarch worker --job FILE` (cwd = scratch). Returns the exit code.
-int worker_main(const std::filesystem::path& job_file);
+// `prewarm_cache_dir`: set up the JIT for that cache while waiting for the job.
+int worker_main(const std::filesystem::path& job_file, const std::string& prewarm_cache_dir = "");
 
 void to_json(nlohmann::json& j, const WorkerJob& w);
 void from_json(const nlohmann::json& j, WorkerJob& w);
