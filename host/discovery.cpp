@@ -559,7 +559,7 @@ void Loop::summary(bool interrupted) {
            << (st.status == "scored" ? "fitness " + fmt(st.score.total) : "FAILED: " + st.fail_reason)
            << (s1 ? " (first stage " + fmt(s1->total) + ")" : "") << "\n";
     }
-  if (failed) out_ << "  (" << failed << " failed; `asiarch ls --workdir " << c_.workdir << "` lists them)\n";
+  if (failed) out_ << "  (" << failed << " failed; `ls --workdir " << c_.workdir << "` lists them)\n";
   // The best evolved design, else the best of all.
   std::optional<int64_t> best;
   for (const auto& [id, total] : archive_->top(1000)) {
@@ -574,10 +574,16 @@ void Loop::summary(bool interrupted) {
     auto e = archive_->experiment(*best);
     const auto path = workdir_ / "best" / (e->name + ".cpp");
     (void)write_file_atomic(path, e->source);
+    // The program as the user can type it from here.
+    std::error_code ec;
+    std::string prog = std::filesystem::relative(self_executable(), std::filesystem::current_path(), ec).string();
+    if (ec || prog.empty() || prog.rfind("..", 0) == 0) prog = self_executable();
+    else if (prog.find('/') != std::string::npos) prog = "./" + prog;
     out_ << "\nbest design: #" << *best << " " << e->name << ", source in " << path.string() << "\n"
-         << "inspect it:  asiarch show " << *best << " --workdir " << c_.workdir << "\n"
-         << "             asiarch history " << *best << " --workdir " << c_.workdir << "\n"
-         << "             asiarch lineage " << *best << " --workdir " << c_.workdir << "\n";
+         << "inspect it:  " << prog << " show " << *best << " --workdir " << c_.workdir << "\n"
+         << "             " << prog << " history " << *best << " --workdir " << c_.workdir << "\n"
+         << "             " << prog << " lineage " << *best << " --workdir " << c_.workdir << "\n"
+         << "             " << prog << " top --workdir " << c_.workdir << "\n";
   }
   if (interrupted) out_ << "re-run the same command to resume\n";
 }
