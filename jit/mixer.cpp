@@ -6,6 +6,12 @@
 
 namespace asiarch::jit {
 
+namespace {
+// Plugins call the host's native kernels by symbol; this reference keeps the
+// linker from dropping them from any program that can instantiate plugins.
+[[maybe_unused]] volatile auto keep_unit_lower_solve = &ops::kernels::unit_lower_solve;
+}  // namespace
+
 std::shared_ptr<TokenMixer> instantiate(const PluginBuild& build, MixerConfig config) {
   if (!build.ok()) throw std::logic_error(build.file + ": cannot instantiate a plugin that did not build");
   std::shared_ptr<CudaModule> cuda = build.cuda ? build.cuda->module : nullptr;

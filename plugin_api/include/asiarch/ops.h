@@ -194,6 +194,39 @@ inline Tensor delta_rule_recurrent(const Tensor& q, const Tensor& k, const Tenso
 // T = (I + tril(diag(beta)(K K^T o Gamma), -1))^-1, U = T (beta V),
 // W = T (beta K o exp(G)); per chunk V' = U - W S,
 // O = (Q o exp(G)) S + (Q K^T o Gamma o M) V', S <- exp(G_C) S + (K o exp(G_C - G))^T V'.
+namespace kernels {
+// X = (I + tril(A, -1))^-1 R, or with the transpose; batched over the leading
+// dims, CPU. Implemented natively in the host (plugin_api/src/kernels.cpp);
+// the diagonal and upper part of A are never read.
+Tensor unit_lower_solve(const Tensor& A, const Tensor& R, bool transposed);
+}  // namespace kernels
+
+// X = (I + tril(A, -1))^-1 R with its gradients; LibTorch's batched
+// triangular solve loops over small matrices through LAPACK, which costs
+// far more than the arithmetic, and its backward more again.
+struct UnitLowerSolve : public torch::autograd::Function<UnitLowerSolve> {
+  static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& A, const Tensor& R) {
+    auto X = kernels::unit_lower_solve(A, R, false);
+    ctx->save_for_backward({A, X});
+    return X;
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grad) {
+    auto saved = ctx->get_saved_variables();
+    auto gR = kernels::unit_lower_solve(saved[0], grad[0].contiguous(), true);
+    auto gA = -torch::matmul(gR, saved[1].transpose(-1, -2)).tril(-1);
+    return {gA, gR};
+  }
+};
+
+inline Tensor unit_lower_solve(const Tensor& A, const Tensor& R) {
+  if (!A.device().is_cpu()) {
+    auto eye = torch::eye(A.size(-1), A.options());
+    return torch::linalg_solve_triangular(A.tril(-1) + eye, R, /*upper=*/false, /*left=*/true, /*unitriangular=*/true);
+  }
+  return UnitLowerSolve::apply(A, R);
+}
+
 inline Tensor delta_rule_chunkwise(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
                                    const Tensor& g = {}, int64_t chunk = 64) {
   const int64_t L = q.size(2), c = std::min<int64_t>(chunk, L), V = v.size(3);
@@ -204,15 +237,18 @@ inline Tensor delta_rule_chunkwise(const Tensor& q, const Tensor& k, const Tenso
   Tensor gc = g.defined() ? detail::to_chunks(detail::pad_to_chunks(g, c), c) : Tensor();
   auto decay = detail::chunk_decay(gc, c, q.options());
   auto kb = kc * bc;
-  auto strict = torch::ones({c, c}, q.options().dtype(torch::kBool)).triu(0);
-  auto A = (torch::matmul(kb, kc.transpose(-1, -2)) * decay.Gamma).masked_fill(strict, 0);
-  auto eye = torch::eye(c, q.options());
+  // (β k) kᵀ and q kᵀ in one batched product: fewer, larger GEMMs.
+  auto scores = torch::matmul(torch::cat({kb, qc}, -2), kc.transpose(-1, -2));
+  // Without decay Gamma is the causal mask; the solve reads only A's strictly lower part anyway.
+  scores = decay.G.defined() ? scores * torch::cat({decay.Gamma, decay.Gamma}, -2) : scores;
+  auto halves = scores.split(c, -2);  // split, not narrow: its backward is one cat, not a zero-filled copy per slice
+  auto A = halves[0];
+  auto attn = decay.G.defined() ? halves[1] : halves[1].tril();
   auto kb_decayed = decay.G.defined() ? kb * decay.G.exp().unsqueeze(-1) : kb;
   // One unit-lower-triangular solve gives both U and W.
-  auto X = torch::linalg_solve_triangular(A + eye, torch::cat({vc * bc, kb_decayed}, -1), /*upper=*/false,
-                                          /*left=*/true, /*unitriangular=*/true);
-  auto U = X.narrow(-1, 0, V), W = X.narrow(-1, V, X.size(-1) - V);
-  auto attn = torch::matmul(qc, kc.transpose(-1, -2)) * decay.Gamma;
+  auto X = unit_lower_solve(A, torch::cat({vc * bc, kb_decayed}, -1));
+  auto UW = X.split({V, X.size(-1) - V}, -1);
+  auto U = UW[0], W = UW[1];
   Tensor q_in = qc, k_out = kc, chunk_decay_total;
   if (decay.G.defined()) {
     auto last = decay.G.narrow(-1, c - 1, 1);
@@ -220,17 +256,23 @@ inline Tensor delta_rule_chunkwise(const Tensor& q, const Tensor& k, const Tenso
     k_out = kc * (last - decay.G).exp().unsqueeze(-1);
     chunk_decay_total = last.squeeze(-1).exp();
   }
-  auto U_n = U.unbind(2), W_n = W.unbind(2), q_n = q_in.unbind(2), a_n = attn.unbind(2), k_n = k_out.unbind(2);
+  // o_n = q_n S_n + attn_n (U_n - W_n S_n) = (q_n - attn_n W_n) S_n + attn_n U_n: everything but
+  // the state recurrence is batched over all chunks at once.
+  auto attn_x = torch::matmul(attn, X).split({V, X.size(-1) - V}, -1);  // [attn U | attn W]
+  auto attn_u = attn_x[0];
+  auto q_eff = q_in - attn_x[1];
+  auto U_n = U.unbind(2), W_n = W.unbind(2), k_n = k_out.unbind(2);
   std::vector<Tensor> decay_n = chunk_decay_total.defined() ? chunk_decay_total.unbind(2) : std::vector<Tensor>();
   auto S = torch::zeros({q.size(0), q.size(1), q.size(3), V}, q.options());
-  std::vector<Tensor> out;
+  std::vector<Tensor> states;  // S before each chunk
   for (int64_t n = 0; n < qc.size(2); ++n) {
+    states.push_back(S);
     auto v_new = U_n[n] - torch::matmul(W_n[n], S);
-    out.push_back(torch::matmul(q_n[n], S) + torch::matmul(a_n[n], v_new));
     if (!decay_n.empty()) S = S * decay_n[n].unsqueeze(-1).unsqueeze(-1);
     S = S + torch::matmul(k_n[n].transpose(-1, -2), v_new);
   }
-  return torch::stack(out, 2).flatten(2, 3).narrow(2, 0, L);
+  auto out = torch::matmul(q_eff, torch::stack(states, 2)) + attn_u;  // [B, H, N, C, V]
+  return out.flatten(2, 3).narrow(2, 0, L);
 }
 
 }  // namespace asiarch::ops

@@ -1,0 +1,62 @@
+// Native kernels behind <asiarch/ops.h>, compiled into the host at -O3 so
+// that plugins, which the JIT compiles at -O1, still get vectorised loops.
+// The JIT resolves these symbols from the host process.
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <asiarch/ops.h>
+
+namespace asiarch::ops::kernels {
+namespace {
+
+// One [C, C] matrix and its [C, V] right-hand sides, in place. Rows are
+// contiguous, so the inner loop is an axpy over V.
+template <typename T>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void solve_one(const T* __restrict a, T* __restrict x, int64_t C, int64_t V, bool transposed) {
+  if (!transposed) {  // (I + tril(A, -1)) X = R: forward substitution
+    for (int64_t i = 1; i < C; ++i) {
+      T* __restrict xi = x + i * V;
+      for (int64_t j = 0; j < i; ++j) {
+        const T c = a[i * C + j];
+        const T* __restrict xj = x + j * V;
+        for (int64_t v = 0; v < V; ++v) xi[v] -= c * xj[v];
+      }
+    }
+  } else {  // (I + tril(A, -1))^T X = R: backward substitution on the transpose
+    for (int64_t i = C - 2; i >= 0; --i) {
+      T* __restrict xi = x + i * V;
+      for (int64_t j = i + 1; j < C; ++j) {
+        const T c = a[j * C + i];
+        const T* __restrict xj = x + j * V;
+        for (int64_t v = 0; v < V; ++v) xi[v] -= c * xj[v];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+torch::Tensor unit_lower_solve(const torch::Tensor& A, const torch::Tensor& R, bool transposed) {
+  TORCH_CHECK(A.dim() >= 2 && A.size(-1) == A.size(-2), "unit_lower_solve: A must be [..., C, C]");
+  TORCH_CHECK(R.dim() == A.dim() && R.size(-2) == A.size(-1), "unit_lower_solve: R must be [..., C, V]");
+  TORCH_CHECK(A.sizes().slice(0, A.dim() - 2) == R.sizes().slice(0, R.dim() - 2),
+              "unit_lower_solve: batch shapes differ");
+  TORCH_CHECK(A.device().is_cpu(), "unit_lower_solve: CPU tensors only");
+  auto a = A.contiguous();
+  auto x = R.clone(at::MemoryFormat::Contiguous);
+  const int64_t C = a.size(-1), V = x.size(-1);
+  const int64_t batch = C == 0 || V == 0 ? 0 : x.numel() / (C * V);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "unit_lower_solve", [&] {
+    const scalar_t* ap = a.data_ptr<scalar_t>();
+    scalar_t* xp = x.data_ptr<scalar_t>();
+    at::parallel_for(0, batch, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) solve_one<scalar_t>(ap + b * C * C, xp + b * C * V, C, V, transposed);
+    });
+  });
+  return x;
+}
+
+}  // namespace asiarch::ops::kernels
