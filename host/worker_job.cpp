@@ -270,6 +270,16 @@ Result<WorkerResult> prepare_cache(WorkerJob job, const std::filesystem::path& s
 
 namespace {
 
+// The byte-LM corpus when the job's tasks include byte_lm, else empty; an
+// unknown task is an error listing the valid ones.
+Result<std::string> corpus_for(const lab::Preset& preset, const WorkerJob& job) {
+  auto tasks = lab::select_tasks(preset, job.tasks);
+  if (!tasks) return tasks.error();
+  for (const auto& [name, settings] : *tasks)
+    if (name == "byte_lm") return lab::load_corpus(job.cache_dir);
+  return std::string();
+}
+
 int prepare(const WorkerJob& job, const lab::Preset& preset) {
   WorkerResult r;
   set_stage("building the precompiled header");
@@ -282,21 +292,12 @@ int prepare(const WorkerJob& job, const lab::Preset& preset) {
     std::cerr << "asiarch worker: " << st.error().message << "\n";
     return 3;
   }
-  auto tasks = lab::select_tasks(preset, job.tasks);
-  if (!tasks) {
-    r.error = tasks.error().message;
+  set_stage("extracting the corpus");
+  if (auto corpus = corpus_for(preset, job); !corpus) {
+    r.error = corpus.error().message;
     write_result(kResultFile, r);
     return 0;
   }
-  for (const auto& [name, settings] : *tasks)
-    if (name == "byte_lm") {
-      set_stage("extracting the corpus");
-      if (auto c = lab::load_corpus(job.cache_dir); !c) {
-        r.error = c.error().message;
-        write_result(kResultFile, r);
-        return 0;
-      }
-    }
   set_stage("counting the DeltaNet baseline's parameters");
   r.reference_parameters = delta_net_parameters(*jit, preset, job.baselines_dir);
   write_result(kResultFile, r);
@@ -398,22 +399,13 @@ int worker_main(const std::filesystem::path& job_file, const std::string& prewar
                                      : delta_net_parameters(*jit, *preset, job.baselines_dir);
   r.reference_parameters = options.reference_parameters;
   options.references = job.references;
-  auto tasks = lab::select_tasks(*preset, job.tasks);
-  if (!tasks) {
-    r.error = tasks.error().message;
+  auto corpus = corpus_for(*preset, job);
+  if (!corpus) {
+    r.error = corpus.error().message;
     write_result(kResultFile, r);
     return 0;
   }
-  for (const auto& [name, settings] : *tasks)
-    if (name == "byte_lm") {
-      auto corpus = lab::load_corpus(job.cache_dir);
-      if (!corpus) {
-        r.error = corpus.error().message;
-        write_result(kResultFile, r);
-        return 0;
-      }
-      options.corpus = std::move(*corpus);
-    }
+  options.corpus = std::move(*corpus);
   options.progress = [](const std::string& line) {
     set_stage(line);
     std::cerr << "progress: " << line << std::endl;
