@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "lab/threads.h"
 #include "host/jit_context.h"
 #include "jit/mixer.h"
 
@@ -34,7 +35,7 @@ static std::vector<double> fastest_seconds(const std::vector<std::function<void(
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::atoi(argv[1]) : 3;
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
-  torch::set_num_threads(threads);
+  lab::set_compute_threads(threads);
   auto jit = host::make_jit_context("");
   if (!jit) {
     std::fprintf(stderr, "%s\n", jit.error().message.c_str());

@@ -11,6 +11,7 @@
 #include "jit/mixer.h"
 #include "lab/corpus.h"
 #include "util/files.h"
+#include "lab/threads.h"
 
 namespace asiarch::host {
 
@@ -346,7 +347,7 @@ int worker_main(const std::filesystem::path& job_file, const std::string& prewar
     std::cerr << "asiarch worker: " << preset.error().message << "\n";
     return 2;
   }
-  torch::set_num_threads(preset->train.threads);
+  lab::set_compute_threads(preset->train.threads);
   if (job.prepare) return prepare(job, *preset);
 
   // From here on this process handles untrusted code.

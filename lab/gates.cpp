@@ -9,6 +9,7 @@
 #include <asiarch/plugin.h>
 
 #include "lab/memory.h"
+#include "lab/threads.h"
 
 namespace asiarch::lab {
 namespace {
@@ -78,7 +79,7 @@ double fit_exponent(const std::vector<double>& x, const std::vector<double>& y) 
 }
 
 std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c) {
-  torch::set_num_threads(c.threads);
+  set_compute_threads(c.threads);
   std::vector<GateResult> out;
   const int64_t L = 96;  // crosses a 64-token chunk boundary
 

@@ -1,4 +1,5 @@
 #include "lab/train.h"
+#include "lab/threads.h"
 
 #include <chrono>
 #include <cmath>
@@ -101,7 +102,7 @@ double evaluate(LanguageModel& model, const TaskData& task, int64_t batch_size) 
 
 TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const TrainConfig& config,
                               const std::optional<Reference>& reference, const MonitorConfig& monitor) {
-  torch::set_num_threads(config.threads);
+  set_compute_threads(config.threads);
   torch::manual_seed(config.seed);
   TaskResult r;
   r.task = task.name;

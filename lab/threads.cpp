@@ -1,0 +1,16 @@
+#include "lab/threads.h"
+
+#include <dlfcn.h>
+
+#include <torch/torch.h>
+
+namespace asiarch::lab {
+
+void set_compute_threads(int n) {
+  torch::set_num_threads(n);
+  // Looked up at run time: the BLAS behind LibTorch is chosen by Debian's alternatives.
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(1);
+}
+
+}  // namespace asiarch::lab
