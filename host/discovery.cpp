@@ -531,6 +531,11 @@ void Loop::finish(Running& r, const WorkerOutcome& o) {
 }
 
 void Loop::summary(bool interrupted) {
+  // The program as the user can type it from here.
+  std::error_code rel_ec;
+  std::string prog = std::filesystem::relative(self_executable(), std::filesystem::current_path(), rel_ec).string();
+  if (rel_ec || prog.empty() || prog.rfind("..", 0) == 0) prog = self_executable();
+  else if (prog.find('/') != std::string::npos) prog = "./" + prog;
   auto top = archive_->top(10);
   out_ << "\n" << (interrupted ? "stopped" : "done") << ": " << evolved_done() << "/" << c_.budget
        << " evolved experiments in " << workdir_.string() << "\n\n";
@@ -559,7 +564,7 @@ void Loop::summary(bool interrupted) {
            << (st.status == "scored" ? "fitness " + fmt(st.score.total) : "FAILED: " + st.fail_reason)
            << (s1 ? " (first stage " + fmt(s1->total) + ")" : "") << "\n";
     }
-  if (failed) out_ << "  (" << failed << " failed; `ls --workdir " << c_.workdir << "` lists them)\n";
+  if (failed) out_ << "  (" << failed << " failed; `" << prog << " ls --workdir " << c_.workdir << "` lists them)\n";
   // The best evolved design, else the best of all.
   std::optional<int64_t> best;
   for (const auto& [id, total] : archive_->top(1000)) {
@@ -574,11 +579,6 @@ void Loop::summary(bool interrupted) {
     auto e = archive_->experiment(*best);
     const auto path = workdir_ / "best" / (e->name + ".cpp");
     (void)write_file_atomic(path, e->source);
-    // The program as the user can type it from here.
-    std::error_code ec;
-    std::string prog = std::filesystem::relative(self_executable(), std::filesystem::current_path(), ec).string();
-    if (ec || prog.empty() || prog.rfind("..", 0) == 0) prog = self_executable();
-    else if (prog.find('/') != std::string::npos) prog = "./" + prog;
     out_ << "\nbest design: #" << *best << " " << e->name << ", source in " << path.string() << "\n"
          << "inspect it:  " << prog << " show " << *best << " --workdir " << c_.workdir << "\n"
          << "             " << prog << " history " << *best << " --workdir " << c_.workdir << "\n"

@@ -131,12 +131,15 @@ ASIARCH_REGISTER_MIXER(Crash, "crash")
 
 TEST(CliRun, RunsTheLoopRecordsEverythingAndInspects) {
   const auto w = fresh_dir("run");
-  write_config(w);
+  // Two workers at once, so experiments overlap.
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["compression", "byte_lm"],
+                                          "timeout_seconds": 120, "workers": 2})";
   fs::create_directories(w / "plugins");
   std::ofstream(w / "plugins" / "crash.cpp") << kCrashingPlugin;
   auto r = run_cli(run_args(w, 2));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("done: 2/2 evolved experiments"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 worker(s)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("best design: #"), std::string::npos);
   EXPECT_NE(r.output.find("asiarch show "), std::string::npos);
 
