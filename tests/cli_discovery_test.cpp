@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -314,5 +315,31 @@ TEST(CliRun, SecondStagePromotesTheBestToALargerPresetOnce) {
   auto again = run_cli(cmd);
   ASSERT_EQ(again.status, 0) << again.output;
   EXPECT_EQ(again.output.find("promoted to"), std::string::npos) << again.output;
+  fs::remove_all(w);
+}
+
+TEST(CliRun, WorkdirWithoutWritePermissionIsAClearError) {
+  const auto w = fresh_dir("readonly");
+  fs::create_directories(w / "work");
+  fs::permissions(w / "work", fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                                  fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  // Root ignores mode bits: run as nobody then (CI runs as root).
+  std::string prefix;
+  if (::geteuid() == 0) {
+    if (!fs::exists("/usr/bin/setpriv")) GTEST_SKIP() << "running as root without setpriv";
+    prefix = "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  }
+  const std::string cmd = prefix + ASIARCH_BINARY " run --workdir " + (w / "work").string() +
+                          " --budget 1 --preset smoke 2>&1";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int raw = ::pclose(p);
+  EXPECT_EQ(WEXITSTATUS(raw), 1) << out;
+  EXPECT_NE(out.find((w / "work").string() + ": the workdir is not writable: Permission denied"), std::string::npos)
+      << out;
+  EXPECT_TRUE(fs::is_empty(w / "work"));
+  fs::permissions(w / "work", fs::perms::owner_all);
   fs::remove_all(w);
 }
