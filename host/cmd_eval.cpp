@@ -27,20 +27,6 @@ struct EvalArgs {
   bool quiet = false;
 };
 
-std::map<std::string, lab::Reference> baseline_references(const std::string& workdir, const std::string& preset) {
-  std::map<std::string, lab::Reference> refs;
-  auto table = load_baseline_table(baseline_table_path(workdir, preset));
-  if (!table.contains("delta_net")) return refs;
-  try {
-    auto ref = table["delta_net"]["report"].get<lab::EvalReport>();
-    for (const auto& t : ref.tasks)
-      if (t.completed()) refs[t.task] = lab::reference_from(t);
-  } catch (const std::exception&) {
-    // an unreadable table only costs the monitor its references
-  }
-  return refs;
-}
-
 int run_eval(const EvalArgs& a) {
   auto preset = load_preset_arg(a.preset, a.presets_file);
   if (!preset) {

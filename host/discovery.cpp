@@ -146,15 +146,7 @@ class Loop {
   bool evaluate_stage(int64_t id, const std::string& preset);
   std::vector<agents::Lineage> lineages() const;
   int evolved_done() const;
-  bool is_reference(int64_t id) const {
-    auto e = archive_->experiment(id);
-    return e && e->origin == archive::Origin::baseline && e->name == "delta_net";
-  }
-  bool delta_net_queued() const {
-    for (const auto& e : archive_->experiments())
-      if (e.origin == archive::Origin::baseline && e.name == "delta_net") return true;
-    return false;
-  }
+  bool is_reference(int64_t id) const { return reference_id() == id; }
   int evolved_pending() const;
   void say(const std::string& s) {
     if (!c_.quiet) out_ << s << std::endl;
@@ -669,16 +661,18 @@ int Loop::run() {
   say("budget: " + std::to_string(c_.budget) + " evolved experiments (" + std::to_string(evolved_done()) +
       " done); preset " + c_.preset + "; " + std::to_string(c_.workers) + " worker(s)");
   bool interrupted = false;
+  bool refill = true;
   for (;;) {
     if (g_stop_signal.load()) {
       interrupted = true;
       break;
     }
     // Fill the workers: interrupted or queued experiments first, then new proposals.
-    while (static_cast<int>(running_.size()) < c_.workers) {
+    // The archive is read only when something changed: at the start and after each finish.
+    while (refill && static_cast<int>(running_.size()) < c_.workers) {
       std::optional<int64_t> next;
       // Fitness is measured against DeltaNet: it goes first, the rest wait for it.
-      const bool have_reference = baseline_metrics().has_value() || !delta_net_queued();
+      const bool have_reference = baseline_metrics().has_value() || !reference_id();
       for (int64_t id : archive_->with_status("proposed")) {
         bool busy = failed_to_start_.count(id) > 0;
         for (const auto& r : running_) busy = busy || r.id == id;
@@ -695,10 +689,14 @@ int Loop::run() {
         failed_to_start_.insert(*next);
       }
     }
+    if (refill) {
+      refill = false;
+      // Start-up of the next worker overlaps this one's training.
+      if (!spare_ && (evolved_done() + evolved_pending() < c_.budget ||
+                      archive_->with_status("proposed").size() > running_.size()))
+        keep_a_spare();
+    }
     if (running_.empty()) break;
-    // Start-up of the next worker overlaps this one's training.
-    if (evolved_done() + evolved_pending() < c_.budget || archive_->with_status("proposed").size() > running_.size())
-      keep_a_spare();
     for (size_t i = 0; i < running_.size();) {
       Running& r = running_[i];
       for (const auto& line : progress_lines(r.handle)) say("#" + std::to_string(r.id) + " " + r.name + ": " + line);
@@ -706,6 +704,7 @@ int Loop::run() {
         finish(r, *o);
         running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
         adopt_hand_written();
+        refill = true;
       } else {
         ++i;
       }

@@ -32,6 +32,20 @@ nlohmann::json load_baseline_table(const std::filesystem::path& path) {
   }
 }
 
+std::map<std::string, lab::Reference> baseline_references(const std::string& workdir, const std::string& preset) {
+  std::map<std::string, lab::Reference> refs;
+  auto table = load_baseline_table(baseline_table_path(workdir, preset));
+  if (!table.contains("delta_net")) return refs;
+  try {
+    auto ref = table["delta_net"]["report"].get<lab::EvalReport>();
+    for (const auto& t : ref.tasks)
+      if (t.completed()) refs[t.task] = lab::reference_from(t);
+  } catch (const std::exception&) {
+    // an unreadable table only costs the monitor its references
+  }
+  return refs;
+}
+
 int64_t delta_net_parameters(JitContext& jit, const lab::Preset& preset, const std::string& baselines_dir) {
   auto b = jit.build_file((baselines_dir.empty() ? default_baselines_dir() : baselines_dir) + "/delta_net.cpp");
   if (!b.ok()) return 0;
@@ -67,18 +81,7 @@ PluginEvalOutcome evaluate_plugin_file(JitContext& jit, PluginEvalRequest req) {
   }
   req.options.declared_quadratic = out.build.declares_quadratic;
   req.options.reference_parameters = delta_net_parameters(jit, req.preset);
-  if (req.use_references) {
-    auto table = load_baseline_table(baseline_table_path(req.workdir, req.preset.name));
-    if (table.contains("delta_net")) {
-      try {
-        auto ref = table["delta_net"]["report"].get<lab::EvalReport>();
-        for (const auto& t : ref.tasks)
-          if (t.completed()) req.options.references[t.task] = lab::reference_from(t);
-      } catch (const std::exception&) {
-        // an unreadable table only costs the monitor its references
-      }
-    }
-  }
+  if (req.use_references) req.options.references = baseline_references(req.workdir, req.preset.name);
   const jit::PluginBuild& build = out.build;
   auto report = lab::evaluate_mixer(
       build.entry->name, [&build](const MixerConfig& cfg) { return jit::instantiate(build, cfg); }, req.preset,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ Result<lab::Preset> load_preset_arg(const std::string& name, const std::string& 
 // settings it was evaluated with, and its report.
 std::filesystem::path baseline_table_path(const std::string& workdir, const std::string& preset);
 nlohmann::json load_baseline_table(const std::filesystem::path& path);  // {} when absent or unreadable
+// DeltaNet's completed curves from that table, per task: the quality monitor's
+// references (empty when there is no readable table).
+std::map<std::string, lab::Reference> baseline_references(const std::string& workdir, const std::string& preset);
 
 // Parameters of the DeltaNet baseline at the preset's width (0 if it cannot be
 // built). baselines_dir empty: default_baselines_dir().
