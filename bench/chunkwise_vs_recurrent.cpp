@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
+
 #include "lab/threads.h"
 #include "host/jit_context.h"
 #include "jit/mixer.h"
@@ -69,6 +71,10 @@ int main(int argc, char** argv) {
         o.pow(2).mean().backward();
       };
     };
+    if (const char* trace = std::getenv("ASIARCH_PROFILE"); trace && L == 1024) {  // a Chrome trace, for diagnosis
+      torch::autograd::profiler::RecordProfile guard(trace);
+      for (int i = 0; i < 3; ++i) op(64)();
+    }
     const auto t = fastest_seconds({op(0), op(32), op(64)}, reps);
     const double r = t[0], c32 = t[1], c64 = t[2];
     std::printf("%6lld %14.4f %14.4f %14.4f %9.1fx %9.1fx\n", static_cast<long long>(L), r, c32, c64, r / c32, r / c64);

@@ -10,6 +10,8 @@ namespace {
 // Plugins call the host's native kernels by symbol; this reference keeps the
 // linker from dropping them from any program that can instantiate plugins.
 [[maybe_unused]] volatile auto keep_unit_lower_solve = &ops::kernels::unit_lower_solve;
+[[maybe_unused]] volatile auto keep_delta_rule_forward = &ops::kernels::delta_rule_chunk_forward;
+[[maybe_unused]] volatile auto keep_delta_rule_backward = &ops::kernels::delta_rule_chunk_backward;
 }  // namespace
 
 std::shared_ptr<TokenMixer> instantiate(const PluginBuild& build, MixerConfig config) {

@@ -67,6 +67,36 @@ TEST(Equivalence, DeltaRuleOps) {
   }, "delta rule");
 }
 
+// The native kernel behind the ungated chunkwise op against the same
+// chunkwise form written as LibTorch ops: odd lengths, chunk sizes, K != V,
+// a non-contiguous q (as split_heads gives).
+TEST(Equivalence, NativeDeltaRuleEqualsComposite) {
+  struct Case { int64_t B, H, L, K, V, chunk; };
+  for (const Case& c : {Case{2, 3, 200, 32, 32, 64}, Case{1, 2, 77, 16, 24, 16}, Case{2, 1, 5, 8, 40, 64},
+                        Case{1, 1, 129, 64, 16, 32}}) {
+    const std::string what = "L=" + std::to_string(c.L) + " K=" + std::to_string(c.K) + " V=" + std::to_string(c.V) +
+                             " chunk=" + std::to_string(c.chunk);
+    torch::manual_seed(c.L);
+    auto q0 = ops::l2_normalize(torch::randn({c.B, c.L, c.H, c.K})).transpose(1, 2);
+    auto k0 = ops::l2_normalize(torch::randn({c.B, c.H, c.L, c.K}));
+    auto v0 = torch::randn({c.B, c.H, c.L, c.V});
+    auto b0 = torch::sigmoid(torch::randn({c.B, c.H, c.L}));
+    std::vector<torch::Tensor> a, b;
+    for (const auto& t : {q0, k0, v0, b0}) {
+      a.push_back(t.clone().requires_grad_());
+      b.push_back(t.clone().requires_grad_());
+    }
+    auto ya = ops::delta_rule_chunkwise(a[0].transpose(1, 2).transpose(1, 2), a[1], a[2], a[3], {}, c.chunk);
+    auto yb = ops::detail::delta_rule_chunkwise_composite(b[0], b[1], b[2], b[3], {}, c.chunk);
+    expect_close(ya, yb, "output, " + what);
+    auto w = torch::randn_like(ya);
+    (ya * w).sum().backward();
+    (yb * w).sum().backward();
+    const char* names[] = {"q", "k", "v", "beta"};
+    for (size_t i = 0; i < 4; ++i) expect_close(a[i].grad(), b[i].grad(), std::string("grad ") + names[i] + ", " + what);
+  }
+}
+
 TEST(Equivalence, GatedDeltaRuleOps) {
   check_op([](const Inputs& in, bool chunk) {
     return chunk ? ops::delta_rule_chunkwise(in.q, in.k, in.v, in.beta, in.g, 32)

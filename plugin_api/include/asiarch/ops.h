@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace asiarch::ops {
 
@@ -227,8 +228,36 @@ inline Tensor unit_lower_solve(const Tensor& A, const Tensor& R) {
   return UnitLowerSolve::apply(A, R);
 }
 
-inline Tensor delta_rule_chunkwise(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
-                                   const Tensor& g = {}, int64_t chunk = 64) {
+namespace kernels {
+// The ungated delta rule, chunkwise, as one native kernel per (batch, head)
+// (plugin_api/src/delta_rule.cpp); CPU float32. The forward returns the
+// output, then the 9 tensors its backward needs.
+std::vector<Tensor> delta_rule_chunk_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
+                                             int64_t chunk);
+// Gradients for q, k, v, beta.
+std::vector<Tensor> delta_rule_chunk_backward(const Tensor& grad_o, const std::vector<Tensor>& saved, int64_t chunk);
+}  // namespace kernels
+
+struct DeltaRuleChunk : public torch::autograd::Function<DeltaRuleChunk> {
+  static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                        const Tensor& beta, int64_t chunk) {
+    auto r = kernels::delta_rule_chunk_forward(q, k, v, beta, chunk);
+    ctx->save_for_backward(std::vector<Tensor>(r.begin() + 1, r.end()));
+    ctx->saved_data["chunk"] = chunk;
+    return r[0];
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grad) {
+    auto g = kernels::delta_rule_chunk_backward(grad[0], ctx->get_saved_variables(), ctx->saved_data["chunk"].toInt());
+    return {g[0], g[1], g[2], g[3], Tensor()};
+  }
+};
+
+namespace detail {
+
+// The chunkwise delta rule as LibTorch ops: any device and dtype, and the gate.
+inline Tensor delta_rule_chunkwise_composite(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
+                                             const Tensor& g, int64_t chunk) {
   const int64_t L = q.size(2), c = std::min<int64_t>(chunk, L), V = v.size(3);
   auto qc = detail::to_chunks(detail::pad_to_chunks(q, c), c);
   auto kc = detail::to_chunks(detail::pad_to_chunks(k, c), c);
@@ -273,6 +302,15 @@ inline Tensor delta_rule_chunkwise(const Tensor& q, const Tensor& k, const Tenso
   }
   auto out = torch::matmul(q_eff, torch::stack(states, 2)) + attn_u;  // [B, H, N, C, V]
   return out.flatten(2, 3).narrow(2, 0, L);
+}
+
+}  // namespace detail
+
+inline Tensor delta_rule_chunkwise(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
+                                   const Tensor& g = {}, int64_t chunk = 64) {
+  bool native = !g.defined() && q.size(2) > 0;
+  for (const auto* t : {&q, &k, &v, &beta}) native = native && t->device().is_cpu() && t->scalar_type() == torch::kFloat;
+  return native ? DeltaRuleChunk::apply(q, k, v, beta, chunk) : detail::delta_rule_chunkwise_composite(q, k, v, beta, g, chunk);
 }
 
 }  // namespace asiarch::ops
