@@ -5,9 +5,7 @@
 namespace asiarch::lab {
 namespace {
 
-torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) {
-  return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + 1e-6) * weight;
-}
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) { return ops::rms_norm(x, weight, 1e-6); }
 
 }  // namespace
 
@@ -58,8 +56,7 @@ torch::Tensor LanguageModelImpl::forward(const torch::Tensor& tokens) {
   auto h = embed_(tokens);
   for (size_t i = 0; i < mixers_.size(); ++i) {
     h = h + mixers_[i]->forward(rms_norm(h, norm1_[i]));
-    auto gu = gate_up_[i](rms_norm(h, norm2_[i])).chunk(2, -1);
-    h = h + down_[i](torch::silu(gu[0]) * gu[1]);
+    h = h + down_[i](ops::swiglu(gate_up_[i](rms_norm(h, norm2_[i]))));
   }
   h = rms_norm(h, final_norm_);
   if (decode_pos_) {

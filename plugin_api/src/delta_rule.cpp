@@ -19,12 +19,7 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ASIARCH_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define ASIARCH_CLONES
-#endif
-#define ASIARCH_INLINE inline __attribute__((always_inline))
+#include "clones.h"
 
 #pragma GCC diagnostic ignored "-Wpsabi"  // vector arguments only ever cross inlined calls
 
@@ -33,8 +28,6 @@ namespace {
 
 typedef float v8 __attribute__((vector_size(32)));
 
-// std::min and std::vector's accessors are not inlined across the clone's
-// target options, so the hot loops use these and raw pointers.
 ASIARCH_INLINE int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
 ASIARCH_INLINE v8 load8(const float* p) {

@@ -18,6 +18,101 @@ namespace asiarch::ops {
 
 using torch::Tensor;
 
+// Fused native forms of the small per-layer ops (plugin_api/src/fused.cpp),
+// CPU float32; every op below falls back to LibTorch ops otherwise.
+namespace kernels {
+std::vector<Tensor> rms_norm_forward(const Tensor& x, const Tensor& weight, double eps);  // {y, x, rstd}
+std::vector<Tensor> rms_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& weight, const Tensor& rstd);
+std::vector<Tensor> l2_normalize_forward(const Tensor& x, double eps);  // {y, 1 / norm}
+Tensor l2_normalize_backward(const Tensor& grad, const Tensor& y, const Tensor& inv);
+Tensor swiglu_forward(const Tensor& gate_up);
+Tensor swiglu_backward(const Tensor& grad, const Tensor& gate_up);
+// x [B, L, C], weight [C, 1, k], bias [C] or undefined -> {y, x, weight as [k, C], pre-activation}
+std::vector<Tensor> short_conv_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu);
+std::vector<Tensor> short_conv_backward(const Tensor& grad, const Tensor& x, const Tensor& weight_kc, const Tensor& pre,
+                                        bool silu, bool has_bias);  // {dx, dweight, dbias}
+}  // namespace kernels
+
+namespace detail {
+
+inline bool native_cpu_float(std::initializer_list<Tensor> ts) {
+  for (const auto& t : ts)
+    if (t.defined() && !(t.device().is_cpu() && t.scalar_type() == torch::kFloat)) return false;
+  return true;
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+struct RmsNormFn : public torch::autograd::Function<RmsNormFn> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& w, double eps) {
+    auto r = kernels::rms_norm_forward(x, w, eps);
+    ctx->save_for_backward({r[1], w, r[2]});
+    return r[0];
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad) {
+    auto s = ctx->get_saved_variables();
+    auto g = kernels::rms_norm_backward(grad[0], s[0], s[1], s[2]);
+    return {g[0], g[1], Tensor()};
+  }
+};
+
+struct L2NormalizeFn : public torch::autograd::Function<L2NormalizeFn> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, double eps) {
+    auto r = kernels::l2_normalize_forward(x, eps);
+    ctx->save_for_backward({r[0], r[1]});
+    return r[0];
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad) {
+    auto s = ctx->get_saved_variables();
+    return {kernels::l2_normalize_backward(grad[0], s[0], s[1]), Tensor()};
+  }
+};
+
+struct SwiGLUFn : public torch::autograd::Function<SwiGLUFn> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& gate_up) {
+    auto gu = gate_up.contiguous();
+    ctx->save_for_backward({gu});
+    return kernels::swiglu_forward(gu);
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad) {
+    return {kernels::swiglu_backward(grad[0], ctx->get_saved_variables()[0])};
+  }
+};
+
+struct ShortConvFn : public torch::autograd::Function<ShortConvFn> {
+  // No bias is an empty tensor: autograd cannot take an undefined input.
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu) {
+    const bool has_bias = bias.numel() > 0;
+    auto r = kernels::short_conv_forward(x, weight, has_bias ? bias : Tensor(), silu);
+    ctx->save_for_backward({r[1], r[2], r[3]});
+    ctx->saved_data["silu"] = silu;
+    ctx->saved_data["bias"] = has_bias;
+    return r[0];
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad) {
+    auto s = ctx->get_saved_variables();
+    auto g = kernels::short_conv_backward(grad[0], s[0], s[1], s[2], ctx->saved_data["silu"].toBool(),
+                                          ctx->saved_data["bias"].toBool());
+    return {g[0], g[1], g[2], Tensor()};
+  }
+};
+
+}  // namespace detail
+
+// RMSNorm over the last dimension: x / sqrt(mean(x^2) + eps) * weight.
+inline Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
+  if (detail::native_cpu_float({x, weight})) return detail::RmsNormFn::apply(x, weight, eps);
+  return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight;
+}
+
+// silu(a) * b for x = [a | b] split on the last dimension.
+inline Tensor swiglu(const Tensor& gate_up) {
+  if (detail::native_cpu_float({gate_up})) return detail::SwiGLUFn::apply(gate_up);
+  auto gu = gate_up.chunk(2, -1);
+  return torch::silu(gu[0]) * gu[1];
+}
+
 // [B, L, H*D] -> [B, H, L, D]
 inline Tensor split_heads(const Tensor& x, int64_t heads) {
   return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
@@ -28,6 +123,7 @@ inline Tensor merge_heads(const Tensor& x) {
 }
 
 inline Tensor l2_normalize(const Tensor& x, double eps = 1e-6) {
+  if (detail::native_cpu_float({x})) return detail::L2NormalizeFn::apply(x, eps);
   return x * torch::rsqrt(x.pow(2).sum(-1, /*keepdim=*/true) + eps);
 }
 
@@ -37,9 +133,7 @@ class RMSNormImpl : public torch::nn::Module {
   explicit RMSNormImpl(int64_t dim, double eps = 1e-5) : eps_(eps) {
     weight = register_parameter("weight", torch::ones({dim}));
   }
-  Tensor forward(const Tensor& x) {
-    return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps_) * weight;
-  }
+  Tensor forward(const Tensor& x) { return rms_norm(x, weight, eps_); }
   // Gated form: RMSNorm(x) * silu(gate).
   Tensor gated(const Tensor& x, const Tensor& gate) { return forward(x) * torch::silu(gate); }
   Tensor weight;
@@ -58,6 +152,8 @@ class ShortConvImpl : public torch::nn::Module {
         "conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(channels, channels, kernel).groups(channels).bias(bias)));
   }
   Tensor forward(const Tensor& x) {
+    if (detail::native_cpu_float({x, conv->weight, conv->bias}))
+      return detail::ShortConvFn::apply(x, conv->weight, conv->bias.defined() ? conv->bias : torch::empty({0}), silu_);
     auto y = torch::constant_pad_nd(x.transpose(1, 2), {kernel_ - 1, 0});
     y = conv(y).transpose(1, 2);
     return silu_ ? torch::silu(y) : y;
