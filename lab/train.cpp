@@ -3,8 +3,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <numeric>
 #include <random>
+#include <thread>
 
 namespace asiarch::lab {
 namespace {
@@ -25,6 +27,55 @@ Tensors to_tensors(const std::vector<Example>& examples) {
     std::copy(examples[i].target.begin(), examples[i].target.end(), pt + i * l);
   }
   return {in, tg};
+}
+
+// Forward and backward of one batch, split into `shards` runs on their own
+// threads. Each shard's loss is its summed cross-entropy over the batch's
+// count of targets, so the shard gradients add up to those of the whole
+// batch's mean loss. They are summed here in shard order, so the result does
+// not depend on which thread finishes first. Returns the batch's mean loss.
+double forward_backward(LanguageModel& model, const torch::Tensor& x, const torch::Tensor& y, int64_t vocab,
+                        int shards) {
+  namespace F = torch::nn::functional;
+  const auto sum_ce = F::CrossEntropyFuncOptions().ignore_index(kIgnore).reduction(torch::kSum);
+  const double count = std::max<double>(1.0, (y != kIgnore).sum().item<double>());
+  if (shards <= 1) {
+    auto loss = F::cross_entropy(model->forward(x).reshape({-1, vocab}), y.reshape({-1}), sum_ce) / count;
+    const double lv = loss.item<double>();
+    if (std::isfinite(lv)) loss.backward();
+    return lv;
+  }
+  const auto params = model->parameters();
+  const auto xs = x.chunk(shards, 0), ys = y.chunk(shards, 0);
+  std::vector<double> sums(xs.size(), 0);
+  std::vector<torch::autograd::variable_list> grads(xs.size());
+  std::vector<std::exception_ptr> errors(xs.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < xs.size(); ++i)
+    threads.emplace_back([&, i] {
+      try {
+        auto loss = F::cross_entropy(model->forward(xs[i]).reshape({-1, vocab}), ys[i].reshape({-1}), sum_ce) / count;
+        sums[i] = loss.item<double>();
+        if (std::isfinite(sums[i]))
+          grads[i] = torch::autograd::grad({loss}, params, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                           /*allow_unused=*/true);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  const double total = std::accumulate(sums.begin(), sums.end(), 0.0);
+  if (!std::isfinite(total)) return total;
+  torch::NoGradGuard no_grad;
+  for (size_t j = 0; j < params.size(); ++j) {
+    torch::Tensor sum;
+    for (const auto& g : grads)
+      if (g[j].defined()) sum = sum.defined() ? sum + g[j] : g[j];
+    if (sum.defined()) params[j].mutable_grad() = sum;
+  }
+  return total;
 }
 
 double lr_at(const TrainConfig& c, int64_t step) {
@@ -129,6 +180,8 @@ TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const 
   double window_sum = 0;
   int64_t window_count = 0;
   model->train();
+  const int shards = config.shard_batch && config.threads > 1 ? static_cast<int>(std::min<int64_t>(config.threads, batch)) : 1;
+  if (shards > 1) set_compute_threads(1);
   const auto start = Clock::now();
   for (int64_t step = 0; step < config.steps; ++step) {
     if (cursor + batch > n) {
@@ -140,17 +193,13 @@ TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const 
     auto x = train.inputs.index_select(0, idx), y = train.targets.index_select(0, idx);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr_at(config, step));
     opt.zero_grad();
-    auto logits = model->forward(x);
-    auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, task.vocab}), y.reshape({-1}),
-                                                     torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnore));
-    const double lv = loss.item<double>();
+    const double lv = forward_backward(model, x, y, task.vocab, shards);
     r.steps = step + 1;
     if (!std::isfinite(lv)) {
       r.stop_reason = "loss became " + std::string(std::isnan(lv) ? "NaN" : "infinite") + " at step " + std::to_string(step);
       r.final_loss = lv;
       break;
     }
-    loss.backward();
     torch::nn::utils::clip_grad_norm_(model->parameters(), config.grad_clip);
     opt.step();
     window_sum += lv;
@@ -180,6 +229,7 @@ TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const 
     }
   }
   r.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (shards > 1) set_compute_threads(config.threads);
   r.tokens_per_second = r.train_seconds > 0 ? static_cast<double>(r.steps * batch * seq) / r.train_seconds : 0;
   const auto eval_start = Clock::now();
   r.metric = std::isfinite(r.final_loss) ? evaluate(model, task) : (task.metric == Metric::accuracy ? 0 : 8.0);
