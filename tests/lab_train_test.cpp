@@ -65,6 +65,30 @@ TEST(Trainer, SameSeedSameCurveAndLossFalls) {
   EXPECT_GT(a.tokens_per_second, 0);
 }
 
+// Two threads split each batch into shards: the same run twice gives the same
+// curve to the last bit, and it matches training on whole batches up to
+// float rounding (the shard losses are normalised by the whole batch's
+// target count, so the gradients are the same sum).
+TEST(Trainer, ShardedBatchesAreDeterministicAndMatchWholeBatches) {
+  auto t = recall_task();
+  auto run = [&](bool shard) {
+    LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
+    auto c = short_training(40);
+    c.threads = 2;
+    c.shard_batch = shard;
+    return train_and_evaluate(m, t, c);
+  };
+  auto a = run(true), b = run(true), whole = run(false);
+  ASSERT_EQ(a.curve.size(), b.curve.size());
+  ASSERT_EQ(a.curve.size(), whole.curve.size());
+  for (size_t i = 0; i < a.curve.size(); ++i) {
+    EXPECT_DOUBLE_EQ(a.curve[i].second, b.curve[i].second) << "point " << i;
+    EXPECT_NEAR(a.curve[i].second, whole.curve[i].second, 1e-4) << "point " << i;
+  }
+  EXPECT_EQ(a.metric, b.metric);
+  EXPECT_LT(a.curve.back().second, a.curve.front().second);
+}
+
 TEST(Monitor, StopsOnNaN) {
   auto t = recall_task();
   ModelConfig mc = small_model(t);
