@@ -92,9 +92,12 @@ void l2_rows_backward(const float* g, const float* y, const float* inv, float* d
 
 // exp as 2^n e^r with |r| <= ln2/2 and a degree-6 Taylor polynomial
 // (relative error about 1e-7): unlike a libm call, the loops that use it
-// vectorise. A NaN argument gives a NaN, which the finiteness gate relies on.
+// vectorise.
 ASIARCH_INLINE float exp_approx(float x) {
-  x = x < -87.f ? -87.f : (x > 88.f ? 88.f : x);
+  // Two plain selects, which GCC if-converts into vector blends; a NaN
+  // becomes -87 here, but every caller also multiplies by its argument.
+  x = x > -87.f ? x : -87.f;
+  x = x < 88.f ? x : 88.f;
   const float n = __builtin_floorf(x * 1.44269504f + 0.5f);
   const float r = x - n * 0.693145752f - n * 1.42860677e-6f;  // ln 2 in two parts
   float p = 1.f / 720;
