@@ -13,6 +13,7 @@
 
 #include "host/jit_context.h"
 #include "jit/mixer.h"
+#include "lab/threads.h"
 #include "lab/train.h"
 
 using namespace asiarch;
@@ -59,9 +60,10 @@ int main(int argc, char** argv) {
   FILE* f = std::fopen(args_path.c_str(), "w");
   std::fputs(args.dump().c_str(), f);
   std::fclose(f);
-  // The Python reference twice: as PyTorch runs by default, and with its BLAS
-  // single-threaded like the C++ trainer's (lab::set_compute_threads), so the
-  // gain from the language and the gain from the thread configuration show apart.
+  // The Python reference three times: as PyTorch runs by default, with its BLAS
+  // single-threaded like the C++ trainer's (lab::set_compute_threads), and with
+  // the trainer's allocator setting as well (lab::keep_freed_memory), so the
+  // gain from the trainer and the gain from configuration show apart.
   auto python_tps = [&](const std::string& env) -> std::optional<nlohmann::json> {
     const std::string cmd = env + std::string(python) + " " ASIARCH_SOURCE_DIR "/bench/train_throughput.py " + args_path;
     FILE* p = ::popen(cmd.c_str(), "r");
@@ -76,8 +78,11 @@ int main(int argc, char** argv) {
   };
   auto py = python_tps("");
   auto py1 = python_tps("OPENBLAS_NUM_THREADS=1 ");
-  if (!py || !py1) return 1;
-  const double py_tps = (*py)["tokens_per_second"], py1_tps = (*py1)["tokens_per_second"];
+  // And with the trainer's allocator setting too (lab::keep_freed_memory): the same setup in all.
+  auto py2 = python_tps(std::string("OPENBLAS_NUM_THREADS=1 ") + lab::kKeepFreedMemoryEnv + " ");
+  if (!py || !py1 || !py2) return 1;
+  const double py_tps = (*py)["tokens_per_second"], py1_tps = (*py1)["tokens_per_second"],
+               py2_tps = (*py2)["tokens_per_second"];
   std::printf("DeltaNet LM (d_model 64, 2 layers, 2 heads), in_context_recall seq 64, batch 32, %lld steps, %d threads\n",
               static_cast<long long>(steps), threads);
   std::printf("  C++ trainer (JIT plugin):                   %8.0f tokens/s  (final loss %.3f)\n", cpp.tokens_per_second,
@@ -86,7 +91,10 @@ int main(int argc, char** argv) {
               (*py)["final_loss"].get<double>());
   std::printf("  PyTorch eager, OPENBLAS_NUM_THREADS=1:      %8.0f tokens/s  (final loss %.3f)\n", py1_tps,
               (*py1)["final_loss"].get<double>());
+  std::printf("  PyTorch eager, same BLAS and allocator:     %8.0f tokens/s  (final loss %.3f)\n", py2_tps,
+              (*py2)["final_loss"].get<double>());
   std::printf("  ratio C++ / Python default:                 %8.2fx  (target >= 1.3x)\n", cpp.tokens_per_second / py_tps);
   std::printf("  ratio C++ / Python with the same BLAS setup: %7.2fx\n", cpp.tokens_per_second / py1_tps);
+  std::printf("  ratio C++ / Python, same BLAS and allocator: %7.2fx  (target >= 1.3x)\n", cpp.tokens_per_second / py2_tps);
   return 0;
 }

@@ -11,4 +11,17 @@ namespace asiarch::lab {
 // openblas_set_num_threads is left alone.
 void set_compute_threads(int n);
 
+// Keeps freed memory in the process's heap. A training step allocates and
+// frees buffers of hundreds of KiB to MiB; by default glibc serves each from
+// a fresh mmap and unmaps it on free, so every step pays page faults again,
+// and two training threads contend for the kernel's lock on the memory map.
+// With this the C++ trainer went from about 60k to 94k tokens/s on 2 threads
+// (docs/performance.md). Memory is still returned past 512 MiB free.
+void keep_freed_memory();
+
+// The same glibc settings as environment variables, for a process started to
+// compare against (bench/train_throughput's Python reference).
+inline constexpr const char* kKeepFreedMemoryEnv =
+    "MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=536870912 MALLOC_TOP_PAD_=67108864";
+
 }  // namespace asiarch::lab

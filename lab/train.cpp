@@ -154,6 +154,7 @@ double evaluate(LanguageModel& model, const TaskData& task, int64_t batch_size) 
 TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const TrainConfig& config,
                               const std::optional<Reference>& reference, const MonitorConfig& monitor) {
   set_compute_threads(config.threads);
+  keep_freed_memory();
   torch::manual_seed(config.seed);
   TaskResult r;
   r.task = task.name;
