@@ -103,6 +103,7 @@ Result<Preset> load_preset(const std::string& name, const std::string& text, con
     train.read("min_lr_frac", p.train.min_lr_frac, "a number");
     train.read("grad_clip", p.train.grad_clip, "a number");
     train.read("threads", p.train.threads, "an integer");
+    train.read("shard_batch", p.train.shard_batch, "true or false");
     train.done();
     if (p.train.steps <= 0 || p.train.batch_size <= 0 || p.train.lr <= 0 || p.train.threads <= 0)
       train.fail(name + ".train", "steps, batch_size, lr and threads must be positive");

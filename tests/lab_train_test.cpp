@@ -163,6 +163,14 @@ TEST(Presets, ErrorsNameTheField) {
   auto task = load_preset("p", std::string(base).replace(base.find("mqar"), 4, "maqr"), "mine.json");
   ASSERT_FALSE(task);
   EXPECT_NE(task.error().message.find("mine.json: p.tasks.maqr: is not a known task; valid tasks:"), std::string::npos);
+  // Sharded batches can be turned off for a plugin whose forward keeps state.
+  auto unsharded = load_preset("p", std::string(base).replace(base.find("\"steps\""), 0, "\"shard_batch\": false, "), "mine.json");
+  ASSERT_TRUE(unsharded) << unsharded.error().message;
+  EXPECT_FALSE(unsharded->train.shard_batch);
+  EXPECT_TRUE(load_preset("p", base, "mine.json")->train.shard_batch);
+  auto flag = load_preset("p", std::string(base).replace(base.find("\"steps\""), 0, "\"shard_batch\": 0, "), "mine.json");
+  ASSERT_FALSE(flag);
+  EXPECT_EQ(flag.error().message, "mine.json: p.train.shard_batch: must be true or false");
   auto json = load_preset("p", "{ nope", "mine.json");
   ASSERT_FALSE(json);
   EXPECT_NE(json.error().message.find("mine.json: not valid JSON"), std::string::npos);
