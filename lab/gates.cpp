@@ -1,7 +1,6 @@
 #include "lab/gates.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -11,10 +10,17 @@
 #include "lab/memory.h"
 #include "lab/threads.h"
 
+#include <ctime>
+
 namespace asiarch::lab {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+
+double cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
 
 std::string fmt(double v) {
   char buf[32];
@@ -216,13 +222,22 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
       // Repetitions interleaved across lengths, so a burst of load from
       // elsewhere hits every length alike; the minimum per length, since
       // noise only ever adds time.
+      // Timed as the CPU time of this thread, the only compute thread here:
+      // other processes' load (tests and workers side by side) then slows
+      // the run but not its measure, and the process's other threads (an
+      // OpenMP pool spinning, the worker's own) are not counted.
+      struct OneThread {
+        int restore;
+        explicit OneThread(int r) : restore(r) { set_compute_threads(1); }
+        ~OneThread() { set_compute_threads(restore); }
+      } one_thread(c.threads);
       auto measure_times = [&] {
         std::vector<double> best(runs.size(), std::numeric_limits<double>::infinity());
         for (int r = 0; r < 5; ++r)
           for (size_t i = 0; i < runs.size(); ++i) {
-            auto s = Clock::now();
+            const double s = cpu_seconds();
             runs[i]();
-            best[i] = std::min(best[i], std::chrono::duration<double>(Clock::now() - s).count());
+            best[i] = std::min(best[i], cpu_seconds() - s);
           }
         return best;
       };
