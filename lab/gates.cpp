@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <functional>
 #include <limits>
 
@@ -10,11 +11,8 @@
 #include "lab/memory.h"
 #include "lab/threads.h"
 
-#include <ctime>
-
 namespace asiarch::lab {
 namespace {
-
 
 double cpu_seconds() {
   timespec t{};
@@ -226,11 +224,7 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
       // other processes' load (tests and workers side by side) then slows
       // the run but not its measure, and the process's other threads (an
       // OpenMP pool spinning, the worker's own) are not counted.
-      struct OneThread {
-        int restore;
-        explicit OneThread(int r) : restore(r) { set_compute_threads(1); }
-        ~OneThread() { set_compute_threads(restore); }
-      } one_thread(c.threads);
+      ScopedComputeThreads one_thread(1, c.threads);
       auto measure_times = [&] {
         std::vector<double> best(runs.size(), std::numeric_limits<double>::infinity());
         for (int r = 0; r < 5; ++r)

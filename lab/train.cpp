@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -39,8 +40,11 @@ double forward_backward(LanguageModel& model, const torch::Tensor& x, const torc
   namespace F = torch::nn::functional;
   const auto sum_ce = F::CrossEntropyFuncOptions().ignore_index(kIgnore).reduction(torch::kSum);
   const double count = std::max<double>(1.0, (y != kIgnore).sum().item<double>());
+  auto loss_of = [&](const torch::Tensor& xi, const torch::Tensor& yi) {
+    return F::cross_entropy(model->forward(xi).reshape({-1, vocab}), yi.reshape({-1}), sum_ce) / count;
+  };
   if (shards <= 1) {
-    auto loss = F::cross_entropy(model->forward(x).reshape({-1, vocab}), y.reshape({-1}), sum_ce) / count;
+    auto loss = loss_of(x, y);
     const double lv = loss.item<double>();
     if (std::isfinite(lv)) loss.backward();
     return lv;
@@ -54,7 +58,7 @@ double forward_backward(LanguageModel& model, const torch::Tensor& x, const torc
   for (size_t i = 0; i < xs.size(); ++i)
     threads.emplace_back([&, i] {
       try {
-        auto loss = F::cross_entropy(model->forward(xs[i]).reshape({-1, vocab}), ys[i].reshape({-1}), sum_ce) / count;
+        auto loss = loss_of(xs[i], ys[i]);
         sums[i] = loss.item<double>();
         if (std::isfinite(sums[i]))
           grads[i] = torch::autograd::grad({loss}, params, {}, /*retain_graph=*/false, /*create_graph=*/false,
@@ -182,7 +186,9 @@ TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const 
   int64_t window_count = 0;
   model->train();
   const int shards = config.shard_batch && config.threads > 1 ? static_cast<int>(std::min<int64_t>(config.threads, batch)) : 1;
-  if (shards > 1) set_compute_threads(1);
+  // Shards run their ops on one thread each; evaluation below uses them all again.
+  std::optional<ScopedComputeThreads> one_per_shard;
+  if (shards > 1) one_per_shard.emplace(1, config.threads);
   const auto start = Clock::now();
   for (int64_t step = 0; step < config.steps; ++step) {
     if (cursor + batch > n) {
@@ -230,7 +236,7 @@ TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const 
     }
   }
   r.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (shards > 1) set_compute_threads(config.threads);
+  one_per_shard.reset();
   r.tokens_per_second = r.train_seconds > 0 ? static_cast<double>(r.steps * batch * seq) / r.train_seconds : 0;
   const auto eval_start = Clock::now();
   r.metric = std::isfinite(r.final_loss) ? evaluate(model, task) : (task.metric == Metric::accuracy ? 0 : 8.0);

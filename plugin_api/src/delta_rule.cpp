@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "clones.h"
+#include "substitution.h"
 
 #pragma GCC diagnostic ignored "-Wpsabi"  // vector arguments only ever cross inlined calls
 
@@ -135,17 +136,13 @@ void forward_head(const Dims& d, const float* q, const float* k, const float* v,
     keep_lower(c, an, C, true);
     gemm(c, c, K, 1.f, qn, K, kT, c, pn, C, false, Band::kFull, true);
     keep_lower(c, pn, C, false);
-    // X = (I + A)^-1 [beta v | beta k], forward substitution row by row.
+    // X = (I + A)^-1 [beta v | beta k]
     for (int64_t i = 0; i < c; ++i) {
       float* xi = xn + i * VK;
       for (int64_t j = 0; j < V; ++j) xi[j] = bn[i] * vnin[i * V + j];
       std::memcpy(xi + V, kb + i * K, K * sizeof(float));
-      for (int64_t j = 0; j < i; ++j) {
-        const float coef = an[i * C + j];
-        const float* xj = xn + j * VK;
-        for (int64_t t = 0; t < VK; ++t) xi[t] -= coef * xj[t];
-      }
     }
+    unit_lower_substitute(an, C, xn, c, VK, false);
     std::memcpy(states + n * K * V, S, K * V * sizeof(float));
     // Vn = U - W S
     for (int64_t i = 0; i < c; ++i) std::memcpy(vnn + i * V, xn + i * VK, V * sizeof(float));
@@ -199,14 +196,7 @@ void backward_head(const Dims& d, const float* dout, const float* q, const float
     // dX = [dVn | -dVn S^T], then dR = (I + A)^-T dX by backward substitution.
     for (int64_t i = 0; i < c; ++i) std::memcpy(dX + i * VK, dvn + i * V, V * sizeof(float));
     gemm(c, K, V, -1.f, dvn, V, ST, K, dX + V, VK, false);
-    for (int64_t i = c - 2; i >= 0; --i) {
-      float* xi = dX + i * VK;
-      for (int64_t j = i + 1; j < c; ++j) {
-        const float coef = an[j * C + i];
-        const float* xj = dX + j * VK;
-        for (int64_t t = 0; t < VK; ++t) xi[t] -= coef * xj[t];
-      }
-    }
+    unit_lower_substitute(an, C, dX, c, VK, true);
     // dA = -strict_tril(dR X^T)  (T1)
     transpose(c, VK, xn, VK, XT, c);
     gemm(c, c, VK, -1.f, dX, VK, XT, c, T1, C, false, Band::kFull, true);

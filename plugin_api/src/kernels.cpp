@@ -6,35 +6,15 @@
 
 #include <asiarch/ops.h>
 
+#include "substitution.h"
+
 namespace asiarch::ops::kernels {
 namespace {
 
-// One [C, C] matrix and its [C, V] right-hand sides, in place. Rows are
-// contiguous, so the inner loop is an axpy over V.
+// One [C, C] matrix and its [C, V] right-hand sides, in place.
 template <typename T>
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void solve_one(const T* __restrict a, T* __restrict x, int64_t C, int64_t V, bool transposed) {
-  if (!transposed) {  // (I + tril(A, -1)) X = R: forward substitution
-    for (int64_t i = 1; i < C; ++i) {
-      T* __restrict xi = x + i * V;
-      for (int64_t j = 0; j < i; ++j) {
-        const T c = a[i * C + j];
-        const T* __restrict xj = x + j * V;
-        for (int64_t v = 0; v < V; ++v) xi[v] -= c * xj[v];
-      }
-    }
-  } else {  // (I + tril(A, -1))^T X = R: backward substitution on the transpose
-    for (int64_t i = C - 2; i >= 0; --i) {
-      T* __restrict xi = x + i * V;
-      for (int64_t j = i + 1; j < C; ++j) {
-        const T c = a[j * C + i];
-        const T* __restrict xj = x + j * V;
-        for (int64_t v = 0; v < V; ++v) xi[v] -= c * xj[v];
-      }
-    }
-  }
+ASIARCH_CLONES void solve_one(const T* a, T* x, int64_t C, int64_t V, bool transposed) {
+  unit_lower_substitute(a, C, x, C, V, transposed);
 }
 
 }  // namespace

@@ -18,8 +18,9 @@ namespace asiarch::ops {
 
 using torch::Tensor;
 
-// Fused native forms of the small per-layer ops (plugin_api/src/fused.cpp),
-// CPU float32; every op below falls back to LibTorch ops otherwise.
+// Native forms of per-layer ops and of the ungated chunkwise delta rule
+// (plugin_api/src/), CPU float32; every op below falls back to LibTorch ops
+// otherwise.
 namespace kernels {
 std::vector<Tensor> rms_norm_forward(const Tensor& x, const Tensor& weight, double eps);  // {y, x, rstd}
 std::vector<Tensor> rms_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& weight, const Tensor& rstd);
@@ -31,6 +32,12 @@ Tensor swiglu_backward(const Tensor& grad, const Tensor& gate_up);
 std::vector<Tensor> short_conv_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu);
 std::vector<Tensor> short_conv_backward(const Tensor& grad, const Tensor& x, const Tensor& weight_kc, const Tensor& pre,
                                         bool silu, bool has_bias);  // {dx, dweight, dbias}
+// The ungated delta rule, chunkwise, as one native kernel per (batch, head)
+// (plugin_api/src/delta_rule.cpp). The forward returns the output, then the
+// 9 tensors its backward needs; the backward, gradients for q, k, v, beta.
+std::vector<Tensor> delta_rule_chunk_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
+                                             int64_t chunk);
+std::vector<Tensor> delta_rule_chunk_backward(const Tensor& grad_o, const std::vector<Tensor>& saved, int64_t chunk);
 }  // namespace kernels
 
 namespace detail {
@@ -324,16 +331,6 @@ inline Tensor unit_lower_solve(const Tensor& A, const Tensor& R) {
   return UnitLowerSolve::apply(A, R);
 }
 
-namespace kernels {
-// The ungated delta rule, chunkwise, as one native kernel per (batch, head)
-// (plugin_api/src/delta_rule.cpp); CPU float32. The forward returns the
-// output, then the 9 tensors its backward needs.
-std::vector<Tensor> delta_rule_chunk_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
-                                             int64_t chunk);
-// Gradients for q, k, v, beta.
-std::vector<Tensor> delta_rule_chunk_backward(const Tensor& grad_o, const std::vector<Tensor>& saved, int64_t chunk);
-}  // namespace kernels
-
 struct DeltaRuleChunk : public torch::autograd::Function<DeltaRuleChunk> {
   static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& q, const Tensor& k, const Tensor& v,
                         const Tensor& beta, int64_t chunk) {
@@ -404,8 +401,7 @@ inline Tensor delta_rule_chunkwise_composite(const Tensor& q, const Tensor& k, c
 
 inline Tensor delta_rule_chunkwise(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
                                    const Tensor& g = {}, int64_t chunk = 64) {
-  bool native = !g.defined() && q.size(2) > 0;
-  for (const auto* t : {&q, &k, &v, &beta}) native = native && t->device().is_cpu() && t->scalar_type() == torch::kFloat;
+  const bool native = !g.defined() && q.size(2) > 0 && detail::native_cpu_float({q, k, v, beta});
   return native ? DeltaRuleChunk::apply(q, k, v, beta, chunk) : detail::delta_rule_chunkwise_composite(q, k, v, beta, g, chunk);
 }
 
