@@ -3,6 +3,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 
 namespace asiarch::archive {
@@ -102,6 +103,29 @@ CREATE TABLE stage_scores (
   fail_reason TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (experiment_id, preset));
 )sql",
+      // 4: the event stream, runtime attempts (the Engineer revising after a failed run), and why a
+      // compile attempt itself did not finish.
+      R"sql(
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  time TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  experiment_id INTEGER,
+  data TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX events_experiment ON events(experiment_id);
+CREATE TABLE runtime_attempts (
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  revision INTEGER NOT NULL,
+  stage TEXT NOT NULL,
+  failure TEXT NOT NULL,
+  source TEXT NOT NULL,
+  revised INTEGER NOT NULL,
+  method TEXT NOT NULL DEFAULT '',
+  answered TEXT NOT NULL DEFAULT '[]',
+  diff TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (experiment_id, revision));
+ALTER TABLE compile_attempts ADD COLUMN failure TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return m;
 }
@@ -113,6 +137,34 @@ std::string now_utc() {
   gmtime_r(&t, &tm);
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+// Events carry milliseconds: several happen within a second.
+std::string now_utc_ms() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  char buf[40];
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms));
+  return buf;
+}
+
+void insert_events(SQLite::Database& db, std::vector<Event>* events, std::optional<int64_t> experiment) {
+  if (!events) return;
+  for (auto& ev : *events) {
+    if (!ev.experiment) ev.experiment = experiment;
+    ev.time = now_utc_ms();
+    SQLite::Statement q(db, "INSERT INTO events (time, kind, experiment_id, data) VALUES (?,?,?,?)");
+    q.bind(1, ev.time);
+    q.bind(2, ev.kind);
+    if (ev.experiment) q.bind(3, static_cast<int64_t>(*ev.experiment)); else q.bind(3);
+    q.bind(4, ev.data.dump());
+    q.exec();
+    ev.seq = db.getLastInsertRowid();
+  }
 }
 
 Error db_error(const std::filesystem::path& path, const std::string& what, const std::exception& e) {
@@ -178,7 +230,7 @@ Archive::~Archive() = default;
 
 int Archive::schema_version() const { return impl_->db.execAndGet("PRAGMA user_version").getInt(); }
 
-Result<int64_t> Archive::add_experiment(const Experiment& e) {
+Result<int64_t> Archive::add_experiment(const Experiment& e, std::vector<Event>* events) {
   try {
     auto& db = impl_->db;
     SQLite::Transaction tx(db);
@@ -206,6 +258,7 @@ Result<int64_t> Archive::add_experiment(const Experiment& e) {
       r.bind(2, ref);
       r.exec();
     }
+    insert_events(db, events, id);
     tx.commit();
     return id;
   } catch (const SQLite::Exception& ex) {
@@ -232,13 +285,30 @@ namespace {
 void insert_compile_attempt(SQLite::Database& db, int64_t id, const CompileAttempt& a) {
   SQLite::Statement q(db,
                       "INSERT OR REPLACE INTO compile_attempts (experiment_id, attempt, source, diagnostics, ok, "
-                      "seconds, method, answered, diff) VALUES (?,?,?,?,?,?,?,?,?)");
+                      "seconds, method, answered, diff, failure) VALUES (?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, id);
   q.bind(2, a.attempt);
   q.bind(3, a.source);
   q.bind(4, nlohmann::json(a.diagnostics).dump());
   q.bind(5, a.ok ? 1 : 0);
   q.bind(6, a.seconds);
+  q.bind(7, a.method);
+  q.bind(8, nlohmann::json(a.answered).dump());
+  q.bind(9, a.diff);
+  q.bind(10, a.failure);
+  q.exec();
+}
+
+void insert_runtime_attempt(SQLite::Database& db, int64_t id, const RuntimeAttempt& a) {
+  SQLite::Statement q(db,
+                      "INSERT OR REPLACE INTO runtime_attempts (experiment_id, revision, stage, failure, source, "
+                      "revised, method, answered, diff) VALUES (?,?,?,?,?,?,?,?,?)");
+  q.bind(1, id);
+  q.bind(2, a.revision);
+  q.bind(3, a.stage);
+  q.bind(4, a.failure);
+  q.bind(5, a.source);
+  q.bind(6, a.revised ? 1 : 0);
   q.bind(7, a.method);
   q.bind(8, nlohmann::json(a.answered).dump());
   q.bind(9, a.diff);
@@ -358,16 +428,17 @@ Result<int64_t> Archive::add_analysis(int64_t id, const std::string& text, const
   }
 }
 
-Status Archive::record_outcome(int64_t id, const Outcome& o) {
+Status Archive::record_outcome(int64_t id, const Outcome& o, std::vector<Event>* events) {
   try {
     auto& db = impl_->db;
     SQLite::Transaction tx(db);
-    for (const char* table : {"compile_attempts", "training_runs", "scores", "analyses"}) {
+    for (const char* table : {"compile_attempts", "runtime_attempts", "training_runs", "scores", "analyses"}) {
       SQLite::Statement del(db, std::string("DELETE FROM ") + table + " WHERE experiment_id = ?");
       del.bind(1, id);
       del.exec();
     }
     for (const auto& a : o.attempts) insert_compile_attempt(db, id, a);
+    for (const auto& a : o.runtime_attempts) insert_runtime_attempt(db, id, a);
     replace_gates(db, id, o.gates);
     for (const auto& r : o.runs) insert_training_run(db, id, r);
     if (o.score) insert_score(db, id, *o.score);
@@ -377,6 +448,7 @@ Status Archive::record_outcome(int64_t id, const Outcome& o) {
     t.bind(1, o.timing.dump());
     t.bind(2, id);
     t.exec();
+    insert_events(db, events, id);
     tx.commit();
     return Ok{};
   } catch (const SQLite::Exception& e) {
@@ -432,8 +504,8 @@ std::vector<Experiment> Archive::experiments() const {
 std::vector<CompileAttempt> Archive::compile_attempts(int64_t id) const {
   std::vector<CompileAttempt> out;
   SQLite::Statement q(impl_->db,
-                      "SELECT attempt, source, diagnostics, ok, seconds, method, answered, diff FROM compile_attempts "
-                      "WHERE experiment_id = ? ORDER BY attempt");
+                      "SELECT attempt, source, diagnostics, ok, seconds, method, answered, diff, failure FROM "
+                      "compile_attempts WHERE experiment_id = ? ORDER BY attempt");
   q.bind(1, id);
   while (q.executeStep()) {
     CompileAttempt a;
@@ -445,9 +517,64 @@ std::vector<CompileAttempt> Archive::compile_attempts(int64_t id) const {
     a.method = q.getColumn(5).getString();
     a.answered = nlohmann::json::parse(q.getColumn(6).getString()).get<std::vector<std::string>>();
     a.diff = q.getColumn(7).getString();
+    a.failure = q.getColumn(8).getString();
     out.push_back(std::move(a));
   }
   return out;
+}
+
+std::vector<RuntimeAttempt> Archive::runtime_attempts(int64_t id) const {
+  std::vector<RuntimeAttempt> out;
+  SQLite::Statement q(impl_->db,
+                      "SELECT revision, stage, failure, source, revised, method, answered, diff FROM runtime_attempts "
+                      "WHERE experiment_id = ? ORDER BY revision");
+  q.bind(1, id);
+  while (q.executeStep()) {
+    RuntimeAttempt a;
+    a.revision = q.getColumn(0).getInt();
+    a.stage = q.getColumn(1).getString();
+    a.failure = q.getColumn(2).getString();
+    a.source = q.getColumn(3).getString();
+    a.revised = q.getColumn(4).getInt() != 0;
+    a.method = q.getColumn(5).getString();
+    a.answered = nlohmann::json::parse(q.getColumn(6).getString()).get<std::vector<std::string>>();
+    a.diff = q.getColumn(7).getString();
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Status Archive::append_events(std::vector<Event>& events) {
+  try {
+    SQLite::Transaction tx(impl_->db);
+    insert_events(impl_->db, &events, std::nullopt);
+    tx.commit();
+    return Ok{};
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot record events", e);
+  }
+}
+
+std::vector<Event> Archive::events_since(int64_t seq, int limit) const {
+  std::vector<Event> out;
+  SQLite::Statement q(impl_->db,
+                      "SELECT seq, time, kind, experiment_id, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+  q.bind(1, seq);
+  q.bind(2, limit);
+  while (q.executeStep()) {
+    Event e;
+    e.seq = q.getColumn(0).getInt64();
+    e.time = q.getColumn(1).getString();
+    e.kind = q.getColumn(2).getString();
+    if (!q.getColumn(3).isNull()) e.experiment = q.getColumn(3).getInt64();
+    e.data = nlohmann::json::parse(q.getColumn(4).getString());
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+int64_t Archive::last_event_seq() const {
+  return impl_->db.execAndGet("SELECT coalesce(max(seq), 0) FROM events").getInt64();
 }
 
 std::vector<GateRecord> Archive::gates(int64_t id) const {
@@ -502,7 +629,7 @@ std::vector<Analysis> Archive::analyses(int64_t id) const {
   return out;
 }
 
-Status Archive::record_stage(int64_t id, const StageResult& r) {
+Status Archive::record_stage(int64_t id, const StageResult& r, std::vector<Event>* events) {
   try {
     auto& db = impl_->db;
     SQLite::Transaction tx(db);
@@ -522,6 +649,7 @@ Status Archive::record_stage(int64_t id, const StageResult& r) {
     q.bind(8, r.status);
     q.bind(9, r.fail_reason);
     q.exec();
+    insert_events(db, events, id);
     tx.commit();
     return Ok{};
   } catch (const SQLite::Exception& e) {

@@ -17,7 +17,7 @@
 
 namespace asiarch::archive {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 enum class Origin { evolved, hand_written, baseline };
 const char* to_string(Origin o);
@@ -49,6 +49,31 @@ struct CompileAttempt {
   std::string method;                 // "", "fix-it", "rule:<name>"
   std::vector<std::string> answered;  // diagnostics the repair answered
   std::string diff;                   // unified diff from the previous attempt
+  std::string failure;                // why the compile itself did not finish (a worker that died), else empty
+};
+
+// A built candidate that failed at run time (an exception, a failed gate, a
+// non-finite loss, a worker that died), what it was told to the Engineer,
+// and what the Engineer answered.
+struct RuntimeAttempt {
+  int revision = 0;          // 1 = the first built source's run
+  std::string stage;         // "gates", "training", "worker"
+  std::string failure;       // the reason given to the Engineer
+  std::string source;        // the source that ran
+  bool revised = false;      // the Engineer answered with a new source
+  std::string method;        // how it was revised, or why not
+  std::vector<std::string> answered;
+  std::string diff;          // from `source` to the revision
+};
+
+// One state change of a run: {seq, time, kind, experiment, data}. Stored
+// append-only, in the same transaction as the state it describes.
+struct Event {
+  int64_t seq = 0;        // assigned by the archive, increasing
+  std::string time;       // UTC, ISO 8601 with milliseconds
+  std::string kind;       // "run_started", "experiment_proposed", "compile_attempt", ...
+  std::optional<int64_t> experiment;
+  nlohmann::json data = nlohmann::json::object();
 };
 
 struct TrainingRun {
@@ -89,6 +114,7 @@ struct Analysis {
 // killed mid-way leaves an experiment either untouched or complete).
 struct Outcome {
   std::vector<CompileAttempt> attempts;
+  std::vector<RuntimeAttempt> runtime_attempts;
   std::vector<GateRecord> gates;
   std::vector<TrainingRun> runs;
   std::optional<Score> score;
@@ -119,22 +145,31 @@ class Archive {
   int schema_version() const;
   const std::filesystem::path& path() const { return path_; }
 
-  Result<int64_t> add_experiment(const Experiment& e);
+  // Each state change may carry events: they are appended in the same
+  // transaction, given their seq and time (and the experiment's id when
+  // unset), and returned through the same vector.
+  Result<int64_t> add_experiment(const Experiment& e, std::vector<Event>* events = nullptr);
   Status set_status(int64_t id, const std::string& status, const std::string& reason = "");
+  // Events that describe no stored state (progress, a worker started): their own transaction.
+  Status append_events(std::vector<Event>& events);
+  // Events after `seq`, oldest first, at most `limit`.
+  std::vector<Event> events_since(int64_t seq, int limit = 1000) const;
+  int64_t last_event_seq() const;
   Status add_compile_attempt(int64_t id, const CompileAttempt& a);
   Status set_gates(int64_t id, const std::vector<GateRecord>& gates);
   Status add_training_run(int64_t id, const TrainingRun& r);
   Status set_score(int64_t id, const Score& s);
   Result<int64_t> add_analysis(int64_t id, const std::string& text, const nlohmann::json& insights);
   // Replaces whatever the experiment had recorded with `o`, and sets its status.
-  Status record_outcome(int64_t id, const Outcome& o);
+  Status record_outcome(int64_t id, const Outcome& o, std::vector<Event>* events = nullptr);
   // Replaces the experiment's runs and score on r.preset, in one transaction.
-  Status record_stage(int64_t id, const StageResult& r);
+  Status record_stage(int64_t id, const StageResult& r, std::vector<Event>* events = nullptr);
   std::vector<StageResult> stages(int64_t id) const;
 
   Result<Experiment> experiment(int64_t id) const;
   std::vector<Experiment> experiments() const;  // by id
   std::vector<CompileAttempt> compile_attempts(int64_t id) const;
+  std::vector<RuntimeAttempt> runtime_attempts(int64_t id) const;
   std::vector<GateRecord> gates(int64_t id) const;
   std::vector<TrainingRun> training_runs(int64_t id) const;
   std::optional<Score> score(int64_t id) const;

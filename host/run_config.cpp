@@ -26,6 +26,13 @@ bool is_strings(const nlohmann::json& j) {
   return true;
 }
 
+bool is_agents(const nlohmann::json& j) {
+  if (!j.is_object()) return false;
+  for (const auto& [k, v] : j.items())
+    if (!(k == "researcher" || k == "engineer" || k == "analyst" || k == "judge") || !v.is_string()) return false;
+  return true;
+}
+
 const std::map<std::string, Field>& fields() {
   static const std::map<std::string, Field> f = {
       {"preset", {"a string", &nlohmann::json::is_string, [](RunConfig& c, const nlohmann::json& j) { c.preset = j; }}},
@@ -38,6 +45,14 @@ const std::map<std::string, Field>& fields() {
       {"parent_top", {"a positive integer", is_pos_int, [](RunConfig& c, const nlohmann::json& j) { c.selection.parent_top = j; }}},
       {"references", {"a non-negative integer", is_nonneg_int, [](RunConfig& c, const nlohmann::json& j) { c.selection.references = j; }}},
       {"max_repair_attempts", {"a positive integer", is_pos_int, [](RunConfig& c, const nlohmann::json& j) { c.max_repair_attempts = j; }}},
+      {"max_runtime_revisions", {"a non-negative integer", is_nonneg_int, [](RunConfig& c, const nlohmann::json& j) { c.max_runtime_revisions = j; }}},
+      {"executor", {"a string", &nlohmann::json::is_string, [](RunConfig& c, const nlohmann::json& j) { c.executor = j; }}},
+      {"agents", {"an object of role names (researcher, engineer, analyst, judge) to strings", is_agents, [](RunConfig& c, const nlohmann::json& j) {
+         c.agents.researcher = j.value("researcher", c.agents.researcher);
+         c.agents.engineer = j.value("engineer", c.agents.engineer);
+         c.agents.analyst = j.value("analyst", c.agents.analyst);
+         c.agents.judge = j.value("judge", c.agents.judge);
+       }}},
       {"promote", {"a non-negative integer", is_nonneg_int, [](RunConfig& c, const nlohmann::json& j) { c.promote = j; }}},
       {"promote_preset", {"a string", &nlohmann::json::is_string, [](RunConfig& c, const nlohmann::json& j) { c.promote_preset = j; }}},
       {"baselines", {"an array of strings", is_strings, [](RunConfig& c, const nlohmann::json& j) { c.baselines = j.get<std::vector<std::string>>(); }}},

@@ -12,6 +12,14 @@
 
 namespace asiarch::host {
 
+// Which implementation plays each agent role ("offline" is the only one today).
+struct AgentBackends {
+  std::string researcher = "offline";
+  std::string engineer = "offline";
+  std::string analyst = "offline";
+  std::string judge = "offline";
+};
+
 struct RunConfig {
   std::string workdir = "asiarch-work";
   std::string preset = "explore";
@@ -21,7 +29,11 @@ struct RunConfig {
   int workers = 1;
   std::uint64_t seed = 0;
   archive::SelectionConfig selection;
-  int max_repair_attempts = 4;
+  int max_repair_attempts = 4;     // compiles per built source (1: no repair)
+  int max_runtime_revisions = 1;   // Engineer revisions after a runtime failure (0: none)
+  AgentBackends agents;
+  std::string executor = "local";  // where built candidates are gated and trained
+  std::string events = "text";     // what `run` prints: text (progress lines) | jsonl (one event a line)
   std::vector<std::string> baselines = {"linear_attention", "delta_net", "gated_delta_net", "mamba2"};
   int promote = -1;                // second stage: the best this many evolved designs ... (-1: 2 on explore, else 0)
   std::string promote_preset = "verify";  // ... re-evaluated on this preset (with DeltaNet)
