@@ -119,7 +119,9 @@ int run_baselines(const BaselinesArgs& a) {
     req.preset = *preset;
     req.options.tasks = a.tasks;
     req.options.seed = a.seed;
-    req.options.progress = [](const std::string& s) { std::cerr << "  " << s << "\n"; };
+    req.options.progress = [](const nlohmann::json& m) {
+      if (m.value("kind", "") != "training_progress") std::cerr << "  " << lab::describe_progress(m) << "\n";
+    };
     req.cache_dir = a.cache_dir;
     req.workdir = a.workdir;
     req.use_references = false;  // baselines are the references

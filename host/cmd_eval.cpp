@@ -49,7 +49,7 @@ int run_eval(const EvalArgs& a) {
   job.tasks = a.tasks;
   job.seed = a.seed;
   job.mixer_options = a.options;
-  job.max_attempts = 1;
+  job.kind = "evaluate";
   job.baselines_dir = default_baselines_dir();
   job.cache_dir = a.cache_dir.empty() ? jit::default_cache_dir().string() : a.cache_dir;
   job.references = baseline_references(a.workdir, a.preset);
@@ -62,8 +62,13 @@ int run_eval(const EvalArgs& a) {
     return 2;
   }
   job.reference_parameters = prepared->reference_parameters;
-  std::function<void(const std::string&)> progress;
-  if (!a.quiet && !a.json) progress = [](const std::string& s) { std::cerr << "  " << s << "\n"; };
+  std::function<void(const nlohmann::json&)> progress;
+  if (!a.quiet && !a.json)
+    progress = [](const nlohmann::json& m) {
+      const std::string kind = m.value("kind", "");
+      if (kind != "stage" && kind != "training_progress" && kind != "compiled")
+        std::cerr << "  " << lab::describe_progress(m) << "\n";
+    };
   auto out = run_job(job, *source, scratch / "candidate", settings, progress);
   if (!out) {
     std::cerr << "asiarch eval: " << out.error().message << "\n";
@@ -76,8 +81,8 @@ int run_eval(const EvalArgs& a) {
               << "worker output (" << (out->scratch / "worker.log").string() << "):\n" << out->log_tail << "\n";
     return 1;
   }
-  if (!r.built) {
-    const jit::Diagnostics diags = r.attempts.empty() ? jit::Diagnostics{} : r.attempts.back().outcome.diagnostics;
+  if (!r.built()) {
+    const jit::Diagnostics diags = r.compile ? r.compile->diagnostics : jit::Diagnostics{};
     if (a.json)
       std::cout << nlohmann::json{{"file", a.file}, {"ok", false}, {"diagnostics", diags}}.dump(2) << "\n";
     else

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agents/engineer.h"
+#include "agents/offline/engineer.h"
 #include "host/commands.h"
 #include "host/jit_context.h"
 #include "util/files.h"

@@ -2,6 +2,7 @@
 // the discovery loop, resumable.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <iostream>
 
 #include "host/commands.h"
@@ -10,6 +11,26 @@
 
 namespace asiarch::host {
 namespace {
+
+// SIGINT/SIGTERM cancel the run. A signal handler reaches only static
+// storage; this token belongs to the command, not to the library.
+CancelToken g_cancel;
+extern "C" void on_stop_signal(int sig) { g_cancel.cancel(sig); }
+
+struct SignalScope {
+  struct sigaction old_int {}, old_term {};
+  SignalScope() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+  }
+  ~SignalScope() {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+  }
+};
 
 struct RunArgs {
   RunConfig flags;
@@ -48,8 +69,12 @@ int run_run(RunArgs& a) {
   if (given("--promote-preset")) c.promote_preset = f.promote_preset;
   if (given("--pool-size")) c.selection.pool_size = f.selection.pool_size;
   if (given("--parent-top")) c.selection.parent_top = f.selection.parent_top;
+  if (given("--events")) c.events = f.events;
+  if (given("--executor")) c.executor = f.executor;
+  if (given("--max-runtime-revisions")) c.max_runtime_revisions = f.max_runtime_revisions;
   c.quiet = f.quiet;
-  return run_discovery(c, std::cout, std::cerr);
+  SignalScope signals;
+  return run_discovery(c, std::cout, std::cerr, g_cancel);
 }
 
 }  // namespace
@@ -80,6 +105,11 @@ void add_run_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--config", a->config_file, "settings file (default: <workdir>/asiarch.json when present)");
   cmd->add_flag("--quiet", f.quiet, "only the summary");
+  cmd->add_option("--events", f.events, "what to print: text (progress lines) | jsonl (every event as a JSON line)")
+      ->capture_default_str();
+  cmd->add_option("--executor", f.executor, "where candidates are gated and trained: local")->capture_default_str();
+  cmd->add_option("--max-runtime-revisions", f.max_runtime_revisions,
+                  "Engineer revisions after a runtime failure")->capture_default_str();
   cmd->callback([a, &exit_code] { exit_code = run_run(*a); });
 }
 

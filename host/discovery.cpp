@@ -4,47 +4,29 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <csignal>
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <list>
+#include <memory>
 #include <ostream>
 #include <set>
 #include <thread>
 
-#include "agents/analyst.h"
-#include "agents/design.h"
-#include "agents/fitness.h"
-#include "agents/judge.h"
-#include "agents/researcher.h"
+#include "agents/offline/design.h"
 #include "archive/archive.h"
+#include "host/candidate.h"
+#include "host/events.h"
+#include "host/exec/executor.h"
+#include "host/exec/worker_pool.h"
 #include "host/jit_context.h"
 #include "host/lab_setup.h"
-#include "host/worker_job.h"
+#include "host/scoring.h"
+#include "jit/toolchain.h"
 #include "util/files.h"
 
 namespace asiarch::host {
 namespace {
-
-// Set by SIGINT/SIGTERM. A signal handler can only reach static storage.
-std::atomic<int> g_stop_signal{0};
-
-extern "C" void on_stop_signal(int sig) { g_stop_signal.store(sig); }
-
-struct SignalScope {
-  struct sigaction old_int {}, old_term {};
-  SignalScope() {
-    g_stop_signal.store(0);
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-  }
-  ~SignalScope() {
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-  }
-};
 
 std::string fmt(double v, const char* f = "%.3f") {
   char buf[48];
@@ -54,74 +36,17 @@ std::string fmt(double v, const char* f = "%.3f") {
 
 bool done_status(const std::string& s) { return s == "scored" || s == "failed"; }
 
-// Loss (bits per byte on byte_lm) and mean accuracy over the accuracy tasks
-// both reports share.
-struct Metrics {
-  std::optional<double> loss;
-  std::map<std::string, double> accuracy;
-};
-
-Metrics metrics_of(const std::vector<archive::TrainingRun>& runs) {
-  Metrics m;
-  for (const auto& r : runs) {
-    if (r.metric_name == "bits_per_byte" && std::isfinite(r.metric)) m.loss = r.metric;
-    if (r.metric_name == "accuracy") m.accuracy[r.task] = r.metric;
-  }
-  return m;
-}
-
-agents::FitnessInputs fitness_inputs(const Metrics& m, const Metrics& base) {
-  agents::FitnessInputs in;
-  in.loss = m.loss;
-  in.baseline_loss = base.loss;
-  double a = 0, b = 0;
-  int n = 0;
-  for (const auto& [task, acc] : m.accuracy)
-    if (auto it = base.accuracy.find(task); it != base.accuracy.end()) {
-      a += acc;
-      b += it->second;
-      ++n;
-    }
-  if (n) {
-    in.accuracy = a / n;
-    in.baseline_accuracy = b / n;
-  }
-  return in;
-}
-
-std::vector<archive::TrainingRun> training_runs(const lab::EvalReport& report, const WorkerJob& job) {
-  std::vector<archive::TrainingRun> runs;
-  for (const auto& t : report.tasks) {
-    archive::TrainingRun r;
-    r.preset = report.preset;
-    r.task = t.task;
-    r.config = {{"seed", job.seed}, {"mixer_options", job.mixer_options}, {"train_seconds", t.train_seconds},
-                {"eval_seconds", t.eval_seconds}};
-    r.curve = t.curve;
-    r.metric_name = t.metric_name;
-    r.metric = t.metric;
-    if (std::isfinite(t.final_loss)) r.final_loss = t.final_loss;
-    r.steps = t.steps;
-    r.tokens_per_second = t.tokens_per_second;
-    r.seconds = t.train_seconds + t.eval_seconds;
-    r.stop_reason = t.stop_reason;
-    runs.push_back(std::move(r));
-  }
-  return runs;
-}
-
-struct Running {
+// A candidate in flight and when its clock started.
+struct InFlight {
+  std::unique_ptr<CandidateRun> run;
   std::chrono::steady_clock::time_point began;  // proposal (evolved) or start
   double propose_seconds = 0;
-  int64_t id = 0;
-  std::string name;
-  WorkerJob job;
-  RunningJob handle;
 };
 
 class Loop {
  public:
-  Loop(const RunConfig& c, std::ostream& out, std::ostream& err) : c_(c), out_(out), err_(err) {}
+  Loop(const RunConfig& c, std::ostream& out, std::ostream& err, const CancelToken& cancel)
+      : c_(c), out_(out), err_(err), cancel_(cancel), text_(out), jsonl_(out) {}
   int run();
 
  private:
@@ -130,7 +55,7 @@ class Loop {
   void adopt_hand_written();
   std::optional<int64_t> propose();
   Status start(int64_t id);
-  void finish(Running& r, const WorkerOutcome& o);
+  void finish(InFlight& f);
   void summary(bool interrupted);
   std::optional<Metrics> baseline_metrics() const { return baseline_metrics(c_.preset); }
   std::optional<Metrics> baseline_metrics(const std::string& preset) const;
@@ -144,43 +69,55 @@ class Loop {
   std::map<std::string, lab::Reference> references_on(const std::string& preset) const;
   bool promote();
   bool evaluate_stage(int64_t id, const std::string& preset);
-  std::vector<agents::Lineage> lineages() const;
+  std::vector<agents::ExperimentView> views() const;
   int evolved_done() const;
-  bool is_reference(int64_t id) const { return reference_id() == id; }
   int evolved_pending() const;
-  void say(const std::string& s) {
-    if (!c_.quiet) out_ << s << std::endl;
-  }
+  bool is_reference(int64_t id) const { return reference_id() == id; }
+  void note(const std::string& text) { events_->emit("note", std::nullopt, {{"text", text}}); }
+  CandidateDeps deps() { return {*pool_, *executor_, *agents_.engineer, *events_, shared_objects_}; }
 
   RunConfig c_;
   std::ostream& out_;
   std::ostream& err_;
+  const CancelToken& cancel_;
+  TextSink text_;
+  JsonlSink jsonl_;
   std::filesystem::path workdir_;
   std::unique_ptr<archive::Archive> archive_;
+  std::unique_ptr<EventLog> events_;
+  agents::Agents agents_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<Executor> executor_;
+  std::filesystem::path shared_objects_;
   int lock_fd_ = -1;
-  WorkerSettings settings_;
   WorkerJob base_job_;
-  std::vector<Running> running_;
-  std::optional<RunningJob> spare_;  // a worker already started, waiting for the next experiment
-  int slots_ = 0;
-  std::filesystem::path next_slot() { return workdir_ / "scratch" / ("slot-" + std::to_string(++slots_)); }
-  void keep_a_spare() {
-    if (spare_) return;
-    if (auto w = start_idle_worker(next_slot(), settings_)) spare_ = std::move(*w);
-  }
+  std::list<InFlight> running_;
   std::set<int64_t> failed_to_start_;
   std::map<int64_t, std::pair<std::chrono::steady_clock::time_point, double>> proposed_at_;
 };
 
 Status Loop::setup() {
+  // Everything that can be refused without touching the disk first.
+  auto agents = agents::make_agents(c_.agents);
+  if (!agents) return agents.error();
+  agents_ = std::move(*agents);
+  {
+    const auto known = known_executors();
+    if (std::find(known.begin(), known.end(), c_.executor) == known.end()) {
+      std::string k;
+      for (const auto& n : known) k += (k.empty() ? "" : ", ") + n;
+      return make_error("executor: unknown executor \"" + c_.executor + "\"; known executors: " + k);
+    }
+  }
+  if (c_.events != "text" && c_.events != "jsonl")
+    return make_error("events: unknown format \"" + c_.events + "\"; known formats: text, jsonl");
+
   workdir_ = std::filesystem::absolute(c_.workdir);
   std::error_code ec;
   std::filesystem::create_directories(workdir_, ec);
   if (ec) return make_error(workdir_.string() + ": cannot create the workdir: " + ec.message());
   if (::access(workdir_.c_str(), W_OK | X_OK) != 0)
     return make_error(workdir_.string() + ": the workdir is not writable: " + std::strerror(errno));
-  const auto config_file = workdir_ / "asiarch.json";
-  (void)config_file;  // read by the command before flags apply
   lock_fd_ = ::open((workdir_ / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0) return make_error((workdir_ / ".lock").string() + ": " + std::strerror(errno));
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
@@ -198,19 +135,30 @@ Status Loop::setup() {
   auto a = archive::Archive::open(workdir_ / "archive.db");
   if (!a) return a.error();
   archive_ = std::move(*a);
+  std::vector<EventSink*> sinks;
+  if (c_.events == "jsonl") sinks.push_back(&jsonl_);
+  else if (!c_.quiet) sinks.push_back(&text_);
+  events_ = std::make_unique<EventLog>(*archive_, sinks);
 
-  settings_.limits = c_.limits;
   base_job_.preset = c_.preset;
   base_job_.presets_file = c_.presets_file.empty() ? "" : std::filesystem::absolute(c_.presets_file).string();
   base_job_.tasks = c_.tasks;
   base_job_.seed = c_.seed;
-  base_job_.max_attempts = c_.max_repair_attempts;
   base_job_.baselines_dir = c_.baselines_dir.empty() ? default_baselines_dir() : c_.baselines_dir;
   base_job_.cache_dir = c_.cache_dir.empty() ? jit::default_cache_dir().string() : c_.cache_dir;
-  settings_.cache_dir = base_job_.cache_dir;  // spare workers set their JIT up while they wait
-  keep_a_spare();  // its start-up overlaps the preparation
-  say("preparing the compile cache (" + base_job_.cache_dir + ")");
-  auto prepared = prepare_cache(base_job_, workdir_ / "scratch" / "prepare", settings_);
+  auto tc = jit::Toolchain::create({base_job_.cache_dir});
+  if (!tc) return tc.error();
+  shared_objects_ = tc->shared_object_dir();
+  WorkerSettings settings;
+  settings.limits = c_.limits;
+  settings.cache_dir = base_job_.cache_dir;  // spare workers set their JIT up while they wait
+  pool_ = std::make_unique<WorkerPool>(settings, workdir_ / "scratch");
+  auto ex = make_executor(c_.executor, *pool_);
+  if (!ex) return ex.error();
+  executor_ = std::move(*ex);
+  pool_->keep_spares();  // its start-up overlaps the preparation
+  note("preparing the compile cache (" + base_job_.cache_dir + ")");
+  auto prepared = prepare_cache(base_job_, workdir_ / "scratch" / "prepare", settings);
   if (!prepared) return prepared.error();
   base_job_.reference_parameters = prepared->reference_parameters;
   return Ok{};
@@ -240,7 +188,8 @@ void Loop::seed_experiments() {
         e.design = agents::to_json(d);
         e.canonical = agents::canonical(d);
       }
-    if (auto id = archive_->add_experiment(e)) say("#" + std::to_string(*id) + " " + name + ": baseline queued");
+    std::vector<archive::Event> ev{EventLog::make("experiment_queued", std::nullopt, {{"name", name}, {"origin", "baseline"}})};
+    if (archive_->add_experiment(e, &ev)) events_->published(ev);
   }
 }
 
@@ -264,23 +213,27 @@ void Loop::adopt_hand_written() {
     e.source = *source;
     e.source_hash = hash;
     e.motivation = "Hand-written plugin from " + f.string() + ".";
-    if (auto id = archive_->add_experiment(e)) say("#" + std::to_string(*id) + " " + e.name + ": hand-written plugin queued");
+    std::vector<archive::Event> ev{EventLog::make("experiment_queued", std::nullopt,
+                                                  {{"name", e.name}, {"origin", "hand-written"}, {"file", f.string()}})};
+    if (archive_->add_experiment(e, &ev)) events_->published(ev);
   }
 }
 
-std::vector<agents::Lineage> Loop::lineages() const {
-  std::vector<agents::Lineage> out;
+std::vector<agents::ExperimentView> Loop::views() const {
+  std::vector<agents::ExperimentView> out;
   for (const auto& e : archive_->experiments()) {
-    agents::Lineage l;
-    l.id = e.id;
-    l.name = e.name;
-    l.parent = e.parent;
-    if (!e.design.empty())
-      if (auto d = agents::design_from_json(e.design)) l.design = *d;
-    if (auto s = archive_->score(e.id)) l.fitness = s->total;
-    l.failed = e.status == "failed";
-    l.fail_reason = e.fail_reason;
-    out.push_back(std::move(l));
+    agents::ExperimentView v;
+    v.id = e.id;
+    v.name = e.name;
+    v.origin = archive::to_string(e.origin);
+    v.parent = e.parent;
+    v.motivation = e.motivation;
+    v.source = e.source;
+    v.design = e.design;
+    if (auto s = archive_->score(e.id)) v.fitness = s->total;
+    v.failed = e.status == "failed";
+    v.fail_reason = e.fail_reason;
+    out.push_back(std::move(v));
   }
   return out;
 }
@@ -328,28 +281,30 @@ std::map<std::string, lab::Reference> Loop::references_on(const std::string& pre
 
 std::optional<int64_t> Loop::propose() {
   const auto began = std::chrono::steady_clock::now();
-  // Candidates: scored designs that are not suspected of leakage.
+  // Candidates: every scored experiment with a source (hand-written ones too), unless suspected of leakage.
+  const auto all = views();
   std::vector<std::pair<int64_t, double>> candidates;
-  std::map<int64_t, agents::DesignRef> refs;
-  for (const auto& l : lineages()) {
-    if (!l.design || !l.fitness) continue;
-    auto s = archive_->score(l.id);
+  std::map<int64_t, const agents::ExperimentView*> by_id;
+  for (const auto& v : all) {
+    by_id[v.id] = &v;
+    if (!v.fitness || v.source.empty()) continue;
+    auto s = archive_->score(v.id);
     if (s && s->details.value("suspicious", false)) continue;
-    candidates.emplace_back(l.id, *l.fitness);
-    refs[l.id] = {l.id, l.name, *l.design, *l.fitness};
+    candidates.emplace_back(v.id, *v.fitness);
   }
-  const auto count = archive_->experiments().size();
+  const auto count = all.size();
   std::mt19937_64 rng(c_.seed * 0x9E3779B97F4A7C15ULL + count);
   auto sel = archive::select(candidates, c_.selection, rng);
   if (!sel) return std::nullopt;
-  agents::ResearchInput in;
-  in.parent = refs[sel->parent];
-  for (int64_t r : sel->references) in.references.push_back(refs[r]);
-  in.effects = agents::aggregate_effects(lineages());
-  auto known = [this](const std::string& canonical, const std::string& hash) {
+  agents::ResearchContext ctx;
+  ctx.parent = *by_id[sel->parent];
+  for (int64_t r : sel->references) ctx.references.push_back(*by_id[r]);
+  ctx.archive = all;
+  ctx.seed = rng();
+  ctx.known = [this](const std::string& canonical, const std::string& hash) {
     return archive_->find_duplicate(canonical, hash).has_value();
   };
-  auto p = agents::propose(in, rng, known);
+  auto p = agents_.researcher->propose(ctx);
   if (!p) {
     err_ << "asiarch run: the Researcher: " << p.error().message << "\n";
     return std::nullopt;
@@ -360,169 +315,110 @@ std::optional<int64_t> Loop::propose() {
   e.name = p->name;
   e.motivation = p->motivation;
   e.source = p->source;
-  e.design = agents::to_json(p->design);
+  e.design = p->design;
   e.canonical = p->canonical;
   e.source_hash = p->source_hash;
   e.origin = archive::Origin::evolved;
-  auto id = archive_->add_experiment(e);
+  std::vector<archive::Event> ev{EventLog::make(
+      "experiment_proposed", std::nullopt,
+      {{"name", p->name}, {"parent", sel->parent}, {"references", sel->references}, {"motivation", p->motivation},
+       {"researcher", c_.agents.researcher}})};
+  auto id = archive_->add_experiment(e, &ev);
   if (!id) {
     err_ << "asiarch run: " << id.error().message << "\n";
     return std::nullopt;
   }
+  events_->published(ev);
   proposed_at_[*id] = {began, std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count()};
-  say("#" + std::to_string(*id) + " " + p->name + ": proposed. " + p->motivation);
   return *id;
 }
 
 Status Loop::start(int64_t id) {
   auto e = archive_->experiment(id);
   if (!e) return e.error();
-  Running r;
-  r.began = std::chrono::steady_clock::now();
+  InFlight f;
+  f.began = std::chrono::steady_clock::now();
   if (auto it = proposed_at_.find(id); it != proposed_at_.end()) {
-    r.began = it->second.first;
-    r.propose_seconds = it->second.second;
+    f.began = it->second.first;
+    f.propose_seconds = it->second.second;
     proposed_at_.erase(it);
   }
-  r.id = id;
-  r.name = e->name;
-  r.job = base_job_;
-  r.job.name = std::to_string(id) + "-" + e->name + ".cpp";
-  r.job.max_attempts = e->origin == archive::Origin::baseline ? 1 : c_.max_repair_attempts;
-  if (!is_reference(id)) r.job.references = references_on(c_.preset);
-  if (spare_) {
-    r.handle = std::move(*spare_);
-    spare_.reset();
-    if (auto st = assign_job(r.handle, r.job, e->source); !st) {
-      cancel_job(r.handle);
-      return st.error();
-    }
-  } else {
-    auto h = start_job(r.job, e->source, next_slot(), settings_);
-    if (!h) return h.error();
-    r.handle = std::move(*h);
-  }
-  say("#" + std::to_string(id) + " " + e->name + ": started (" + to_string(e->origin) + ")");
-  running_.push_back(std::move(r));
+  CandidateSpec spec;
+  spec.id = id;
+  spec.name = e->name;
+  spec.source = e->source;
+  spec.job = base_job_;
+  spec.job.experiment = id;
+  // The name is part of the object's cache key: the same source under the same name compiles once.
+  spec.job.name = e->name + ".cpp";
+  const bool baseline = e->origin == archive::Origin::baseline;
+  spec.max_repair_attempts = baseline ? 1 : c_.max_repair_attempts;
+  spec.max_runtime_revisions = baseline ? 0 : c_.max_runtime_revisions;
+  if (!is_reference(id)) spec.job.references = references_on(c_.preset);
+  events_->emit("experiment_started", id, {{"name", e->name}, {"origin", archive::to_string(e->origin)}});
+  f.run = std::make_unique<CandidateRun>(std::move(spec), deps());
+  running_.push_back(std::move(f));
   return Ok{};
 }
 
-// What a worker's outcome means for the archive: attempts, gates, runs,
-// status and the reason for a failure. Score, analysis and timing are added by the caller.
-archive::Outcome interpret(const WorkerOutcome& o, const WorkerJob& job) {
-  archive::Outcome rec;
-  for (const auto& a : o.result.attempts) {
-    archive::CompileAttempt ca;
-    ca.attempt = a.number;
-    ca.source = a.source;
-    ca.diagnostics = a.outcome.diagnostics;
-    ca.ok = a.outcome.ok;
-    ca.seconds = a.seconds;
-    ca.method = a.method;
-    ca.answered = a.answered;
-    ca.diff = a.diff;
-    rec.attempts.push_back(std::move(ca));
+void Loop::finish(InFlight& f) {
+  CandidateRun& r = *f.run;
+  const int64_t id = r.spec().id;
+  archive::Outcome rec = std::move(r.outcome());
+  auto all = views();
+  agents::ExperimentView* self = nullptr;
+  for (auto& v : all)
+    if (v.id == id) self = &v;
+  if (!self) return;
+  const auto& eval = r.evaluation();
+  if (rec.status == "scored" && eval && eval->result.report) {
+    const Metrics base = is_reference(id) ? metrics_of(rec.runs) : baseline_metrics().value_or(Metrics{});
+    agents::JudgeInput ji;
+    ji.report = &*eval->result.report;
+    ji.reference_parameters = base_job_.reference_parameters;
+    ji.candidate = *self;
+    ji.archive = all;
+    rec.score = score(*agents_.judge, ji, rec.runs, base);
+    self->fitness = rec.score->total;
   }
-  const lab::EvalReport* report = o.result.report ? &*o.result.report : nullptr;
-  if (report) {
-    for (const auto& g : report->gates) rec.gates.push_back({g.name, g.passed, g.reason, g.details});
-    rec.runs = training_runs(*report, job);
-  }
-  rec.status = "failed";
-  if (!o.failure.empty()) {
-    rec.fail_reason = o.failure;
-  } else if (!o.result.built) {
-    rec.fail_reason = "did not build after " + std::to_string(o.result.attempts.size()) + " attempt(s)" +
-                      (o.result.gave_up.empty() ? "" : ": " + o.result.gave_up);
-  } else if (!report) {
-    rec.fail_reason = o.result.error.empty() ? "no report" : o.result.error;
-  } else if (!report->gates_passed) {
-    for (const auto& g : report->gates)
-      if (!g.passed) {
-        rec.fail_reason = "gate " + g.name + " failed: " + g.reason;
-        break;
-      }
-  } else {
-    rec.status = "scored";
-  }
-  return rec;
-}
-
-// The Judge and ASI-Arch's fitness, against DeltaNet's metrics on the same preset.
-archive::Score score(const lab::EvalReport& report, const std::vector<archive::TrainingRun>& runs, const Metrics& base,
-                     int64_t reference_parameters, std::optional<double> novelty) {
-  agents::JudgeInputs ji;
-  ji.report = &report;
-  ji.reference_parameters = reference_parameters ? reference_parameters : report.mixer_parameters;
-  ji.novelty = novelty;
-  const auto judgement = agents::judge(ji);
-  auto in = fitness_inputs(metrics_of(runs), base);
-  in.judge = judgement.score;
-  const auto f = agents::fitness(in);
-  archive::Score s{f.loss_score, f.bench_score, f.judge_score, f.total, agents::to_json(f)};
-  s.details["judge"] = judgement.parts;
-  s.details["judge_score_1_10"] = judgement.score;
-  if (in.loss) s.details["loss"] = *in.loss;
-  if (in.baseline_loss) s.details["baseline_loss"] = *in.baseline_loss;
-  if (in.accuracy) s.details["accuracy"] = *in.accuracy;
-  if (in.baseline_accuracy) s.details["baseline_accuracy"] = *in.baseline_accuracy;
-  return s;
-}
-
-void Loop::finish(Running& r, const WorkerOutcome& o) {
-  archive::Outcome rec = interpret(o, r.job);
-  const lab::EvalReport* report = o.result.report ? &*o.result.report : nullptr;
-  auto all = lineages();
-  agents::Lineage self;
-  for (const auto& l : all)
-    if (l.id == r.id) self = l;
-  if (rec.status == "scored") {
-    const Metrics base = is_reference(r.id) ? metrics_of(rec.runs) : baseline_metrics().value_or(Metrics{});
-    std::optional<double> novelty;
-    if (self.design) {
-      double nearest = 1.0;
-      for (const auto& l : all)
-        if (l.id != r.id && l.design) nearest = std::min(nearest, agents::distance(*self.design, *l.design));
-      novelty = nearest;
-    }
-    rec.score = score(*report, rec.runs, base, base_job_.reference_parameters, novelty);
-    self.fitness = rec.score->total;
-  }
-  self.failed = rec.status == "failed";
-  self.fail_reason = rec.fail_reason;
-  for (auto& l : all)
-    if (l.id == r.id) l = self;
-  if (self.parent) {
-    auto analysis = agents::analyse(self, all);
+  self->failed = rec.status == "failed";
+  self->fail_reason = rec.fail_reason;
+  std::vector<archive::Event> ev;
+  if (rec.score)
+    ev.push_back(EventLog::make("scored", id,
+                                {{"name", r.spec().name},
+                                 {"fitness", rec.score->total},
+                                 {"loss_score", rec.score->loss_score},
+                                 {"bench_score", rec.score->bench_score},
+                                 {"judge_score", rec.score->judge_score}}));
+  else
+    ev.push_back(EventLog::make("failed", id, {{"name", r.spec().name}, {"cause", rec.fail_reason}}));
+  if (self->parent) {
+    auto analysis = agents_.analyst->analyse(*self, all);
     rec.analysis_text = analysis.text;
     rec.insights = analysis.insights;
+    ev.push_back(EventLog::make("analysed", id,
+                                {{"name", r.spec().name}, {"analyst", c_.agents.analyst},
+                                 {"insights", rec.insights.size()}}));
   }
   // Where the time went: the loop's own overhead is wall - compile - lab.
-  double compile = 0;
-  for (const auto& a : rec.attempts) compile += a.seconds;
-  const double lab = report ? report->seconds : 0.0;
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.began).count();
-  rec.timing = {{"wall", wall},         {"compile", compile},           {"lab", lab},
-                {"worker", o.exit.seconds}, {"propose", r.propose_seconds}, {"overhead", wall - compile - lab}};
-  if (auto st = archive_->record_outcome(r.id, rec); !st) {
+  const double compile = r.compile_seconds(), lab = r.lab_seconds();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.began).count();
+  rec.timing = {{"wall", wall},          {"compile", compile},           {"lab", lab},
+                {"worker", r.worker_seconds()}, {"propose", f.propose_seconds}, {"overhead", wall - compile - lab}};
+  if (auto st = archive_->record_outcome(id, rec, &ev); !st) {
     err_ << "asiarch run: " << st.error().message << "\n";
     return;
   }
+  events_->published(ev);
   std::error_code ec;
   std::filesystem::create_directories(workdir_ / "logs", ec);
-  std::filesystem::copy_file(o.scratch / "worker.log", workdir_ / "logs" / (std::to_string(r.id) + ".log"),
-                             std::filesystem::copy_options::overwrite_existing, ec);
-  std::filesystem::remove_all(o.scratch, ec);
-  std::string line = "#" + std::to_string(r.id) + " " + r.name + ": ";
-  if (rec.score)
-    line += "fitness " + fmt(rec.score->total) + " (loss " + fmt(rec.score->loss_score) + ", benchmarks " +
-            fmt(rec.score->bench_score) + ", judge " + fmt(rec.score->judge_score) + ")";
-  else
-    line += "FAILED: " + rec.fail_reason;
-  say(line);
+  (void)write_file_atomic(workdir_ / "logs" / (std::to_string(id) + ".log"), r.log());
 }
 
 void Loop::summary(bool interrupted) {
+  // With JSON lines on stdout, the summary for people goes to stderr.
+  std::ostream& out_ = c_.events == "jsonl" ? err_ : this->out_;
   // The program as the user can type it from here.
   std::error_code rel_ec;
   std::string prog = std::filesystem::relative(self_executable(), std::filesystem::current_path(), rel_ec).string();
@@ -582,8 +478,8 @@ void Loop::summary(bool interrupted) {
 
 bool Loop::promote() {
   if (c_.promote <= 0) return true;
-  say("second stage: the best " + std::to_string(c_.promote) + " evolved design(s) and DeltaNet on " +
-      c_.promote_preset + " (Ctrl-C stops; re-running resumes)");
+  note("second stage: the best " + std::to_string(c_.promote) + " evolved design(s) and DeltaNet on " +
+       c_.promote_preset + " (Ctrl-C stops; re-running resumes)");
   std::vector<int64_t> ids;
   if (auto dn = reference_id()) ids.push_back(*dn);  // the reference first
   for (const auto& [id, total] : archive_->top(1000000)) {
@@ -606,47 +502,52 @@ bool Loop::evaluate_stage(int64_t id, const std::string& preset) {
   std::string source = e->source;  // the Engineer's final, built source when there is one
   for (const auto& a : archive_->compile_attempts(id))
     if (a.ok) source = a.source;
-  WorkerJob job = base_job_;
-  job.preset = preset;
-  job.name = std::to_string(id) + "-" + e->name + ".cpp";
-  job.max_attempts = 1;
-  job.reference_parameters = 0;  // the worker counts DeltaNet's at this preset's width
-  if (!is_reference(id)) job.references = references_on(preset);
-  say("#" + std::to_string(id) + " " + e->name + ": promoted to " + preset);
-  auto h = start_job(job, source, next_slot(), settings_);
-  if (!h) {
-    err_ << "asiarch run: #" << id << ": " << h.error().message << "\n";
-    return true;
-  }
-  std::optional<WorkerOutcome> o;
-  while (!o) {
-    if (g_stop_signal.load()) {
-      cancel_job(*h);
+  CandidateSpec spec;
+  spec.id = id;
+  spec.name = e->name;
+  spec.source = source;
+  spec.job = base_job_;
+  spec.job.experiment = id;
+  spec.job.preset = preset;
+  spec.job.name = e->name + ".cpp";  // compiled before: a cache hit
+  spec.job.reference_parameters = 0;  // the worker counts DeltaNet's at this preset's width
+  if (!is_reference(id)) spec.job.references = references_on(preset);
+  spec.max_repair_attempts = 1;
+  spec.max_runtime_revisions = 0;
+  spec.stage_preset = preset;
+  events_->emit("promoted", id, {{"name", e->name}, {"preset", preset}, {"stage_preset", preset}});
+  CandidateRun run(spec, deps());
+  while (!run.step()) {
+    if (cancel_.cancelled()) {
+      run.cancel();
       return false;
     }
-    for (const auto& line : progress_lines(*h)) say("#" + std::to_string(id) + " " + e->name + " [" + preset + "]: " + line);
-    o = poll_job(*h);
-    if (!o) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  archive::Outcome rec = interpret(*o, job);
+  archive::Outcome& rec = run.outcome();
   archive::StageResult st;
   st.preset = preset;
   st.runs = rec.runs;
   st.status = rec.status;
   st.fail_reason = rec.fail_reason;
   st.score = {0, 0, 0, 0, nlohmann::json::object()};
-  if (rec.status == "scored") {
+  const auto& eval = run.evaluation();
+  if (rec.status == "scored" && eval && eval->result.report) {
     const Metrics base = is_reference(id) ? metrics_of(rec.runs) : baseline_metrics(preset).value_or(Metrics{});
-    st.score = score(*o->result.report, rec.runs, base, o->result.reference_parameters, std::nullopt);
+    agents::JudgeInput ji;
+    ji.report = &*eval->result.report;
+    ji.reference_parameters = eval->result.reference_parameters;
+    st.score = score(*agents_.judge, ji, rec.runs, base);
   }
-  if (auto r = archive_->record_stage(id, st); !r) err_ << "asiarch run: " << r.error().message << "\n";
+  std::vector<archive::Event> ev{
+      st.status == "scored"
+          ? EventLog::make("stage_scored", id, {{"name", e->name}, {"stage_preset", preset}, {"fitness", st.score.total}})
+          : EventLog::make("stage_failed", id, {{"name", e->name}, {"stage_preset", preset}, {"cause", st.fail_reason}})};
+  if (auto r = archive_->record_stage(id, st, &ev); !r) err_ << "asiarch run: " << r.error().message << "\n";
+  else events_->published(ev);
   std::error_code ec;
-  std::filesystem::copy_file(o->scratch / "worker.log",
-                             workdir_ / "logs" / (std::to_string(id) + "-" + preset + ".log"),
-                             std::filesystem::copy_options::overwrite_existing, ec);
-  std::filesystem::remove_all(o->scratch, ec);
-  say("#" + std::to_string(id) + " " + e->name + " [" + preset + "]: " +
-      (st.status == "scored" ? "fitness " + fmt(st.score.total) : "FAILED: " + st.fail_reason));
+  std::filesystem::create_directories(workdir_ / "logs", ec);
+  (void)write_file_atomic(workdir_ / "logs" / (std::to_string(id) + "-" + preset + ".log"), run.log());
   return true;
 }
 
@@ -655,15 +556,24 @@ int Loop::run() {
     err_ << "asiarch run: " << st.error().message << "\n";
     return 1;
   }
-  SignalScope signals;
   seed_experiments();
   adopt_hand_written();
-  say("budget: " + std::to_string(c_.budget) + " evolved experiments (" + std::to_string(evolved_done()) +
-      " done); preset " + c_.preset + "; " + std::to_string(c_.workers) + " worker(s)");
+  events_->emit("run_started", std::nullopt,
+                {{"preset", c_.preset},
+                 {"budget", c_.budget},
+                 {"done", evolved_done()},
+                 {"workers", c_.workers},
+                 {"executor", executor_->name()},
+                 {"seed", c_.seed},
+                 {"agents",
+                  {{"researcher", c_.agents.researcher},
+                   {"engineer", c_.agents.engineer},
+                   {"analyst", c_.agents.analyst},
+                   {"judge", c_.agents.judge}}}});
   bool interrupted = false;
   bool refill = true;
   for (;;) {
-    if (g_stop_signal.load()) {
+    if (cancel_.cancelled()) {
       interrupted = true;
       break;
     }
@@ -675,7 +585,7 @@ int Loop::run() {
       const bool have_reference = baseline_metrics().has_value() || !reference_id();
       for (int64_t id : archive_->with_status("proposed")) {
         bool busy = failed_to_start_.count(id) > 0;
-        for (const auto& r : running_) busy = busy || r.id == id;
+        for (const auto& r : running_) busy = busy || r.run->spec().id == id;
         if (!busy && (have_reference || is_reference(id))) {
           next = id;
           break;
@@ -689,51 +599,40 @@ int Loop::run() {
         failed_to_start_.insert(*next);
       }
     }
-    if (refill) {
-      refill = false;
-      // Start-up of the next worker overlaps this one's training.
-      if (!spare_ && (evolved_done() + evolved_pending() < c_.budget ||
-                      archive_->with_status("proposed").size() > running_.size()))
-        keep_a_spare();
-    }
+    refill = false;
     if (running_.empty()) break;
-    for (size_t i = 0; i < running_.size();) {
-      Running& r = running_[i];
-      for (const auto& line : progress_lines(r.handle)) say("#" + std::to_string(r.id) + " " + r.name + ": " + line);
-      if (auto o = poll_job(r.handle)) {
-        finish(r, *o);
-        running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+    for (auto it = running_.begin(); it != running_.end();) {
+      if (it->run->step()) {
+        finish(*it);
+        it = running_.erase(it);
         adopt_hand_written();
         refill = true;
       } else {
-        ++i;
+        ++it;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (spare_) {
-    cancel_job(*spare_);
-    std::error_code ec;
-    std::filesystem::remove_all(spare_->scratch, ec);
-    spare_.reset();
-  }
   if (interrupted) {
     // Unfinished experiments stay "proposed" and are evaluated again on resume.
     for (auto& r : running_) {
-      cancel_job(r.handle);
-      say("#" + std::to_string(r.id) + " " + r.name + ": stopped; it will be evaluated again on resume");
+      r.run->cancel();
+      events_->emit("experiment_stopped", r.run->spec().id, {{"name", r.run->spec().name}});
     }
     running_.clear();
   }
   if (!interrupted && evolved_done() >= c_.budget) interrupted = !promote();
+  pool_->shutdown();
+  events_->emit("run_stopped", std::nullopt,
+                {{"reason", interrupted ? "interrupted" : "done"}, {"evolved_done", evolved_done()}, {"budget", c_.budget}});
   summary(interrupted);
   return interrupted ? 130 : 0;
 }
 
 }  // namespace
 
-int run_discovery(const RunConfig& config, std::ostream& out, std::ostream& err) {
-  Loop loop(config, out, err);
+int run_discovery(const RunConfig& config, std::ostream& out, std::ostream& err, const CancelToken& cancel) {
+  Loop loop(config, out, err, cancel);
   return loop.run();
 }
 

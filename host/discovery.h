@@ -1,16 +1,18 @@
-// `asiarch run`: the discovery loop. Propose (Researcher) -> build and check
-// and train (Engineer and lab, in sandboxed workers) -> score (Judge and
-// fitness) -> record (archive) -> analyse (Analyst), until the workdir holds
-// the budgeted number of evolved experiments. Re-running resumes.
+// `asiarch run`: the discovery loop. Propose (Researcher) -> build, with the
+// Engineer repairing from diagnostics, each compile in a sandboxed worker ->
+// gates and training (an executor) -> score (Judge and fitness) -> record
+// (archive, with its event stream) -> analyse (Analyst), until the workdir
+// holds the budgeted number of evolved experiments. Re-running resumes.
 #pragma once
 
 #include <iosfwd>
 
 #include "host/run_config.h"
+#include "util/cancel.h"
 
 namespace asiarch::host {
 
-// Returns the exit code: 0 done, 1 a setup error, 130 stopped by a signal.
-int run_discovery(const RunConfig& config, std::ostream& out, std::ostream& err);
+// Returns the exit code: 0 done, 1 a setup error, 130 stopped by `cancel`.
+int run_discovery(const RunConfig& config, std::ostream& out, std::ostream& err, const CancelToken& cancel);
 
 }  // namespace asiarch::host

@@ -6,19 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "agents/factory.h"
 #include "archive/selection.h"
 #include "host/sandbox.h"
 #include "util/result.h"
 
 namespace asiarch::host {
 
-// Which implementation plays each agent role ("offline" is the only one today).
-struct AgentBackends {
-  std::string researcher = "offline";
-  std::string engineer = "offline";
-  std::string analyst = "offline";
-  std::string judge = "offline";
-};
+// Which backend plays each agent role (agents/factory.h).
+using AgentBackends = agents::Backends;
 
 struct RunConfig {
   std::string workdir = "asiarch-work";

@@ -19,10 +19,12 @@ namespace {
 
 constexpr const char* kJobFile = "job.json";
 constexpr const char* kSourceFile = "candidate.cpp";
-constexpr const char* kBuildFile = "build.json";    // the Engineer's attempts, written before the lab runs
+constexpr const char* kBuildFile = "build.json";    // the compile report, written before the lab runs
 constexpr const char* kResultFile = "result.json";  // everything, written last
 constexpr const char* kStageFile = "stage";
 constexpr const char* kLogFile = "worker.log";
+constexpr const char* kMessagesFile = "messages.jsonl";  // structured progress, one JSON object a line
+constexpr size_t kMaxMessageLine = 64 * 1024;            // longer lines are dropped, not parsed
 
 void to_json(nlohmann::json& j, const lab::Reference& r) {
   j = {{"curve", r.curve}, {"seconds", r.seconds}};
@@ -32,30 +34,37 @@ void from_json(const nlohmann::json& j, lab::Reference& r) {
   r.seconds = j.at("seconds").get<double>();
 }
 
-nlohmann::json attempt_json(const agents::RepairAttempt& a) {
-  return {{"number", a.number},     {"source", a.source},       {"ok", a.outcome.ok},
-          {"diagnostics", a.outcome.diagnostics}, {"seconds", a.seconds}, {"method", a.method},
-          {"answered", a.answered}, {"diff", a.diff}};
+nlohmann::json compile_json(const CompileReport& c) {
+  return {{"ok", c.ok}, {"diagnostics", c.diagnostics}, {"seconds", c.seconds}, {"cache_hit", c.cache_hit},
+          {"cache_key", c.cache_key}};
 }
 
-agents::RepairAttempt attempt_from(const nlohmann::json& j) {
-  agents::RepairAttempt a;
-  a.number = j.at("number").get<int>();
-  a.source = j.at("source").get<std::string>();
-  a.outcome.ok = j.at("ok").get<bool>();
-  a.outcome.diagnostics = j.at("diagnostics").get<jit::Diagnostics>();
-  a.seconds = j.at("seconds").get<double>();
-  a.method = j.at("method").get<std::string>();
-  a.answered = j.at("answered").get<std::vector<std::string>>();
-  a.diff = j.at("diff").get<std::string>();
-  return a;
+CompileReport compile_from(const nlohmann::json& j) {
+  CompileReport c;
+  c.ok = j.at("ok").get<bool>();
+  c.diagnostics = j.at("diagnostics").get<jit::Diagnostics>();
+  c.seconds = j.at("seconds").get<double>();
+  c.cache_hit = j.at("cache_hit").get<bool>();
+  c.cache_key = j.at("cache_key").get<std::string>();
+  return c;
 }
-
-void set_stage(const std::string& stage) { (void)write_file_atomic(kStageFile, stage); }
 
 void write_result(const char* file, const WorkerResult& r) {
   if (auto st = write_file_atomic(file, nlohmann::json(r).dump()); !st)
     std::cerr << "asiarch worker: " << st.error().message << "\n";
+}
+
+// The worker's messages to the host: appended whole lines, so a reader never
+// sees half a message as a whole one.
+void send_message(const nlohmann::json& m) {
+  static std::ofstream out(kMessagesFile, std::ios::app | std::ios::binary);
+  out << m.dump() << '\n';
+  out.flush();
+}
+
+void set_stage(const std::string& stage) {
+  (void)write_file_atomic(kStageFile, stage);
+  send_message({{"kind", "stage"}, {"stage", stage}});
 }
 
 std::string tail_of(const std::string& text, size_t n) {
@@ -67,51 +76,43 @@ std::string tail_of(const std::string& text, size_t n) {
 void to_json(nlohmann::json& j, const WorkerJob& w) {
   nlohmann::json refs = nlohmann::json::object();
   for (const auto& [task, r] : w.references) to_json(refs[task], r);
-  j = {{"name", w.name},
+  j = {{"kind", w.kind},
+       {"experiment", w.experiment},
+       {"name", w.name},
        {"preset", w.preset},
        {"presets_file", w.presets_file},
        {"tasks", w.tasks},
        {"seed", w.seed},
        {"mixer_options", w.mixer_options},
-       {"max_attempts", w.max_attempts},
        {"reference_parameters", w.reference_parameters},
        {"baselines_dir", w.baselines_dir},
        {"references", refs},
-       {"cache_dir", w.cache_dir},
-       {"prepare", w.prepare}};
+       {"cache_dir", w.cache_dir}};
 }
 
 void from_json(const nlohmann::json& j, WorkerJob& w) {
+  w.kind = j.at("kind").get<std::string>();
+  w.experiment = j.at("experiment").get<int64_t>();
   w.name = j.at("name").get<std::string>();
   w.preset = j.at("preset").get<std::string>();
   w.presets_file = j.at("presets_file").get<std::string>();
   w.tasks = j.at("tasks").get<std::vector<std::string>>();
   w.seed = j.at("seed").get<std::uint64_t>();
   w.mixer_options = j.at("mixer_options").get<std::string>();
-  w.max_attempts = j.at("max_attempts").get<int>();
   w.reference_parameters = j.at("reference_parameters").get<int64_t>();
   w.baselines_dir = j.at("baselines_dir").get<std::string>();
   for (const auto& [task, r] : j.at("references").items()) from_json(r, w.references[task]);
   w.cache_dir = j.at("cache_dir").get<std::string>();
-  w.prepare = j.at("prepare").get<bool>();
 }
 
 void to_json(nlohmann::json& j, const WorkerResult& r) {
-  j = {{"attempts", nlohmann::json::array()},
-       {"built", r.built},
-       {"final_source", r.final_source},
-       {"gave_up", r.gave_up},
-       {"error", r.error},
-       {"reference_parameters", r.reference_parameters}};
-  for (const auto& a : r.attempts) j["attempts"].push_back(attempt_json(a));
+  j = {{"error", r.error}, {"reference_parameters", r.reference_parameters}};
+  if (r.compile) j["compile"] = compile_json(*r.compile);
   if (r.report) j["report"] = *r.report;
 }
 
 void from_json(const nlohmann::json& j, WorkerResult& r) {
-  for (const auto& a : j.at("attempts")) r.attempts.push_back(attempt_from(a));
-  r.built = j.at("built").get<bool>();
-  r.final_source = j.at("final_source").get<std::string>();
-  r.gave_up = j.at("gave_up").get<std::string>();
+  if (j.contains("compile")) r.compile = compile_from(j.at("compile"));
   r.error = j.at("error").get<std::string>();
   r.reference_parameters = j.at("reference_parameters").get<int64_t>();
   if (j.contains("report")) r.report = j.at("report").get<lab::EvalReport>();
@@ -127,7 +128,8 @@ Result<RunningJob> spawn_in(const std::filesystem::path& scratch, const WorkerSe
   std::filesystem::create_directories(scratch, ec);
   if (ec) return make_error(scratch.string() + ": cannot create the worker's scratch directory: " + ec.message());
   const auto abs = std::filesystem::absolute(scratch);
-  for (const char* f : {kJobFile, kSourceFile, kBuildFile, kResultFile, kStageFile}) std::filesystem::remove(abs / f, ec);
+  for (const char* f : {kJobFile, kSourceFile, kBuildFile, kResultFile, kStageFile, kMessagesFile})
+    std::filesystem::remove(abs / f, ec);
   WorkerSpec spec;
   spec.executable = settings.executable.empty() ? self_executable() : settings.executable;
   spec.args = {"worker", "--job", (abs / kJobFile).string()};
@@ -139,7 +141,6 @@ Result<RunningJob> spawn_in(const std::filesystem::path& scratch, const WorkerSe
   spec.isolate_network = settings.isolate_network;
   RunningJob running;
   running.scratch = abs;
-  running.log_offset = std::filesystem::exists(spec.log, ec) ? std::filesystem::file_size(spec.log, ec) : 0;
   auto p = spawn_worker(spec);
   if (!p) return p.error();
   running.process = *p;
@@ -163,7 +164,7 @@ Status assign_job(RunningJob& worker, const WorkerJob& job, const std::string& s
 Result<RunningJob> start_job(const WorkerJob& job, const std::string& source, const std::filesystem::path& scratch,
                              const WorkerSettings& settings) {
   std::vector<std::filesystem::path> writable;
-  if (job.prepare) writable.push_back(job.cache_dir);
+  if (job.kind == "prepare") writable.push_back(job.cache_dir);
   auto w = spawn_in(scratch, settings, writable);
   if (!w) return w.error();
   if (auto st = assign_job(*w, job, source); !st) {
@@ -173,21 +174,29 @@ Result<RunningJob> start_job(const WorkerJob& job, const std::string& source, co
   return w;
 }
 
-std::vector<std::string> progress_lines(RunningJob& job) {
-  std::vector<std::string> out;
-  std::ifstream in(job.scratch / kLogFile, std::ios::binary);
+std::vector<nlohmann::json> read_messages(RunningJob& job) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(job.scratch / kMessagesFile, std::ios::binary);
   if (!in) return out;
-  in.seekg(static_cast<std::streamoff>(job.log_offset));
+  in.seekg(static_cast<std::streamoff>(job.message_offset));
   std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  job.log_offset += chunk.size();
+  job.message_offset += chunk.size();
   job.partial_line += chunk;
   size_t start = 0, nl;
   while ((nl = job.partial_line.find('\n', start)) != std::string::npos) {
-    const std::string line = job.partial_line.substr(start, nl - start);
-    if (line.rfind("progress: ", 0) == 0) out.push_back(line.substr(10));
+    if (nl - start <= kMaxMessageLine) {
+      try {
+        auto m = nlohmann::json::parse(job.partial_line.begin() + static_cast<std::ptrdiff_t>(start),
+                                       job.partial_line.begin() + static_cast<std::ptrdiff_t>(nl));
+        if (m.is_object() && m.contains("kind") && m["kind"].is_string()) out.push_back(std::move(m));
+      } catch (const std::exception&) {
+        // Not a message: skipped.
+      }
+    }
     start = nl + 1;
   }
   job.partial_line.erase(0, start);
+  if (job.partial_line.size() > kMaxMessageLine) job.partial_line.clear();
   return out;
 }
 
@@ -208,15 +217,16 @@ WorkerOutcome collect(RunningJob& job, const WorkerExit& exit) {
       return std::nullopt;
     }
   };
+  o.stage = "starting";
+  if (auto s = read_file(job.scratch / kStageFile)) o.stage = *s;
   if (auto r = read_json(kResultFile)) {
     o.result = std::move(*r);
     if (exit.ok()) return o;
+    o.result.report.reset();  // a worker that failed after writing its result: the result is not trusted whole
   } else if (auto b = read_json(kBuildFile)) {
     o.result = std::move(*b);
   }
-  std::string stage = "starting";
-  if (auto s = read_file(job.scratch / kStageFile)) stage = *s;
-  o.failure = "worker " + exit.cause() + " during " + stage;
+  o.failure = "worker " + exit.cause() + " during " + o.stage;
   if (exit.exited && exit.code != 0) {
     // An orderly failure: the worker said why on its last line.
     auto last = o.log_tail;
@@ -240,15 +250,15 @@ WorkerOutcome finish_job(RunningJob& job) { return collect(job, wait_worker(job.
 WorkerOutcome cancel_job(RunningJob& job) { return collect(job, kill_worker(job.process)); }
 
 Result<WorkerOutcome> run_job(const WorkerJob& job, const std::string& source, const std::filesystem::path& scratch,
-                              const WorkerSettings& settings, const std::function<void(const std::string&)>& progress) {
+                              const WorkerSettings& settings, const std::function<void(const nlohmann::json&)>& progress) {
   auto running = start_job(job, source, scratch, settings);
   if (!running) return running.error();
   for (;;) {
     if (progress)
-      for (const auto& line : progress_lines(*running)) progress(line);
+      for (const auto& m : read_messages(*running)) progress(m);
     if (auto o = poll_job(*running)) {
       if (progress)
-        for (const auto& line : progress_lines(*running)) progress(line);
+        for (const auto& m : read_messages(*running)) progress(m);
       return std::move(*o);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -256,7 +266,7 @@ Result<WorkerOutcome> run_job(const WorkerJob& job, const std::string& source, c
 }
 
 Result<WorkerResult> prepare_cache(WorkerJob job, const std::filesystem::path& scratch, const WorkerSettings& settings) {
-  job.prepare = true;
+  job.kind = "prepare";
   std::error_code ec;
   std::filesystem::create_directories(job.cache_dir, ec);
   if (ec) return make_error(job.cache_dir + ": cannot create the cache directory: " + ec.message());
@@ -265,6 +275,12 @@ Result<WorkerResult> prepare_cache(WorkerJob job, const std::filesystem::path& s
   if (!out->failure.empty()) return make_error("preparing the cache: " + out->failure + "\n" + out->log_tail);
   if (!out->result.error.empty()) return make_error(out->result.error);
   return std::move(out->result);
+}
+
+Status file_compiled_object(const WorkerOutcome& outcome, const std::filesystem::path& shared_objects) {
+  const auto& c = outcome.result.compile;
+  if (!c || !c->ok || c->cache_hit || c->cache_key.empty()) return Ok{};
+  return jit::import_cached_object(outcome.scratch / "out" / "objects", shared_objects, c->cache_key);
 }
 
 // ---- worker side -----------------------------------------------------------
@@ -348,7 +364,11 @@ int worker_main(const std::filesystem::path& job_file, const std::string& prewar
     return 2;
   }
   lab::set_compute_threads(preset->train.threads);
-  if (job.prepare) return prepare(job, *preset);
+  if (job.kind == "prepare") return prepare(job, *preset);
+  if (job.kind != "compile" && job.kind != "evaluate") {
+    std::cerr << "asiarch worker: " << job_file.string() << ": unknown job kind \"" << job.kind << "\"\n";
+    return 2;
+  }
 
   // From here on this process handles untrusted code.
   if (auto st = forbid_exec_fork_and_network(); !st) {
@@ -370,22 +390,18 @@ int worker_main(const std::filesystem::path& job_file, const std::string& prewar
 
   WorkerResult r;
   set_stage("compiling");
-  std::optional<jit::PluginBuild> built;
-  auto build = [&](const std::string& file, const std::string& t) {
-    jit::PluginBuild b = jit->build_text(file, t);
-    agents::BuildOutcome o{b.ok(), b.diagnostics};
-    if (b.ok()) built = std::move(b);
-    else built.reset();
-    std::cerr << "progress: compile " << (o.ok ? "ok" : "failed") << "\n";
-    return o;
-  };
-  auto repaired = agents::repair(job.name, *source, build, job.max_attempts);
-  r.attempts = std::move(repaired.attempts);
-  r.built = repaired.ok && built.has_value();
-  r.final_source = repaired.final_source;
-  r.gave_up = repaired.gave_up;
+  jit::PluginBuild built = jit->build_text(job.name, *source);
+  CompileReport c;
+  c.ok = built.ok();
+  c.diagnostics = built.diagnostics;
+  c.seconds = built.compile_seconds + built.load_seconds;
+  c.cache_hit = built.cache_hit;
+  c.cache_key = built.cache_key;
+  r.compile = std::move(c);
+  send_message({{"kind", "compiled"}, {"ok", r.compile->ok}, {"cache_hit", r.compile->cache_hit},
+                {"seconds", r.compile->seconds}, {"diagnostics", r.compile->diagnostics.items.size()}});
   write_result(kBuildFile, r);
-  if (!r.built) {
+  if (!r.built() || job.kind == "compile") {
     write_result(kResultFile, r);
     return 0;
   }
@@ -394,7 +410,7 @@ int worker_main(const std::filesystem::path& job_file, const std::string& prewar
   options.tasks = job.tasks;
   options.seed = job.seed;
   options.mixer_options = job.mixer_options;
-  options.declared_quadratic = built->declares_quadratic;
+  options.declared_quadratic = built.declares_quadratic;
   options.reference_parameters = job.reference_parameters
                                      ? job.reference_parameters
                                      : delta_net_parameters(*jit, *preset, job.baselines_dir);
@@ -407,12 +423,14 @@ int worker_main(const std::filesystem::path& job_file, const std::string& prewar
     return 0;
   }
   options.corpus = std::move(*corpus);
-  options.progress = [](const std::string& line) {
-    set_stage(line);
-    std::cerr << "progress: " << line << std::endl;
+  options.progress = [](const nlohmann::json& m) {
+    const std::string kind = m.value("kind", "");
+    if (kind == "gates_started") (void)write_file_atomic(kStageFile, "gates");
+    if (kind == "task_started") (void)write_file_atomic(kStageFile, "training " + m.value("task", ""));
+    send_message(m);
   };
   set_stage("gates");
-  const jit::PluginBuild& b = *built;
+  const jit::PluginBuild& b = built;
   auto report = lab::evaluate_mixer(
       b.entry->name, [&b](const MixerConfig& cfg) { return jit::instantiate(b, cfg); }, *preset, options);
   if (!report)

@@ -1,7 +1,13 @@
-// One candidate's trip through a sandboxed worker: the job the host writes
-// into the worker's scratch directory, what the worker does with it
-// (Engineer repair loop, gates, training), and the outcome the host reads
-// back, including how the worker ended when it crashed or was killed.
+// One job's trip through a sandboxed worker: the job the host writes into the
+// worker's scratch directory, what the worker does with it, and the outcome
+// the host reads back, including how the worker ended when it crashed or was
+// killed. Three kinds of job:
+//   prepare   build the PCH, extract the corpus, count DeltaNet's parameters
+//             (the one job that may write the shared cache);
+//   compile   compile, link and check one source; its object stays in the
+//             worker's scratch for the host to file in the shared cache;
+//   evaluate  build (a cache hit once compiled) and run the gates and training.
+// The Engineer is not here: the host decides what to compile next.
 #pragma once
 
 #include <filesystem>
@@ -13,42 +19,50 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agents/engineer.h"
 #include "host/sandbox.h"
+#include "jit/diagnostics.h"
 #include "lab/eval.h"
 
 namespace asiarch::host {
 
 struct WorkerJob {
-  std::string name;                 // the file name diagnostics give
+  std::string kind = "evaluate";    // prepare | compile | evaluate
+  int64_t experiment = 0;           // the archive's id, for messages; 0 outside a run
+  std::string name;                 // the file name diagnostics give (also part of the cache key)
   std::string preset;               // preset name
   std::string presets_file;         // empty: the embedded presets
   std::vector<std::string> tasks;   // empty: every task of the preset
   std::uint64_t seed = 0;
   std::string mixer_options;
-  int max_attempts = 4;             // Engineer compile attempts (1: no repair)
   int64_t reference_parameters = 0; // DeltaNet's; 0: the worker counts them
   std::string baselines_dir;
   std::map<std::string, lab::Reference> references;  // quality-monitor references per task
   std::string cache_dir;            // the shared (read-only) compile and corpus cache
-  bool prepare = false;             // build the PCH and the corpus, count DeltaNet's parameters
+};
+
+// One compile of one source, as the worker measured it.
+struct CompileReport {
+  bool ok = false;               // compiled, linked and passed the ABI checks
+  jit::Diagnostics diagnostics;
+  double seconds = 0;            // compile + load
+  bool cache_hit = false;
+  std::string cache_key;         // of the object (in the worker's out/objects when not a hit)
 };
 
 struct WorkerResult {
-  std::vector<agents::RepairAttempt> attempts;
-  bool built = false;
-  std::string final_source;
-  std::string gave_up;
-  std::optional<lab::EvalReport> report;  // when it built and the lab ran
+  std::optional<CompileReport> compile;   // compile and evaluate jobs
+  std::optional<lab::EvalReport> report;  // evaluate jobs that built
   std::string error;                      // a setup error (preset, tasks, corpus)
   int64_t reference_parameters = 0;
+  bool built() const { return compile && compile->ok; }
 };
 
 struct WorkerOutcome {
-  WorkerResult result;     // what the worker wrote (attempts survive a later crash)
+  WorkerResult result;     // what the worker wrote (the compile report survives a later crash)
   WorkerExit exit;
   Confinement confinement;
   std::string failure;     // empty when the worker finished; else the cause, with the stage it was in
+  std::string stage;       // the stage the worker was in last
   std::string log_tail;    // the end of the worker's output
   std::filesystem::path scratch;
 };
@@ -64,7 +78,7 @@ struct WorkerSettings {
 struct RunningJob {
   WorkerProcess process;
   std::filesystem::path scratch;
-  std::size_t log_offset = 0;
+  std::size_t message_offset = 0;
   std::string partial_line;
 };
 
@@ -74,23 +88,28 @@ Result<RunningJob> start_job(const WorkerJob& job, const std::string& source, co
                              const WorkerSettings& settings);
 // A worker started ahead of its job: it loads its libraries (most of a
 // worker's start-up) and waits for job.json to appear in `scratch`. Hand it
-// a candidate job with assign_job; its wall-clock limit starts then.
+// a compile or evaluate job with assign_job; its wall-clock limit starts then.
 Result<RunningJob> start_idle_worker(const std::filesystem::path& scratch, const WorkerSettings& settings);
 Status assign_job(RunningJob& worker, const WorkerJob& job, const std::string& source);
-// New "progress: ..." lines the worker printed since the last call.
-std::vector<std::string> progress_lines(RunningJob& job);
+// New structured progress messages (lab::EvalOptions::progress, plus
+// {"kind": "stage", "stage"}) the worker wrote since the last call.
+std::vector<nlohmann::json> read_messages(RunningJob& job);
 std::optional<WorkerOutcome> poll_job(RunningJob& job);
 WorkerOutcome finish_job(RunningJob& job);  // waits
 WorkerOutcome cancel_job(RunningJob& job);  // kills
-// start_job + finish_job, calling `progress` with each progress line.
+// start_job + finish_job, calling `progress` with each message.
 Result<WorkerOutcome> run_job(const WorkerJob& job, const std::string& source, const std::filesystem::path& scratch,
                               const WorkerSettings& settings,
-                              const std::function<void(const std::string&)>& progress = nullptr);
+                              const std::function<void(const nlohmann::json&)>& progress = nullptr);
 
 // Runs a prepare job in `scratch`: builds the PCH, extracts the corpus when a
 // task needs it and counts DeltaNet's parameters, so that candidate workers
 // find the shared cache ready and read-only. Errors name what failed.
 Result<WorkerResult> prepare_cache(WorkerJob job, const std::filesystem::path& scratch, const WorkerSettings& settings);
+
+// Files the object a compile worker left in its scratch in the shared cache
+// (`shared_objects`: jit::Toolchain::shared_object_dir()).
+Status file_compiled_object(const WorkerOutcome& outcome, const std::filesystem::path& shared_objects);
 
 // The worker side: `asiarch worker --job FILE` (cwd = scratch). Returns the exit code.
 // `prewarm_cache_dir`: set up the JIT for that cache while waiting for the job.

@@ -276,7 +276,10 @@ CompileResult Compiler::compile(const CompileRequest& request) {
   for (const std::string& a : toolchain_.common_args()) key_material += '\0' + a;
   result.cache_key = sha256_hex(key_material).substr(0, 32);
   if (request.use_cache) {
-    if (auto hit = detail::cache_lookup(toolchain_.object_dir(), result.cache_key)) {
+    auto hit = detail::cache_lookup(toolchain_.object_dir(), result.cache_key);
+    if (!hit && toolchain_.shared_object_dir() != toolchain_.object_dir())
+      hit = detail::cache_lookup(toolchain_.shared_object_dir(), result.cache_key);
+    if (hit) {
       result.object = std::move(hit->object);
       result.diagnostics = std::move(hit->diagnostics);
       result.cache_hit = true;

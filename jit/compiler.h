@@ -2,6 +2,7 @@
 // a shared precompiled header and a persistent object cache.
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,13 @@ struct CompileResult {
   double seconds = 0;
   std::string cache_key;
 };
+
+// Files an object that another process compiled into `from_dir` (a worker's
+// own output) under `to_dir` (the shared cache), after checking that its
+// metadata parses and names the object's size. For the host, which owns the
+// shared cache that workers may only read.
+Status import_cached_object(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir,
+                            const std::string& key);
 
 class Compiler {
  public:

@@ -39,3 +39,20 @@ void cache_store(const std::filesystem::path& dir, const std::string& key, const
 }
 
 }  // namespace asiarch::jit::detail
+
+namespace asiarch::jit {
+
+Status import_cached_object(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir,
+                            const std::string& key) {
+  if (key.empty() || key.find('/') != std::string::npos || key.find("..") != std::string::npos)
+    return make_error("not an object cache key: \"" + key + "\"");
+  auto c = detail::cache_lookup(from_dir, key);
+  if (!c) return make_error((from_dir / key).string() + ".o: no complete cached object");
+  std::error_code ec;
+  std::filesystem::create_directories(to_dir, ec);
+  if (ec) return make_error(to_dir.string() + ": " + ec.message());
+  detail::cache_store(to_dir, key, c->object, c->diagnostics);
+  return Ok{};
+}
+
+}  // namespace asiarch::jit

@@ -79,6 +79,7 @@ PluginBuild build_plugin(Compiler& compiler, JitSession& session, CudaCompiler* 
   CompileResult cr = compiler.compile({file, text, options.use_pch, options.use_cache});
   b.diagnostics = std::move(cr.diagnostics);
   b.cache_hit = cr.cache_hit;
+  b.cache_key = cr.cache_key;
   b.compile_seconds = cr.seconds;
   if (!cr.object) return b;
 

@@ -19,6 +19,7 @@ struct PluginBuild {
   std::string file;
   Diagnostics diagnostics;
   bool cache_hit = false;
+  std::string cache_key;                 // the compiled object's key in the object cache
   double compile_seconds = 0;
   double load_seconds = 0;
   std::shared_ptr<LoadedObject> code;    // null unless linked

@@ -37,6 +37,9 @@ class Toolchain {
   std::filesystem::path pch_path() const { return root_ / "pch" / "plugin.pch"; }
   std::filesystem::path pch_header() const { return root_ / "pch" / "plugin_pch.h"; }
   std::filesystem::path object_dir() const { return output_root() / "objects"; }
+  // The shared objects below root(): where the host files objects its workers
+  // compiled, so a worker with its own output_dir still finds them (read-only).
+  std::filesystem::path shared_object_dir() const { return root_ / "objects"; }
   std::filesystem::path cuda_dir() const { return output_root() / "cuda"; }
   const std::string& clang_path() const { return clang_path_; }
 

@@ -1,6 +1,7 @@
 #include "lab/eval.h"
 
 #include <chrono>
+#include <cmath>
 #include <sstream>
 
 #include <asiarch/plugin.h>
@@ -28,8 +29,8 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
   auto tasks = select_tasks(preset, options.tasks);
   if (!tasks) return tasks.error();
   const auto start = std::chrono::steady_clock::now();
-  auto say = [&](const std::string& s) {
-    if (options.progress) options.progress(s);
+  auto say = [&](const nlohmann::json& m) {
+    if (options.progress) options.progress(m);
   };
   EvalReport report;
   report.mixer = mixer_name;
@@ -45,13 +46,13 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
   gc.declared_quadratic = options.declared_quadratic;
   gc.reference_parameters = options.reference_parameters;
   gc.parameter_tolerance = preset.parameter_tolerance;
-  say("gates: running");
+  say({{"kind", "gates_started"}});
   report.gates = run_gates(make_mixer, gc);
   report.gates_passed = all_passed(report.gates);
   for (const auto& g : report.gates) {
     if (g.name == "parameter_budget" && g.details.contains("parameters"))
       report.mixer_parameters = g.details["parameters"].get<int64_t>();
-    say("gate " + g.name + ": " + (g.passed ? "pass" : "FAIL") + " (" + g.reason + ")");
+    say({{"kind", "gate"}, {"name", g.name}, {"passed", g.passed}, {"reason", g.reason}});
   }
   if (report.gates_passed) {
     for (const auto& [task_name, settings] : *tasks) {
@@ -64,7 +65,7 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
       mc.mixer_options = options.mixer_options;
       TrainConfig tc = train_config_for(preset, settings);
       tc.seed = options.seed;
-      say("task " + task_name + ": training " + std::to_string(tc.steps) + " steps");
+      say({{"kind", "task_started"}, {"task", task_name}, {"steps", tc.steps}});
       TaskResult r;
       // A plugin that throws ends its task with the message as the stop reason.
       auto plugin_threw = [&](const std::string& what) {
@@ -78,16 +79,18 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
         auto ref = options.references.find(task_name);
         r = train_and_evaluate(model, *data, tc,
                                ref == options.references.end() ? std::nullopt : std::optional<Reference>(ref->second),
-                               preset.monitor);
+                               preset.monitor, [&](int64_t step, double loss) {
+                                 say({{"kind", "training_progress"}, {"task", task_name}, {"step", step},
+                                      {"steps", tc.steps}, {"loss", loss}});
+                               });
       } catch (const c10::Error& e) {
         plugin_threw(e.what_without_backtrace());
       } catch (const std::exception& e) {
         plugin_threw(e.what());
       }
-      char line[256];
-      std::snprintf(line, sizeof line, "task %s: %s %.4f after %lld steps (%s)", task_name.c_str(),
-                    r.metric_name.c_str(), r.metric, static_cast<long long>(r.steps), r.stop_reason.c_str());
-      say(line);
+      say({{"kind", "task_finished"}, {"task", task_name}, {"metric_name", r.metric_name},
+           {"metric", std::isfinite(r.metric) ? nlohmann::json(r.metric) : nlohmann::json(nullptr)},
+           {"steps", r.steps}, {"stop_reason", r.stop_reason}});
       report.tasks.push_back(std::move(r));
     }
   }
@@ -131,6 +134,31 @@ void from_json(const nlohmann::json& j, EvalReport& r) {
   r.gates_passed = j.at("gates_passed");
   r.tasks = j.at("tasks").get<std::vector<TaskResult>>();
   r.seconds = j.at("seconds");
+}
+
+std::string describe_progress(const nlohmann::json& m) {
+  const std::string kind = m.value("kind", "");
+  char buf[512];
+  if (kind == "gates_started") return "gates: running";
+  if (kind == "gate")
+    return "gate " + m.value("name", "") + ": " + (m.value("passed", false) ? "pass" : "FAIL") + " (" +
+           m.value("reason", "") + ")";
+  if (kind == "task_started")
+    return "task " + m.value("task", "") + ": training " + std::to_string(m.value("steps", 0)) + " steps";
+  if (kind == "training_progress") {
+    std::snprintf(buf, sizeof buf, "task %s: step %lld/%lld, loss %.4f", m.value("task", "").c_str(),
+                  static_cast<long long>(m.value("step", 0)), static_cast<long long>(m.value("steps", 0)),
+                  m.value("loss", 0.0));
+    return buf;
+  }
+  if (kind == "task_finished") {
+    const double metric = m["metric"].is_number() ? m["metric"].get<double>() : std::nan("");
+    std::snprintf(buf, sizeof buf, "task %s: %s %.4f after %lld steps (%s)", m.value("task", "").c_str(),
+                  m.value("metric_name", "").c_str(), metric, static_cast<long long>(m.value("steps", 0)),
+                  m.value("stop_reason", "").c_str());
+    return buf;
+  }
+  return m.dump();
 }
 
 std::string format_report(const EvalReport& r) {

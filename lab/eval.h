@@ -23,7 +23,10 @@ struct EvalOptions {
   int64_t reference_parameters = 0;         // DeltaNet's, for the budget gate
   std::map<std::string, Reference> references;  // per task, for the quality monitor
   std::string corpus;                       // for byte_lm
-  std::function<void(const std::string&)> progress;  // optional progress lines
+  // Optional structured progress: {"kind": "gates_started"}, {"kind": "gate", "name", "passed", "reason"},
+  // {"kind": "task_started", "task", "steps"}, {"kind": "training_progress", "task", "step", "steps",
+  // "loss"}, {"kind": "task_finished", "task", "metric_name", "metric", "steps", "stop_reason"}.
+  std::function<void(const nlohmann::json&)> progress;
 };
 
 struct EvalReport {
@@ -52,6 +55,9 @@ void to_json(nlohmann::json& j, const TaskResult& r);
 void from_json(const nlohmann::json& j, TaskResult& r);
 void to_json(nlohmann::json& j, const EvalReport& r);
 void from_json(const nlohmann::json& j, EvalReport& r);
+
+// One progress message as a line for a person ("task byte_lm: step 20/40, loss 3.21").
+std::string describe_progress(const nlohmann::json& message);
 
 // A plain-text table: gates, then per task metric, steps, tokens/s and time.
 std::string format_report(const EvalReport& r);

@@ -156,7 +156,8 @@ double evaluate(LanguageModel& model, const TaskData& task, int64_t batch_size) 
 }
 
 TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const TrainConfig& config,
-                              const std::optional<Reference>& reference, const MonitorConfig& monitor) {
+                              const std::optional<Reference>& reference, const MonitorConfig& monitor,
+                              const CurveCallback& on_log) {
   set_compute_threads(config.threads);
   keep_freed_memory();
   torch::manual_seed(config.seed);
@@ -215,6 +216,7 @@ TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const 
       const double mean = window_sum / static_cast<double>(window_count);
       r.curve.emplace_back(step + 1, mean);
       r.final_loss = mean;
+      if (on_log) on_log(step + 1, mean);
       window_sum = 0;
       window_count = 0;
       if (reference) {

@@ -3,6 +3,7 @@
 // recorded loss curve, or run far longer than the baseline did.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -61,9 +62,11 @@ struct TaskResult {
 
 // Trains `model` on `task` and evaluates it on the task's test set. With a
 // reference, the quality monitor is active.
+// `on_log(step, mean loss)` is called at each loss-curve point.
+using CurveCallback = std::function<void(int64_t step, double loss)>;
 TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const TrainConfig& config,
                               const std::optional<Reference>& reference = std::nullopt,
-                              const MonitorConfig& monitor = {});
+                              const MonitorConfig& monitor = {}, const CurveCallback& on_log = nullptr);
 
 // Test-set metric of `model` (accuracy or bits per byte).
 double evaluate(LanguageModel& model, const TaskData& task, int64_t batch_size = 64);

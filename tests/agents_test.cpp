@@ -6,10 +6,10 @@
 
 #include <set>
 
-#include "agents/analyst.h"
-#include "agents/design.h"
-#include "agents/judge.h"
-#include "agents/researcher.h"
+#include "agents/offline/analyst.h"
+#include "agents/offline/design.h"
+#include "agents/offline/judge.h"
+#include "agents/offline/researcher.h"
 #include "archive/selection.h"
 #include "host/run_config.h"
 #include "jit/mixer.h"

@@ -81,8 +81,8 @@ int64_t wait_for_training(const fs::path& workdir, pid_t pid) {
     for (const auto& slot : fs::directory_iterator(workdir / "scratch", ec)) {
       auto stage = asiarch::read_file(slot.path() / "stage");
       auto job = asiarch::read_file(slot.path() / "job.json");
-      if (!stage || !job || stage->rfind("task ", 0) != 0) continue;
-      const int64_t id = std::stoll(nlohmann::json::parse(*job)["name"].get<std::string>());
+      if (!stage || !job || stage->rfind("training ", 0) != 0) continue;
+      const int64_t id = nlohmann::json::parse(*job)["experiment"].get<int64_t>();
       for (const auto& e : experiments(workdir))
         if (e.id == id && e.origin == asiarch::archive::Origin::evolved && e.status == "proposed") return id;
     }
@@ -164,17 +164,20 @@ TEST(CliRun, RunsTheLoopRecordsEverythingAndInspects) {
   EXPECT_EQ(by_origin_name["crash"]["status"], "failed");
   EXPECT_NE(by_origin_name["crash"]["fail_reason"].get<std::string>().find("SIGSEGV"), std::string::npos);
 
-  const int64_t child = ls[3]["id"];
+  // A scored evolved child: its score parts are checked, not skipped.
+  int64_t child = 0;
+  for (const auto& e : ls)
+    if (e["origin"] == "evolved" && e["status"] == "scored") child = e["id"];
+  ASSERT_GT(child, 0) << ls.dump(2);
   auto show = json_of("show " + std::to_string(child) + " --workdir " + w.string());
   EXPECT_FALSE(show["motivation"].get<std::string>().empty());
   EXPECT_TRUE(show["design"].contains("update"));
   EXPECT_NE(show["source"].get<std::string>().find("ASIARCH_REGISTER_MIXER"), std::string::npos);
-  if (show["status"] == "scored") {
-    EXPECT_EQ(show["gates"].size(), 6u);
-    EXPECT_EQ(show["training_runs"].size(), 2u);
-    for (const char* part : {"loss", "bench", "judge", "total"}) EXPECT_TRUE(show["score"].contains(part));
-    EXPECT_TRUE(show["score"]["details"]["judge"].contains("complexity"));
-  }
+  EXPECT_EQ(show["status"], "scored");
+  EXPECT_EQ(show["gates"].size(), 6u);
+  EXPECT_EQ(show["training_runs"].size(), 2u);
+  for (const char* part : {"loss", "bench", "judge", "total"}) EXPECT_TRUE(show["score"].contains(part));
+  EXPECT_TRUE(show["score"]["details"]["judge"].contains("complexity"));
   EXPECT_EQ(show["analyses"].size(), 1u);
 
   auto history = json_of("history " + std::to_string(child) + " --workdir " + w.string());
@@ -222,6 +225,14 @@ TEST(CliRun, StopsCleanlyOnSigtermAndResumesAfterSigkillWithoutLossOrDuplicates)
   ASSERT_GT(second, 0) << text_of(w / "run2.log");
   ::kill(pid, SIGKILL);
   wait_exit(pid);
+  // What the kill left: the interrupted experiment still proposed, everything finished kept as it was.
+  auto after_kill = experiments(w);
+  for (const auto& e : after_kill) {
+    if (e.id == second) EXPECT_EQ(e.status, "proposed");
+    if (finished.count(e.id)) EXPECT_EQ(finished[e.id], e.updated_at) << "experiment " << e.id << " changed";
+    if (e.status == "scored" || e.status == "failed") finished.emplace(e.id, e.updated_at);
+  }
+  EXPECT_EQ(finished.count(second), 0u);
 
   // 3. Resume to the end.
   auto r = run_cli(run_args(w, 3));
@@ -245,6 +256,13 @@ TEST(CliRun, StopsCleanlyOnSigtermAndResumesAfterSigkillWithoutLossOrDuplicates)
   }
   EXPECT_EQ(evolved, 3);
   EXPECT_EQ(baselines, 1);
+  // The interrupted experiments were finished on resume, and once each.
+  for (int64_t id : {first, second}) {
+    int endings = 0;
+    for (const auto& ev : (*a)->events_since(0, 100000))
+      if (ev.experiment && *ev.experiment == id && (ev.kind == "scored" || ev.kind == "failed")) ++endings;
+    EXPECT_EQ(endings, 1) << "experiment " << id;
+  }
   fs::remove_all(w);
 }
 

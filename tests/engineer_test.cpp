@@ -1,7 +1,7 @@
 // The offline Engineer: fix-its, repair rules, recorded attempts, diffs.
 #include <gtest/gtest.h>
 
-#include "agents/engineer.h"
+#include "agents/offline/engineer.h"
 #include "jit_fixture.h"
 #include "util/diff.h"
 

@@ -1,4 +1,4 @@
-#include "agents/engineer.h"
+#include "agents/offline/engineer.h"
 
 #include <algorithm>
 #include <chrono>

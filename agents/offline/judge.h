@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agents/roles.h"
 #include "lab/eval.h"
 
 namespace asiarch::agents {
@@ -18,11 +19,6 @@ struct JudgeInputs {
   const lab::EvalReport* report = nullptr;
   int64_t reference_parameters = 0;   // DeltaNet's
   std::optional<double> novelty;      // distance to the nearest archived design, 0..1
-};
-
-struct Judgement {
-  double score = 5.5;  // weighted, 1..10
-  nlohmann::json parts = nlohmann::json::object();  // name -> {score, weight, reason}
 };
 
 Judgement judge(const JudgeInputs& in);

@@ -1,4 +1,4 @@
-#include "agents/design.h"
+#include "agents/offline/design.h"
 
 #include <algorithm>
 #include <set>

@@ -9,7 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agents/design.h"
+#include "agents/offline/design.h"
+#include "agents/roles.h"
 
 namespace asiarch::agents {
 
@@ -36,11 +37,6 @@ inline constexpr double kFailurePenalty = -1.0;
 
 // Effects of every change, best first; only children whose parent has a design and a fitness.
 std::vector<Effect> aggregate_effects(const std::vector<Lineage>& experiments);
-
-struct AnalystReport {
-  std::string text;
-  nlohmann::json insights = nlohmann::json::array();  // [{"change", "mean_delta", "count", "failures"}]
-};
 
 AnalystReport analyse(const Lineage& child, const std::vector<Lineage>& experiments);
 

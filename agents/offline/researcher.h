@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "agents/analyst.h"
-#include "agents/design.h"
+#include "agents/offline/analyst.h"
+#include "agents/offline/design.h"
 #include "util/result.h"
 
 namespace asiarch::agents {
@@ -29,7 +29,7 @@ struct ResearchInput {
   std::vector<Effect> effects;  // from aggregate_effects
 };
 
-struct Proposal {
+struct DesignProposal {
   Design design;
   std::string name;
   std::string motivation;
@@ -47,7 +47,7 @@ struct ResearcherConfig {
 };
 
 // `known(canonical, source_hash)` says whether the archive already has it.
-Result<Proposal> propose(const ResearchInput& input, std::mt19937_64& rng,
+Result<DesignProposal> propose(const ResearchInput& input, std::mt19937_64& rng,
                          const std::function<bool(const std::string&, const std::string&)>& known,
                          const ResearcherConfig& config = {});
 

@@ -1,4 +1,4 @@
-#include "agents/judge.h"
+#include "agents/offline/judge.h"
 
 #include <algorithm>
 #include <cmath>

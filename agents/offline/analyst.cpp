@@ -1,4 +1,4 @@
-#include "agents/analyst.h"
+#include "agents/offline/analyst.h"
 
 #include <algorithm>
 #include <cstdio>

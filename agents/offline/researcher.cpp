@@ -1,4 +1,4 @@
-#include "agents/researcher.h"
+#include "agents/offline/researcher.h"
 
 #include <cmath>
 #include <cstdio>
@@ -91,7 +91,7 @@ std::string because(const std::string& change, const std::map<std::string, const
 
 }  // namespace
 
-Result<Proposal> propose(const ResearchInput& in, std::mt19937_64& rng,
+Result<DesignProposal> propose(const ResearchInput& in, std::mt19937_64& rng,
                          const std::function<bool(const std::string&, const std::string&)>& known,
                          const ResearcherConfig& config) {
   std::map<std::string, const Effect*> effects;
@@ -136,7 +136,7 @@ Result<Proposal> propose(const ResearchInput& in, std::mt19937_64& rng,
 
     auto diffs = differences(parent, child);
     if (diffs.empty()) continue;
-    Proposal p;
+    DesignProposal p;
     p.design = child;
     p.canonical = canonical(child);
     p.name = design_name(child);

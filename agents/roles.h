@@ -1,0 +1,139 @@
+// The four agent roles of the loop, as the engine sees them: a Researcher
+// proposes a mixer as source, an Engineer revises a source that did not
+// build or failed at run time, a Judge scores a measured candidate, an
+// Analyst compares a child with its parent and siblings. Each backend
+// (agents/offline/, next an LLM one) implements these; agents/factory.h
+// makes them from the configuration. Nothing here depends on a backend's
+// representation: a design is opaque JSON that only its proposer reads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "jit/diagnostics.h"
+#include "util/result.h"
+
+namespace asiarch::lab {
+struct EvalReport;
+}
+
+namespace asiarch::agents {
+
+// One archived experiment as the roles read it.
+struct ExperimentView {
+  int64_t id = 0;
+  std::string name;
+  std::string origin;  // "evolved", "hand-written", "baseline"
+  std::optional<int64_t> parent;
+  std::string motivation;
+  std::string source;                                  // the source as proposed
+  nlohmann::json design = nlohmann::json::object();    // the proposer's representation; {} when none
+  std::optional<double> fitness;                       // when scored
+  bool failed = false;
+  std::string fail_reason;
+};
+
+// ---- Researcher ------------------------------------------------------------
+
+struct ResearchContext {
+  ExperimentView parent;
+  std::vector<ExperimentView> references;
+  std::vector<ExperimentView> archive;  // every experiment, by id
+  uint64_t seed = 0;                    // for this proposal: same archive and seed, same proposal
+  // Whether the archive already holds this canonical design or normalised source.
+  std::function<bool(const std::string& canonical, const std::string& source_hash)> known;
+};
+
+// A name, a motivation and a full source file; a design only where the proposer has one.
+struct Proposal {
+  std::string name;
+  std::string motivation;
+  std::string source;
+  nlohmann::json design = nlohmann::json::object();
+  std::string canonical;    // the design's canonical form, for novelty; empty without a design
+  std::string source_hash;  // of the normalised source
+};
+
+class Researcher {
+ public:
+  virtual ~Researcher() = default;
+  virtual Result<Proposal> propose(const ResearchContext& context) = 0;
+};
+
+// ---- Engineer --------------------------------------------------------------
+
+// A compile that failed: the source and its structured diagnostics.
+struct BuildFailure {
+  std::string file;  // the name the diagnostics give
+  std::string source;
+  jit::Diagnostics diagnostics;
+  std::string failure;  // the compile itself did not finish (a worker that died), else empty
+  int attempt = 0;      // 1-based compile attempt that failed
+};
+
+// A built source that failed when run: an exception, a failed gate with its
+// reason, a non-finite loss, a worker that died.
+struct RuntimeFailure {
+  std::string file;
+  std::string source;
+  std::string stage;    // "gates", "training", "worker"
+  std::string failure;  // the reason, as measured
+  std::string log_tail; // the end of the worker's output, bounded
+  int revision = 0;     // 1-based
+};
+
+// The Engineer's answer: a new source, or why there is none.
+struct Revision {
+  bool revised = false;
+  std::string source;
+  std::string method;                 // "fix-it", "rule:<name>", ... or why it declined
+  std::vector<std::string> answered;  // the diagnostics or failure the change answers
+};
+
+class Engineer {
+ public:
+  virtual ~Engineer() = default;
+  virtual Revision revise_build(const BuildFailure& failure) = 0;
+  virtual Revision revise_runtime(const RuntimeFailure& failure) = 0;
+};
+
+// ---- Judge -----------------------------------------------------------------
+
+struct JudgeInput {
+  const lab::EvalReport* report = nullptr;
+  int64_t reference_parameters = 0;  // DeltaNet's at the same width
+  ExperimentView candidate;
+  std::vector<ExperimentView> archive;
+};
+
+struct Judgement {
+  double score = 5.5;  // weighted, 1..10
+  nlohmann::json parts = nlohmann::json::object();  // name -> {score, weight, reason}
+};
+
+class Judge {
+ public:
+  virtual ~Judge() = default;
+  virtual Judgement judge(const JudgeInput& input) = 0;
+};
+
+// ---- Analyst ---------------------------------------------------------------
+
+struct AnalystReport {
+  std::string text;
+  nlohmann::json insights = nlohmann::json::array();
+};
+
+class Analyst {
+ public:
+  virtual ~Analyst() = default;
+  // `archive` holds the child as recorded (its fitness or failure included).
+  virtual AnalystReport analyse(const ExperimentView& child, const std::vector<ExperimentView>& archive) = 0;
+};
+
+}  // namespace asiarch::agents

@@ -1,0 +1,42 @@
+// Where a built candidate's gates and training run. The engine submits an
+// evaluate job (a WorkerJob and its source, both plain data), polls it for
+// structured progress and, once it ends, its outcome, and may cancel it.
+// `local` runs it in a sandboxed worker on this machine; a remote executor
+// (Slurm) carries the same job as files.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "host/worker_job.h"
+
+namespace asiarch::host {
+
+class WorkerPool;
+
+struct ExecUpdate {
+  std::vector<nlohmann::json> messages;  // progress since the last poll, oldest first
+  std::optional<WorkerOutcome> outcome;  // once the job has ended
+};
+
+class Executor {
+ public:
+  using JobId = int64_t;
+  virtual ~Executor() = default;
+  virtual Result<JobId> submit(const WorkerJob& job, const std::string& source) = 0;
+  virtual ExecUpdate poll(JobId id) = 0;
+  virtual void cancel(JobId id) = 0;
+  // Forgets an ended job and removes what it left (its scratch).
+  virtual void release(JobId id) = 0;
+  virtual std::string name() const = 0;
+};
+
+// "local": the pool's sandboxed workers. An unknown name is an error listing the known ones.
+Result<std::unique_ptr<Executor>> make_executor(const std::string& name, WorkerPool& pool);
+std::vector<std::string> known_executors();
+
+}  // namespace asiarch::host

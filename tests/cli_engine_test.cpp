@@ -1,0 +1,319 @@
+// The engine end to end, through the CLI: hand-written plugins as parents,
+// runtime failures handed to the Engineer, a compile worker that dies, the
+// ordered event stream of an experiment, `asiarch events --follow` on a run
+// that is going on, and bad agent configuration.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "archive/archive.h"
+#include "cli_run.h"
+#include "util/files.h"
+
+namespace fs = std::filesystem;
+using asiarch::testing::run_cli;
+
+extern char** environ;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("asiarch-engine-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+std::string text_of(const fs::path& p) {
+  auto t = asiarch::read_file(p);
+  return t ? *t : std::string();
+}
+
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<std::string> a = {ASIARCH_BINARY};
+  a.insert(a.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : a) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s = {"ASIARCH_CACHE_DIR=" ASIARCH_TEST_CACHE};
+  for (char** e = environ; *e; ++e)
+    if (std::string(*e).rfind("ASIARCH_CACHE_DIR=", 0) != 0) env_s.push_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  posix_spawn(&pid, ASIARCH_BINARY, &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::unique_ptr<asiarch::archive::Archive> open_archive(const fs::path& w) {
+  auto a = asiarch::archive::Archive::open(w / "archive.db");
+  EXPECT_TRUE(a) << (a ? "" : a.error().message);
+  return a ? std::move(*a) : nullptr;
+}
+
+const asiarch::archive::Experiment* by_name(const std::vector<asiarch::archive::Experiment>& all,
+                                            const std::string& name) {
+  for (const auto& e : all)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+// Throws from forward once it sees a training batch (16 on smoke); the gates use batches of 2 and 3.
+const char* kThrowsInTraining = R"cpp(
+#include <asiarch/plugin.h>
+class ThrowsInTraining : public asiarch::TokenMixer {
+ public:
+  explicit ThrowsInTraining(const asiarch::MixerConfig& cfg) : proj_(register_module("proj", torch::nn::Linear(cfg.d_model, cfg.d_model))) {}
+  torch::Tensor forward(const torch::Tensor& x) override {
+    if (x.size(0) >= 8) throw std::runtime_error("state cache overflow at batch " + std::to_string(x.size(0)));
+    return proj_->forward(x);
+  }
+ private:
+  torch::nn::Linear proj_;
+};
+ASIARCH_REGISTER_MIXER(ThrowsInTraining, "throws_in_training")
+)cpp";
+
+// Its static initialiser runs when the object is loaded, in the compile worker.
+const char* kCrashesOnLoad = R"cpp(
+#include <asiarch/plugin.h>
+struct CrashOnLoad {
+  CrashOnLoad() {
+    volatile int* p = nullptr;
+    *p = 1;
+  }
+} crash_on_load;
+class Harmless : public asiarch::TokenMixer {
+ public:
+  explicit Harmless(const asiarch::MixerConfig&) {}
+  torch::Tensor forward(const torch::Tensor& x) override { return x; }
+};
+ASIARCH_REGISTER_MIXER(Harmless, "crashes_on_load")
+)cpp";
+
+}  // namespace
+
+TEST(Engine, AHandWrittenPluginIsChosenAsAParent) {
+  const auto w = fresh_dir("parent");
+  // No baselines: the dropped plugin is the only scored experiment, so it must be the parent.
+  std::ofstream(w / "asiarch.json") << R"({"baselines": [], "tasks": ["compression", "byte_lm"], "timeout_seconds": 120})";
+  fs::create_directories(w / "plugins");
+  std::string source = text_of(fs::path(ASIARCH_SOURCE_DIR) / "plugins" / "baselines" / "delta_net.cpp");
+  ASSERT_FALSE(source.empty());
+  const auto at = source.find("\"delta_net\"");
+  ASSERT_NE(at, std::string::npos);
+  source.replace(at, 11, "\"my_delta\"");
+  std::ofstream(w / "plugins" / "my_delta.cpp") << "// my own DeltaNet\n" << source;
+  auto r = run_cli("run --workdir " + w.string() + " --budget 1 --preset smoke --seed 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto a = open_archive(w);
+  ASSERT_TRUE(a);
+  const auto all = a->experiments();
+  const auto* hand = by_name(all, "my_delta");
+  ASSERT_TRUE(hand);
+  EXPECT_EQ(hand->origin, asiarch::archive::Origin::hand_written);
+  EXPECT_EQ(hand->status, "scored") << hand->fail_reason;
+  int children = 0;
+  for (const auto& e : all) {
+    if (e.origin != asiarch::archive::Origin::evolved) continue;
+    ++children;
+    ASSERT_TRUE(e.parent);
+    EXPECT_EQ(*e.parent, hand->id);
+    EXPECT_NE(e.motivation.find("has no design in the gene space"), std::string::npos) << e.motivation;
+    EXPECT_NE(e.motivation.find("nearest design-bearing"), std::string::npos) << e.motivation;
+    EXPECT_FALSE(e.design.empty());
+    EXPECT_TRUE(e.status == "scored" || e.status == "failed");
+  }
+  EXPECT_EQ(children, 1);
+  fs::remove_all(w);
+}
+
+TEST(Engine, RuntimeFailureGoesToTheEngineerAndADeadCompileWorkerIsRecorded) {
+  const auto w = fresh_dir("runtime");
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["compression"], "timeout_seconds": 120})";
+  fs::create_directories(w / "plugins");
+  std::ofstream(w / "plugins" / "throws_in_training.cpp") << kThrowsInTraining;
+  std::ofstream(w / "plugins" / "crashes_on_load.cpp") << kCrashesOnLoad;
+  auto r = run_cli("run --workdir " + w.string() + " --budget 0 --preset smoke");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto a = open_archive(w);
+  ASSERT_TRUE(a);
+  const auto all = a->experiments();
+
+  // The exception in the first training step is a runtime attempt given to the Engineer.
+  const auto* thrower = by_name(all, "throws_in_training");
+  ASSERT_TRUE(thrower);
+  auto ra = a->runtime_attempts(thrower->id);
+  ASSERT_EQ(ra.size(), 1u);
+  EXPECT_EQ(ra[0].revision, 1);
+  EXPECT_EQ(ra[0].stage, "training");
+  EXPECT_NE(ra[0].failure.find("state cache overflow at batch"), std::string::npos) << ra[0].failure;
+  EXPECT_NE(ra[0].failure.find("compression"), std::string::npos) << ra[0].failure;
+  EXPECT_FALSE(ra[0].revised);  // the offline Engineer has no rule for it, and says so
+  EXPECT_NE(ra[0].method.find("declined"), std::string::npos) << ra[0].method;
+  EXPECT_NE(ra[0].source.find("ThrowsInTraining"), std::string::npos);
+  // The gates passed: they saw batches of 2 and 3.
+  for (const auto& g : a->gates(thrower->id))
+    if (g.name != "parameter_budget" && g.name != "complexity") EXPECT_TRUE(g.passed) << g.name << ": " << g.reason;
+
+  // The compile worker died loading the object: the attempt says why, and the run went on.
+  const auto* crasher = by_name(all, "crashes_on_load");
+  ASSERT_TRUE(crasher);
+  EXPECT_EQ(crasher->status, "failed");
+  auto attempts = a->compile_attempts(crasher->id);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_FALSE(attempts[0].ok);
+  EXPECT_NE(attempts[0].failure.find("SIGSEGV"), std::string::npos) << attempts[0].failure;
+  EXPECT_NE(crasher->fail_reason.find("SIGSEGV"), std::string::npos) << crasher->fail_reason;
+  const auto* dn = by_name(all, "delta_net");
+  ASSERT_TRUE(dn);
+  EXPECT_EQ(dn->status, "scored");
+
+  // The history view shows the runtime attempt beside the compile attempts.
+  auto h = run_cli("history " + std::to_string(thrower->id) + " --json --workdir " + w.string());
+  ASSERT_EQ(h.status, 0) << h.output;
+  auto hj = nlohmann::json::parse(h.output);
+  ASSERT_EQ(hj["runtime_attempts"].size(), 1u) << h.output;
+  EXPECT_EQ(hj["runtime_attempts"][0]["stage"], "training");
+  fs::remove_all(w);
+}
+
+TEST(Engine, AnExperimentsEventsComeInOrderAndFollowSeesThemAsTheyHappen) {
+  const auto w = fresh_dir("events");
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["compression", "byte_lm"], "timeout_seconds": 120})";
+  const pid_t run = spawn({"run", "--workdir", w.string(), "--budget", "1", "--preset", "smoke", "--seed", "5"},
+                          w / "run.log");
+  // Follow from as soon as the archive exists.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (!fs::exists(w / "archive.db") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(w / "archive.db")) << text_of(w / "run.log");
+  const pid_t follow = spawn({"events", "--follow", "--json", "--workdir", w.string()}, w / "follow.log");
+  // While the run goes on, the follower must show an evolved experiment's training progress
+  // before that experiment is recorded as finished.
+  bool seen_live = false;
+  int64_t evolved = 0;
+  while (!seen_live && std::chrono::steady_clock::now() < deadline && waitpid(run, nullptr, WNOHANG) == 0) {
+    std::istringstream lines(text_of(w / "follow.log"));
+    std::string line;
+    while (std::getline(lines, line)) {
+      nlohmann::json e;
+      try {
+        e = nlohmann::json::parse(line);
+      } catch (const std::exception&) {
+        continue;
+      }
+      if (e["kind"] == "experiment_proposed") evolved = e["experiment"];
+      if (evolved && e["kind"] == "training_progress" && e["experiment"] == evolved) {
+        auto a = asiarch::archive::Archive::open(w / "archive.db");
+        if (a && (*a)->experiment(evolved)->status == "proposed") seen_live = true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(seen_live) << text_of(w / "follow.log");
+  EXPECT_EQ(wait_exit(run), 0) << text_of(w / "run.log");
+  ::kill(follow, SIGTERM);
+  EXPECT_EQ(wait_exit(follow), 0) << text_of(w / "follow.log");
+
+  // The evolved experiment's event kinds, in order.
+  auto a = open_archive(w);
+  ASSERT_TRUE(a);
+  std::vector<std::string> kinds;
+  int64_t last = 0;
+  for (const auto& e : a->events_since(0, 100000)) {
+    EXPECT_GT(e.seq, last);
+    last = e.seq;
+    if (e.experiment && *e.experiment == evolved) kinds.push_back(e.kind);
+  }
+  auto pos = [&](const std::string& k) {
+    auto it = std::find(kinds.begin(), kinds.end(), k);
+    return it == kinds.end() ? -1 : static_cast<int>(it - kinds.begin());
+  };
+  const std::vector<std::string> order = {"experiment_proposed", "experiment_started", "worker_started",
+                                          "compile_attempt",     "gates_started",      "gate",
+                                          "task_started",        "training_progress",  "task_finished",
+                                          "worker_ended"};
+  int prev = -1;
+  std::string all;
+  for (const auto& k : kinds) all += k + " ";
+  for (const auto& k : order) {
+    const int p = pos(k);
+    EXPECT_GT(p, prev) << k << " out of order in: " << all;
+    prev = std::max(prev, p);
+  }
+  const int end = std::max(pos("scored"), pos("failed"));
+  EXPECT_GT(end, prev) << all;
+  EXPECT_EQ(kinds.back(), "analysed") << all;
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "gate"), 6) << all;
+  // The run's own start and end.
+  auto events = a->events_since(0, 100000);
+  EXPECT_EQ(events.front().kind, "note");
+  EXPECT_EQ(events.back().kind, "run_stopped");
+  fs::remove_all(w);
+}
+
+TEST(Engine, RunPrintsEventsAsJsonLines) {
+  const auto w = fresh_dir("jsonl");
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["compression"], "timeout_seconds": 120})";
+  const std::string cmd = "ASIARCH_CACHE_DIR=" ASIARCH_TEST_CACHE " " ASIARCH_BINARY " run --workdir " + w.string() +
+                          " --budget 0 --preset smoke --events jsonl 2>/dev/null";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  ASSERT_EQ(WEXITSTATUS(::pclose(p)), 0) << out;
+  std::istringstream lines(out);
+  std::string line;
+  std::vector<std::string> kinds;
+  int64_t last = 0;
+  while (std::getline(lines, line)) {
+    auto e = nlohmann::json::parse(line);  // every line of stdout is one event
+    for (const char* k : {"seq", "time", "kind", "experiment", "data"}) EXPECT_TRUE(e.contains(k)) << line;
+    EXPECT_GT(e["seq"].get<int64_t>(), last);
+    last = e["seq"];
+    kinds.push_back(e["kind"]);
+  }
+  EXPECT_NE(std::find(kinds.begin(), kinds.end(), "scored"), kinds.end());
+  EXPECT_EQ(kinds.back(), "run_stopped");
+  fs::remove_all(w);
+}
+
+TEST(Engine, AnUnknownAgentBackendOrExecutorIsRefusedBeforeAnythingIsWritten) {
+  const auto w = fresh_dir("backend");
+  std::ofstream(w / "asiarch.json") << R"({"agents": {"engineer": "gpt-9"}})";
+  auto r = run_cli("run --workdir " + w.string() + " --budget 1 --preset smoke");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("agents.engineer: unknown backend \"gpt-9\"; known backends: offline"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(w / "archive.db"));
+  std::ofstream(w / "asiarch.json") << R"({"executor": "kubernetes"})";
+  r = run_cli("run --workdir " + w.string() + " --budget 1 --preset smoke");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("unknown executor \"kubernetes\"; known executors: local"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(w / "archive.db"));
+  fs::remove_all(w);
+}
