@@ -6,6 +6,7 @@
 
 #include <mutex>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -328,9 +329,11 @@ ASIARCH_REGISTER_MIXER(M, "m")
     g_records.clear();
   }
   std::shared_ptr<TokenMixer> mixer;
+  std::string name;
   {
     auto b = build("tracer.cpp", src);
     ASSERT_TRUE(b.ok()) << jit::to_text(b.diagnostics);
+    name = b.code->name();
     mixer = jit::instantiate(b, {});
     std::lock_guard<std::mutex> lock(g_record_mu);
     EXPECT_EQ(g_records, std::vector<std::string>{"ctor"});
@@ -341,19 +344,38 @@ ASIARCH_REGISTER_MIXER(M, "m")
     std::lock_guard<std::mutex> lock(g_record_mu);
     EXPECT_EQ(g_records, std::vector<std::string>{"ctor"});
   }
+  ASSERT_TRUE(asiarch::testing::jit_env().session->is_loaded(name));
   mixer.reset();  // last reference: unload
+  EXPECT_FALSE(asiarch::testing::jit_env().session->is_loaded(name));
   std::lock_guard<std::mutex> lock(g_record_mu);
   EXPECT_EQ(g_records, (std::vector<std::string>{"ctor", "dtor"}));
 }
 
 TEST(Jit, ManyLoadsAndUnloads) {
+  auto& session = *asiarch::testing::jit_env().session;
   const std::string src = unique_tag() + kValidPlugin;
+  std::set<std::string> names;
   for (int i = 0; i < 20; ++i) {
-    auto b = build("reload.cpp", src);
-    ASSERT_TRUE(b.ok()) << jit::to_text(b.diagnostics);
-    auto m = jit::instantiate(b, {});
-    ASSERT_EQ(m->forward(torch::ones({1, 3, 64})).size(1), 3);
+    std::string name;
+    std::weak_ptr<jit::LoadedObject> code;
+    {
+      auto b = build("reload.cpp", src);
+      ASSERT_TRUE(b.ok()) << jit::to_text(b.diagnostics);
+      name = b.code->name();
+      code = b.code;
+      auto m = jit::instantiate(b, {});
+      ASSERT_TRUE(session.is_loaded(name));
+      b = jit::PluginBuild{};
+      // The mixer alone keeps its code loaded and callable.
+      ASSERT_TRUE(session.is_loaded(name)) << name;
+      ASSERT_EQ(m->forward(torch::ones({1, 3, 64})).size(1), 3);
+    }
+    // No reference is left anywhere, and the JIT has dropped the code.
+    EXPECT_TRUE(code.expired()) << name;
+    EXPECT_FALSE(session.is_loaded(name)) << name;
+    names.insert(name);
   }
+  EXPECT_EQ(names.size(), 20u);  // every load linked a fresh copy
 }
 
 // ---- bad input ----
