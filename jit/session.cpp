@@ -175,6 +175,11 @@ std::shared_ptr<LoadedObject> JitSession::load(const ObjectCode& object, const s
   return lo;
 }
 
+bool JitSession::is_loaded(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->jit->getExecutionSession().getJITDylibByName(name) != nullptr;
+}
+
 void* LoadedObject::lookup(const std::string& name) const {
   if (!state_ || !state_->dylib || !session_) return nullptr;
   std::lock_guard<std::mutex> lock(session_->impl_->mu);

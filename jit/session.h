@@ -47,6 +47,11 @@ class JitSession : public std::enable_shared_from_this<JitSession> {
   std::shared_ptr<LoadedObject> load(const ObjectCode& object, const std::string& file,
                                      const std::string& source, Diagnostics& diagnostics);
 
+  // Whether ORC still holds the JITDylib of the object called `name`
+  // (LoadedObject::name()): lets a caller see that unloading removed the
+  // code, not only that the last reference went.
+  bool is_loaded(const std::string& name) const;
+
   struct Impl;  // private to session.cpp
 
  private:

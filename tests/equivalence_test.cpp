@@ -1,9 +1,11 @@
-// Chunkwise forms equal their plain recurrences (fp32, 1e-4), outputs and
-// gradients: at the level of the ops and of the JIT-compiled baselines.
+// Chunkwise forms equal their plain recurrences (fp32, every element within
+// 1e-4 + 1e-5 of its size), outputs and gradients: at the level of the ops
+// and of the JIT-compiled baselines.
 #include <asiarch/plugin.h>
 
 #include <gtest/gtest.h>
 
+#include "close.h"
 #include "jit/mixer.h"
 #include "jit_fixture.h"
 
@@ -29,13 +31,15 @@ Inputs random_inputs(int64_t L, uint64_t seed) {
   return in;
 }
 
-// |a - b| <= tol, or with `relative`, tol * max(1, max |b|).
-void expect_close(const torch::Tensor& a, const torch::Tensor& b, const std::string& what, double tol = 1e-4,
-                  bool relative = false) {
-  ASSERT_EQ(a.sizes(), b.sizes()) << what;
-  const double diff = (a - b).abs().max().item<double>();
-  const double bound = relative ? tol * std::max(1.0, b.abs().max().item<double>()) : tol;
-  EXPECT_LE(diff, bound) << what << ": max difference " << diff << (relative ? " (relative bound)" : "");
+// Per element, |a - b| <= atol + rtol * |b|. The current kernels stay within
+// a quarter of kTight's bound, so it has room for rounding, not for a bug.
+struct Tolerance {
+  double atol, rtol;
+};
+constexpr Tolerance kTight{1e-4, 1e-5};
+
+void expect_close(const torch::Tensor& a, const torch::Tensor& b, const std::string& what, Tolerance t = kTight) {
+  EXPECT_TRUE(asiarch::testing::elementwise_close(a, b, t.atol, t.rtol)) << what;
 }
 
 using Op = std::function<torch::Tensor(const Inputs&, bool chunk)>;
@@ -144,19 +148,20 @@ TEST_P(PluginEquivalence, ChunkwiseEqualsRecurrent) {
   auto x = torch::randn({2, 77, 48});
   auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
   auto ya = chunk->forward(xa), yb = rec->forward(xb);
-  // The delta rules keep a bounded state and meet 1e-4 absolutely; plain
-  // (decayed) linear attention accumulates without bound, so its large
-  // gradients are compared at 1e-4 of their scale.
-  const bool relative = GetParam() == "linear_attention" || GetParam() == "mamba2";
-  expect_close(ya, yb, GetParam() + " output", 1e-4, relative);
+  // Plain linear attention accumulates without bound: its projection
+  // gradients reach ~90, and their small elements are differences of large
+  // sums, so they carry rounding (~2.5e-4) of the large terms' size, not of
+  // their own. The delta rules (bounded state) and mamba2 (decayed) meet kTight.
+  const Tolerance t = GetParam() == "linear_attention" ? Tolerance{2e-3, 1e-5} : kTight;
+  expect_close(ya, yb, GetParam() + " output", t);
   auto w = torch::randn_like(ya);
   (ya * w).sum().backward();
   (yb * w).sum().backward();
-  expect_close(xa.grad(), xb.grad(), GetParam() + " input grad", 1e-4, relative);
+  expect_close(xa.grad(), xb.grad(), GetParam() + " input grad", t);
   auto pa = chunk->named_parameters(), pb = rec->named_parameters();
   ASSERT_EQ(pa.size(), pb.size());
   for (const auto& p : pa)
-    expect_close(p.value().grad(), pb[p.key()].grad(), GetParam() + " grad of " + p.key(), 1e-4, relative);
+    expect_close(p.value().grad(), pb[p.key()].grad(), GetParam() + " grad of " + p.key(), t);
 }
 
 INSTANTIATE_TEST_SUITE_P(Baselines, PluginEquivalence,

@@ -5,15 +5,17 @@
 
 #include <gtest/gtest.h>
 
+#include "close.h"
+
 namespace ops = asiarch::ops;
 
 namespace {
 
-void expect_close(const torch::Tensor& a, const torch::Tensor& b, const std::string& what, double tol = 1e-5) {
-  ASSERT_TRUE(a.defined() && b.defined()) << what;
-  ASSERT_EQ(a.sizes(), b.sizes()) << what;
-  const double diff = (a - b).abs().max().item<double>();
-  EXPECT_LE(diff, tol * std::max(1.0, b.abs().max().item<double>())) << what << ": max difference " << diff;
+// Per element, |a - b| <= atol + rtol * |b|; fused and composite forms
+// round differently, and by little.
+void expect_close(const torch::Tensor& a, const torch::Tensor& b, const std::string& what, double atol = 1e-5,
+                  double rtol = 1e-5) {
+  EXPECT_TRUE(asiarch::testing::elementwise_close(a, b, atol, rtol)) << what;
 }
 
 // Runs f on native (float) copies and reference on the same values, then
@@ -108,6 +110,27 @@ TEST(FusedOps, ShortConvEqualsConv1d) {
         auto x2 = x.clone();
         x2.narrow(1, 6, 4).add_(5);
         auto y2 = conv->forward(x2);
-        expect_close(y2.narrow(1, 0, 6), ya.detach().narrow(1, 0, 6), what + " causality", 0);
+        expect_close(y2.narrow(1, 0, 6), ya.detach().narrow(1, 0, 6), what + " causality", 0, 0);
       }
+}
+
+// The comparison itself: it must catch one small element off by more than its
+// own bound, even where that error is tiny next to the tensor's largest element.
+TEST(ElementwiseClose, HoldsEachElementToItsOwnSize) {
+  using asiarch::testing::elementwise_close;
+  auto b = torch::tensor({1000.0, 1e-3, -2.0, 0.0}, torch::kDouble);  // double: the margins below do not round
+  EXPECT_TRUE(elementwise_close(b, b, 0, 0));
+  EXPECT_TRUE(elementwise_close(b + 1e-4 * b.abs() + 5e-6, b, 1e-5, 1e-4));  // just inside everywhere
+  auto a = b.clone();
+  a[1] += 1e-3;  // 1e-6 of the largest element, but as large as this one
+  auto r = elementwise_close(a, b, 1e-5, 1e-4);
+  EXPECT_FALSE(r);
+  EXPECT_NE(std::string(r.message()).find("1 of 4 elements"), std::string::npos) << r.message();
+  EXPECT_NE(std::string(r.message()).find("worst at [1]"), std::string::npos) << r.message();
+  auto n = b.clone();
+  n[3] = NAN;
+  EXPECT_FALSE(elementwise_close(n, b, 1, 1));
+  EXPECT_FALSE(elementwise_close(b, n, 1, 1));
+  EXPECT_FALSE(elementwise_close(b.view({2, 2}), b, 1, 1));  // shapes differ
+  EXPECT_FALSE(elementwise_close(torch::Tensor(), b, 1, 1));
 }

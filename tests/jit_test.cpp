@@ -6,6 +6,7 @@
 
 #include <mutex>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -268,9 +269,34 @@ TEST(Jit, SecondCompileIsACacheHit) {
 }
 
 TEST(Jit, CompileWithoutPchGivesTheSameMixer) {
-  auto b = build("nopch.cpp", unique_tag() + kValidPlugin, {/*use_pch=*/false, /*use_cache=*/false});
-  ASSERT_TRUE(b.ok()) << jit::to_text(b.diagnostics);
-  EXPECT_STREQ(b.entry->name, "gated_mean");
+  // One source, both compiled now (no cache), so the PCH is the only difference.
+  const std::string src = unique_tag() + kValidPlugin;
+  auto with = build("pch.cpp", src, {/*use_pch=*/true, /*use_cache=*/false});
+  ASSERT_TRUE(with.ok()) << jit::to_text(with.diagnostics);
+  auto without = build("nopch.cpp", src, {/*use_pch=*/false, /*use_cache=*/false});
+  ASSERT_TRUE(without.ok()) << jit::to_text(without.diagnostics);
+  EXPECT_FALSE(with.cache_hit);
+  EXPECT_FALSE(without.cache_hit);
+  EXPECT_STREQ(without.entry->name, "gated_mean");
+
+  MixerConfig cfg;
+  cfg.d_model = 32;
+  // The plugin's Linear draws its initial weights from torch's generator.
+  torch::manual_seed(21);
+  auto a = jit::instantiate(with, cfg);
+  torch::manual_seed(21);
+  auto b = jit::instantiate(without, cfg);
+  auto pa = a->named_parameters(), pb = b->named_parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (const auto& p : pa) EXPECT_TRUE(torch::equal(p.value(), pb[p.key()])) << p.key();
+
+  torch::manual_seed(22);
+  auto x = torch::randn({2, 9, 32});
+  auto ya = a->forward(x), yb = b->forward(x);
+  ASSERT_EQ(ya.sizes(), x.sizes());
+  EXPECT_GT(ya.abs().max().item<float>(), 0.f);  // not trivially equal
+  // Same code, same weights, same input: the same bits.
+  EXPECT_TRUE(torch::equal(ya, yb)) << "max difference " << (ya - yb).abs().max().item<float>();
 }
 
 TEST(Jit, ExceptionsInPluginCodeReachTheHost) {
@@ -328,9 +354,11 @@ ASIARCH_REGISTER_MIXER(M, "m")
     g_records.clear();
   }
   std::shared_ptr<TokenMixer> mixer;
+  std::string name;
   {
     auto b = build("tracer.cpp", src);
     ASSERT_TRUE(b.ok()) << jit::to_text(b.diagnostics);
+    name = b.code->name();
     mixer = jit::instantiate(b, {});
     std::lock_guard<std::mutex> lock(g_record_mu);
     EXPECT_EQ(g_records, std::vector<std::string>{"ctor"});
@@ -341,19 +369,38 @@ ASIARCH_REGISTER_MIXER(M, "m")
     std::lock_guard<std::mutex> lock(g_record_mu);
     EXPECT_EQ(g_records, std::vector<std::string>{"ctor"});
   }
+  ASSERT_TRUE(asiarch::testing::jit_env().session->is_loaded(name));
   mixer.reset();  // last reference: unload
+  EXPECT_FALSE(asiarch::testing::jit_env().session->is_loaded(name));
   std::lock_guard<std::mutex> lock(g_record_mu);
   EXPECT_EQ(g_records, (std::vector<std::string>{"ctor", "dtor"}));
 }
 
 TEST(Jit, ManyLoadsAndUnloads) {
+  auto& session = *asiarch::testing::jit_env().session;
   const std::string src = unique_tag() + kValidPlugin;
+  std::set<std::string> names;
   for (int i = 0; i < 20; ++i) {
-    auto b = build("reload.cpp", src);
-    ASSERT_TRUE(b.ok()) << jit::to_text(b.diagnostics);
-    auto m = jit::instantiate(b, {});
-    ASSERT_EQ(m->forward(torch::ones({1, 3, 64})).size(1), 3);
+    std::string name;
+    std::weak_ptr<jit::LoadedObject> code;
+    {
+      auto b = build("reload.cpp", src);
+      ASSERT_TRUE(b.ok()) << jit::to_text(b.diagnostics);
+      name = b.code->name();
+      code = b.code;
+      auto m = jit::instantiate(b, {});
+      ASSERT_TRUE(session.is_loaded(name));
+      b = jit::PluginBuild{};
+      // The mixer alone keeps its code loaded and callable.
+      ASSERT_TRUE(session.is_loaded(name)) << name;
+      ASSERT_EQ(m->forward(torch::ones({1, 3, 64})).size(1), 3);
+    }
+    // No reference is left anywhere, and the JIT has dropped the code.
+    EXPECT_TRUE(code.expired()) << name;
+    EXPECT_FALSE(session.is_loaded(name)) << name;
+    names.insert(name);
   }
+  EXPECT_EQ(names.size(), 20u);  // every load linked a fresh copy
 }
 
 // ---- bad input ----
