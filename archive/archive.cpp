@@ -2,9 +2,11 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 
 namespace asiarch::archive {
 namespace {
@@ -171,11 +173,47 @@ Error db_error(const std::filesystem::path& path, const std::string& what, const
   return make_error(path.string() + ": " + what + ": " + e.what());
 }
 
+Error newer_error(const std::filesystem::path& path, int version) {
+  return make_error(path.string() + ": archive schema version " + std::to_string(version) +
+                    " is newer than this asiarch understands (" + std::to_string(kSchemaVersion) + ")");
+}
+
+// A refusal of a newer archive, decided from the file's own header before
+// SQLite opens it: opening a WAL database, even read-only, creates its -wal
+// and -shm files beside it. The header can lag behind a WAL that is not yet
+// checkpointed, but the version only ever grows, so a newer header means a
+// newer archive; anything else is left to the check through SQLite.
+std::optional<Error> newer_by_header(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::array<unsigned char, 100> h{};
+  if (!in.read(reinterpret_cast<char*>(h.data()), h.size())) return std::nullopt;
+  if (std::string(reinterpret_cast<const char*>(h.data()), 16) != std::string("SQLite format 3", 16))
+    return std::nullopt;
+  auto be32 = [&](size_t at) {
+    return static_cast<int>((uint32_t{h[at]} << 24) | (uint32_t{h[at + 1]} << 16) | (uint32_t{h[at + 2]} << 8) |
+                            uint32_t{h[at + 3]});
+  };
+  const int version = be32(60), app = be32(68);
+  if (app == kApplicationId && version > kSchemaVersion) return newer_error(path, version);
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct Archive::Impl {
-  explicit Impl(const std::filesystem::path& p) : db(p.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) {}
+  Impl(const std::filesystem::path& p, int flags, bool ro)
+      : db(p.string(), flags, /*busy timeout ms=*/5000), read_only(ro) {}
   SQLite::Database db;
+  bool read_only;
+  // The schema the reads are written against: an archive opened read-only
+  // keeps its own version, and the reads leave out what it does not have.
+  int version = kSchemaVersion;
+
+  // Every write goes through this first.
+  std::optional<Error> refuse_write(const std::filesystem::path& path, const std::string& what) const {
+    if (!read_only) return std::nullopt;
+    return make_error(path.string() + ": the archive was opened read-only; cannot " + what);
+  }
 };
 
 const char* to_string(Origin o) {
@@ -196,10 +234,11 @@ Result<Origin> origin_from_string(const std::string& s) {
 Result<std::unique_ptr<Archive>> Archive::open(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return make_error(path.string() + ": is a directory, not an archive");
+  if (auto e = newer_by_header(path)) return *e;
   std::unique_ptr<Archive> a(new Archive());
   a->path_ = path;
   try {
-    a->impl_ = std::make_unique<Impl>(path);
+    a->impl_ = std::make_unique<Impl>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, false);
     auto& db = a->impl_->db;
     // Read-only checks first: a foreign or corrupt file must not be written.
     const int app = db.execAndGet("PRAGMA application_id").getInt();
@@ -207,12 +246,9 @@ Result<std::unique_ptr<Archive>> Archive::open(const std::filesystem::path& path
     const int tables = db.execAndGet("SELECT count(*) FROM sqlite_master").getInt();
     if (app != kApplicationId && (tables > 0 || version != 0))
       return make_error(path.string() + ": not an asiarch archive (a SQLite database of another application)");
-    if (version > kSchemaVersion)
-      return make_error(path.string() + ": archive schema version " + std::to_string(version) +
-                        " is newer than this asiarch understands (" + std::to_string(kSchemaVersion) + ")");
+    if (version > kSchemaVersion) return newer_error(path, version);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA foreign_keys = ON");
-    db.exec("PRAGMA busy_timeout = 5000");
     for (int v = version; v < kSchemaVersion; ++v) {
       SQLite::Transaction tx(db);
       db.exec(migrations()[static_cast<size_t>(v)]);
@@ -226,11 +262,39 @@ Result<std::unique_ptr<Archive>> Archive::open(const std::filesystem::path& path
   return a;
 }
 
+Result<std::unique_ptr<Archive>> Archive::open_read_only(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return make_error(path.string() + ": is a directory, not an archive");
+  if (!std::filesystem::exists(path, ec)) return make_error(path.string() + ": no such archive");
+  if (auto e = newer_by_header(path)) return *e;
+  std::unique_ptr<Archive> a(new Archive());
+  a->path_ = path;
+  try {
+    // Only reads from here on: no journal mode, no pragma that writes.
+    a->impl_ = std::make_unique<Impl>(path, SQLite::OPEN_READONLY, true);
+    auto& db = a->impl_->db;
+    const int app = db.execAndGet("PRAGMA application_id").getInt();
+    const int version = db.execAndGet("PRAGMA user_version").getInt();
+    const int tables = db.execAndGet("SELECT count(*) FROM sqlite_master").getInt();
+    if (app != kApplicationId && (tables > 0 || version != 0))
+      return make_error(path.string() + ": not an asiarch archive (a SQLite database of another application)");
+    if (version > kSchemaVersion) return newer_error(path, version);
+    // A run creates the file, then writes its schema; only a run may, so there is nothing to show yet.
+    if (version == 0) return make_error(path.string() + ": an empty archive (no schema yet); nothing to read");
+    a->impl_->version = version;
+  } catch (const SQLite::Exception& e) {
+    return db_error(path, "cannot open the archive", e);
+  }
+  return a;
+}
+
 Archive::~Archive() = default;
 
-int Archive::schema_version() const { return impl_->db.execAndGet("PRAGMA user_version").getInt(); }
+int Archive::schema_version() const { return impl_->version; }
+bool Archive::read_only() const { return impl_->read_only; }
 
 Result<int64_t> Archive::add_experiment(const Experiment& e, std::vector<Event>* events) {
+  if (auto refused = impl_->refuse_write(path_, "record experiment \"" + e.name + "\"")) return *refused;
   try {
     auto& db = impl_->db;
     SQLite::Transaction tx(db);
@@ -267,6 +331,7 @@ Result<int64_t> Archive::add_experiment(const Experiment& e, std::vector<Event>*
 }
 
 Status Archive::set_status(int64_t id, const std::string& status, const std::string& reason) {
+  if (auto refused = impl_->refuse_write(path_, "update experiment " + std::to_string(id))) return *refused;
   try {
     SQLite::Statement q(impl_->db, "UPDATE experiments SET status = ?, fail_reason = ?, updated_at = ? WHERE id = ?");
     q.bind(1, status);
@@ -383,6 +448,8 @@ void update_status(SQLite::Database& db, int64_t id, const std::string& status, 
 }  // namespace
 
 Status Archive::add_compile_attempt(int64_t id, const CompileAttempt& a) {
+  if (auto refused = impl_->refuse_write(path_, "record compile attempt of experiment " + std::to_string(id)))
+    return *refused;
   try {
     insert_compile_attempt(impl_->db, id, a);
     return Ok{};
@@ -392,6 +459,7 @@ Status Archive::add_compile_attempt(int64_t id, const CompileAttempt& a) {
 }
 
 Status Archive::set_gates(int64_t id, const std::vector<GateRecord>& gates) {
+  if (auto refused = impl_->refuse_write(path_, "record gates of experiment " + std::to_string(id))) return *refused;
   try {
     SQLite::Transaction tx(impl_->db);
     replace_gates(impl_->db, id, gates);
@@ -403,6 +471,7 @@ Status Archive::set_gates(int64_t id, const std::vector<GateRecord>& gates) {
 }
 
 Status Archive::add_training_run(int64_t id, const TrainingRun& r) {
+  if (auto refused = impl_->refuse_write(path_, "record training of experiment " + std::to_string(id))) return *refused;
   try {
     insert_training_run(impl_->db, id, r);
     return Ok{};
@@ -412,6 +481,8 @@ Status Archive::add_training_run(int64_t id, const TrainingRun& r) {
 }
 
 Status Archive::set_score(int64_t id, const Score& s) {
+  if (auto refused = impl_->refuse_write(path_, "record the score of experiment " + std::to_string(id)))
+    return *refused;
   try {
     insert_score(impl_->db, id, s);
     return Ok{};
@@ -421,6 +492,8 @@ Status Archive::set_score(int64_t id, const Score& s) {
 }
 
 Result<int64_t> Archive::add_analysis(int64_t id, const std::string& text, const nlohmann::json& insights) {
+  if (auto refused = impl_->refuse_write(path_, "record the analysis of experiment " + std::to_string(id)))
+    return *refused;
   try {
     return insert_analysis(impl_->db, id, text, insights);
   } catch (const SQLite::Exception& e) {
@@ -429,6 +502,8 @@ Result<int64_t> Archive::add_analysis(int64_t id, const std::string& text, const
 }
 
 Status Archive::record_outcome(int64_t id, const Outcome& o, std::vector<Event>* events) {
+  if (auto refused = impl_->refuse_write(path_, "record the outcome of experiment " + std::to_string(id)))
+    return *refused;
   try {
     auto& db = impl_->db;
     SQLite::Transaction tx(db);
@@ -477,14 +552,17 @@ Experiment read_experiment(SQLite::Statement& q) {
   return e;
 }
 
-constexpr const char* kExperimentColumns =
-    "SELECT id, parent_id, name, motivation, source, design, canonical, source_hash, origin, status, fail_reason, "
-    "created_at, updated_at, timing FROM experiments";
+// Schema 1 had no timing: it reads as none recorded.
+std::string experiment_select(int version) {
+  return std::string("SELECT id, parent_id, name, motivation, source, design, canonical, source_hash, origin, status, "
+                     "fail_reason, created_at, updated_at, ") +
+         (version >= 2 ? "timing" : "'{}'") + " FROM experiments";
+}
 
 }  // namespace
 
 Result<Experiment> Archive::experiment(int64_t id) const {
-  SQLite::Statement q(impl_->db, std::string(kExperimentColumns) + " WHERE id = ?");
+  SQLite::Statement q(impl_->db, experiment_select(impl_->version) + " WHERE id = ?");
   q.bind(1, id);
   if (!q.executeStep()) return make_error("no experiment " + std::to_string(id) + " in " + path_.string());
   Experiment e = read_experiment(q);
@@ -496,16 +574,18 @@ Result<Experiment> Archive::experiment(int64_t id) const {
 
 std::vector<Experiment> Archive::experiments() const {
   std::vector<Experiment> out;
-  SQLite::Statement q(impl_->db, std::string(kExperimentColumns) + " ORDER BY id");
+  SQLite::Statement q(impl_->db, experiment_select(impl_->version) + " ORDER BY id");
   while (q.executeStep()) out.push_back(read_experiment(q));
   return out;
 }
 
 std::vector<CompileAttempt> Archive::compile_attempts(int64_t id) const {
   std::vector<CompileAttempt> out;
+  // Before schema 4 no failure was recorded: it reads as none.
   SQLite::Statement q(impl_->db,
-                      "SELECT attempt, source, diagnostics, ok, seconds, method, answered, diff, failure FROM "
-                      "compile_attempts WHERE experiment_id = ? ORDER BY attempt");
+                      std::string("SELECT attempt, source, diagnostics, ok, seconds, method, answered, diff, ") +
+                          (impl_->version >= 4 ? "failure" : "''") +
+                          " FROM compile_attempts WHERE experiment_id = ? ORDER BY attempt");
   q.bind(1, id);
   while (q.executeStep()) {
     CompileAttempt a;
@@ -525,6 +605,7 @@ std::vector<CompileAttempt> Archive::compile_attempts(int64_t id) const {
 
 std::vector<RuntimeAttempt> Archive::runtime_attempts(int64_t id) const {
   std::vector<RuntimeAttempt> out;
+  if (impl_->version < 4) return out;  // no runtime attempts before schema 4
   SQLite::Statement q(impl_->db,
                       "SELECT revision, stage, failure, source, revised, method, answered, diff FROM runtime_attempts "
                       "WHERE experiment_id = ? ORDER BY revision");
@@ -545,6 +626,7 @@ std::vector<RuntimeAttempt> Archive::runtime_attempts(int64_t id) const {
 }
 
 Status Archive::append_events(std::vector<Event>& events) {
+  if (auto refused = impl_->refuse_write(path_, "record events")) return *refused;
   try {
     SQLite::Transaction tx(impl_->db);
     insert_events(impl_->db, &events, std::nullopt);
@@ -557,6 +639,7 @@ Status Archive::append_events(std::vector<Event>& events) {
 
 std::vector<Event> Archive::events_since(int64_t seq, int limit) const {
   std::vector<Event> out;
+  if (impl_->version < 4) return out;  // no events before schema 4
   SQLite::Statement q(impl_->db,
                       "SELECT seq, time, kind, experiment_id, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
   q.bind(1, seq);
@@ -574,6 +657,7 @@ std::vector<Event> Archive::events_since(int64_t seq, int limit) const {
 }
 
 int64_t Archive::last_event_seq() const {
+  if (impl_->version < 4) return 0;
   return impl_->db.execAndGet("SELECT coalesce(max(seq), 0) FROM events").getInt64();
 }
 
@@ -630,6 +714,8 @@ std::vector<Analysis> Archive::analyses(int64_t id) const {
 }
 
 Status Archive::record_stage(int64_t id, const StageResult& r, std::vector<Event>* events) {
+  if (auto refused = impl_->refuse_write(path_, "record stage " + r.preset + " of experiment " + std::to_string(id)))
+    return *refused;
   try {
     auto& db = impl_->db;
     SQLite::Transaction tx(db);
@@ -659,6 +745,7 @@ Status Archive::record_stage(int64_t id, const StageResult& r, std::vector<Event
 
 std::vector<StageResult> Archive::stages(int64_t id) const {
   std::vector<StageResult> out;
+  if (impl_->version < 3) return out;  // no second stage before schema 3
   SQLite::Statement q(impl_->db,
                       "SELECT preset, loss_score, bench_score, judge_score, total, details, status, fail_reason "
                       "FROM stage_scores WHERE experiment_id = ? ORDER BY preset");

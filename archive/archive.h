@@ -1,7 +1,8 @@
 // The archive: every experiment, compile attempt, repair, gate, training run,
 // score and analysis, in SQLite. It is the loop's memory and what lets a run
 // resume. One transaction per state change; WAL so readers (the CLI) never
-// block the writer.
+// block the writer. The JSON views of it (what the CLI and an HTTP API show)
+// are in archive/views.h.
 #pragma once
 
 #include <filesystem>
@@ -140,9 +141,18 @@ class Archive {
   // not SQLite, not an asiarch archive, or from a newer asiarch is refused
   // with a message naming it, and left untouched.
   static Result<std::unique_ptr<Archive>> open(const std::filesystem::path& path);
+  // Opens an existing archive for reading only, as the inspection commands
+  // do: nothing is written to it, not even a migration. An older schema is
+  // read as it is (what it lacks reads as empty); a newer one, a foreign
+  // database or a missing file is refused with a message naming it. Every
+  // write method then fails with a clear error.
+  static Result<std::unique_ptr<Archive>> open_read_only(const std::filesystem::path& path);
   ~Archive();
 
+  // The schema version the archive was opened at (for a read-only archive,
+  // the version of the file as it is; else kSchemaVersion).
   int schema_version() const;
+  bool read_only() const;
   const std::filesystem::path& path() const { return path_; }
 
   // Each state change may carry events: they are appended in the same

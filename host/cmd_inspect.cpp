@@ -1,5 +1,6 @@
 // Reading the archive: `asiarch ls`, `show ID`, `history ID`, `lineage [ID]`,
-// `top [-n K]`, each with --json.
+// `top [-n K]`, each with --json (the views of archive/views.h). They open the
+// archive read-only: looking never migrates or otherwise writes it.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -7,9 +8,20 @@
 #include <iostream>
 
 #include "archive/archive.h"
+#include "archive/views.h"
 #include "host/commands.h"
+#include "host/inspect.h"
 
 namespace asiarch::host {
+
+Result<std::unique_ptr<archive::Archive>> open_workdir_archive(const std::string& workdir) {
+  const auto path = std::filesystem::path(workdir) / "archive.db";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    return make_error(path.string() + ": no archive here (run `asiarch run --workdir " + workdir + "` first)");
+  return archive::Archive::open_read_only(path);
+}
+
 namespace {
 
 struct InspectArgs {
@@ -20,30 +32,16 @@ struct InspectArgs {
   bool source = false;
 };
 
-Result<std::unique_ptr<archive::Archive>> open_archive(const std::string& workdir) {
-  const auto path = std::filesystem::path(workdir) / "archive.db";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec))
-    return make_error(path.string() + ": no archive here (run `asiarch run --workdir " + workdir + "` first)");
-  return archive::Archive::open(path);
+std::string fitness_text(std::optional<double> total) {
+  if (!total) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", *total);
+  return buf;
 }
 
 std::string fitness_text(const archive::Archive& a, int64_t id) {
   auto s = a.score(id);
-  if (!s) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", s->total);
-  return buf;
-}
-
-nlohmann::json summary_json(const archive::Archive& a, const archive::Experiment& e) {
-  nlohmann::json j = {{"id", e.id},         {"name", e.name},
-                      {"origin", archive::to_string(e.origin)}, {"status", e.status},
-                      {"fail_reason", e.fail_reason}, {"created_at", e.created_at}};
-  j["parent"] = e.parent ? nlohmann::json(*e.parent) : nlohmann::json(nullptr);
-  if (auto s = a.score(e.id)) j["fitness"] = s->total;
-  else j["fitness"] = nullptr;
-  return j;
+  return fitness_text(s ? std::optional<double>(s->total) : std::nullopt);
 }
 
 std::string row(const archive::Archive& a, const archive::Experiment& e) {
@@ -58,87 +56,46 @@ std::string row(const archive::Archive& a, const archive::Experiment& e) {
 const char* kHeader = "id    name                                     origin       status   fitness  parent  note";
 
 int cmd_ls(const InspectArgs& a) {
-  auto ar = open_archive(a.workdir);
+  auto ar = open_workdir_archive(a.workdir);
   if (!ar) return std::cerr << "asiarch ls: " << ar.error().message << "\n", 1;
-  auto all = (*ar)->experiments();
   if (a.json) {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto& e : all) j.push_back(summary_json(**ar, e));
-    std::cout << j.dump(2) << "\n";
+    std::cout << archive::list_view(**ar).dump(2) << "\n";
     return 0;
   }
   std::cout << kHeader << "\n";
-  for (const auto& e : all) std::cout << row(**ar, e) << "\n";
+  for (const auto& e : (*ar)->experiments()) std::cout << row(**ar, e) << "\n";
   return 0;
 }
 
 int cmd_top(const InspectArgs& a) {
-  auto ar = open_archive(a.workdir);
+  auto ar = open_workdir_archive(a.workdir);
   if (!ar) return std::cerr << "asiarch top: " << ar.error().message << "\n", 1;
-  nlohmann::json j = nlohmann::json::array();
-  if (!a.json) std::cout << kHeader << "\n";
-  for (const auto& [id, total] : (*ar)->top(a.n)) {
-    auto e = (*ar)->experiment(id);
-    if (!e) continue;
-    if (a.json) {
-      auto s = summary_json(**ar, *e);
-      auto sc = (*ar)->score(id);
-      s["score"] = {{"loss", sc->loss_score}, {"bench", sc->bench_score}, {"judge", sc->judge_score},
-                    {"total", sc->total}, {"details", sc->details}};
-      j.push_back(s);
-    } else {
-      std::cout << row(**ar, *e) << "\n";
-    }
+  if (a.json) {
+    std::cout << archive::top_view(**ar, a.n).dump(2) << "\n";
+    return 0;
   }
-  if (a.json) std::cout << j.dump(2) << "\n";
+  std::cout << kHeader << "\n";
+  for (const auto& [id, total] : (*ar)->top(a.n))
+    if (auto e = (*ar)->experiment(id)) std::cout << row(**ar, *e) << "\n";
   return 0;
 }
 
 int cmd_show(const InspectArgs& a) {
-  auto ar = open_archive(a.workdir);
+  auto ar = open_workdir_archive(a.workdir);
   if (!ar) return std::cerr << "asiarch show: " << ar.error().message << "\n", 1;
   auto& A = **ar;
   auto e = A.experiment(a.id);
   if (!e) return std::cerr << "asiarch show: " << e.error().message << "\n", 1;
+  if (a.json) {
+    auto j = archive::detail_view(A, a.id);
+    if (!j) return std::cerr << "asiarch show: " << j.error().message << "\n", 1;
+    std::cout << j->dump(2) << "\n";
+    return 0;
+  }
   auto gates = A.gates(a.id);
   auto runs = A.training_runs(a.id);
   auto score = A.score(a.id);
   auto analyses = A.analyses(a.id);
-  if (a.json) {
-    auto j = summary_json(A, *e);
-    j["references"] = e->references;
-    j["motivation"] = e->motivation;
-    j["design"] = e->design;
-    j["canonical"] = e->canonical;
-    j["source"] = e->source;
-    j["gates"] = nlohmann::json::array();
-    for (const auto& g : gates)
-      j["gates"].push_back({{"name", g.name}, {"passed", g.passed}, {"reason", g.reason}, {"details", g.details}});
-    j["training_runs"] = nlohmann::json::array();
-    for (const auto& r : runs)
-      j["training_runs"].push_back({{"preset", r.preset}, {"task", r.task}, {"metric_name", r.metric_name},
-                                    {"metric", r.metric}, {"steps", r.steps}, {"tokens_per_second", r.tokens_per_second},
-                                    {"seconds", r.seconds}, {"stop_reason", r.stop_reason}, {"curve", r.curve}});
-    if (score)
-      j["score"] = {{"loss", score->loss_score}, {"bench", score->bench_score}, {"judge", score->judge_score},
-                    {"total", score->total}, {"details", score->details}};
-    j["stages"] = nlohmann::json::array();
-    for (const auto& st : A.stages(a.id)) {
-      nlohmann::json runs_j = nlohmann::json::array();
-      for (const auto& r : st.runs)
-        runs_j.push_back({{"task", r.task}, {"metric_name", r.metric_name}, {"metric", r.metric}, {"steps", r.steps},
-                          {"stop_reason", r.stop_reason}});
-      j["stages"].push_back({{"preset", st.preset}, {"status", st.status}, {"fail_reason", st.fail_reason},
-                             {"score", {{"loss", st.score.loss_score}, {"bench", st.score.bench_score},
-                                        {"judge", st.score.judge_score}, {"total", st.score.total},
-                                        {"details", st.score.details}}},
-                             {"training_runs", runs_j}});
-    }
-    j["analyses"] = nlohmann::json::array();
-    for (const auto& an : analyses) j["analyses"].push_back({{"text", an.text}, {"insights", an.insights}});
-    std::cout << j.dump(2) << "\n";
-    return 0;
-  }
   if (a.source) {
     std::cout << e->source;
     return 0;
@@ -208,71 +165,64 @@ int cmd_show(const InspectArgs& a) {
 }
 
 int cmd_history(const InspectArgs& a) {
-  auto ar = open_archive(a.workdir);
+  auto ar = open_workdir_archive(a.workdir);
   if (!ar) return std::cerr << "asiarch history: " << ar.error().message << "\n", 1;
   auto e = (*ar)->experiment(a.id);
   if (!e) return std::cerr << "asiarch history: " << e.error().message << "\n", 1;
-  auto attempts = (*ar)->compile_attempts(a.id);
   if (a.json) {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto& t : attempts)
-      j.push_back({{"attempt", t.attempt}, {"ok", t.ok}, {"seconds", t.seconds}, {"method", t.method},
-                   {"answered", t.answered}, {"diff", t.diff}, {"diagnostics", t.diagnostics}, {"source", t.source}});
-    std::cout << nlohmann::json{{"id", a.id}, {"name", e->name}, {"attempts", j}}.dump(2) << "\n";
+    auto j = archive::history_view(**ar, a.id);
+    if (!j) return std::cerr << "asiarch history: " << j.error().message << "\n", 1;
+    std::cout << j->dump(2) << "\n";
     return 0;
   }
+  auto attempts = (*ar)->compile_attempts(a.id);
   std::cout << "#" << e->id << " " << e->name << ": " << attempts.size() << " compile attempt(s)\n";
   if (attempts.empty()) std::cout << "(none recorded: status " << e->status << ")\n";
   for (const auto& t : attempts) {
     char buf[256];
     std::snprintf(buf, sizeof buf, "\nattempt %d: %s in %.2f s", t.attempt, t.ok ? "built" : "failed", t.seconds);
     std::cout << buf << (t.method.empty() ? "" : ", after " + t.method) << "\n";
+    if (!t.failure.empty()) std::cout << "  did not finish: " << t.failure << "\n";
     for (const auto& ans : t.answered) std::cout << "  answered: " << ans << "\n";
     if (!t.diff.empty()) std::cout << t.diff;
     if (!t.diagnostics.items.empty()) std::cout << jit::to_text(t.diagnostics);
+  }
+  // Failures of the built source at run time, each told to the Engineer.
+  auto runtime = (*ar)->runtime_attempts(a.id);
+  if (!runtime.empty()) std::cout << "\n" << runtime.size() << " runtime attempt(s)\n";
+  for (const auto& t : runtime) {
+    std::cout << "\nrevision " << t.revision << " failed in " << t.stage << ": " << t.failure << "\n";
+    std::cout << "  " << (t.revised ? "revised" : "not revised") << (t.method.empty() ? "" : ": " + t.method) << "\n";
+    for (const auto& ans : t.answered) std::cout << "  answered: " << ans << "\n";
+    if (!t.diff.empty()) std::cout << t.diff;
   }
   return 0;
 }
 
 int cmd_lineage(const InspectArgs& a) {
-  auto ar = open_archive(a.workdir);
+  auto ar = open_workdir_archive(a.workdir);
   if (!ar) return std::cerr << "asiarch lineage: " << ar.error().message << "\n", 1;
-  auto& A = **ar;
-  auto all = A.experiments();
-  std::map<int64_t, const archive::Experiment*> by_id;
-  for (const auto& e : all) by_id[e.id] = &e;
-  std::vector<int64_t> roots;
-  if (a.id) {
-    if (!by_id.count(a.id)) return std::cerr << "asiarch lineage: no experiment " << a.id << "\n", 1;
-    int64_t r = a.id;  // walk up to the root
-    while (by_id[r]->parent && by_id.count(*by_id[r]->parent)) r = *by_id[r]->parent;
-    roots.push_back(r);
-  } else {
-    for (const auto& e : all)
-      if (!e.parent) roots.push_back(e.id);
+  auto trees = archive::lineage_view(**ar, a.id ? std::optional<int64_t>(a.id) : std::nullopt);
+  if (!trees) return std::cerr << "asiarch lineage: " << trees.error().message << "\n", 1;
+  if (a.json) {
+    std::cout << trees->dump(2) << "\n";
+    return 0;
   }
-  std::function<nlohmann::json(int64_t)> tree_json = [&](int64_t id) {
-    auto j = summary_json(A, *by_id[id]);
-    j["children"] = nlohmann::json::array();
-    for (int64_t c : A.children(id)) j["children"].push_back(tree_json(c));
-    return j;
-  };
-  std::function<void(int64_t, const std::string&, bool)> print = [&](int64_t id, const std::string& indent, bool last) {
-    const auto& e = *by_id[id];
-    std::cout << indent << (indent.empty() ? "" : (last ? "`- " : "|- ")) << "#" << id << " " << e.name << "  "
-              << (e.status == "scored" ? "fitness " + fitness_text(A, id) : e.status) << (id == a.id ? "   <==" : "")
+  std::function<void(const nlohmann::json&, const std::string&, bool)> print = [&](const nlohmann::json& node,
+                                                                                 const std::string& indent, bool last) {
+    const int64_t id = node["id"];
+    const std::string status = node["status"];
+    const auto fitness =
+        node["fitness"].is_null() ? std::nullopt : std::optional<double>(node["fitness"].get<double>());
+    std::cout << indent << (indent.empty() ? "" : (last ? "`- " : "|- ")) << "#" << id << " "
+              << node["name"].get<std::string>() << "  "
+              << (status == "scored" ? "fitness " + fitness_text(fitness) : status) << (id == a.id ? "   <==" : "")
               << "\n";
-    auto kids = A.children(id);
+    const auto& kids = node["children"];
     const std::string next = indent + (indent.empty() ? "" : (last ? "   " : "|  "));
     for (size_t i = 0; i < kids.size(); ++i) print(kids[i], next.empty() ? " " : next, i + 1 == kids.size());
   };
-  if (a.json) {
-    nlohmann::json j = nlohmann::json::array();
-    for (int64_t r : roots) j.push_back(tree_json(r));
-    std::cout << j.dump(2) << "\n";
-    return 0;
-  }
-  for (int64_t r : roots) print(r, "", true);
+  for (const auto& root : *trees) print(root, "", true);
   return 0;
 }
 

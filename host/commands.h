@@ -14,5 +14,6 @@ void add_repair_command(CLI::App& app, int& exit_code);
 void add_worker_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
 void add_inspect_commands(CLI::App& app, int& exit_code);  // ls, show, history, lineage, top
+void add_events_command(CLI::App& app, int& exit_code);
 
 }  // namespace asiarch::host

@@ -1,0 +1,127 @@
+#include "archive/views.h"
+
+#include <functional>
+#include <map>
+
+namespace asiarch::archive {
+namespace {
+
+nlohmann::json score_json(const Score& s) {
+  return {{"loss", s.loss_score}, {"bench", s.bench_score}, {"judge", s.judge_score},
+          {"total", s.total},     {"details", s.details}};
+}
+
+}  // namespace
+
+nlohmann::json summary_view(const Archive& a, const Experiment& e) {
+  nlohmann::json j = {{"id", e.id},         {"name", e.name},
+                      {"origin", to_string(e.origin)}, {"status", e.status},
+                      {"fail_reason", e.fail_reason}, {"created_at", e.created_at}};
+  j["parent"] = e.parent ? nlohmann::json(*e.parent) : nlohmann::json(nullptr);
+  if (auto s = a.score(e.id)) j["fitness"] = s->total;
+  else j["fitness"] = nullptr;
+  return j;
+}
+
+nlohmann::json list_view(const Archive& a) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& e : a.experiments()) j.push_back(summary_view(a, e));
+  return j;
+}
+
+nlohmann::json top_view(const Archive& a, int n) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& [id, total] : a.top(n)) {
+    auto e = a.experiment(id);
+    auto sc = a.score(id);
+    if (!e || !sc) continue;
+    auto s = summary_view(a, *e);
+    s["score"] = score_json(*sc);
+    j.push_back(s);
+  }
+  return j;
+}
+
+Result<nlohmann::json> detail_view(const Archive& a, int64_t id) {
+  auto e = a.experiment(id);
+  if (!e) return e.error();
+  auto j = summary_view(a, *e);
+  j["references"] = e->references;
+  j["motivation"] = e->motivation;
+  j["design"] = e->design;
+  j["canonical"] = e->canonical;
+  j["source"] = e->source;
+  j["gates"] = nlohmann::json::array();
+  for (const auto& g : a.gates(id))
+    j["gates"].push_back({{"name", g.name}, {"passed", g.passed}, {"reason", g.reason}, {"details", g.details}});
+  j["training_runs"] = nlohmann::json::array();
+  for (const auto& r : a.training_runs(id))
+    j["training_runs"].push_back({{"preset", r.preset}, {"task", r.task}, {"metric_name", r.metric_name},
+                                  {"metric", r.metric}, {"steps", r.steps}, {"tokens_per_second", r.tokens_per_second},
+                                  {"seconds", r.seconds}, {"stop_reason", r.stop_reason}, {"curve", r.curve}});
+  if (auto score = a.score(id)) j["score"] = score_json(*score);
+  j["stages"] = nlohmann::json::array();
+  for (const auto& st : a.stages(id)) {
+    nlohmann::json runs_j = nlohmann::json::array();
+    for (const auto& r : st.runs)
+      runs_j.push_back({{"task", r.task}, {"metric_name", r.metric_name}, {"metric", r.metric}, {"steps", r.steps},
+                        {"stop_reason", r.stop_reason}});
+    j["stages"].push_back({{"preset", st.preset}, {"status", st.status}, {"fail_reason", st.fail_reason},
+                           {"score", score_json(st.score)}, {"training_runs", runs_j}});
+  }
+  j["analyses"] = nlohmann::json::array();
+  for (const auto& an : a.analyses(id)) j["analyses"].push_back({{"text", an.text}, {"insights", an.insights}});
+  return j;
+}
+
+Result<nlohmann::json> history_view(const Archive& a, int64_t id) {
+  auto e = a.experiment(id);
+  if (!e) return e.error();
+  nlohmann::json attempts = nlohmann::json::array();
+  for (const auto& t : a.compile_attempts(id))
+    attempts.push_back({{"attempt", t.attempt}, {"ok", t.ok}, {"seconds", t.seconds}, {"method", t.method},
+                        {"answered", t.answered}, {"diff", t.diff}, {"diagnostics", t.diagnostics},
+                        {"source", t.source}, {"failure", t.failure}});
+  nlohmann::json runtime = nlohmann::json::array();
+  for (const auto& t : a.runtime_attempts(id))
+    runtime.push_back({{"revision", t.revision}, {"stage", t.stage}, {"failure", t.failure}, {"source", t.source},
+                       {"revised", t.revised}, {"method", t.method}, {"answered", t.answered}, {"diff", t.diff}});
+  return nlohmann::json{{"id", id}, {"name", e->name}, {"attempts", attempts}, {"runtime_attempts", runtime}};
+}
+
+Result<nlohmann::json> lineage_view(const Archive& a, std::optional<int64_t> id) {
+  const auto all = a.experiments();
+  std::map<int64_t, const Experiment*> by_id;
+  for (const auto& e : all) by_id[e.id] = &e;
+  std::vector<int64_t> roots;
+  if (id) {
+    if (!by_id.count(*id)) return make_error("no experiment " + std::to_string(*id));
+    int64_t r = *id;  // walk up to the root
+    while (by_id.at(r)->parent && by_id.count(*by_id.at(r)->parent)) r = *by_id.at(r)->parent;
+    roots.push_back(r);
+  } else {
+    for (const auto& e : all)
+      if (!e.parent) roots.push_back(e.id);
+  }
+  std::function<nlohmann::json(int64_t)> tree = [&](int64_t node) {
+    auto j = summary_view(a, *by_id.at(node));
+    j["children"] = nlohmann::json::array();
+    // A child a running loop added after `all` was read is left for the next look.
+    for (int64_t c : a.children(node))
+      if (by_id.count(c)) j["children"].push_back(tree(c));
+    return j;
+  };
+  nlohmann::json j = nlohmann::json::array();
+  for (int64_t r : roots) j.push_back(tree(r));
+  return j;
+}
+
+nlohmann::json event_view(const Event& e) {
+  return {{"seq", e.seq},
+          {"time", e.time},
+          {"kind", e.kind},
+          {"experiment", e.experiment ? nlohmann::json(*e.experiment) : nlohmann::json(nullptr)},
+          {"data", e.data}};
+}
+
+}  // namespace asiarch::archive

@@ -1,0 +1,43 @@
+// JSON views of the archive: what `asiarch ls/show/history/lineage/top/events
+// --json` print, built in one place so that every reader (the CLI, an HTTP
+// API) shows the same thing. Each reads an open Archive, read-only or not.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "archive/archive.h"
+#include "util/result.h"
+
+namespace asiarch::archive {
+
+// {id, name, origin, status, fail_reason, created_at, parent, fitness}:
+// one row of `ls`; parent and fitness are null when there is none.
+nlohmann::json summary_view(const Archive& a, const Experiment& e);
+
+// Every experiment's summary, by id (`ls`).
+nlohmann::json list_view(const Archive& a);
+
+// The n best by fitness, each summary with its score parts (`top`).
+nlohmann::json top_view(const Archive& a, int n);
+
+// One experiment in full: summary, references, motivation, design, canonical
+// form, source, gates, training runs, score, second stages, analyses (`show`).
+Result<nlohmann::json> detail_view(const Archive& a, int64_t id);
+
+// {id, name, attempts, runtime_attempts}: every compile and repair attempt
+// (with diagnostics, diff and why it did not finish) and every run-time
+// failure and the Engineer's revision of it (`history`).
+Result<nlohmann::json> history_view(const Archive& a, int64_t id);
+
+// Family trees: each node a summary with its `children`. All roots, or the
+// tree holding `id` (from its root) when given (`lineage`).
+Result<nlohmann::json> lineage_view(const Archive& a, std::optional<int64_t> id = std::nullopt);
+
+// {seq, time, kind, experiment, data}; experiment is null when the event
+// belongs to none (`events`, one per line).
+nlohmann::json event_view(const Event& e);
+
+}  // namespace asiarch::archive
