@@ -86,13 +86,16 @@ const char* kThrowsInTraining = R"cpp(
 #include <asiarch/plugin.h>
 class ThrowsInTraining : public asiarch::TokenMixer {
  public:
-  explicit ThrowsInTraining(const asiarch::MixerConfig& cfg) : proj_(register_module("proj", torch::nn::Linear(cfg.d_model, cfg.d_model))) {}
+  // About DeltaNet's parameter count at the same width, so the budget gate passes.
+  explicit ThrowsInTraining(const asiarch::MixerConfig& cfg)
+      : up_(register_module("up", torch::nn::Linear(cfg.d_model, 2 * cfg.d_model))),
+        down_(register_module("down", torch::nn::Linear(2 * cfg.d_model, cfg.d_model))) {}
   torch::Tensor forward(const torch::Tensor& x) override {
     if (x.size(0) >= 8) throw std::runtime_error("state cache overflow at batch " + std::to_string(x.size(0)));
-    return proj_->forward(x);
+    return down_->forward(torch::silu(up_->forward(x)));
   }
  private:
-  torch::nn::Linear proj_;
+  torch::nn::Linear up_, down_;
 };
 ASIARCH_REGISTER_MIXER(ThrowsInTraining, "throws_in_training")
 )cpp";
@@ -255,8 +258,7 @@ TEST(Engine, AnExperimentsEventsComeInOrderAndFollowSeesThemAsTheyHappen) {
   };
   const std::vector<std::string> order = {"experiment_proposed", "experiment_started", "worker_started",
                                           "compile_attempt",     "gates_started",      "gate",
-                                          "task_started",        "training_progress",  "task_finished",
-                                          "worker_ended"};
+                                          "task_started",        "training_progress",  "task_finished"};
   int prev = -1;
   std::string all;
   for (const auto& k : kinds) all += k + " ";
@@ -269,6 +271,9 @@ TEST(Engine, AnExperimentsEventsComeInOrderAndFollowSeesThemAsTheyHappen) {
   EXPECT_GT(end, prev) << all;
   EXPECT_EQ(kinds.back(), "analysed") << all;
   EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "gate"), 6) << all;
+  // A compile worker, then an evaluating one, each started and ended.
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "worker_started"), 2) << all;
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "worker_ended"), 2) << all;
   // The run's own start and end.
   auto events = a->events_since(0, 100000);
   EXPECT_EQ(events.front().kind, "note");
