@@ -2,8 +2,12 @@
 #include <CLI/CLI.hpp>
 
 #include "host/commands.h"
+#include "lab/threads.h"
 
 int main(int argc, char** argv) {
+  // Process-wide, so set here, before any command allocates (lab/threads.h).
+  // The compute threads are the preset's: the commands that train set them.
+  asiarch::lab::keep_freed_memory();
   CLI::App app{
       "asiarch: discovers linear-attention token mixers. Candidate mixers are C++ plugins\n"
       "compiled in-process with Clang/ORC (and CUDA kernels with NVRTC), then checked,\n"
