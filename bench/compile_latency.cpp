@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "jit/compiler.h"
+#include "jit/kernel_symbols.h"
 #include "jit/plugin_build.h"
 #include "jit/session.h"
 #include "util/files.h"
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   jit::Compiler compiler(*tc);
-  auto session = jit::JitSession::create();
+  auto session = jit::JitSession::create(jit::kernel_symbols());
   auto t0 = Clock::now();
   if (auto st = compiler.ensure_pch(); !st) {
     std::fprintf(stderr, "%s\n", st.error().message.c_str());

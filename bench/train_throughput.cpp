@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
   const int64_t steps = argc > 1 ? std::atoll(argv[1]) : 60;
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   const char* python = std::getenv("ASIARCH_PYTHON") ? std::getenv("ASIARCH_PYTHON") : "/usr/bin/python3";
+  // Set once here, as every program that trains does (lab/threads.h).
+  lab::keep_freed_memory();
+  lab::set_compute_threads(threads);
   auto jit = host::make_jit_context("");
   if (!jit) return 1;
   auto b = jit->build_file(host::default_baselines_dir() + "/delta_net.cpp");
@@ -61,8 +64,8 @@ int main(int argc, char** argv) {
   std::fputs(args.dump().c_str(), f);
   std::fclose(f);
   // The Python reference three times: as PyTorch runs by default, with its BLAS
-  // single-threaded like the C++ trainer's (lab::set_compute_threads), and with
-  // the trainer's allocator setting as well (lab::keep_freed_memory), so the
+  // single-threaded like this program's (lab::set_compute_threads), and with
+  // this program's allocator setting as well (lab::keep_freed_memory), so the
   // gain from the trainer and the gain from configuration show apart.
   auto python_tps = [&](const std::string& env) -> std::optional<nlohmann::json> {
     const std::string cmd = env + std::string(python) + " " ASIARCH_SOURCE_DIR "/bench/train_throughput.py " + args_path;
@@ -78,7 +81,7 @@ int main(int argc, char** argv) {
   };
   auto py = python_tps("");
   auto py1 = python_tps("OPENBLAS_NUM_THREADS=1 ");
-  // And with the trainer's allocator setting too (lab::keep_freed_memory): the same setup in all.
+  // And with the allocator setting too (lab::keep_freed_memory): the same setup in all.
   auto py2 = python_tps(std::string("OPENBLAS_NUM_THREADS=1 ") + lab::kKeepFreedMemoryEnv + " ");
   if (!py || !py1 || !py2) return 1;
   const double py_tps = (*py)["tokens_per_second"], py1_tps = (*py1)["tokens_per_second"],

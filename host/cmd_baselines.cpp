@@ -9,6 +9,7 @@
 
 #include "host/commands.h"
 #include "host/lab_setup.h"
+#include "lab/threads.h"
 #include "util/files.h"
 #include "util/hash.h"
 
@@ -76,6 +77,8 @@ int run_baselines(const BaselinesArgs& a) {
     std::cerr << "asiarch baselines: " << t.error().message << "\n";
     return 2;
   }
+  // This command trains in-process: the preset's threads (lab/threads.h).
+  lab::set_compute_threads(preset->train.threads);
   const std::string dir = a.dir.empty() ? default_baselines_dir() : a.dir;
   std::vector<std::string> files;
   std::error_code ec;

@@ -7,6 +7,7 @@
 
 #include "host/commands.h"
 #include "host/discovery.h"
+#include "host/run_flags.h"
 #include "util/files.h"
 
 namespace asiarch::host {
@@ -32,15 +33,17 @@ struct SignalScope {
   }
 };
 
+// What is not a setting: where the settings come from, and how much to say.
 struct RunArgs {
-  RunConfig flags;
+  std::string workdir = RunConfig{}.workdir;
   std::string config_file;
-  CLI::App* cmd = nullptr;
+  bool quiet = false;
+  std::shared_ptr<GivenFlags> flags = std::make_shared<GivenFlags>();
 };
 
-int run_run(RunArgs& a) {
+int run_run(const RunArgs& a) {
   RunConfig c;  // defaults, then the config file, then the flags given
-  c.workdir = a.flags.workdir;
+  c.workdir = a.workdir;
   std::string file = a.config_file;
   if (file.empty() && std::filesystem::exists(std::filesystem::path(c.workdir) / "asiarch.json"))
     file = (std::filesystem::path(c.workdir) / "asiarch.json").string();
@@ -55,24 +58,8 @@ int run_run(RunArgs& a) {
       return 2;
     }
   }
-  auto given = [&](const char* flag) { return a.cmd->count(flag) > 0; };
-  const RunConfig& f = a.flags;
-  if (given("--budget")) c.budget = f.budget;
-  if (given("--preset")) c.preset = f.preset;
-  if (given("--presets")) c.presets_file = f.presets_file;
-  if (given("--tasks")) c.tasks = f.tasks;
-  if (given("--workers")) c.workers = f.workers;
-  if (given("--seed")) c.seed = f.seed;
-  if (given("--timeout")) c.limits.wall_seconds = f.limits.wall_seconds;
-  if (given("--cache-dir")) c.cache_dir = f.cache_dir;
-  if (given("--promote")) c.promote = f.promote;
-  if (given("--promote-preset")) c.promote_preset = f.promote_preset;
-  if (given("--pool-size")) c.selection.pool_size = f.selection.pool_size;
-  if (given("--parent-top")) c.selection.parent_top = f.selection.parent_top;
-  if (given("--events")) c.events = f.events;
-  if (given("--executor")) c.executor = f.executor;
-  if (given("--max-runtime-revisions")) c.max_runtime_revisions = f.max_runtime_revisions;
-  c.quiet = f.quiet;
+  a.flags->apply(c);
+  c.quiet = a.quiet;
   SignalScope signals;
   return run_discovery(c, std::cout, std::cerr, g_cancel);
 }
@@ -86,30 +73,12 @@ void add_run_command(CLI::App& app, int& exit_code) {
       "Run the discovery loop: the Researcher proposes mixers, the Engineer builds and repairs them, the lab\n"
       "gates and trains them in sandboxed workers, the Judge and fitness score them, the Analyst learns from\n"
       "them; everything goes to <workdir>/archive.db. The budget counts evolved experiments in the workdir:\n"
-      "re-running resumes, and a larger budget continues. Settings may also come from <workdir>/asiarch.json.");
-  a->cmd = cmd;
-  RunConfig& f = a->flags;
-  cmd->add_option("--workdir", f.workdir, "where the archive, logs and best design live")->capture_default_str();
-  cmd->add_option("--budget", f.budget, "evolved experiments the workdir holds at the end")->capture_default_str();
-  cmd->add_option("--preset", f.preset, "smoke | explore | verify")->capture_default_str();
-  cmd->add_option("--presets", f.presets_file, "a presets JSON file to use instead of the built-in one");
-  cmd->add_option("--tasks", f.tasks, "comma-separated task names (default: all of the preset's)")->delimiter(',');
-  cmd->add_option("--workers", f.workers, "experiments evaluated at once")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", f.seed, "seed for selection, proposals and training")->capture_default_str();
-  cmd->add_option("--timeout", f.limits.wall_seconds, "wall-clock limit per experiment, seconds")->capture_default_str();
-  cmd->add_option("--cache-dir", f.cache_dir, "compile and corpus cache directory");
-  cmd->add_option("--promote", f.promote, "second stage: re-evaluate the best K evolved designs on --promote-preset (default: 2 on explore, else 0)");
-  cmd->add_option("--promote-preset", f.promote_preset, "the second stage's preset")->capture_default_str();
-  cmd->add_option("--pool-size", f.selection.pool_size, "candidate pool size")->capture_default_str();
-  cmd->add_option("--parent-top", f.selection.parent_top, "the parent is sampled from the best this many")
-      ->capture_default_str();
+      "re-running resumes, and a larger budget continues. Settings may also come from <workdir>/asiarch.json\n"
+      "(`asiarch settings` lists them all).");
+  cmd->add_option("--workdir", a->workdir, "where the archive, logs and best design live")->capture_default_str();
+  add_setting_flags(*cmd, a->flags);
   cmd->add_option("--config", a->config_file, "settings file (default: <workdir>/asiarch.json when present)");
-  cmd->add_flag("--quiet", f.quiet, "only the summary");
-  cmd->add_option("--events", f.events, "what to print: text (progress lines) | jsonl (every event as a JSON line)")
-      ->capture_default_str();
-  cmd->add_option("--executor", f.executor, "where candidates are gated and trained: local")->capture_default_str();
-  cmd->add_option("--max-runtime-revisions", f.max_runtime_revisions,
-                  "Engineer revisions after a runtime failure")->capture_default_str();
+  cmd->add_flag("--quiet", a->quiet, "only the summary");
   cmd->callback([a, &exit_code] { exit_code = run_run(*a); });
 }
 

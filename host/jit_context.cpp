@@ -1,5 +1,7 @@
 #include "host/jit_context.h"
 
+#include "jit/kernel_symbols.h"
+
 namespace asiarch::host {
 
 Result<JitContext> make_jit_context(const std::string& cache_dir) {
@@ -13,7 +15,7 @@ Result<JitContext> make_jit_context(const jit::ToolchainOptions& opts) {
   if (!tc) return tc.error();
   JitContext ctx;
   ctx.compiler = std::make_unique<jit::Compiler>(*tc);
-  auto session = jit::JitSession::create();
+  auto session = jit::JitSession::create(jit::kernel_symbols());
   if (!session) return session.error();
   ctx.session = *session;
   if (auto cuda = jit::CudaCompiler::create(*tc))

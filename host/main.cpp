@@ -2,8 +2,12 @@
 #include <CLI/CLI.hpp>
 
 #include "host/commands.h"
+#include "lab/threads.h"
 
 int main(int argc, char** argv) {
+  // Process-wide, so set here, before any command allocates (lab/threads.h).
+  // The compute threads are the preset's: the commands that train set them.
+  asiarch::lab::keep_freed_memory();
   CLI::App app{
       "asiarch: discovers linear-attention token mixers. Candidate mixers are C++ plugins\n"
       "compiled in-process with Clang/ORC (and CUDA kernels with NVRTC), then checked,\n"
@@ -15,6 +19,7 @@ int main(int argc, char** argv) {
   asiarch::host::add_baselines_command(app, exit_code);
   asiarch::host::add_repair_command(app, exit_code);
   asiarch::host::add_run_command(app, exit_code);
+  asiarch::host::add_settings_command(app, exit_code);
   asiarch::host::add_inspect_commands(app, exit_code);
   asiarch::host::add_events_command(app, exit_code);
   asiarch::host::add_worker_command(app, exit_code);

@@ -1,6 +1,8 @@
-// Settings of `asiarch run`: defaults, then the workdir's asiarch.json (or
-// --config FILE), then command-line flags. Unknown keys and wrong types are
-// errors that name the file and the field.
+// Settings of `asiarch run`: defaults (the initialisers below), then the
+// workdir's asiarch.json (or --config FILE), then command-line flags. Which
+// field each config key and flag sets, and how it is checked, is the table in
+// host/run_settings.cpp. Unknown keys and wrong types are errors that name the
+// file and the field.
 #pragma once
 
 #include <string>
@@ -39,9 +41,8 @@ struct RunConfig {
   bool quiet = false;
 };
 
-// Applies the settings in JSON `text` (from `source`) onto `config`.
+// Applies the settings in JSON `text` (from `source`) onto `config`: all of
+// them, or none and an error.
 Status apply_config_json(RunConfig& config, const std::string& text, const std::string& source);
-// The keys a config file may have, for messages and docs.
-std::vector<std::string> config_keys();
 
 }  // namespace asiarch::host

@@ -62,6 +62,7 @@ struct JitSession::Impl {
   std::vector<std::string> missing_symbols;
   std::vector<std::string> errors;
   int counter = 0;
+  std::vector<HostSymbol> host_symbols;
 };
 
 struct LoadedObject::State {
@@ -70,7 +71,7 @@ struct LoadedObject::State {
   AtExitList atexit;
 };
 
-Result<std::shared_ptr<JitSession>> JitSession::create() {
+Result<std::shared_ptr<JitSession>> JitSession::create(std::vector<HostSymbol> host_symbols) {
   detail::init_llvm();
   // No ORC platform: it would define __dso_handle in every JITDylib, and we
   // run constructors and atexit handlers ourselves (see compiler.cpp).
@@ -81,6 +82,7 @@ Result<std::shared_ptr<JitSession>> JitSession::create() {
   std::shared_ptr<JitSession> s(new JitSession());
   s->impl_ = std::make_unique<Impl>();
   s->impl_->jit = std::move(*jit);
+  s->impl_->host_symbols = std::move(host_symbols);
   Impl* impl = s->impl_.get();
   // ORC reports link failures here; keep them as diagnostics, not stderr.
   s->impl_->jit->getExecutionSession().setErrorReporter([impl](llvm::Error err) {
@@ -126,6 +128,9 @@ std::shared_ptr<LoadedObject> JitSession::load(const ObjectCode& object, const s
   own[es.intern("__cxa_atexit")] = llvm::JITEvaluatedSymbol(
       llvm::pointerToJITTargetAddress(&asiarch_jit_cxa_atexit),
       llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  for (const HostSymbol& h : impl_->host_symbols)
+    own[es.intern(h.name)] = llvm::JITEvaluatedSymbol(llvm::pointerToJITTargetAddress(h.address),
+                                                      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
   if (auto err = dylib->define(llvm::orc::absoluteSymbols(std::move(own))))
     return link_error(llvm::toString(std::move(err)));
 

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "jit/compiler.h"
 #include "jit/diagnostics.h"
@@ -12,6 +13,14 @@
 namespace asiarch::jit {
 
 class JitSession;
+
+// A host function that plugin code calls by name: every plugin's JITDylib
+// defines `name` as `address`, so it resolves whether or not the process
+// exports it.
+struct HostSymbol {
+  std::string name;
+  const void* address = nullptr;
+};
 
 // Linked plugin code. Unloads (runs static destructors, frees the code) when
 // the last reference goes: anything that points into the code, such as a
@@ -38,7 +47,9 @@ class LoadedObject {
 
 class JitSession : public std::enable_shared_from_this<JitSession> {
  public:
-  static Result<std::shared_ptr<JitSession>> create();
+  // `host_symbols`: what plugins may call in the host beyond the process's
+  // exported symbols (the native kernels: jit/kernel_symbols.h).
+  static Result<std::shared_ptr<JitSession>> create(std::vector<HostSymbol> host_symbols);
   ~JitSession();
 
   // Links `object` (compiled from `source` under the name `file`) and runs

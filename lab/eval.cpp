@@ -41,7 +41,6 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
   gc.num_heads = preset.model.num_heads;
   gc.mixer_options = options.mixer_options;
   gc.seed = options.seed;
-  gc.threads = preset.train.threads;
   gc.lengths = preset.gate_lengths;
   gc.declared_quadratic = options.declared_quadratic;
   gc.reference_parameters = options.reference_parameters;

@@ -83,7 +83,6 @@ double fit_exponent(const std::vector<double>& x, const std::vector<double>& y) 
 }
 
 std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c) {
-  set_compute_threads(c.threads);
   std::vector<GateResult> out;
   const int64_t L = 96;  // crosses a 64-token chunk boundary
 
@@ -223,8 +222,10 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
       // Timed as the CPU time of this thread, the only compute thread here:
       // other processes' load (tests and workers side by side) then slows
       // the run but not its measure, and the process's other threads (an
-      // OpenMP pool spinning, the worker's own) are not counted.
-      ScopedComputeThreads one_thread(1, c.threads);
+      // OpenMP pool spinning, the worker's own) are not counted. LibTorch's
+      // count is process-wide, so this is scoped: the program's count comes
+      // back when the gate ends, also when the plugin throws (lab/threads.h).
+      ScopedComputeThreads one_thread(1);
       auto measure_times = [&] {
         std::vector<double> best(runs.size(), std::numeric_limits<double>::infinity());
         for (int r = 0; r < 5; ++r)

@@ -15,7 +15,6 @@ struct GateConfig {
   int64_t num_heads = 4;
   std::string mixer_options;
   std::uint64_t seed = 0;
-  int threads = 2;
   // Complexity: fit time and peak memory of forward+backward over these lengths.
   std::vector<int64_t> lengths = {512, 1024, 2048};
   bool declared_quadratic = false;  // the quadratic reference is exempt

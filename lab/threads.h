@@ -1,4 +1,25 @@
 // The compute environment of training and the gates: threads and allocator.
+//
+// Both are process-wide, so only a program's main sets them, once, at the
+// start (or, where the count comes from a preset, as soon as it has read
+// the preset): host/main.cpp and the commands that train in-process, the
+// worker's main (host/worker_job.cpp), the benchmarks and the test main.
+// Library code (the trainer, the gates, the lab) never sets them: a call
+// deep inside would silently override whatever the program chose, and two
+// parts of a program would fight over one setting.
+//
+// Two exceptions, both ScopedComputeThreads, which give the program's count
+// back when they end (exceptions included): the complexity gate times on one
+// compute thread, and sharded training runs each shard's ops on one thread so
+// the shards do not oversubscribe the cores. Both need one thread for a
+// while, and LibTorch has no per-thread count to use instead.
+//
+// Not covered here: the complexity gate's allocation counter (lab/memory.h)
+// wraps LibTorch's CPU allocator once, on first use, and stays.
+//
+// Seeds: the lab seeds LibTorch's default generator per model, gate and task
+// (torch::manual_seed), because plugin initialisation draws from it and an
+// experiment must not depend on what ran before it in the process.
 #pragma once
 
 namespace asiarch::lab {
@@ -11,11 +32,14 @@ namespace asiarch::lab {
 // openblas_set_num_threads is left alone.
 void set_compute_threads(int n);
 
-// set_compute_threads(n) for its lifetime, then back to `restore`, also when
-// an exception (a plugin's) leaves the scope.
+// LibTorch's intra-op thread count, as the program set it.
+int compute_threads();
+
+// set_compute_threads(n) for its lifetime, then back to the count before,
+// also when an exception (a plugin's) leaves the scope.
 class ScopedComputeThreads {
  public:
-  ScopedComputeThreads(int n, int restore) : restore_(restore) { set_compute_threads(n); }
+  explicit ScopedComputeThreads(int n) : restore_(compute_threads()) { set_compute_threads(n); }
   ~ScopedComputeThreads() { set_compute_threads(restore_); }
   ScopedComputeThreads(const ScopedComputeThreads&) = delete;
   ScopedComputeThreads& operator=(const ScopedComputeThreads&) = delete;

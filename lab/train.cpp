@@ -158,8 +158,6 @@ double evaluate(LanguageModel& model, const TaskData& task, int64_t batch_size) 
 TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const TrainConfig& config,
                               const std::optional<Reference>& reference, const MonitorConfig& monitor,
                               const CurveCallback& on_log) {
-  set_compute_threads(config.threads);
-  keep_freed_memory();
   torch::manual_seed(config.seed);
   TaskResult r;
   r.task = task.name;
@@ -187,9 +185,11 @@ TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const 
   int64_t window_count = 0;
   model->train();
   const int shards = config.shard_batch && config.threads > 1 ? static_cast<int>(std::min<int64_t>(config.threads, batch)) : 1;
-  // Shards run their ops on one thread each; evaluation below uses them all again.
+  // Shards run their ops on one thread each, or they would oversubscribe the
+  // cores; LibTorch's count is process-wide, so this is scoped and gives the
+  // program's count back for the evaluation below (lab/threads.h).
   std::optional<ScopedComputeThreads> one_per_shard;
-  if (shards > 1) one_per_shard.emplace(1, config.threads);
+  if (shards > 1) one_per_shard.emplace(1);
   const auto start = Clock::now();
   for (int64_t step = 0; step < config.steps; ++step) {
     if (cursor + batch > n) {

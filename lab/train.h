@@ -22,11 +22,13 @@ struct TrainConfig {
   double warmup_frac = 0.1;
   double min_lr_frac = 0.1;   // cosine decays to lr * min_lr_frac
   double grad_clip = 1.0;
-  int threads = 2;
-  // With threads > 1, each step's batch is split into `threads` shards whose
+  // The threads this run may use: the preset's, which the program set as
+  // LibTorch's count (lab/threads.h; the trainer does not set it). With
+  // threads > 1, each step's batch is split into `threads` shards whose
   // forward and backward run side by side, one thread each (ops single-
   // threaded); otherwise each op is parallelised. At the lab's sizes most ops
   // are too small to split well, so shards are faster (docs/performance.md).
+  int threads = 2;
   bool shard_batch = true;
   std::uint64_t seed = 0;
   int64_t log_points = 20;    // loss-curve points recorded over the run

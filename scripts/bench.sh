@@ -4,7 +4,7 @@
 # Python reference of the training-throughput benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh
+bash scripts/build.sh asiarch compile_latency chunkwise_vs_recurrent train_throughput loop_overhead
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed" || {
   $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-torch; }

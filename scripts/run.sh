@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# README command 1: install, build, and run the main job on the embedded defaults.
+# README command 1: install, build the asiarch program (not the tests and benchmarks), and run
+# the main job on the embedded defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh
+bash scripts/build.sh asiarch
 echo
 echo "== asiarch compile plugins/examples/*.cpp plugins/baselines/*.cpp"
 ./build/asiarch compile plugins/examples/*.cpp plugins/baselines/*.cpp

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README command 2: install, build, and run the whole test suite.
+# README command 2: install, build everything, and run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh

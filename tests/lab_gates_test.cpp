@@ -3,6 +3,7 @@
 
 #include "gate_checks.h"
 #include "lab/gates.h"
+#include "lab/threads.h"
 #include "test_mixers.h"
 
 using namespace asiarch;
@@ -15,7 +16,6 @@ GateConfig quick() {
   GateConfig c;
   c.d_model = 32;
   c.num_heads = 2;
-  c.threads = 1;
   c.lengths = {128, 256, 512};
   return c;
 }
@@ -99,4 +99,30 @@ TEST(Gates, ParameterBudget) {
 TEST(Gates, FitExponent) {
   EXPECT_NEAR(fit_exponent({1, 2, 4, 8}, {3, 12, 48, 192}), 2.0, 1e-9);
   EXPECT_NEAR(fit_exponent({100, 200, 400}, {5, 10, 20}), 1.0, 1e-9);
+}
+
+namespace {
+
+// Throws only while it runs on one compute thread: in the complexity gate's timing.
+class ThrowsOnOneThread : public t::MeanMixer {
+ public:
+  using MeanMixer::MeanMixer;
+  torch::Tensor forward(const torch::Tensor& x) override {
+    TORCH_CHECK(compute_threads() != 1, "timed on one thread");
+    return MeanMixer::forward(x);
+  }
+};
+
+}  // namespace
+
+// The program sets the compute threads; the gates time on one thread and
+// give the program's count back, also when the plugin throws there.
+TEST(Gates, LeaveTheProgramsThreadCountAsTheyFoundIt) {
+  ScopedComputeThreads program(3);  // a count nothing here asks for
+  run_gates(t::make<t::MeanMixer>, quick());
+  EXPECT_EQ(compute_threads(), 3);
+  const auto threw = gate(run_gates(t::make<ThrowsOnOneThread>, quick()), "complexity");
+  EXPECT_FALSE(threw.passed);
+  EXPECT_NE(threw.reason.find("timed on one thread"), std::string::npos) << threw.reason;
+  EXPECT_EQ(compute_threads(), 3);
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "lab/presets.h"
+#include "lab/threads.h"
 #include "lab/train.h"
 #include "test_mixers.h"
 
@@ -87,6 +88,22 @@ TEST(Trainer, ShardedBatchesAreDeterministicAndMatchWholeBatches) {
   }
   EXPECT_EQ(a.metric, b.metric);
   EXPECT_LT(a.curve.back().second, a.curve.front().second);
+}
+
+// The program sets the compute threads; training, on whole or sharded
+// batches, leaves them as it found them.
+TEST(Trainer, LeavesTheProgramsThreadCountAsItFoundIt) {
+  auto t = recall_task();
+  ScopedComputeThreads program(3);  // a count no run here asks for
+  for (int threads : {1, 2})
+    for (bool shard : {false, true}) {
+      LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
+      auto c = short_training(4);
+      c.threads = threads;
+      c.shard_batch = shard;
+      train_and_evaluate(m, t, c);
+      EXPECT_EQ(compute_threads(), 3) << threads << " threads, " << (shard ? "sharded" : "whole batches");
+    }
 }
 
 TEST(Monitor, StopsOnNaN) {

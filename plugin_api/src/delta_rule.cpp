@@ -251,9 +251,10 @@ void check_inputs(const torch::Tensor& q, const torch::Tensor& k, const torch::T
 
 }  // namespace
 
-std::vector<torch::Tensor> delta_rule_chunk_forward(const torch::Tensor& q_in, const torch::Tensor& k_in,
-                                                    const torch::Tensor& v_in, const torch::Tensor& beta_in,
-                                                    int64_t chunk) {
+std::vector<torch::Tensor> asiarch_kernel_delta_rule_chunk_forward(const torch::Tensor& q_in,
+                                                                   const torch::Tensor& k_in,
+                                                                   const torch::Tensor& v_in,
+                                                                   const torch::Tensor& beta_in, int64_t chunk) {
   check_inputs(q_in, k_in, v_in, beta_in);
   auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous(), beta = beta_in.contiguous();
   const Dims d = dims_of(q, v, chunk);
@@ -277,8 +278,9 @@ std::vector<torch::Tensor> delta_rule_chunk_forward(const torch::Tensor& q_in, c
   return {o, q, k, v, beta, states, X, vn, a, p};
 }
 
-std::vector<torch::Tensor> delta_rule_chunk_backward(const torch::Tensor& grad_o, const std::vector<torch::Tensor>& saved,
-                                                     int64_t chunk) {
+std::vector<torch::Tensor> asiarch_kernel_delta_rule_chunk_backward(const torch::Tensor& grad_o,
+                                                                    const std::vector<torch::Tensor>& saved,
+                                                                    int64_t chunk) {
   TORCH_CHECK(saved.size() == 9, "delta_rule_chunk_backward: expected the 9 tensors the forward saved");
   const auto &q = saved[0], &k = saved[1], &v = saved[2], &beta = saved[3], &states = saved[4], &X = saved[5],
              &vn = saved[6], &a = saved[7], &p = saved[8];

@@ -202,7 +202,7 @@ void conv_weight_grad(const float* dpre, const float* x, float* dwt, float* db, 
 
 }  // namespace
 
-std::vector<Tensor> rms_norm_forward(const Tensor& x_in, const Tensor& w_in, double eps) {
+std::vector<Tensor> asiarch_kernel_rms_norm_forward(const Tensor& x_in, const Tensor& w_in, double eps) {
   check_float_cpu(x_in, "rms_norm");
   check_float_cpu(w_in, "rms_norm");
   auto x = x_in.contiguous(), w = w_in.contiguous();
@@ -216,7 +216,8 @@ std::vector<Tensor> rms_norm_forward(const Tensor& x_in, const Tensor& w_in, dou
   return {y, x, rstd};
 }
 
-std::vector<Tensor> rms_norm_backward(const Tensor& g_in, const Tensor& x, const Tensor& w_in, const Tensor& rstd) {
+std::vector<Tensor> asiarch_kernel_rms_norm_backward(const Tensor& g_in, const Tensor& x, const Tensor& w_in,
+                                                     const Tensor& rstd) {
   auto g = g_in.contiguous(), w = w_in.contiguous();
   const int64_t D = x.size(-1), rows = D == 0 ? 0 : x.numel() / D;
   auto dx = torch::empty_like(x), dw = torch::empty({D}, x.options());
@@ -228,7 +229,7 @@ std::vector<Tensor> rms_norm_backward(const Tensor& g_in, const Tensor& x, const
   return {dx, dw.view(w_in.sizes())};
 }
 
-std::vector<Tensor> l2_normalize_forward(const Tensor& x_in, double eps) {
+std::vector<Tensor> asiarch_kernel_l2_normalize_forward(const Tensor& x_in, double eps) {
   check_float_cpu(x_in, "l2_normalize");
   auto x = x_in.contiguous();
   const int64_t D = x.size(-1), rows = D == 0 ? 0 : x.numel() / D;
@@ -240,7 +241,7 @@ std::vector<Tensor> l2_normalize_forward(const Tensor& x_in, double eps) {
   return {y, inv};
 }
 
-Tensor l2_normalize_backward(const Tensor& g_in, const Tensor& y, const Tensor& inv) {
+Tensor asiarch_kernel_l2_normalize_backward(const Tensor& g_in, const Tensor& y, const Tensor& inv) {
   auto g = g_in.contiguous();
   const int64_t D = y.size(-1), rows = D == 0 ? 0 : y.numel() / D;
   auto dx = torch::empty_like(y);
@@ -251,7 +252,7 @@ Tensor l2_normalize_backward(const Tensor& g_in, const Tensor& y, const Tensor& 
   return dx;
 }
 
-Tensor swiglu_forward(const Tensor& gu_in) {
+Tensor asiarch_kernel_swiglu_forward(const Tensor& gu_in) {
   check_float_cpu(gu_in, "swiglu");
   TORCH_CHECK(gu_in.size(-1) % 2 == 0, "swiglu: the last dimension must be even");
   auto gu = gu_in.contiguous();
@@ -265,7 +266,7 @@ Tensor swiglu_forward(const Tensor& gu_in) {
   return y;
 }
 
-Tensor swiglu_backward(const Tensor& g_in, const Tensor& gu) {
+Tensor asiarch_kernel_swiglu_backward(const Tensor& g_in, const Tensor& gu) {
   auto g = g_in.contiguous();
   const int64_t H = gu.size(-1) / 2, rows = H == 0 ? 0 : gu.numel() / (2 * H);
   auto dgu = torch::empty_like(gu);
@@ -276,7 +277,8 @@ Tensor swiglu_backward(const Tensor& g_in, const Tensor& gu) {
   return dgu;
 }
 
-std::vector<Tensor> short_conv_forward(const Tensor& x_in, const Tensor& weight, const Tensor& bias, bool silu) {
+std::vector<Tensor> asiarch_kernel_short_conv_forward(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
+                                                      bool silu) {
   check_float_cpu(x_in, "short_conv");
   check_float_cpu(weight, "short_conv");
   TORCH_CHECK(x_in.dim() == 3 && weight.dim() == 3 && weight.size(0) == x_in.size(2) && weight.size(1) == 1,
@@ -295,8 +297,8 @@ std::vector<Tensor> short_conv_forward(const Tensor& x_in, const Tensor& weight,
   return {y, x, wt, pre};
 }
 
-std::vector<Tensor> short_conv_backward(const Tensor& g, const Tensor& x, const Tensor& wt, const Tensor& pre,
-                                        bool silu, bool has_bias) {
+std::vector<Tensor> asiarch_kernel_short_conv_backward(const Tensor& g, const Tensor& x, const Tensor& wt,
+                                                       const Tensor& pre, bool silu, bool has_bias) {
   const int64_t B = x.size(0), L = x.size(1), C = x.size(2), k = wt.size(0);
   auto dpre = g.contiguous().clone();
   auto dx = torch::empty_like(x);

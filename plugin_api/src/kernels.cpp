@@ -1,6 +1,10 @@
 // Native kernels behind <asiarch/ops.h>, compiled into the host at -O3 so
 // that plugins, which the JIT compiles at -O1, still get vectorised loops.
-// The JIT resolves these symbols from the host process.
+// Each definition here and in fused.cpp and delta_rule.cpp is one of the
+// C-linkage symbols <asiarch/kernels.h> lists (asiarch_kernel_NAME); the JIT
+// binds plugins to them through jit/kernel_symbols.cpp. A definition whose
+// signature drifted from the list would be a C++ overload of its own, and
+// the host would no longer link.
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -19,7 +23,7 @@ ASIARCH_CLONES void solve_one(const T* a, T* x, int64_t C, int64_t V, bool trans
 
 }  // namespace
 
-torch::Tensor unit_lower_solve(const torch::Tensor& A, const torch::Tensor& R, bool transposed) {
+torch::Tensor asiarch_kernel_unit_lower_solve(const torch::Tensor& A, const torch::Tensor& R, bool transposed) {
   TORCH_CHECK(A.dim() >= 2 && A.size(-1) == A.size(-2), "unit_lower_solve: A must be [..., C, C]");
   TORCH_CHECK(R.dim() == A.dim() && R.size(-2) == A.size(-1), "unit_lower_solve: R must be [..., C, V]");
   TORCH_CHECK(A.sizes().slice(0, A.dim() - 2) == R.sizes().slice(0, R.dim() - 2),

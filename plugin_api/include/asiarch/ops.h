@@ -1,6 +1,7 @@
 // Building blocks for token mixers, shared by the baseline plugins and the
 // code the Researcher generates. Header-only: it is compiled into each plugin
-// (and precompiled into the JIT's PCH with <asiarch/plugin.h>).
+// (and precompiled into the JIT's PCH with <asiarch/plugin.h>), except for the
+// native kernels it calls, which the host defines (<asiarch/kernels.h>).
 //
 // Shapes: q, k [B, H, L, K]; v [B, H, L, V]; beta, g [B, H, L] (g is a log
 // decay <= 0); state S [B, H, K, V]; read-out o_t = S_t^T q_t. Scaling of q
@@ -8,6 +9,7 @@
 // as its reference.
 #pragma once
 
+#include <asiarch/kernels.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -17,28 +19,6 @@
 namespace asiarch::ops {
 
 using torch::Tensor;
-
-// Native forms of per-layer ops and of the ungated chunkwise delta rule
-// (plugin_api/src/), CPU float32; every op below falls back to LibTorch ops
-// otherwise.
-namespace kernels {
-std::vector<Tensor> rms_norm_forward(const Tensor& x, const Tensor& weight, double eps);  // {y, x, rstd}
-std::vector<Tensor> rms_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& weight, const Tensor& rstd);
-std::vector<Tensor> l2_normalize_forward(const Tensor& x, double eps);  // {y, 1 / norm}
-Tensor l2_normalize_backward(const Tensor& grad, const Tensor& y, const Tensor& inv);
-Tensor swiglu_forward(const Tensor& gate_up);
-Tensor swiglu_backward(const Tensor& grad, const Tensor& gate_up);
-// x [B, L, C], weight [C, 1, k], bias [C] or undefined -> {y, x, weight as [k, C], pre-activation}
-std::vector<Tensor> short_conv_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu);
-std::vector<Tensor> short_conv_backward(const Tensor& grad, const Tensor& x, const Tensor& weight_kc, const Tensor& pre,
-                                        bool silu, bool has_bias);  // {dx, dweight, dbias}
-// The ungated delta rule, chunkwise, as one native kernel per (batch, head)
-// (plugin_api/src/delta_rule.cpp). The forward returns the output, then the
-// 9 tensors its backward needs; the backward, gradients for q, k, v, beta.
-std::vector<Tensor> delta_rule_chunk_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
-                                             int64_t chunk);
-std::vector<Tensor> delta_rule_chunk_backward(const Tensor& grad_o, const std::vector<Tensor>& saved, int64_t chunk);
-}  // namespace kernels
 
 namespace detail {
 
@@ -298,13 +278,6 @@ inline Tensor delta_rule_recurrent(const Tensor& q, const Tensor& k, const Tenso
 // T = (I + tril(diag(beta)(K K^T o Gamma), -1))^-1, U = T (beta V),
 // W = T (beta K o exp(G)); per chunk V' = U - W S,
 // O = (Q o exp(G)) S + (Q K^T o Gamma o M) V', S <- exp(G_C) S + (K o exp(G_C - G))^T V'.
-namespace kernels {
-// X = (I + tril(A, -1))^-1 R, or with the transpose; batched over the leading
-// dims, CPU. Implemented natively in the host (plugin_api/src/kernels.cpp);
-// the diagonal and upper part of A are never read.
-Tensor unit_lower_solve(const Tensor& A, const Tensor& R, bool transposed);
-}  // namespace kernels
-
 // X = (I + tril(A, -1))^-1 R with its gradients; LibTorch's batched
 // triangular solve loops over small matrices through LAPACK, which costs
 // far more than the arithmetic, and its backward more again.

@@ -1,0 +1,183 @@
+#include "host/run_settings.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+namespace asiarch::host {
+namespace {
+
+using Kind = SettingType::Kind;
+
+SettingType text() { return {Kind::text, {}, 0, 0}; }
+SettingType choice(std::vector<std::string> choices) { return {Kind::choice, std::move(choices), 0, 0}; }
+SettingType texts() { return {Kind::texts, {}, 0, 0}; }
+SettingType integer(int64_t min) { return {Kind::integer, {}, min, 0}; }
+SettingType positive_number() { return {Kind::positive_number, {}, 0, 0}; }
+
+// `field` is a generic lambda returning the RunConfig member, so one
+// expression serves reading (const) and writing.
+template <class Field>
+RunSetting setting(std::string key, std::string flag, SettingType type, Field field, std::string help,
+                   std::string default_note = "") {
+  using T = std::decay_t<decltype(field(std::declval<RunConfig&>()))>;
+  if constexpr (std::is_integral_v<T>) type.max = static_cast<uint64_t>(std::numeric_limits<T>::max());
+  RunSetting s;
+  s.key = std::move(key);
+  s.flag = std::move(flag);
+  s.type = std::move(type);
+  s.help = std::move(help);
+  s.default_note = std::move(default_note);
+  s.get = [field](const RunConfig& c) { return nlohmann::json(field(c)); };
+  s.set = [field](RunConfig& c, const nlohmann::json& j) { field(c) = j.get<T>(); };
+  return s;
+}
+
+#define ASIARCH_FIELD(path) [](auto& c) -> auto& { return c.path; }
+
+std::vector<RunSetting> make_settings() {
+  return {
+      setting("preset", "--preset", text(), ASIARCH_FIELD(preset),
+              "the preset candidates are gated and trained on: smoke, explore or verify (lab/presets.json)"),
+      setting("presets_file", "--presets", text(), ASIARCH_FIELD(presets_file),
+              "a presets JSON file to use instead of the built-in one (empty: the built-in presets)"),
+      setting("tasks", "--tasks", texts(), ASIARCH_FIELD(tasks),
+              "the preset's tasks to train on, comma-separated on the command line (empty: all of them)"),
+      setting("budget", "--budget", integer(0), ASIARCH_FIELD(budget),
+              "evolved experiments the workdir holds when the run ends"),
+      setting("workers", "--workers", integer(1), ASIARCH_FIELD(workers), "experiments evaluated at once"),
+      setting("seed", "--seed", integer(0), ASIARCH_FIELD(seed), "seed for selection, proposals and training"),
+      setting("pool_size", "--pool-size", integer(1), ASIARCH_FIELD(selection.pool_size),
+              "candidate pool: the best this many scored experiments"),
+      setting("parent_top", "--parent-top", integer(1), ASIARCH_FIELD(selection.parent_top),
+              "the parent is drawn from the best this many"),
+      setting("references", "", integer(0), ASIARCH_FIELD(selection.references),
+              "references drawn from the rest of the pool"),
+      setting("max_repair_attempts", "", integer(1), ASIARCH_FIELD(max_repair_attempts),
+              "compiles per built source, the first included (1: no repair)"),
+      setting("max_runtime_revisions", "--max-runtime-revisions", integer(0), ASIARCH_FIELD(max_runtime_revisions),
+              "Engineer revisions after a runtime failure (0: none)"),
+      setting("agents.researcher", "--researcher", text(), ASIARCH_FIELD(agents.researcher),
+              "what plays the Researcher (offline: the built-in algorithm)"),
+      setting("agents.engineer", "--engineer", text(), ASIARCH_FIELD(agents.engineer),
+              "what plays the Engineer (offline: the built-in algorithm)"),
+      setting("agents.analyst", "--analyst", text(), ASIARCH_FIELD(agents.analyst),
+              "what plays the Analyst (offline: the built-in algorithm)"),
+      setting("agents.judge", "--judge", text(), ASIARCH_FIELD(agents.judge),
+              "what plays the Judge (offline: the built-in algorithm)"),
+      setting("executor", "--executor", text(), ASIARCH_FIELD(executor),
+              "where built candidates are gated and trained (local: sandboxed workers on this machine)"),
+      setting("events", "--events", choice({"text", "jsonl"}), ASIARCH_FIELD(events),
+              "what the run prints: text (progress lines) or jsonl (one event a line)"),
+      setting("promote", "--promote", integer(0), ASIARCH_FIELD(promote),
+              "second stage: re-evaluate the best this many evolved designs on promote_preset",
+              "2 on explore, else 0"),
+      setting("promote_preset", "--promote-preset", text(), ASIARCH_FIELD(promote_preset), "the second stage's preset"),
+      setting("baselines", "", texts(), ASIARCH_FIELD(baselines),
+              "the baseline plugins (in baselines_dir) that seed the archive"),
+      setting("timeout_seconds", "--timeout", positive_number(), ASIARCH_FIELD(limits.wall_seconds),
+              "wall-clock limit per experiment, seconds"),
+      setting("memory_limit_mb", "", integer(1), ASIARCH_FIELD(limits.address_space_mb),
+              "address-space limit of a worker, MiB"),
+      setting("cpu_limit_seconds", "", integer(1), ASIARCH_FIELD(limits.cpu_seconds),
+              "CPU-time limit of a worker, seconds", "2 x timeout_seconds x 2 threads"),
+      setting("file_size_limit_mb", "", integer(1), ASIARCH_FIELD(limits.file_size_mb),
+              "largest file a worker may write, MiB"),
+      setting("cache_dir", "--cache-dir", text(), ASIARCH_FIELD(cache_dir),
+              "compile and corpus cache directory (empty: $ASIARCH_CACHE_DIR or ~/.cache/asiarch)"),
+      setting("baselines_dir", "", text(), ASIARCH_FIELD(baselines_dir),
+              "where the baseline plugins are (empty: the source tree's plugins/baselines)"),
+  };
+}
+
+#undef ASIARCH_FIELD
+
+std::string quoted_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == items.size() ? " or " : ", ") + ("\"" + items[i] + "\"");
+  return out;
+}
+
+std::string markdown_cell(const std::string& s) {
+  std::string out;
+  for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
+  return out;
+}
+
+}  // namespace
+
+bool SettingType::accepts(const nlohmann::json& j) const {
+  switch (kind) {
+    case Kind::text:
+      return j.is_string();
+    case Kind::choice:
+      return j.is_string() && std::find(choices.begin(), choices.end(), j.get<std::string>()) != choices.end();
+    case Kind::texts:
+      if (!j.is_array()) return false;
+      for (const auto& e : j)
+        if (!e.is_string()) return false;
+      return true;
+    case Kind::integer: {
+      if (!j.is_number_integer()) return false;
+      if (j.is_number_unsigned()) {
+        const uint64_t v = j.get<uint64_t>();
+        return (min <= 0 || v >= static_cast<uint64_t>(min)) && v <= max;
+      }
+      const int64_t v = j.get<int64_t>();
+      return v >= min && (v < 0 || static_cast<uint64_t>(v) <= max);
+    }
+    case Kind::positive_number:
+      return j.is_number() && std::isfinite(j.get<double>()) && j.get<double>() > 0;
+  }
+  return false;
+}
+
+std::string SettingType::describe() const {
+  switch (kind) {
+    case Kind::text: return "a string";
+    case Kind::choice: return quoted_list(choices);
+    case Kind::texts: return "an array of strings";
+    case Kind::integer:
+      return min == 0 ? "a non-negative integer" : min == 1 ? "a positive integer" : "an integer of at least " + std::to_string(min);
+    case Kind::positive_number: return "a positive number";
+  }
+  return "";
+}
+
+std::string RunSetting::default_text() const {
+  if (!default_note.empty()) return default_note;
+  const nlohmann::json j = get(RunConfig{});
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_array()) {
+    std::string out;
+    for (const auto& e : j) out += (out.empty() ? "" : ",") + e.get<std::string>();
+    return out;
+  }
+  return j.dump();
+}
+
+const std::vector<RunSetting>& run_settings() {
+  static const std::vector<RunSetting> settings = make_settings();
+  return settings;
+}
+
+const RunSetting* find_setting(const std::string& key) {
+  for (const auto& s : run_settings())
+    if (s.key == key) return &s;
+  return nullptr;
+}
+
+std::string settings_markdown() {
+  std::string out = "| setting | flag | value | default | what it sets |\n|---|---|---|---|---|\n";
+  for (const auto& s : run_settings()) {
+    const std::string def = s.default_note.empty() ? "`" + s.get(RunConfig{}).dump() + "`" : s.default_note;
+    out += "| `" + s.key + "` | " + (s.flag.empty() ? "" : "`" + s.flag + "`") + " | " +
+           markdown_cell(s.type.describe()) + " | " + markdown_cell(def) + " | " + markdown_cell(s.help) + " |\n";
+  }
+  return out;
+}
+
+}  // namespace asiarch::host
