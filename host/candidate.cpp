@@ -2,6 +2,7 @@
 
 #include "host/scoring.h"
 #include "util/diff.h"
+#include "jit/compiler.h"
 #include "util/files.h"
 
 namespace asiarch::host {
@@ -42,9 +43,43 @@ void CandidateRun::fail(const std::string& reason) {
   phase_ = Phase::done;
 }
 
+// A source this toolchain built before under the same name (a baseline, a re-evaluation, a
+// promoted design): the host filed its object, and only objects that compiled, linked and passed
+// the ABI checks are filed, so no compile worker is needed; the evaluating worker loads it.
+bool CandidateRun::already_built() {
+  const std::string key = jit::object_cache_key(deps_.toolchain, spec_.job.name, source_);
+  auto diagnostics = jit::cached_object_diagnostics(deps_.shared_objects, key);
+  if (!diagnostics) return false;
+  ++attempts_;
+  ++attempts_this_source_;
+  archive::CompileAttempt a;
+  a.attempt = attempts_;
+  a.source = source_;
+  a.ok = true;
+  a.diagnostics = std::move(*diagnostics);
+  a.method = pending_method_;
+  a.answered = pending_answered_;
+  a.diff = pending_diff_;
+  pending_method_.clear();
+  pending_answered_.clear();
+  pending_diff_.clear();
+  outcome_.attempts.push_back(a);
+  emit("compile_attempt", {{"attempt", a.attempt},
+                           {"ok", true},
+                           {"seconds", 0.0},
+                           {"cache_hit", true},
+                           {"diagnostics", a.diagnostics.items.size()},
+                           {"errors", 0},
+                           {"failure", ""}});
+  phase_ = Phase::evaluate;
+  return true;
+}
+
 void CandidateRun::start_compile() {
+  if (already_built()) return;
   WorkerJob job = spec_.job;
   job.kind = "compile";
+  job.keep_alive = true;
   auto w = deps_.pool.start(job, source_);
   if (!w) {
     ++attempts_;
@@ -61,7 +96,6 @@ void CandidateRun::start_compile() {
     return;
   }
   compile_job_ = std::move(*w);
-  deps_.pool.keep_spares();  // the evaluating worker starts while this one compiles
   const auto& c = compile_job_->process.confinement;
   emit("worker_started", {{"role", "compile"},
                           {"pid", compile_job_->process.pid},
@@ -71,7 +105,7 @@ void CandidateRun::start_compile() {
                             {"notes", c.notes}}}});
 }
 
-void CandidateRun::compiled(const WorkerOutcome& o) {
+void CandidateRun::compiled(const WorkerOutcome& o, bool alive) {
   ++attempts_;
   ++attempts_this_source_;
   keep_log("compile attempt " + std::to_string(attempts_), o);
@@ -85,7 +119,7 @@ void CandidateRun::compiled(const WorkerOutcome& o) {
   pending_answered_.clear();
   pending_diff_.clear();
   worker_seconds_ += o.exit.seconds;
-  emit("worker_ended", {{"role", "compile"}, {"cause", o.exit.cause()}, {"seconds", o.exit.seconds}});
+  if (!alive) emit("worker_ended", {{"role", "compile"}, {"cause", o.exit.cause()}, {"seconds", o.exit.seconds}});
   if (o.result.compile) {
     a.ok = o.result.compile->ok;
     a.diagnostics = o.result.compile->diagnostics;
@@ -99,7 +133,15 @@ void CandidateRun::compiled(const WorkerOutcome& o) {
   if (a.ok)
     if (auto st = file_compiled_object(o, deps_.shared_objects); !st)
       emit("note", {{"text", "the compiled object was not cached: " + st.error().message}});
-  deps_.pool.discard(*compile_job_);
+  if (alive && a.ok) {
+    warm_ = std::move(*compile_job_);  // it evaluates what it built
+  } else {
+    if (alive) {
+      cancel_job(*compile_job_);
+      emit("worker_ended", {{"role", "compile"}, {"cause", "not needed"}, {"seconds", o.exit.seconds}});
+    }
+    deps_.pool.discard(*compile_job_);
+  }
   compile_job_.reset();
   outcome_.attempts.push_back(a);
   emit("compile_attempt", {{"attempt", a.attempt},
@@ -142,6 +184,8 @@ void CandidateRun::evaluated(WorkerOutcome o) {
   keep_log("evaluation", o);
   worker_seconds_ += o.exit.seconds;
   if (o.result.report) lab_seconds_ += o.result.report->seconds;
+  // A fresh evaluating worker loads the built object: compile time. A reused one built it already.
+  if (o.result.compile && !eval_reused_) compile_seconds_ += o.result.compile->seconds;
   emit("worker_ended", {{"role", "evaluate"}, {"cause", o.exit.cause()}, {"seconds", o.exit.seconds}});
   auto problem = runtime_problem(o);
   if (problem) {
@@ -193,15 +237,26 @@ bool CandidateRun::step() {
       start_compile();
       return phase_ == Phase::done;
     }
-    for (auto& m : read_messages(*compile_job_)) (void)m;  // the report says it all
-    if (auto o = poll_job(*compile_job_)) compiled(*o);
+    bool written = false;
+    for (auto& m : read_messages(*compile_job_)) written = written || m.value("kind", "") == "result_written";
+    if (written) compiled(peek_result(*compile_job_), true);
+    else if (auto o = poll_job(*compile_job_)) compiled(*o, false);
     return phase_ == Phase::done;
   }
   if (phase_ == Phase::evaluate) {
     if (!eval_job_) {
       WorkerJob job = spec_.job;
       job.kind = "evaluate";
-      auto id = deps_.executor.submit(job, source_);
+      Result<Executor::JobId> id = make_error("");
+      if (warm_) {
+        id = deps_.executor.submit_warm(std::move(*warm_), job, source_);
+        warm_.reset();
+        eval_reused_ = true;
+        emit("worker_reused", {{"role", "evaluate"}, {"executor", deps_.executor.name()}});
+      } else {
+        id = deps_.executor.submit(job, source_);
+        eval_reused_ = false;
+      }
       if (!id) {
         fail("could not submit the evaluation to the " + deps_.executor.name() + " executor: " + id.error().message);
         return true;
@@ -228,6 +283,11 @@ bool CandidateRun::step() {
 }
 
 void CandidateRun::cancel() {
+  if (warm_) {
+    cancel_job(*warm_);
+    deps_.pool.discard(*warm_);
+    warm_.reset();
+  }
   if (compile_job_) {
     cancel_job(*compile_job_);
     deps_.pool.discard(*compile_job_);

@@ -16,6 +16,7 @@
 #include "host/events.h"
 #include "host/exec/executor.h"
 #include "host/exec/worker_pool.h"
+#include "jit/toolchain.h"
 
 namespace asiarch::host {
 
@@ -34,6 +35,7 @@ struct CandidateDeps {
   Executor& executor;            // evaluate jobs
   agents::Engineer& engineer;
   EventLog& events;
+  const jit::Toolchain& toolchain;       // for object cache keys
   std::filesystem::path shared_objects;  // jit::Toolchain::shared_object_dir()
 };
 
@@ -63,7 +65,8 @@ class CandidateRun {
 
  private:
   void start_compile();
-  void compiled(const WorkerOutcome& o);
+  bool already_built();
+  void compiled(const WorkerOutcome& o, bool alive);
   void evaluated(WorkerOutcome o);
   void fail(const std::string& reason);
   void emit(const std::string& kind, nlohmann::json data);
@@ -74,6 +77,8 @@ class CandidateRun {
   std::string source_;  // the source being compiled or run now
   enum class Phase { compile, evaluate, done } phase_ = Phase::compile;
   std::optional<RunningJob> compile_job_;
+  std::optional<RunningJob> warm_;  // the worker that built the source, waiting for its evaluation
+  bool eval_reused_ = false;        // the evaluation runs in that worker
   std::optional<Executor::JobId> eval_job_;
   int attempts_ = 0;           // compiles so far, numbered across revisions
   int attempts_this_source_ = 0;

@@ -24,6 +24,7 @@ constexpr const char* kResultFile = "result.json";  // everything, written last
 constexpr const char* kStageFile = "stage";
 constexpr const char* kLogFile = "worker.log";
 constexpr const char* kMessagesFile = "messages.jsonl";  // structured progress, one JSON object a line
+constexpr const char* kNextJobFile = "next.json";        // the evaluate job for a worker kept alive after compiling
 constexpr size_t kMaxMessageLine = 64 * 1024;            // longer lines are dropped, not parsed
 
 void to_json(nlohmann::json& j, const lab::Reference& r) {
@@ -87,7 +88,8 @@ void to_json(nlohmann::json& j, const WorkerJob& w) {
        {"reference_parameters", w.reference_parameters},
        {"baselines_dir", w.baselines_dir},
        {"references", refs},
-       {"cache_dir", w.cache_dir}};
+       {"cache_dir", w.cache_dir},
+       {"keep_alive", w.keep_alive}};
 }
 
 void from_json(const nlohmann::json& j, WorkerJob& w) {
@@ -103,6 +105,7 @@ void from_json(const nlohmann::json& j, WorkerJob& w) {
   w.baselines_dir = j.at("baselines_dir").get<std::string>();
   for (const auto& [task, r] : j.at("references").items()) from_json(r, w.references[task]);
   w.cache_dir = j.at("cache_dir").get<std::string>();
+  w.keep_alive = j.value("keep_alive", false);
 }
 
 void to_json(nlohmann::json& j, const WorkerResult& r) {
@@ -128,7 +131,7 @@ Result<RunningJob> spawn_in(const std::filesystem::path& scratch, const WorkerSe
   std::filesystem::create_directories(scratch, ec);
   if (ec) return make_error(scratch.string() + ": cannot create the worker's scratch directory: " + ec.message());
   const auto abs = std::filesystem::absolute(scratch);
-  for (const char* f : {kJobFile, kSourceFile, kBuildFile, kResultFile, kStageFile, kMessagesFile})
+  for (const char* f : {kJobFile, kSourceFile, kBuildFile, kResultFile, kStageFile, kMessagesFile, kNextJobFile})
     std::filesystem::remove(abs / f, ec);
   WorkerSpec spec;
   spec.executable = settings.executable.empty() ? self_executable() : settings.executable;
@@ -172,6 +175,14 @@ Result<RunningJob> start_job(const WorkerJob& job, const std::string& source, co
     return st.error();
   }
   return w;
+}
+
+Status assign_next_job(RunningJob& worker, const WorkerJob& job) {
+  std::error_code ec;
+  std::filesystem::remove(worker.scratch / kResultFile, ec);  // the next result, or none
+  if (auto st = write_file_atomic(worker.scratch / kNextJobFile, nlohmann::json(job).dump(2)); !st) return st.error();
+  worker.process.started = std::chrono::steady_clock::now();
+  return Ok{};
 }
 
 std::vector<nlohmann::json> read_messages(RunningJob& job) {
@@ -238,6 +249,13 @@ WorkerOutcome collect(RunningJob& job, const WorkerExit& exit) {
 }
 
 }  // namespace
+
+WorkerOutcome peek_result(RunningJob& job) {
+  WorkerExit running;
+  running.exited = true;  // alive, and done with its job: as an orderly end, for collect()
+  running.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - job.process.started).count();
+  return collect(job, running);
+}
 
 std::optional<WorkerOutcome> poll_job(RunningJob& job) {
   auto e = poll_worker(job.process);
@@ -344,7 +362,7 @@ int worker_main(const std::filesystem::path& job_file, const std::string& prewar
   set_stage("waiting for a job");
   // Started ahead of its job: wait for the host to write it.
   std::error_code ec;
-  while (!std::filesystem::exists(job_file, ec)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (!std::filesystem::exists(job_file, ec)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   set_stage("reading the job");
   auto text = read_file(job_file);
   if (!text) {
@@ -403,7 +421,30 @@ int worker_main(const std::filesystem::path& job_file, const std::string& prewar
   write_result(kBuildFile, r);
   if (!r.built() || job.kind == "compile") {
     write_result(kResultFile, r);
-    return 0;
+    if (!r.built() || !job.keep_alive) return 0;
+    // Kept alive: the host may give this worker the candidate's evaluation, which then needs no
+    // second process and no second load; or it ends the worker.
+    set_stage("waiting for its evaluation");
+    send_message({{"kind", "result_written"}});
+    while (!std::filesystem::exists(kNextJobFile, ec)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    auto next = read_file(kNextJobFile);
+    try {
+      if (!next) throw std::runtime_error(next.error().message);
+      job = nlohmann::json::parse(*next).get<WorkerJob>();
+    } catch (const std::exception& e) {
+      std::cerr << "asiarch worker: " << kNextJobFile << ": " << e.what() << "\n";
+      return 2;
+    }
+    if (job.kind != "evaluate") {
+      std::cerr << "asiarch worker: " << kNextJobFile << ": expected an evaluate job, got \"" << job.kind << "\"\n";
+      return 2;
+    }
+    auto p2 = load_preset_arg(job.preset, job.presets_file);
+    if (!p2) {
+      std::cerr << "asiarch worker: " << p2.error().message << "\n";
+      return 2;
+    }
+    preset = std::move(p2);
   }
 
   lab::EvalOptions options;

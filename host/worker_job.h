@@ -38,6 +38,9 @@ struct WorkerJob {
   std::string baselines_dir;
   std::map<std::string, lab::Reference> references;  // quality-monitor references per task
   std::string cache_dir;            // the shared (read-only) compile and corpus cache
+  // compile jobs: once built, write the result, say "result_written" and wait for an evaluate
+  // job in next.json (assign_next_job) instead of exiting.
+  bool keep_alive = false;
 };
 
 // One compile of one source, as the worker measured it.
@@ -91,6 +94,10 @@ Result<RunningJob> start_job(const WorkerJob& job, const std::string& source, co
 // a compile or evaluate job with assign_job; its wall-clock limit starts then.
 Result<RunningJob> start_idle_worker(const std::filesystem::path& scratch, const WorkerSettings& settings);
 Status assign_job(RunningJob& worker, const WorkerJob& job, const std::string& source);
+// Hands a compile worker kept alive (it said "result_written") its evaluate job.
+Status assign_next_job(RunningJob& worker, const WorkerJob& job);
+// The result of a worker that is alive and done with its job (after "result_written").
+WorkerOutcome peek_result(RunningJob& job);
 // New structured progress messages (lab::EvalOptions::progress, plus
 // {"kind": "stage", "stage"}) the worker wrote since the last call.
 std::vector<nlohmann::json> read_messages(RunningJob& job);

@@ -240,6 +240,18 @@ bool pch_is_current(const Toolchain& tc) {
 
 }  // namespace
 
+std::string object_cache_key(const Toolchain& toolchain, const std::string& file, const std::string& text) {
+  std::string key_material = toolchain.fingerprint() + '\0' + file + '\0' + text;
+  for (const std::string& a : toolchain.common_args()) key_material += '\0' + a;
+  return sha256_hex(key_material).substr(0, 32);
+}
+
+std::optional<Diagnostics> cached_object_diagnostics(const std::filesystem::path& dir, const std::string& key) {
+  auto hit = detail::cache_lookup(dir, key);
+  if (!hit) return std::nullopt;
+  return std::move(hit->diagnostics);
+}
+
 Compiler::Compiler(Toolchain toolchain) : toolchain_(std::move(toolchain)) { detail::init_llvm(); }
 
 Status Compiler::ensure_pch() {
@@ -272,9 +284,7 @@ CompileResult Compiler::compile(const CompileRequest& request) {
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return std::move(result);
   };
-  std::string key_material = toolchain_.fingerprint() + '\0' + request.file + '\0' + request.text;
-  for (const std::string& a : toolchain_.common_args()) key_material += '\0' + a;
-  result.cache_key = sha256_hex(key_material).substr(0, 32);
+  result.cache_key = object_cache_key(toolchain_, request.file, request.text);
   if (request.use_cache) {
     auto hit = detail::cache_lookup(toolchain_.object_dir(), result.cache_key);
     if (!hit && toolchain_.shared_object_dir() != toolchain_.object_dir())

@@ -42,6 +42,11 @@ struct CompileResult {
 Status import_cached_object(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir,
                             const std::string& key);
 
+// The object cache's key for `text` compiled as `file` with this toolchain.
+std::string object_cache_key(const Toolchain& toolchain, const std::string& file, const std::string& text);
+// The diagnostics (warnings) recorded with a complete cached object under `dir`, if there is one.
+std::optional<Diagnostics> cached_object_diagnostics(const std::filesystem::path& dir, const std::string& key);
+
 class Compiler {
  public:
   explicit Compiler(Toolchain toolchain);

@@ -28,6 +28,15 @@ class Executor {
   using JobId = int64_t;
   virtual ~Executor() = default;
   virtual Result<JobId> submit(const WorkerJob& job, const std::string& source) = 0;
+  // The same, given the local worker that compiled this source and waits for its evaluation
+  // (WorkerJob::keep_alive): an executor that can use it saves a process and a load; one that
+  // cannot ends it and submits as usual.
+  virtual Result<JobId> submit_warm(RunningJob worker, const WorkerJob& job, const std::string& source) {
+    cancel_job(worker);
+    std::error_code ec;
+    std::filesystem::remove_all(worker.scratch, ec);
+    return submit(job, source);
+  }
   virtual ExecUpdate poll(JobId id) = 0;
   virtual void cancel(JobId id) = 0;
   // Forgets an ended job and removes what it left (its scratch).

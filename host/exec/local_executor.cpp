@@ -34,6 +34,18 @@ class LocalExecutor : public Executor {
     return id;
   }
 
+  Result<JobId> submit_warm(RunningJob worker, const WorkerJob& job, const std::string& /*source: built there*/) override {
+    if (auto st = assign_next_job(worker, job); !st) {
+      cancel_job(worker);
+      pool_.discard(worker);
+      return st.error();
+    }
+    const JobId id = ++next_;
+    jobs_.emplace(id, Job{std::move(worker)});
+    pool_.keep_spares();  // the next candidate's worker starts while this one trains
+    return id;
+  }
+
   ExecUpdate poll(JobId id) override {
     ExecUpdate u;
     auto it = jobs_.find(id);
