@@ -43,6 +43,16 @@ void CandidateRun::fail(const std::string& reason) {
   phase_ = Phase::done;
 }
 
+// How this attempt's source was made from the previous one, said once.
+void CandidateRun::take_pending(archive::CompileAttempt& a) {
+  a.method = std::move(pending_method_);
+  a.answered = std::move(pending_answered_);
+  a.diff = std::move(pending_diff_);
+  pending_method_.clear();
+  pending_answered_.clear();
+  pending_diff_.clear();
+}
+
 // A source this toolchain built before under the same name (a baseline, a re-evaluation, a
 // promoted design): the host filed its object, and only objects that compiled, linked and passed
 // the ABI checks are filed, so no compile worker is needed; the evaluating worker loads it.
@@ -57,12 +67,7 @@ bool CandidateRun::already_built() {
   a.source = source_;
   a.ok = true;
   a.diagnostics = std::move(*diagnostics);
-  a.method = pending_method_;
-  a.answered = pending_answered_;
-  a.diff = pending_diff_;
-  pending_method_.clear();
-  pending_answered_.clear();
-  pending_diff_.clear();
+  take_pending(a);
   outcome_.attempts.push_back(a);
   emit("compile_attempt", {{"attempt", a.attempt},
                            {"ok", true},
@@ -87,9 +92,7 @@ void CandidateRun::start_compile() {
     a.attempt = attempts_;
     a.source = source_;
     a.failure = "could not start a compile worker: " + w.error().message;
-    a.method = pending_method_;
-    a.answered = pending_answered_;
-    a.diff = pending_diff_;
+    take_pending(a);
     outcome_.attempts.push_back(a);
     emit("compile_attempt", {{"attempt", a.attempt}, {"ok", false}, {"failure", a.failure}});
     fail(a.failure);
@@ -112,12 +115,7 @@ void CandidateRun::compiled(const WorkerOutcome& o, bool alive) {
   archive::CompileAttempt a;
   a.attempt = attempts_;
   a.source = source_;
-  a.method = pending_method_;
-  a.answered = pending_answered_;
-  a.diff = pending_diff_;
-  pending_method_.clear();
-  pending_answered_.clear();
-  pending_diff_.clear();
+  take_pending(a);
   worker_seconds_ += o.exit.seconds;
   if (!alive) emit("worker_ended", {{"role", "compile"}, {"cause", o.exit.cause()}, {"seconds", o.exit.seconds}});
   if (o.result.compile) {

@@ -66,6 +66,7 @@ class CandidateRun {
  private:
   void start_compile();
   bool already_built();
+  void take_pending(archive::CompileAttempt& a);
   void compiled(const WorkerOutcome& o, bool alive);
   void evaluated(WorkerOutcome o);
   void fail(const std::string& reason);

@@ -22,18 +22,12 @@
 #include "util/files.h"
 
 namespace fs = std::filesystem;
+using asiarch::testing::fresh_dir;
 using asiarch::testing::run_cli;
-
-extern char** environ;
+using asiarch::testing::text_of;
+using asiarch::testing::wait_exit;
 
 namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("asiarch-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 // A small, fast run: DeltaNet as the only baseline, two tasks.
 void write_config(const fs::path& workdir) {
@@ -46,25 +40,9 @@ std::string run_args(const fs::path& workdir, int budget) {
 }
 
 pid_t spawn_run(const fs::path& workdir, int budget, const fs::path& log) {
-  std::vector<std::string> args = {ASIARCH_BINARY, "run", "--workdir", workdir.string(), "--budget",
-                                   std::to_string(budget), "--preset", "smoke", "--seed", "3"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = {"ASIARCH_CACHE_DIR=" ASIARCH_TEST_CACHE};
-  for (char** e = environ; *e; ++e)
-    if (std::string(*e).rfind("ASIARCH_CACHE_DIR=", 0) != 0) env_s.push_back(*e);
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  posix_spawn(&pid, ASIARCH_BINARY, &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
+  return asiarch::testing::spawn_cli({"run", "--workdir", workdir.string(), "--budget", std::to_string(budget),
+                                      "--preset", "smoke", "--seed", "3"},
+                                     log);
 }
 
 std::vector<asiarch::archive::Experiment> experiments(const fs::path& workdir) {
@@ -90,17 +68,6 @@ int64_t wait_for_training(const fs::path& workdir, pid_t pid) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return -1;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::string text_of(const fs::path& p) {
-  auto t = asiarch::read_file(p);
-  return t ? *t : std::string();
 }
 
 nlohmann::json json_of(const std::string& args) {

@@ -22,51 +22,12 @@
 #include "util/files.h"
 
 namespace fs = std::filesystem;
+using asiarch::testing::fresh_dir;
 using asiarch::testing::run_cli;
-
-extern char** environ;
+using asiarch::testing::text_of;
+using asiarch::testing::wait_exit;
 
 namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("asiarch-engine-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-std::string text_of(const fs::path& p) {
-  auto t = asiarch::read_file(p);
-  return t ? *t : std::string();
-}
-
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
-  std::vector<std::string> a = {ASIARCH_BINARY};
-  a.insert(a.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : a) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = {"ASIARCH_CACHE_DIR=" ASIARCH_TEST_CACHE};
-  for (char** e = environ; *e; ++e)
-    if (std::string(*e).rfind("ASIARCH_CACHE_DIR=", 0) != 0) env_s.push_back(*e);
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  posix_spawn(&pid, ASIARCH_BINARY, &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 std::unique_ptr<asiarch::archive::Archive> open_archive(const fs::path& w) {
   auto a = asiarch::archive::Archive::open(w / "archive.db");
@@ -120,7 +81,7 @@ ASIARCH_REGISTER_MIXER(Harmless, "crashes_on_load")
 }  // namespace
 
 TEST(Engine, AHandWrittenPluginIsChosenAsAParent) {
-  const auto w = fresh_dir("parent");
+  const auto w = fresh_dir("engine-parent");
   // No baselines: the dropped plugin is the only scored experiment, so it must be the parent.
   std::ofstream(w / "asiarch.json") << R"({"baselines": [], "tasks": ["compression", "byte_lm"], "timeout_seconds": 120})";
   fs::create_directories(w / "plugins");
@@ -155,7 +116,7 @@ TEST(Engine, AHandWrittenPluginIsChosenAsAParent) {
 }
 
 TEST(Engine, RuntimeFailureGoesToTheEngineerAndADeadCompileWorkerIsRecorded) {
-  const auto w = fresh_dir("runtime");
+  const auto w = fresh_dir("engine-runtime");
   std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["compression"], "timeout_seconds": 120})";
   fs::create_directories(w / "plugins");
   std::ofstream(w / "plugins" / "throws_in_training.cpp") << kThrowsInTraining;
@@ -205,16 +166,16 @@ TEST(Engine, RuntimeFailureGoesToTheEngineerAndADeadCompileWorkerIsRecorded) {
 }
 
 TEST(Engine, AnExperimentsEventsComeInOrderAndFollowSeesThemAsTheyHappen) {
-  const auto w = fresh_dir("events");
+  const auto w = fresh_dir("engine-events");
   std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["compression", "byte_lm"], "timeout_seconds": 120})";
-  const pid_t run = spawn({"run", "--workdir", w.string(), "--budget", "1", "--preset", "smoke", "--seed", "5"},
+  const pid_t run = asiarch::testing::spawn_cli({"run", "--workdir", w.string(), "--budget", "1", "--preset", "smoke", "--seed", "5"},
                           w / "run.log");
   // Follow from as soon as the archive exists.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
   while (!fs::exists(w / "archive.db") && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(fs::exists(w / "archive.db")) << text_of(w / "run.log");
-  const pid_t follow = spawn({"events", "--follow", "--json", "--workdir", w.string()}, w / "follow.log");
+  const pid_t follow = asiarch::testing::spawn_cli({"events", "--follow", "--json", "--workdir", w.string()}, w / "follow.log");
   // While the run goes on, the follower must show an evolved experiment's training progress
   // before that experiment is recorded as finished.
   bool seen_live = false;
@@ -286,7 +247,7 @@ TEST(Engine, AnExperimentsEventsComeInOrderAndFollowSeesThemAsTheyHappen) {
 }
 
 TEST(Engine, RunPrintsEventsAsJsonLines) {
-  const auto w = fresh_dir("jsonl");
+  const auto w = fresh_dir("engine-jsonl");
   std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["compression"], "timeout_seconds": 120})";
   const std::string cmd = "ASIARCH_CACHE_DIR=" ASIARCH_TEST_CACHE " " ASIARCH_BINARY " run --workdir " + w.string() +
                           " --budget 0 --preset smoke --events jsonl 2>/dev/null";
@@ -312,7 +273,7 @@ TEST(Engine, RunPrintsEventsAsJsonLines) {
 }
 
 TEST(Engine, AnUnknownAgentBackendOrExecutorIsRefusedBeforeAnythingIsWritten) {
-  const auto w = fresh_dir("backend");
+  const auto w = fresh_dir("engine-backend");
   std::ofstream(w / "asiarch.json") << R"({"agents": {"engineer": "gpt-9"}})";
   auto r = run_cli("run --workdir " + w.string() + " --budget 1 --preset smoke");
   EXPECT_EQ(r.status, 1) << r.output;

@@ -22,18 +22,13 @@
 namespace fs = std::filesystem;
 using asiarch::archive::Archive;
 using asiarch::archive::Event;
+using asiarch::testing::fresh_dir;
 using asiarch::testing::run_cli;
+using asiarch::testing::text_of;
 
 extern char** environ;
 
 namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("asiarch-events-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -52,11 +47,6 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
     }
   }
   return out;
-}
-
-std::string text_of(const fs::path& p) {
-  auto t = asiarch::read_file(p);
-  return t ? *t : std::string();
 }
 
 Event event(const std::string& kind, std::optional<int64_t> experiment, nlohmann::json data) {
@@ -115,7 +105,7 @@ std::vector<nlohmann::json> wait_for_lines(const fs::path& out, size_t n) {
 }  // namespace
 
 TEST(CliEvents, PrintsEventsAsJsonLinesOldestFirstAndAfterSince) {
-  const auto w = fresh_dir("json");
+  const auto w = fresh_dir("events-json");
   auto a = Archive::open(w / "archive.db").value();
   const auto ev = seed(*a);
 
@@ -146,7 +136,7 @@ TEST(CliEvents, PrintsEventsAsJsonLinesOldestFirstAndAfterSince) {
 }
 
 TEST(CliEvents, TextIsOneLinePerEventWithControlCharactersEscaped) {
-  const auto w = fresh_dir("text");
+  const auto w = fresh_dir("events-text");
   auto a = Archive::open(w / "archive.db").value();
   const auto ev = seed(*a);
   auto r = run_cli("events --workdir " + w.string());
@@ -162,7 +152,7 @@ TEST(CliEvents, TextIsOneLinePerEventWithControlCharactersEscaped) {
 }
 
 TEST(CliEvents, FollowPrintsNewEventsAsTheyComeUntilSigterm) {
-  const auto w = fresh_dir("follow");
+  const auto w = fresh_dir("events-follow");
   auto a = Archive::open(w / "archive.db").value();
   const auto first = seed(*a);
   const auto out = w / "follow.out";
@@ -194,7 +184,7 @@ TEST(CliEvents, FollowPrintsNewEventsAsTheyComeUntilSigterm) {
 }
 
 TEST(CliEvents, WorkdirWithoutArchiveAndArchiveWithoutEventsAreClearErrors) {
-  const auto w = fresh_dir("errors");
+  const auto w = fresh_dir("events-errors");
   auto r = run_cli("events --workdir " + (w / "nothing").string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find((w / "nothing" / "archive.db").string() + ": no archive here"), std::string::npos)
