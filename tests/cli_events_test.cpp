@@ -26,7 +26,6 @@ using asiarch::testing::fresh_dir;
 using asiarch::testing::run_cli;
 using asiarch::testing::text_of;
 
-extern char** environ;
 
 namespace {
 
@@ -74,19 +73,9 @@ std::vector<Event> seed(Archive& a) {
 }
 
 pid_t spawn_follow(const fs::path& workdir, const fs::path& out) {
-  std::vector<std::string> args = {ASIARCH_BINARY, "events", "--follow", "--json", "--workdir", workdir.string()};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, ASIARCH_BINARY, &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  EXPECT_EQ(rc, 0);
-  return rc == 0 ? pid : -1;
+  const pid_t pid = asiarch::testing::spawn_cli({"events", "--follow", "--json", "--workdir", workdir.string()}, out);
+  EXPECT_GT(pid, 0);
+  return pid;
 }
 
 // Waits (generously: this is no timing check) until `out` holds `n` lines.
