@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ostream>
 
+#include "archive/views.h"
 #include "lab/eval.h"
 
 namespace asiarch::host {
@@ -70,17 +71,9 @@ std::string line_for(const archive::Event& e) {
 
 }  // namespace
 
-nlohmann::json event_json(const archive::Event& e) {
-  return {{"seq", e.seq},
-          {"time", e.time},
-          {"kind", e.kind},
-          {"experiment", e.experiment ? nlohmann::json(*e.experiment) : nlohmann::json(nullptr)},
-          {"data", e.data}};
-}
-
 void JsonlSink::publish(const archive::Event& event) {
   // Text from a candidate may hold anything: dump() escapes control characters; invalid UTF-8 is replaced.
-  out_ << event_json(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+  out_ << archive::event_view(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
 }
 
 void TextSink::publish(const archive::Event& e) {

@@ -20,10 +20,7 @@ class EventSink {
   virtual void publish(const archive::Event& event) = 0;
 };
 
-// {"seq", "time", "kind", "experiment", "data"}
-nlohmann::json event_json(const archive::Event& e);
-
-// One JSON object a line (`asiarch run --events jsonl`).
+// One JSON object a line (`asiarch run --events jsonl`), as archive::event_view.
 class JsonlSink : public EventSink {
  public:
   explicit JsonlSink(std::ostream& out) : out_(out) {}
