@@ -58,7 +58,7 @@ void CandidateRun::take_pending(archive::CompileAttempt& a) {
 // the ABI checks are filed, so no compile worker is needed; the evaluating worker loads it.
 bool CandidateRun::already_built() {
   const std::string key = jit::object_cache_key(deps_.toolchain, spec_.job.name, source_);
-  auto diagnostics = jit::cached_object_diagnostics(deps_.shared_objects, key);
+  auto diagnostics = jit::cached_object_diagnostics(deps_.toolchain.shared_object_dir(), key);
   if (!diagnostics) return false;
   ++attempts_;
   ++attempts_this_source_;
@@ -129,7 +129,7 @@ void CandidateRun::compiled(const WorkerOutcome& o, bool alive) {
   }
   compile_seconds_ += a.seconds;
   if (a.ok)
-    if (auto st = file_compiled_object(o, deps_.shared_objects); !st)
+    if (auto st = file_compiled_object(o, deps_.toolchain.shared_object_dir()); !st)
       emit("note", {{"text", "the compiled object was not cached: " + st.error().message}});
   if (alive && a.ok) {
     warm_ = std::move(*compile_job_);  // it evaluates what it built

@@ -35,8 +35,7 @@ struct CandidateDeps {
   Executor& executor;            // evaluate jobs
   agents::Engineer& engineer;
   EventLog& events;
-  const jit::Toolchain& toolchain;       // for object cache keys
-  std::filesystem::path shared_objects;  // jit::Toolchain::shared_object_dir()
+  const jit::Toolchain& toolchain;  // object cache keys and the shared object cache
 };
 
 class CandidateRun {

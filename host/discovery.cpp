@@ -1,4 +1,5 @@
 #include "host/discovery.h"
+#include "util/format.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -27,12 +28,6 @@
 
 namespace asiarch::host {
 namespace {
-
-std::string fmt(double v, const char* f = "%.3f") {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 bool done_status(const std::string& s) { return s == "scored" || s == "failed"; }
 
@@ -69,12 +64,13 @@ class Loop {
   std::map<std::string, lab::Reference> references_on(const std::string& preset) const;
   bool promote();
   bool evaluate_stage(int64_t id, const std::string& preset);
-  std::vector<agents::ExperimentView> views() const;
+  // Every experiment as the roles see it; `suspicious` collects those whose score is flagged.
+  std::vector<agents::ExperimentView> views(std::set<int64_t>* suspicious = nullptr) const;
   int evolved_done() const;
   int evolved_pending() const;
   bool is_reference(int64_t id) const { return reference_id() == id; }
   void note(const std::string& text) { events_->emit("note", std::nullopt, {{"text", text}}); }
-  CandidateDeps deps() { return {*pool_, *executor_, *agents_.engineer, *events_, *toolchain_, shared_objects_}; }
+  CandidateDeps deps() { return {*pool_, *executor_, *agents_.engineer, *events_, *toolchain_}; }
 
   RunConfig c_;
   std::ostream& out_;
@@ -89,7 +85,6 @@ class Loop {
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<Executor> executor_;
   std::optional<jit::Toolchain> toolchain_;
-  std::filesystem::path shared_objects_;
   int lock_fd_ = -1;
   WorkerJob base_job_;
   std::list<InFlight> running_;
@@ -102,18 +97,17 @@ Status Loop::setup() {
   auto agents = agents::make_agents(c_.agents);
   if (!agents) return agents.error();
   agents_ = std::move(*agents);
-  {
-    const auto known = known_executors();
-    if (std::find(known.begin(), known.end(), c_.executor) == known.end()) {
-      std::string k;
-      for (const auto& n : known) k += (k.empty() ? "" : ", ") + n;
-      return make_error("executor: unknown executor \"" + c_.executor + "\"; known executors: " + k);
-    }
-  }
-  if (c_.events != "text" && c_.events != "jsonl")
-    return make_error("events: unknown format \"" + c_.events + "\"; known formats: text, jsonl");
-
+  // The pool starts nothing until asked, so the executor is made (or refused) before the disk is touched.
   workdir_ = std::filesystem::absolute(c_.workdir);
+  base_job_.cache_dir = c_.cache_dir.empty() ? jit::default_cache_dir().string() : c_.cache_dir;
+  WorkerSettings settings;
+  settings.limits = c_.limits;
+  settings.cache_dir = base_job_.cache_dir;  // spare workers set their JIT up while they wait
+  pool_ = std::make_unique<WorkerPool>(settings, workdir_ / "scratch");
+  auto ex = make_executor(c_.executor, *pool_);
+  if (!ex) return ex.error();
+  executor_ = std::move(*ex);
+
   std::error_code ec;
   std::filesystem::create_directories(workdir_, ec);
   if (ec) return make_error(workdir_.string() + ": cannot create the workdir: " + ec.message());
@@ -146,21 +140,12 @@ Status Loop::setup() {
   base_job_.tasks = c_.tasks;
   base_job_.seed = c_.seed;
   base_job_.baselines_dir = c_.baselines_dir.empty() ? default_baselines_dir() : c_.baselines_dir;
-  base_job_.cache_dir = c_.cache_dir.empty() ? jit::default_cache_dir().string() : c_.cache_dir;
   auto tc = jit::Toolchain::create({base_job_.cache_dir});
   if (!tc) return tc.error();
-  shared_objects_ = tc->shared_object_dir();
   toolchain_ = std::move(*tc);
-  WorkerSettings settings;
-  settings.limits = c_.limits;
-  settings.cache_dir = base_job_.cache_dir;  // spare workers set their JIT up while they wait
-  pool_ = std::make_unique<WorkerPool>(settings, workdir_ / "scratch");
-  auto ex = make_executor(c_.executor, *pool_);
-  if (!ex) return ex.error();
-  executor_ = std::move(*ex);
   pool_->keep_spares();  // its start-up overlaps the preparation
   note("preparing the compile cache (" + base_job_.cache_dir + ")");
-  auto prepared = prepare_cache(base_job_, workdir_ / "scratch" / "prepare", settings);
+  auto prepared = prepare_cache(base_job_, workdir_ / "scratch" / "prepare", pool_->settings());
   if (!prepared) return prepared.error();
   base_job_.reference_parameters = prepared->reference_parameters;
   return Ok{};
@@ -221,7 +206,7 @@ void Loop::adopt_hand_written() {
   }
 }
 
-std::vector<agents::ExperimentView> Loop::views() const {
+std::vector<agents::ExperimentView> Loop::views(std::set<int64_t>* suspicious) const {
   std::vector<agents::ExperimentView> out;
   for (const auto& e : archive_->experiments()) {
     agents::ExperimentView v;
@@ -232,7 +217,10 @@ std::vector<agents::ExperimentView> Loop::views() const {
     v.motivation = e.motivation;
     v.source = e.source;
     v.design = e.design;
-    if (auto s = archive_->score(e.id)) v.fitness = s->total;
+    if (auto s = archive_->score(e.id)) {
+      v.fitness = s->total;
+      if (suspicious && s->details.value("suspicious", false)) suspicious->insert(e.id);
+    }
     v.failed = e.status == "failed";
     v.fail_reason = e.fail_reason;
     out.push_back(std::move(v));
@@ -284,15 +272,13 @@ std::map<std::string, lab::Reference> Loop::references_on(const std::string& pre
 std::optional<int64_t> Loop::propose() {
   const auto began = std::chrono::steady_clock::now();
   // Candidates: every scored experiment with a source (hand-written ones too), unless suspected of leakage.
-  const auto all = views();
+  std::set<int64_t> suspicious;
+  const auto all = views(&suspicious);
   std::vector<std::pair<int64_t, double>> candidates;
   std::map<int64_t, const agents::ExperimentView*> by_id;
   for (const auto& v : all) {
     by_id[v.id] = &v;
-    if (!v.fitness || v.source.empty()) continue;
-    auto s = archive_->score(v.id);
-    if (s && s->details.value("suspicious", false)) continue;
-    candidates.emplace_back(v.id, *v.fitness);
+    if (v.fitness && !v.source.empty() && !suspicious.count(v.id)) candidates.emplace_back(v.id, *v.fitness);
   }
   const auto count = all.size();
   std::mt19937_64 rng(c_.seed * 0x9E3779B97F4A7C15ULL + count);
@@ -451,8 +437,8 @@ void Loop::summary(bool interrupted) {
       header = true;
       auto s1 = archive_->score(e.id);
       out_ << "  #" << e.id << " " << e.name << " on " << st.preset << ": "
-           << (st.status == "scored" ? "fitness " + fmt(st.score.total) : "FAILED: " + st.fail_reason)
-           << (s1 ? " (first stage " + fmt(s1->total) + ")" : "") << "\n";
+           << (st.status == "scored" ? "fitness " + format_number(st.score.total) : "FAILED: " + st.fail_reason)
+           << (s1 ? " (first stage " + format_number(s1->total) + ")" : "") << "\n";
     }
   if (failed) out_ << "  (" << failed << " failed; `" << prog << " ls --workdir " << c_.workdir << "` lists them)\n";
   // The best evolved design, else the best of all.

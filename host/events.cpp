@@ -1,4 +1,5 @@
 #include "host/events.h"
+#include "util/format.h"
 
 #include <cstdio>
 #include <ostream>
@@ -8,12 +9,6 @@
 
 namespace asiarch::host {
 namespace {
-
-std::string fmt(double v, const char* f = "%.3f") {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 double num(const nlohmann::json& d, const char* key) {
   auto it = d.find(key);
@@ -42,7 +37,7 @@ std::string line_for(const archive::Event& e) {
   if (k == "compile_attempt") {
     if (!str(d, "failure").empty()) return "compile attempt " + std::to_string(d.value("attempt", 0)) + ": " + str(d, "failure");
     return "compile attempt " + std::to_string(d.value("attempt", 0)) + " " + (d.value("ok", false) ? "built" : "failed") +
-           " in " + fmt(num(d, "seconds"), "%.2f") + " s" + (d.value("cache_hit", false) ? " (cached)" : "") +
+           " in " + format_number(num(d, "seconds"), "%.2f") + " s" + (d.value("cache_hit", false) ? " (cached)" : "") +
            (d.value("errors", 0) ? ", " + std::to_string(d.value("errors", 0)) + " error(s)" : "");
   }
   if (k == "repair")
@@ -60,11 +55,11 @@ std::string line_for(const archive::Event& e) {
     return std::string("Engineer: ") + (d.value("revised", false) ? "revised the source (" : "no revision (") +
            str(d, "method") + ")";
   if (k == "scored")
-    return "fitness " + fmt(num(d, "fitness")) + " (loss " + fmt(num(d, "loss_score")) + ", benchmarks " +
-           fmt(num(d, "bench_score")) + ", judge " + fmt(num(d, "judge_score")) + ")";
+    return "fitness " + format_number(num(d, "fitness")) + " (loss " + format_number(num(d, "loss_score")) + ", benchmarks " +
+           format_number(num(d, "bench_score")) + ", judge " + format_number(num(d, "judge_score")) + ")";
   if (k == "failed") return "FAILED: " + str(d, "cause");
   if (k == "promoted") return "promoted to " + str(d, "preset");
-  if (k == "stage_scored") return "fitness " + fmt(num(d, "fitness"));
+  if (k == "stage_scored") return "fitness " + format_number(num(d, "fitness"));
   if (k == "stage_failed") return "FAILED: " + str(d, "cause");
   return "";  // training_progress, worker_started/ended, analysed, run_stopped: stored, not printed
 }

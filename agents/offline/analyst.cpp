@@ -1,4 +1,5 @@
 #include "agents/offline/analyst.h"
+#include "util/format.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -6,12 +7,6 @@
 
 namespace asiarch::agents {
 namespace {
-
-std::string fmt(double v, const char* f = "%.3f") {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 const Lineage* find(const std::vector<Lineage>& all, int64_t id) {
   for (const auto& e : all)
@@ -53,13 +48,13 @@ AnalystReport analyse(const Lineage& child, const std::vector<Lineage>& all) {
   AnalystReport r;
   const Lineage* parent = child.parent ? find(all, *child.parent) : nullptr;
   std::string t = "#" + std::to_string(child.id) + " " + child.name;
-  if (child.fitness) t += " scored " + fmt(*child.fitness);
+  if (child.fitness) t += " scored " + format_number(*child.fitness);
   else t += " failed" + (child.fail_reason.empty() ? std::string() : " (" + child.fail_reason + ")");
   t += ".";
   if (parent) {
     t += " Parent #" + std::to_string(parent->id) + " " + parent->name;
-    if (parent->fitness) t += " scored " + fmt(*parent->fitness);
-    if (parent->fitness && child.fitness) t += "; change " + fmt(*child.fitness - *parent->fitness, "%+.3f");
+    if (parent->fitness) t += " scored " + format_number(*parent->fitness);
+    if (parent->fitness && child.fitness) t += "; change " + format_number(*child.fitness - *parent->fitness, "%+.3f");
     t += ".";
     if (parent->design && child.design) {
       auto diffs = differences(*parent->design, *child.design);
@@ -79,7 +74,7 @@ AnalystReport analyse(const Lineage& child, const std::vector<Lineage>& all) {
       for (auto* s : sibs) better += child.fitness && *child.fitness > *s->fitness;
       t += " Among " + std::to_string(sibs.size() + 1) + " children of this parent it ranks " +
            std::to_string(sibs.size() + 1 - better) + "; best sibling #" + std::to_string(sibs[0]->id) + " (" +
-           fmt(*sibs[0]->fitness) + ").";
+           format_number(*sibs[0]->fitness) + ").";
     }
   }
   auto effects = aggregate_effects(all);
@@ -88,14 +83,14 @@ AnalystReport analyse(const Lineage& child, const std::vector<Lineage>& all) {
     int shown = 0;
     for (const auto& e : effects) {
       if (e.mean_delta <= 0 || shown == 3) break;
-      t += " " + e.change + " (" + fmt(e.mean_delta, "%+.3f") + ", n=" + std::to_string(e.count) + ")";
+      t += " " + e.change + " (" + format_number(e.mean_delta, "%+.3f") + ", n=" + std::to_string(e.count) + ")";
       ++shown;
     }
     if (!shown) t += " none yet";
     t += "; harmful:";
     shown = 0;
     for (auto it = effects.rbegin(); it != effects.rend() && shown < 3 && it->mean_delta < 0; ++it, ++shown)
-      t += " " + it->change + " (" + fmt(it->mean_delta, "%+.3f") + ", n=" + std::to_string(it->count) + ")";
+      t += " " + it->change + " (" + format_number(it->mean_delta, "%+.3f") + ", n=" + std::to_string(it->count) + ")";
     if (!shown) t += " none yet";
     t += ".";
   }

@@ -150,6 +150,26 @@ std::pair<std::string, std::vector<std::string>> apply_rules(const std::string& 
   return {"", {}};
 }
 
+RepairStep repair_step(const std::string& file, const jit::Diagnostics& diagnostics, std::string& text) {
+  const std::string before = text;
+  RepairStep step;
+  step.answered = apply_fixits(file, diagnostics, text);
+  step.method = "fix-it";
+  if (step.answered.empty()) {
+    auto [rule, answered] = apply_rules(file, diagnostics, text);
+    step.method = "rule:" + rule;
+    step.answered = std::move(answered);
+  }
+  if (step.answered.empty() || text == before) {
+    auto first = std::find_if(diagnostics.items.begin(), diagnostics.items.end(), is_error);
+    step.declined = "no fix-it or repair rule answers " +
+                    (first == diagnostics.items.end() ? std::string("the failure") : "\"" + where(*first) + "\"");
+    step.answered.clear();
+    text = before;
+  }
+  return step;
+}
+
 RepairResult repair(const std::string& file, const std::string& source, const BuildFn& build, int max_attempts) {
   RepairResult r;
   std::string text = source;
@@ -172,20 +192,13 @@ RepairResult repair(const std::string& file, const std::string& source, const Bu
     }
     std::string changed = text;
     next = RepairAttempt{};
-    next.answered = apply_fixits(file, r.attempts.back().outcome.diagnostics, changed);
-    next.method = "fix-it";
-    if (next.answered.empty()) {
-      auto [rule, answered] = apply_rules(file, r.attempts.back().outcome.diagnostics, changed);
-      next.method = "rule:" + rule;
-      next.answered = std::move(answered);
-    }
-    if (next.answered.empty() || changed == text) {
-      const auto& items = r.attempts.back().outcome.diagnostics.items;
-      auto first = std::find_if(items.begin(), items.end(), is_error);
-      r.gave_up = "no fix-it or repair rule answers " +
-                  (first == items.end() ? std::string("the failure") : "\"" + where(*first) + "\"");
+    auto step = repair_step(file, r.attempts.back().outcome.diagnostics, changed);
+    if (step.answered.empty()) {
+      r.gave_up = step.declined;
       break;
     }
+    next.method = std::move(step.method);
+    next.answered = std::move(step.answered);
     next.diff = unified_diff(text, changed, file);
     text = changed;
   }

@@ -37,6 +37,15 @@ struct RepairResult {
   std::string gave_up;  // why it stopped without success
 };
 
+// One repair step: fix-its first, else the rules. Changes `text` and returns the method and the
+// diagnostics answered; when nothing answers, `answered` is empty and `declined` says why.
+struct RepairStep {
+  std::string method;
+  std::vector<std::string> answered;
+  std::string declined;
+};
+RepairStep repair_step(const std::string& file, const jit::Diagnostics& diagnostics, std::string& text);
+
 RepairResult repair(const std::string& file, const std::string& source, const BuildFn& build, int max_attempts = 4);
 
 // Applies the fix-its of error diagnostics located in `file`; returns the

@@ -1,4 +1,5 @@
 #include "agents/offline/researcher.h"
+#include "util/format.h"
 
 #include <cmath>
 #include <cstdio>
@@ -55,12 +56,6 @@ const std::map<std::string, std::string>& rationale() {
   return notes;
 }
 
-std::string fmt(double v, const char* f) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 struct Change {
   std::string gene, value;
 };
@@ -84,7 +79,7 @@ std::string because(const std::string& change, const std::map<std::string, const
   auto e = effects.find(change);
   std::string evidence = e == effects.end()
                              ? "untried in this archive, so worth exploring"
-                             : "children that adopted it changed fitness by " + fmt(e->second->mean_delta, "%+.3f") +
+                             : "children that adopted it changed fitness by " + format_number(e->second->mean_delta, "%+.3f") +
                                    " on average (n=" + std::to_string(e->second->count) + ")";
   return why.empty() ? evidence : why + "; " + evidence;
 }
@@ -116,7 +111,7 @@ Result<DesignProposal> propose(const ResearchInput& in, std::mt19937_64& rng,
       }
       if (!taken.empty()) {
         crossover_note = " Crossover with reference #" + std::to_string(ref.id) + " " + ref.name + " (fitness " +
-                         fmt(ref.fitness, "%.3f") + "): took";
+                         format_number(ref.fitness, "%.3f") + "): took";
         for (const auto& t : taken) crossover_note += " " + t;
         crossover_note += ".";
       }
@@ -141,7 +136,7 @@ Result<DesignProposal> propose(const ResearchInput& in, std::mt19937_64& rng,
     p.canonical = canonical(child);
     p.name = design_name(child);
     std::string m = "Child of #" + std::to_string(in.parent.id) + " " + in.parent.name + " (fitness " +
-                    fmt(in.parent.fitness, "%.3f") + ")." + crossover_note + " Mutation: " + pick.gene + " -> " +
+                    format_number(in.parent.fitness, "%.3f") + ")." + crossover_note + " Mutation: " + pick.gene + " -> " +
                     (pick.value.empty() ? "(none)" : pick.value) + ", because " +
                     because(pick.gene + "=" + pick.value, effects) + ".";
     for (const auto& [gene, from, to] : diffs)

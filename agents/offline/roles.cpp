@@ -105,25 +105,13 @@ class OfflineEngineer : public Engineer {
       return r;
     }
     std::string text = f.source;
-    r.answered = apply_fixits(f.file, f.diagnostics, text);
-    r.method = "fix-it";
-    if (r.answered.empty()) {
-      auto [rule, answered] = apply_rules(f.file, f.diagnostics, text);
-      r.method = "rule:" + rule;
-      r.answered = std::move(answered);
-    }
-    if (r.answered.empty() || text == f.source) {
-      const auto& items = f.diagnostics.items;
-      auto first = std::find_if(items.begin(), items.end(), [](const jit::Diagnostic& d) {
-        return d.severity == jit::Severity::error || d.severity == jit::Severity::fatal;
-      });
-      r.method = "declined: no fix-it or repair rule answers " +
-                 (first == items.end() ? std::string("the failure")
-                                       : "\"" + std::to_string(first->line) + ":" + std::to_string(first->column) +
-                                             ": " + first->message + "\"");
-      r.answered.clear();
+    auto step = repair_step(f.file, f.diagnostics, text);
+    if (step.answered.empty()) {
+      r.method = "declined: " + step.declined;
       return r;
     }
+    r.method = std::move(step.method);
+    r.answered = std::move(step.answered);
     r.revised = true;
     r.source = std::move(text);
     return r;
