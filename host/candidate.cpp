@@ -32,8 +32,7 @@ void CandidateRun::emit(const std::string& kind, nlohmann::json data) {
 }
 
 void CandidateRun::keep_log(const std::string& title, const WorkerOutcome& o) {
-  auto text = read_file(o.scratch / "worker.log");
-  log_ += "== " + title + "\n" + (text ? *text : std::string("(no output)\n"));
+  log_ += "== " + title + "\n" + (o.log.empty() ? std::string("(no output)\n") : o.log);
   if (log_.size() > kMaxLog) log_ = "...\n" + log_.substr(log_.size() - kMaxLog);
 }
 
@@ -99,13 +98,9 @@ void CandidateRun::start_compile() {
     return;
   }
   compile_job_ = std::move(*w);
-  const auto& c = compile_job_->process.confinement;
   emit("worker_started", {{"role", "compile"},
                           {"pid", compile_job_->process.pid},
-                          {"confinement",
-                           {{"network_namespace", c.network_namespace},
-                            {"writes_confined", c.writes_confined},
-                            {"notes", c.notes}}}});
+                          {"confinement", compile_job_->process.confinement}});
 }
 
 void CandidateRun::compiled(const WorkerOutcome& o, bool alive) {
@@ -129,7 +124,8 @@ void CandidateRun::compiled(const WorkerOutcome& o, bool alive) {
   }
   compile_seconds_ += a.seconds;
   if (a.ok)
-    if (auto st = file_compiled_object(o, deps_.toolchain.shared_object_dir()); !st)
+    if (auto st = file_compiled_object(o, deps_.toolchain.shared_object_dir(),
+                                             jit::object_cache_key(deps_.toolchain, spec_.job.name, source_)); !st)
       emit("note", {{"text", "the compiled object was not cached: " + st.error().message}});
   if (alive && a.ok) {
     warm_ = std::move(*compile_job_);  // it evaluates what it built

@@ -23,6 +23,8 @@ struct EvalArgs {
   std::string options;
   std::uint64_t seed = 0;
   double timeout = 24 * 3600;
+  double gate_timeout = StageLimits{}.gates_seconds;
+  double training_factor = StageLimits{}.training_factor;
   bool json = false;
   bool quiet = false;
 };
@@ -55,6 +57,8 @@ int run_eval(const EvalArgs& a) {
   job.references = baseline_references(a.workdir, a.preset);
   WorkerSettings settings;
   settings.limits.wall_seconds = a.timeout;
+  settings.stage_limits.gates_seconds = a.gate_timeout;
+  settings.stage_limits.training_factor = a.training_factor;
   const auto scratch = std::filesystem::absolute(a.workdir) / "scratch" / ("eval-" + std::to_string(::getpid()));
   auto prepared = prepare_cache(job, scratch / "prepare", settings);
   if (!prepared) {
@@ -78,7 +82,7 @@ int run_eval(const EvalArgs& a) {
   int code = 0;
   if (!out->failure.empty()) {
     std::cerr << "asiarch eval: " << a.file << ": " << out->failure << "\n"
-              << "worker output (" << (out->scratch / "worker.log").string() << "):\n" << out->log_tail << "\n";
+              << "worker output:\n" << out->log_tail << "\n";
     return 1;
   }
   if (!r.built()) {
@@ -86,7 +90,7 @@ int run_eval(const EvalArgs& a) {
     if (a.json)
       std::cout << nlohmann::json{{"file", a.file}, {"ok", false}, {"diagnostics", diags}}.dump(2) << "\n";
     else
-      std::cout << a.file << ": build failed\n" << jit::to_text(diags);
+      std::cout << a.file << ": build failed\n" << escape_control(jit::to_text(diags));
     code = 1;
   } else if (!r.error.empty() || !r.report) {
     std::cerr << "asiarch eval: " << r.error << "\n";
@@ -124,6 +128,11 @@ void add_eval_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--options", a->options, "mixer options, \"key=value,key=value\"");
   cmd->add_option("--seed", a->seed, "seed for data, initialisation and batching")->capture_default_str();
   cmd->add_option("--timeout", a->timeout, "wall-clock limit for the worker, seconds")->capture_default_str();
+  cmd->add_option("--gate-timeout", a->gate_timeout, "time limit of the sanity gates, seconds")->capture_default_str();
+  cmd->add_option("--training-factor", a->training_factor,
+                  "a task's training may take this many times the reference's time on it, plus 60 s "
+                  "(where the baseline table has the reference)")
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "print a JSON report");
   cmd->add_flag("--quiet", a->quiet, "no progress lines");
   cmd->callback([a, &exit_code] { exit_code = run_eval(*a); });

@@ -1,4 +1,4 @@
-// `asiarch worker --job FILE`: the sandboxed process that compiles, gates and
+// `asiarch worker --channel FD`: the sandboxed process that compiles, gates and
 // trains one candidate. Started by the host with exec; not for people.
 #include <CLI/CLI.hpp>
 
@@ -11,17 +11,17 @@
 namespace asiarch::host {
 
 void add_worker_command(CLI::App& app, int& /*exit_code*/) {
-  auto job = std::make_shared<std::string>();
+  auto channel = std::make_shared<int>(3);
   auto prewarm = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand(
       "worker",
-      "Internal: run one job (job.json, written by the host) inside a sandbox. The host starts it with\n"
-      "limits, namespaces and Landlock; the worker forbids itself exec, fork and network sockets.");
+      "Internal: run one job, sent by the host on a channel, inside a sandbox. The host starts it with\n"
+      "limits, namespaces and Landlock; the worker confines itself further with seccomp.");
   cmd->group("");  // hidden from the command list
-  cmd->add_option("--job", *job, "job file (waited for when absent)")->required();
+  cmd->add_option("--channel", *channel, "the descriptor of the channel to the host")->required();
   cmd->add_option("--prewarm", *prewarm, "cache directory to set the JIT up against while waiting");
-  cmd->callback([job, prewarm] {
-    const int code = worker_main(*job, *prewarm);
+  cmd->callback([channel, prewarm] {
+    const int code = worker_main(*channel, *prewarm);
     // Everything is written; skip tearing down LibTorch and LLVM, which costs the loop time.
     std::cout.flush();
     std::cerr.flush();

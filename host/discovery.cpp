@@ -102,7 +102,11 @@ Status Loop::setup() {
   base_job_.cache_dir = c_.cache_dir.empty() ? jit::default_cache_dir().string() : c_.cache_dir;
   WorkerSettings settings;
   settings.limits = c_.limits;
+  settings.stage_limits = c_.stage_limits;
   settings.cache_dir = base_job_.cache_dir;  // spare workers set their JIT up while they wait
+  // What workers read besides the system and the cache: the baselines and the presets file.
+  settings.readable.emplace_back(c_.baselines_dir.empty() ? default_baselines_dir() : c_.baselines_dir);
+  if (!c_.presets_file.empty()) settings.readable.push_back(std::filesystem::absolute(c_.presets_file));
   pool_ = std::make_unique<WorkerPool>(settings, workdir_ / "scratch");
   auto ex = make_executor(c_.executor, *pool_);
   if (!ex) return ex.error();

@@ -36,6 +36,7 @@ struct RunConfig {
   int promote = -1;                // second stage: the best this many evolved designs ... (-1: 2 on explore, else 0)
   std::string promote_preset = "verify";  // ... re-evaluated on this preset (with DeltaNet)
   SandboxLimits limits;            // wall_seconds is the per-experiment timeout
+  StageLimits stage_limits;        // gates and training, per stage
   std::string cache_dir;           // empty: the default cache
   std::string baselines_dir;       // empty: the source tree's plugins/baselines
   bool quiet = false;

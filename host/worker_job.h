@@ -10,6 +10,7 @@
 // The Engineer is not here: the host decides what to compile next.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/sandbox.h"
+#include "host/worker_channel.h"
 #include "jit/diagnostics.h"
 #include "lab/eval.h"
 
@@ -41,6 +43,9 @@ struct WorkerJob {
   // compile jobs: once built, write the result, say "result_written" and wait for an evaluate
   // job in next.json (assign_next_job) instead of exiting.
   bool keep_alive = false;
+  // Set by the host, never by a plugin: the source is the shipped softmax-attention reference, the
+  // only one whose ASIARCH_DECLARE_QUADRATIC() exempts it from the complexity limit.
+  bool quadratic_reference = false;
 };
 
 // One compile of one source, as the worker measured it.
@@ -61,12 +66,16 @@ struct WorkerResult {
 };
 
 struct WorkerOutcome {
-  WorkerResult result;     // what the worker wrote (the compile report survives a later crash)
+  WorkerResult result;     // what the worker sent (the compile report survives a later crash)
   WorkerExit exit;
   Confinement confinement;
   std::string failure;     // empty when the worker finished; else the cause, with the stage it was in
   std::string stage;       // the stage the worker was in last
-  std::string log_tail;    // the end of the worker's output
+  std::string log;         // the worker's output, its last 64 KiB, control characters escaped
+  std::string log_tail;    // the end of that
+  std::string object_key;  // a compile job's object, as the worker sent it (the host checks it)
+  std::string object_meta;
+  std::string object;
   std::filesystem::path scratch;
 };
 
@@ -74,23 +83,40 @@ struct WorkerSettings {
   std::string executable;  // empty: this program
   std::string cache_dir;   // when set, an idle worker sets up its JIT against it before its job arrives
   SandboxLimits limits;
-  bool isolate_network = true;
+  StageLimits stage_limits;
+  bool isolate = true;     // namespaces where the kernel allows
+  std::vector<std::filesystem::path> readable;  // more paths workers may read (baselines, presets)
 };
 
-// A worker that is running; poll it until it yields its outcome.
+// A worker that is running; poll it until it yields its outcome. The host reads only what the
+// worker sends on its channel and log pipe, never its scratch folder.
 struct RunningJob {
   WorkerProcess process;
   std::filesystem::path scratch;
-  std::size_t message_offset = 0;
-  std::string partial_line;
+  FrameReader frames;
+  LogRing log;
+  std::vector<nlohmann::json> inbox;   // progress messages not yet read
+  std::optional<WorkerResult> build;   // the compile report, once sent
+  std::optional<WorkerResult> result;  // the result, once sent
+  std::string stage = "starting";
+  std::chrono::steady_clock::time_point stage_started;
+  double stage_limit = 0;              // seconds; 0: none beyond the wall clock
+  std::string violation;               // why the host ended it (protocol, a stage's time limit)
+  std::string object_key, object_meta, object;
+  bool expect_object = false;
+  bool quadratic_reference = false;    // of the source it was given
+  std::size_t messages = 0;            // progress messages received (capped)
+  StageLimits stage_limits;
+  std::map<std::string, double> reference_seconds;  // per task, from the job
 };
 
-// Writes job.json and candidate.cpp into `scratch` (created if needed) and
-// starts `asiarch worker` there. A prepare job may also write the cache.
+// Starts `asiarch worker` in `scratch` (created if needed; a private tmpfs
+// where possible) and sends it the job and source. A prepare job may also
+// write the cache.
 Result<RunningJob> start_job(const WorkerJob& job, const std::string& source, const std::filesystem::path& scratch,
                              const WorkerSettings& settings);
 // A worker started ahead of its job: it loads its libraries (most of a
-// worker's start-up) and waits for job.json to appear in `scratch`. Hand it
+// worker's start-up) and waits for its job on the channel. Hand it
 // a compile or evaluate job with assign_job; its wall-clock limit starts then.
 Result<RunningJob> start_idle_worker(const std::filesystem::path& scratch, const WorkerSettings& settings);
 Status assign_job(RunningJob& worker, const WorkerJob& job, const std::string& source);
@@ -99,7 +125,7 @@ Status assign_next_job(RunningJob& worker, const WorkerJob& job);
 // The result of a worker that is alive and done with its job (after "result_written").
 WorkerOutcome peek_result(RunningJob& job);
 // New structured progress messages (lab::EvalOptions::progress, plus
-// {"kind": "stage", "stage"}) the worker wrote since the last call.
+// {"kind": "stage", "stage"}) the worker sent since the last call.
 std::vector<nlohmann::json> read_messages(RunningJob& job);
 std::optional<WorkerOutcome> poll_job(RunningJob& job);
 WorkerOutcome finish_job(RunningJob& job);  // waits
@@ -114,13 +140,15 @@ Result<WorkerOutcome> run_job(const WorkerJob& job, const std::string& source, c
 // find the shared cache ready and read-only. Errors name what failed.
 Result<WorkerResult> prepare_cache(WorkerJob job, const std::filesystem::path& scratch, const WorkerSettings& settings);
 
-// Files the object a compile worker left in its scratch in the shared cache
-// (`shared_objects`: jit::Toolchain::shared_object_dir()).
-Status file_compiled_object(const WorkerOutcome& outcome, const std::filesystem::path& shared_objects);
+// Files the object a compile worker sent in the shared cache (`shared_objects`:
+// jit::Toolchain::shared_object_dir()), only under `expected_key`, the key the
+// host computed for the source it sent, and only when its metadata checks out.
+Status file_compiled_object(const WorkerOutcome& outcome, const std::filesystem::path& shared_objects,
+                            const std::string& expected_key);
 
-// The worker side: `asiarch worker --job FILE` (cwd = scratch). Returns the exit code.
+// The worker side: `asiarch worker --channel FD` (cwd = scratch). Returns the exit code.
 // `prewarm_cache_dir`: set up the JIT for that cache while waiting for the job.
-int worker_main(const std::filesystem::path& job_file, const std::string& prewarm_cache_dir = "");
+int worker_main(int channel_fd, const std::string& prewarm_cache_dir = "");
 
 void to_json(nlohmann::json& j, const WorkerJob& w);
 void from_json(const nlohmann::json& j, WorkerJob& w);

@@ -35,12 +35,10 @@ struct CompileResult {
   std::string cache_key;
 };
 
-// Files an object that another process compiled into `from_dir` (a worker's
-// own output) under `to_dir` (the shared cache), after checking that its
-// metadata parses and names the object's size. For the host, which owns the
-// shared cache that workers may only read.
-Status import_cached_object(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir,
-                            const std::string& key);
+// Files an object another process sent as bytes (its metadata as the cache's
+// JSON) under `to_dir`, after the same checks.
+Status store_object(const std::filesystem::path& to_dir, const std::string& key, const std::string& meta_json,
+                    std::string object);
 
 // The object cache's key for `text` compiled as `file` with this toolchain.
 std::string object_cache_key(const Toolchain& toolchain, const std::string& file, const std::string& text);

@@ -6,16 +6,12 @@
 
 namespace asiarch::jit::detail {
 
-std::optional<CachedCompile> cache_lookup(const std::filesystem::path& dir, const std::string& key) {
-  auto meta_text = read_file(dir / (key + ".json"));
-  if (!meta_text) return std::nullopt;
-  auto bytes = read_file(dir / (key + ".o"));
-  if (!bytes) return std::nullopt;
+std::optional<CachedCompile> cache_parse(const std::string& meta_text, std::string bytes) {
   try {
-    auto meta = nlohmann::json::parse(*meta_text);
-    if (meta.at("size").get<size_t>() != bytes->size()) return std::nullopt;  // torn write
+    auto meta = nlohmann::json::parse(meta_text);
+    if (meta.at("size").get<size_t>() != bytes.size()) return std::nullopt;  // torn write
     CachedCompile c;
-    c.object.bytes = std::move(*bytes);
+    c.object.bytes = std::move(bytes);
     c.object.entry_symbols = meta.at("entry_symbols").get<std::vector<std::string>>();
     c.object.has_cuda_source = meta.at("has_cuda_source").get<bool>();
     c.object.declares_quadratic = meta.at("declares_quadratic").get<bool>();
@@ -24,6 +20,14 @@ std::optional<CachedCompile> cache_lookup(const std::filesystem::path& dir, cons
   } catch (const std::exception&) {
     return std::nullopt;  // unreadable entry: recompile and overwrite it
   }
+}
+
+std::optional<CachedCompile> cache_lookup(const std::filesystem::path& dir, const std::string& key) {
+  auto meta_text = read_file(dir / (key + ".json"));
+  if (!meta_text) return std::nullopt;
+  auto bytes = read_file(dir / (key + ".o"));
+  if (!bytes) return std::nullopt;
+  return cache_parse(*meta_text, std::move(*bytes));
 }
 
 void cache_store(const std::filesystem::path& dir, const std::string& key, const ObjectCode& object,
@@ -42,12 +46,12 @@ void cache_store(const std::filesystem::path& dir, const std::string& key, const
 
 namespace asiarch::jit {
 
-Status import_cached_object(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir,
-                            const std::string& key) {
+Status store_object(const std::filesystem::path& to_dir, const std::string& key, const std::string& meta_json,
+                    std::string object) {
   if (key.empty() || key.find('/') != std::string::npos || key.find("..") != std::string::npos)
     return make_error("not an object cache key: \"" + key + "\"");
-  auto c = detail::cache_lookup(from_dir, key);
-  if (!c) return make_error((from_dir / key).string() + ".o: no complete cached object");
+  auto c = detail::cache_parse(meta_json, std::move(object));
+  if (!c) return make_error("object " + key + ": its metadata does not parse or does not name its size");
   std::error_code ec;
   std::filesystem::create_directories(to_dir, ec);
   if (ec) return make_error(to_dir.string() + ": " + ec.message());

@@ -7,6 +7,23 @@
 #include <asiarch/plugin.h>
 
 namespace asiarch::lab {
+namespace {
+
+// A task that ran but cannot be trusted: failed with the worst metric, the rest of the report kept.
+void fail_task(TaskResult& r, const TaskData& data, const std::string& why) {
+  r.metric = data.metric == Metric::accuracy ? 0 : 8;
+  r.stop_reason = why;
+}
+
+// JSON has no NaN: non-finite curve points are dropped, so one cannot make the report unreadable.
+Curve finite_points(const Curve& c) {
+  Curve out;
+  for (const auto& p : c)
+    if (std::isfinite(p.second)) out.push_back(p);
+  return out;
+}
+
+}  // namespace
 
 Result<std::vector<std::pair<std::string, nlohmann::json>>> select_tasks(const Preset& preset,
                                                                          const std::vector<std::string>& names) {
@@ -82,11 +99,16 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
                                  say({{"kind", "training_progress"}, {"task", task_name}, {"step", step},
                                       {"steps", tc.steps}, {"loss", loss}});
                                });
+        if (std::isfinite(r.final_loss)) {
+          r.causality_probe = probe_causality(model, *data, tc.batch_size, options.seed);
+          if (!r.causality_probe->passed) fail_task(r, *data, r.causality_probe->reason);
+        }
       } catch (const c10::Error& e) {
         plugin_threw(e.what_without_backtrace());
       } catch (const std::exception& e) {
         plugin_threw(e.what());
       }
+      if (!std::isfinite(r.metric)) fail_task(r, *data, "non-finite metric");
       say({{"kind", "task_finished"}, {"task", task_name}, {"metric_name", r.metric_name},
            {"metric", std::isfinite(r.metric) ? nlohmann::json(r.metric) : nlohmann::json(nullptr)},
            {"steps", r.steps}, {"stop_reason", r.stop_reason}});
@@ -102,7 +124,9 @@ Reference reference_from(const TaskResult& r) { return Reference{r.curve, r.trai
 void to_json(nlohmann::json& j, const TaskResult& r) {
   j = {{"task", r.task}, {"metric_name", r.metric_name}, {"metric", r.metric}, {"final_loss", r.final_loss},
        {"steps", r.steps}, {"tokens_per_second", r.tokens_per_second}, {"train_seconds", r.train_seconds},
-       {"eval_seconds", r.eval_seconds}, {"stop_reason", r.stop_reason}, {"curve", r.curve}};
+       {"eval_seconds", r.eval_seconds}, {"stop_reason", r.stop_reason}, {"curve", finite_points(r.curve)}};
+  if (r.causality_probe) j["causality_probe"] = *r.causality_probe;
+  if (!std::isfinite(r.metric)) j["metric"] = nullptr;
   // JSON has no NaN: a diverged loss is recorded as null.
   if (!std::isfinite(r.final_loss)) j["final_loss"] = nullptr;
 }
@@ -110,7 +134,7 @@ void to_json(nlohmann::json& j, const TaskResult& r) {
 void from_json(const nlohmann::json& j, TaskResult& r) {
   r.task = j.at("task");
   r.metric_name = j.at("metric_name");
-  r.metric = j.at("metric");
+  r.metric = j.at("metric").is_null() ? std::nan("") : j.at("metric").get<double>();
   r.final_loss = j.at("final_loss").is_null() ? std::nan("") : j.at("final_loss").get<double>();
   r.steps = j.at("steps");
   r.tokens_per_second = j.at("tokens_per_second");
@@ -118,6 +142,7 @@ void from_json(const nlohmann::json& j, TaskResult& r) {
   r.eval_seconds = j.value("eval_seconds", 0.0);
   r.stop_reason = j.at("stop_reason");
   r.curve = j.at("curve").get<Curve>();
+  if (j.contains("causality_probe")) r.causality_probe = j.at("causality_probe").get<ProbeResult>();
 }
 
 void to_json(nlohmann::json& j, const EvalReport& r) {

@@ -1,10 +1,12 @@
 #include "lab/gates.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <functional>
 #include <limits>
+#include <optional>
 
 #include <asiarch/plugin.h>
 
@@ -48,6 +50,7 @@ template <class F>
 GateResult guarded(const std::string& name, F&& body) {
   GateResult g;
   g.name = name;
+  const auto start = std::chrono::steady_clock::now();
   try {
     body(g);
   } catch (const c10::Error& e) {
@@ -57,6 +60,8 @@ GateResult guarded(const std::string& name, F&& body) {
     g.passed = false;
     g.reason = std::string("plugin threw: ") + e.what();
   }
+  if (!g.details.is_object()) g.details = nlohmann::json::object();
+  g.details["gate_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return g;
 }
 
@@ -146,27 +151,58 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
   } else {
     out.push_back(guarded("causality", [&](GateResult& g) {
       auto m = fresh(make, c);
-      torch::NoGradGuard no_grad;
-      auto x = torch::randn({2, L, c.d_model});
-      auto y = m->forward(x);
-      const double scale = std::max(1.0, max_abs(y));
+      // Situations a mixer could tell apart and read the future in only one of: length, batch
+      // size, train or eval mode, grad on or off, and how many calls came before (each situation
+      // follows the others' calls). Any non-finite output, or difference, fails.
+      struct Situation {
+        int64_t length, batch;
+        bool train, grad;
+        const char* name;
+      };
+      const int64_t odd = L / 2 + 7;
+      const Situation situations[] = {{L, 2, false, false, "eval mode, no grad"},
+                                      {odd, 5, true, true, "train mode, grad"},
+                                      {L, 3, true, false, "train mode, no grad"},
+                                      {odd, 1, false, true, "eval mode, grad"}};
       double worst = 0;
-      for (int64_t t : {int64_t{0}, int64_t{31}, int64_t{63}, int64_t{64}, L - 2}) {
-        auto x2 = x.clone();
-        x2.narrow(1, t + 1, L - t - 1).normal_();
-        auto y2 = m->forward(x2);
-        const double diff = max_abs(y.narrow(1, 0, t + 1) - y2.narrow(1, 0, t + 1));
-        worst = std::max(worst, diff);
-        if (diff > c.tolerance * scale) {
-          g.reason = "output at positions <= " + std::to_string(t) + " changed by " + fmt(diff) +
-                     " when only later inputs changed: the mixer reads the future";
-          g.details = {{"position", t}, {"max_change", diff}};
+      for (const Situation& s : situations) {
+        m->train(s.train);
+        std::optional<torch::NoGradGuard> no_grad;
+        if (!s.grad) no_grad.emplace();
+        auto x = torch::randn({s.batch, s.length, c.d_model});
+        auto y = m->forward(x).detach();
+        const std::string where = " (length " + std::to_string(s.length) + ", batch " + std::to_string(s.batch) +
+                                  ", " + s.name + ")";
+        if (!torch::isfinite(y).all().item<bool>()) {
+          g.reason = "non-finite output" + where;
+          g.details = {{"situation", s.name}};
           return;
         }
+        const double scale = std::max(1.0, max_abs(y));
+        for (int64_t t : {int64_t{0}, int64_t{31}, int64_t{63}, int64_t{64}, s.length - 2}) {
+          if (t < 0 || t >= s.length - 1) continue;
+          auto x2 = x.clone();
+          x2.narrow(1, t + 1, s.length - t - 1).normal_();
+          auto y2 = m->forward(x2).detach();
+          const double diff = max_abs(y.narrow(1, 0, t + 1) - y2.narrow(1, 0, t + 1));
+          if (!std::isfinite(diff)) {
+            g.reason = "non-finite output when later inputs changed" + where;
+            g.details = {{"position", t}, {"situation", s.name}};
+            return;
+          }
+          worst = std::max(worst, diff);
+          if (!(diff <= c.tolerance * scale)) {
+            g.reason = "output at positions <= " + std::to_string(t) + " changed by " + fmt(diff) +
+                       " when only later inputs changed" + where + ": the mixer reads the future";
+            g.details = {{"position", t}, {"max_change", diff}, {"situation", s.name}};
+            return;
+          }
+        }
       }
+      m->train();
       g.passed = true;
-      g.details = {{"max_change", worst}};
-      g.reason = "earlier outputs unchanged by later inputs (max change " + fmt(worst) + ")";
+      g.details = {{"max_change", worst}, {"situations", 4}};
+      g.reason = "earlier outputs unchanged by later inputs in 4 situations (max change " + fmt(worst) + ")";
     }));
   }
 

@@ -52,13 +52,17 @@ LanguageModelImpl::LanguageModelImpl(const ModelConfig& config, const MixerFacto
   }
 }
 
-torch::Tensor LanguageModelImpl::forward(const torch::Tensor& tokens) {
+torch::Tensor LanguageModelImpl::states(const torch::Tensor& tokens) {
   auto h = embed_(tokens);
   for (size_t i = 0; i < mixers_.size(); ++i) {
     h = h + mixers_[i]->forward(rms_norm(h, norm1_[i]));
     h = h + down_[i](ops::swiglu(gate_up_[i](rms_norm(h, norm2_[i]))));
   }
-  h = rms_norm(h, final_norm_);
+  return rms_norm(h, final_norm_);
+}
+
+torch::Tensor LanguageModelImpl::forward(const torch::Tensor& tokens) {
+  auto h = states(tokens);
   if (decode_pos_) {
     // Everything the model kept about the sequence is in the last position.
     auto last = h.select(1, h.size(1) - 1).unsqueeze(1);                 // [B, 1, d]

@@ -36,6 +36,8 @@ class LanguageModelImpl : public torch::nn::Module {
   LanguageModelImpl(const ModelConfig& config, const MixerFactory& make_mixer);
   // tokens [B, L] int64 -> logits [B, L, vocab] (or [B, decode_length, vocab]).
   torch::Tensor forward(const torch::Tensor& tokens);
+  // The final per-position states [B, L, d] (before any decoding): causal when the mixers are.
+  torch::Tensor states(const torch::Tensor& tokens);
   // Parameters of the mixers alone (for the parameter-budget gate and reports).
   int64_t mixer_parameters() const;
 

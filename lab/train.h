@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lab/model.h"
+#include "lab/probes.h"
 #include "lab/tasks.h"
 
 namespace asiarch::lab {
@@ -60,6 +61,7 @@ struct TaskResult {
   std::string stop_reason;  // "completed", or why the monitor stopped it
   bool completed() const { return stop_reason == "completed"; }
   Curve curve;
+  std::optional<ProbeResult> causality_probe;  // on the trained model (lab/probes.h)
 };
 
 // Trains `model` on `task` and evaluates it on the task's test set. With a

@@ -51,19 +51,38 @@ std::vector<asiarch::archive::Experiment> experiments(const fs::path& workdir) {
   return a ? (*a)->experiments() : std::vector<asiarch::archive::Experiment>{};
 }
 
-// Waits until an evolved experiment is being trained; returns its id.
-int64_t wait_for_training(const fs::path& workdir, pid_t pid) {
+// The newest event's sequence number (0: none yet).
+int64_t last_seq(const fs::path& workdir) {
+  if (!fs::exists(workdir / "archive.db")) return 0;
+  auto a = asiarch::archive::Archive::open_read_only(workdir / "archive.db");
+  if (!a) return 0;
+  int64_t seq = 0;
+  for (;;) {
+    auto batch = (*a)->events_since(seq);
+    if (batch.empty()) return seq;
+    seq = batch.back().seq;
+  }
+}
+
+// Waits until an evolved experiment is being trained (a training event after `since`, the
+// host's record of what its worker said; the host never reads the worker's folder); returns its id.
+int64_t wait_for_training(const fs::path& workdir, pid_t pid, int64_t since) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
   while (std::chrono::steady_clock::now() < deadline) {
-    std::error_code ec;
-    for (const auto& slot : fs::directory_iterator(workdir / "scratch", ec)) {
-      auto stage = asiarch::read_file(slot.path() / "stage");
-      auto job = asiarch::read_file(slot.path() / "job.json");
-      if (!stage || !job || stage->rfind("training ", 0) != 0) continue;
-      const int64_t id = nlohmann::json::parse(*job)["experiment"].get<int64_t>();
-      for (const auto& e : experiments(workdir))
-        if (e.id == id && e.origin == asiarch::archive::Origin::evolved && e.status == "proposed") return id;
-    }
+    if (fs::exists(workdir / "archive.db"))
+      if (auto a = asiarch::archive::Archive::open_read_only(workdir / "archive.db")) {
+        for (int64_t seq = since;;) {
+          auto batch = (*a)->events_since(seq);
+          if (batch.empty()) break;
+          seq = batch.back().seq;
+          for (const auto& ev : batch) {
+            if (ev.kind != "training_progress" || !ev.experiment) continue;
+            for (const auto& e : (*a)->experiments())
+              if (e.id == *ev.experiment && e.origin == asiarch::archive::Origin::evolved && e.status == "proposed")
+                return e.id;
+          }
+        }
+      }
     if (waitpid(pid, nullptr, WNOHANG) == pid) return -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -172,7 +191,7 @@ TEST(CliRun, StopsCleanlyOnSigtermAndResumesAfterSigkillWithoutLossOrDuplicates)
   write_config(w);
   // 1. SIGTERM while an evolved experiment trains: a clean stop, exit 130.
   pid_t pid = spawn_run(w, 3, w / "run1.log");
-  const int64_t first = wait_for_training(w, pid);
+  const int64_t first = wait_for_training(w, pid, 0);
   ASSERT_GT(first, 0) << text_of(w / "run1.log");
   ::kill(pid, SIGTERM);
   EXPECT_EQ(wait_exit(pid), 130);
@@ -187,8 +206,9 @@ TEST(CliRun, StopsCleanlyOnSigtermAndResumesAfterSigkillWithoutLossOrDuplicates)
     if (e.id == first) EXPECT_EQ(e.status, "proposed");
 
   // 2. SIGKILL mid-experiment: no chance to clean up at all.
+  const int64_t seen = last_seq(w);
   pid = spawn_run(w, 3, w / "run2.log");
-  const int64_t second = wait_for_training(w, pid);
+  const int64_t second = wait_for_training(w, pid, seen);
   ASSERT_GT(second, 0) << text_of(w / "run2.log");
   ::kill(pid, SIGKILL);
   wait_exit(pid);

@@ -120,3 +120,25 @@ TEST(CliBaselines, StoresTheTableAndReusesIt) {
   EXPECT_NE(second.output.find("delta_net: stored result reused"), std::string::npos) << second.output;
   EXPECT_EQ(second.output.find("evaluating"), std::string::npos) << second.output;
 }
+
+// An endless loop in forward ends at the gates' time limit, in seconds, with the stage named
+// (it used to keep `asiarch eval` busy until its 24-hour default).
+TEST(CliEval, AnEndlessForwardEndsAtTheGatesLimitWithTheStageNamed) {
+  const std::string file = temp_file("spin.cpp", R"cpp(
+#include <asiarch/plugin.h>
+class Spin : public asiarch::TokenMixer {
+ public:
+  explicit Spin(const asiarch::MixerConfig&) {}
+  torch::Tensor forward(const torch::Tensor& x) override {
+    volatile bool spin = true;
+    while (spin) {
+    }
+    return x;
+  }
+};
+ASIARCH_REGISTER_MIXER(Spin, "spin")
+)cpp");
+  auto r = run("eval " + file + " --preset smoke --tasks compression --gate-timeout 5 --workdir " + temp_dir());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("stage \"gates\" ran over its time limit of 5 s"), std::string::npos) << r.output;
+}

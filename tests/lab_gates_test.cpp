@@ -45,6 +45,25 @@ TEST(Gates, NonCausalMixerFailsCausality) {
   EXPECT_TRUE(gate(gs, "shape_dtype").passed);
 }
 
+// The causality gate checks several situations: each cheater reads the future in only one.
+TEST(Gates, MixersThatReadTheFutureInOneSituationFailCausality) {
+  for (const auto& [make, name] : {std::pair{t::make<t::TrainModeCheat>, "train mode, grad"},
+                                   std::pair{t::make<t::OddLengthCheat>, "length 55"}}) {
+    auto gs = run_gates(make, quick());
+    const auto& g = gate(gs, "causality");
+    EXPECT_FALSE(g.passed) << name;
+    EXPECT_NE(g.reason.find("reads the future"), std::string::npos) << g.reason;
+    EXPECT_NE(g.reason.find(name), std::string::npos) << g.reason;
+  }
+}
+
+TEST(Gates, NonFiniteOutputFailsCausality) {
+  auto gs = run_gates(t::make<t::NanMixer>, quick());
+  const auto& g = gate(gs, "causality");
+  EXPECT_FALSE(g.passed);
+  EXPECT_NE(g.reason.find("non-finite"), std::string::npos) << g.reason;
+}
+
 TEST(Gates, BatchDependentMixerFailsBatchIndependence) {
   auto gs = run_gates(t::make<t::BatchMixer>, quick());
   EXPECT_FALSE(gate(gs, "batch_independence").passed);

@@ -106,6 +106,27 @@ TEST(Trainer, LeavesTheProgramsThreadCountAsItFoundIt) {
     }
 }
 
+// A mixer honest through the gates that reads the future once trained passes every gate run
+// before training; the probes on the trained model, mixed into a batch of the training size in
+// four modes, catch it. An honest one passes them.
+TEST(Probes, TheTrainedModelIsProbedForCausality) {
+  auto t = recall_task();
+  LanguageModel honest(small_model(t), asiarch::testing::make<MeanMixer>);
+  train_and_evaluate(honest, t, short_training(10));
+  auto ok = probe_causality(honest, t, 16, 1);
+  EXPECT_TRUE(ok.passed) << ok.reason;
+  EXPECT_NE(ok.reason.find("8 probes in a batch of 16, 4 modes"), std::string::npos) << ok.reason;
+
+  LanguageModel late(small_model(t), [](const MixerConfig& c) {
+    return std::shared_ptr<TokenMixer>(std::make_shared<asiarch::testing::LateCheat>(c, 5));
+  });
+  train_and_evaluate(late, t, short_training(10));
+  auto caught = probe_causality(late, t, 16, 1);
+  EXPECT_FALSE(caught.passed);
+  EXPECT_NE(caught.reason.find("the trained model reads the future"), std::string::npos) << caught.reason;
+  EXPECT_NE(caught.reason.find("length 31, batch 16)"), std::string::npos) << caught.reason;
+}
+
 TEST(Monitor, StopsOnNaN) {
   auto t = recall_task();
   ModelConfig mc = small_model(t);

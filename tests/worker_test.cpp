@@ -14,6 +14,8 @@
 #include <filesystem>
 
 #include "host/worker_job.h"
+#include "tests/worker_fixture.h"
+#include "jit/compiler.h"
 #include "jit/toolchain.h"
 
 namespace fs = std::filesystem;
@@ -76,57 +78,12 @@ class Evil : public asiarch::TokenMixer {
 ASIARCH_REGISTER_MIXER(Evil, "evil")
 )cpp";
 
-class WorkerContainment : public ::testing::Test {
+class WorkerContainment : public asiarch::testing::WorkerFixture {
  protected:
-  static void SetUpTestSuite() {
-    root_ = new fs::path(fs::temp_directory_path() / ("asiarch-worker-test-" + std::to_string(::getpid())));
-    fs::create_directories(*root_);
-    auto p = prepare_cache(job(""), *root_ / "prepare", settings());
-    ASSERT_TRUE(p) << p.error().message;
-    reference_parameters_ = p->reference_parameters;
-  }
-  static void TearDownTestSuite() {
-    fs::remove_all(*root_);
-    delete root_;
-  }
-  static WorkerJob job(const std::string& options) {
-    WorkerJob j;
-    j.name = "evil.cpp";
-    j.preset = "smoke";
-    j.tasks = {"compression"};
-    j.mixer_options = options;
-    j.kind = "evaluate";
-    j.baselines_dir = ASIARCH_SOURCE_DIR "/plugins/baselines";
-    j.cache_dir = ASIARCH_TEST_CACHE;
-    j.reference_parameters = reference_parameters_;
-    return j;
-  }
-  static WorkerSettings settings(double wall = 120) {
-    WorkerSettings s;
-    s.executable = ASIARCH_BINARY;
-    s.limits.wall_seconds = wall;
-    s.limits.address_space_mb = 8192;
-    return s;
-  }
-  // The reason the first gate failed, or the worker's failure.
-  static std::string cause(const WorkerOutcome& o) {
-    if (!o.failure.empty()) return o.failure;
-    if (!o.result.report) return "no report: " + o.result.error + " " + o.log_tail;
-    for (const auto& g : o.result.report->gates)
-      if (!g.passed) return g.reason;
-    return "all gates passed";
-  }
   static WorkerOutcome run(const std::string& options, double wall = 120) {
-    static int n = 0;
-    auto o = run_job(job(options), kEvil, *root_ / ("job" + std::to_string(++n)), settings(wall));
-    EXPECT_TRUE(o) << (o ? "" : o.error().message);
-    return o ? *o : WorkerOutcome{};
+    return WorkerFixture::run(kEvil, options, settings(wall));
   }
-  static fs::path* root_;
-  static int64_t reference_parameters_;
 };
-fs::path* WorkerContainment::root_ = nullptr;
-int64_t WorkerContainment::reference_parameters_ = 0;
 
 }  // namespace
 
@@ -220,7 +177,10 @@ TEST_F(WorkerContainment, SecondCompileOfASeenSourceInANewWorkerIsACacheHit) {
   const auto shared = tc->shared_object_dir();
   const std::string key = first->result.compile->cache_key;
   EXPECT_FALSE(fs::exists(shared / (key + ".o")));  // the worker could not write the shared cache
-  auto filed = file_compiled_object(*first, shared);
+  EXPECT_EQ(key, asiarch::jit::object_cache_key(*tc, j.name, source));
+  // Only under the key the host computed for the source it sent.
+  EXPECT_FALSE(file_compiled_object(*first, shared, "0123abcd"));
+  auto filed = file_compiled_object(*first, shared, key);
   ASSERT_TRUE(filed) << filed.error().message;
   EXPECT_TRUE(fs::exists(shared / (key + ".o")));
 

@@ -25,10 +25,7 @@ class LocalExecutor : public Executor {
     j.pending.push_back({{"kind", "worker_started"},
                          {"pid", j.worker.process.pid},
                          {"executor", "local"},
-                         {"confinement",
-                          {{"network_namespace", j.worker.process.confinement.network_namespace},
-                           {"writes_confined", j.worker.process.confinement.writes_confined},
-                           {"notes", j.worker.process.confinement.notes}}}});
+                         {"confinement", j.worker.process.confinement}});
     jobs_.emplace(id, std::move(j));
     pool_.keep_spares();  // the next job's worker starts while this one runs
     return id;

@@ -1,0 +1,126 @@
+// The worker channel's framing, the log ring and the escaping of candidate text.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <cerrno>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "host/worker_channel.h"
+
+using namespace asiarch::host;
+
+namespace {
+
+struct Pair {
+  int host = -1, worker = -1;
+  Pair() {
+    int sv[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    host = sv[0];
+    worker = sv[1];
+    fcntl(host, F_SETFL, O_NONBLOCK);
+  }
+  ~Pair() {
+    ::close(host);
+    if (worker >= 0) ::close(worker);
+  }
+};
+
+}  // namespace
+
+TEST(WorkerChannel, FramesArriveWholeAndInOrderAcrossPartialReads) {
+  Pair p;
+  ASSERT_TRUE(write_frame(p.worker, FrameKind::json, R"({"kind":"stage"})"));
+  const std::string blob(300000, 'b');  // larger than one read
+  FrameReader r;
+  std::vector<Frame> got;
+  bool eof = false;
+  ASSERT_TRUE(r.pump(p.host, got, eof));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, R"({"kind":"stage"})");
+  const char header[5] = {static_cast<char>(blob.size() & 0xff), static_cast<char>((blob.size() >> 8) & 0xff),
+                          static_cast<char>((blob.size() >> 16) & 0xff), 0, 'B'};
+  ASSERT_EQ(::write(p.worker, header, 5), 5);
+  ASSERT_EQ(::write(p.worker, blob.data(), 1000), 1000);
+  got.clear();
+  ASSERT_TRUE(r.pump(p.host, got, eof));
+  EXPECT_TRUE(got.empty());  // not whole yet
+  fcntl(p.worker, F_SETFL, O_NONBLOCK);
+  size_t at = 1000;
+  while (at < blob.size()) {
+    const ssize_t w = ::write(p.worker, blob.data() + at, blob.size() - at);
+    if (w > 0) at += static_cast<size_t>(w);
+    ASSERT_TRUE(w > 0 || errno == EAGAIN);
+    ASSERT_TRUE(r.pump(p.host, got, eof));
+  }
+  ASSERT_TRUE(r.pump(p.host, got, eof));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].kind, FrameKind::blob);
+  EXPECT_EQ(got[0].payload, blob);
+  ::close(p.worker);
+  p.worker = -1;
+  ASSERT_TRUE(r.pump(p.host, got, eof));
+  EXPECT_TRUE(eof);
+}
+
+TEST(WorkerChannel, AnOversizedOrUnknownFrameIsAProtocolError) {
+  {
+    Pair p;
+    const unsigned char h[5] = {0, 0, 0, 0x40, 'J'};  // 1 GiB of JSON
+    ASSERT_EQ(::write(p.worker, h, 5), 5);
+    FrameReader r;
+    std::vector<Frame> got;
+    bool eof = false;
+    auto st = r.pump(p.host, got, eof);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("a frame of 1073741824 bytes (limit 8388608)"), std::string::npos);
+  }
+  {
+    Pair p;
+    const unsigned char h[5] = {1, 0, 0, 0, 'Z'};
+    ASSERT_EQ(::write(p.worker, h, 5), 5);
+    FrameReader r;
+    std::vector<Frame> got;
+    bool eof = false;
+    auto st = r.pump(p.host, got, eof);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("unknown frame kind 90"), std::string::npos);
+  }
+  // The writer refuses too.
+  Pair p;
+  EXPECT_FALSE(write_frame(p.worker, FrameKind::json, std::string(kMaxJsonFrame + 1, 'x')));
+}
+
+TEST(WorkerChannel, AWriterThatIsNotReadTimesOutInsteadOfHanging) {
+  Pair p;
+  fcntl(p.worker, F_SETFL, O_NONBLOCK);
+  const std::string big(8u << 20, 'x');
+  auto st = write_frame(p.worker, FrameKind::json, big, 50);  // nobody reads the other end
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("does not read"), std::string::npos);
+}
+
+TEST(WorkerChannel, TheLogRingKeepsTheTailAndCountsEverything) {
+  LogRing ring(10);
+  ring.append("0123456789abc");
+  EXPECT_EQ(ring.text(), "...3456789abc");
+  EXPECT_EQ(ring.total(), 13u);
+  ring.append("XY");
+  EXPECT_EQ(ring.text(), "...56789abcXY");
+  LogRing small(100);
+  small.append("short");
+  EXPECT_EQ(small.text(), "short");
+}
+
+TEST(WorkerChannel, ControlCharactersAndInvalidUtf8AreEscaped) {
+  EXPECT_EQ(escape_control("ok\n\ttab"), "ok\n\ttab");
+  EXPECT_EQ(escape_control("\x1b[2J\r\x07"), "\\x1b[2J\\x0d\\x07");
+  EXPECT_EQ(escape_control("caf\xc3\xa9 \xe2\x9c\x93"), "caf\xc3\xa9 \xe2\x9c\x93");  // UTF-8 kept
+  EXPECT_EQ(escape_control("\xc2\x9b" "31m"), "\\xc2\\x9b31m");                       // C1 CSI escaped
+  EXPECT_EQ(escape_control("\xff\xfe"), "\\xff\\xfe");
+  EXPECT_EQ(escape_control("\xe2\x9c"), "\\xe2\\x9c");  // truncated sequence
+}
