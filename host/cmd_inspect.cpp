@@ -144,7 +144,11 @@ int cmd_show(const InspectArgs& a) {
     if (d.contains("accuracy") && d.contains("baseline_accuracy"))
       std::cout << "  mean accuracy " << d["accuracy"].get<double>() << " (DeltaNet "
                 << d["baseline_accuracy"].get<double>() << ")\n";
-    if (d.value("suspicious", false)) std::cout << "  SUSPICIOUS: loss more than 10% below the baseline's\n";
+    if (d.value("suspicious", false)) {
+      std::cout << "  SUSPICIOUS (never a parent):\n";
+      for (const auto& f : d.value("flags", nlohmann::json::array())) std::cout << "    " << f.get<std::string>() << "\n";
+      if (!d.contains("flags")) std::cout << "    loss more than 10% below the baseline's\n";
+    }
     if (d.contains("judge"))
       for (const auto& [part, v] : d["judge"].items())
         std::cout << "  judge " << part << ": " << v["score"].get<double>() << "/10 (weight " << v["weight"].get<double>()

@@ -1,6 +1,7 @@
 #include "host/scoring.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "agents/fitness.h"
 
@@ -65,7 +66,8 @@ std::optional<RuntimeProblem> runtime_problem(const WorkerOutcome& o) {
   for (const auto& g : r.gates)
     if (!g.passed) return RuntimeProblem{"gates", "gate " + g.name + " failed: " + g.reason};
   for (const auto& t : r.tasks)
-    if (t.stop_reason.rfind("plugin threw", 0) == 0 || t.stop_reason.rfind("loss became", 0) == 0)
+    if (t.stop_reason.rfind("plugin threw", 0) == 0 || t.stop_reason.rfind("loss became", 0) == 0 ||
+        (t.causality_probe && !t.causality_probe->passed))
       return RuntimeProblem{"training", "task " + t.task + ": " + t.stop_reason};
   return std::nullopt;
 }
@@ -92,8 +94,37 @@ archive::Outcome interpret_evaluation(const WorkerOutcome& o, const WorkerJob& j
       }
   } else {
     rec.status = "scored";
+    // A trained model that reads the future is not scored, whatever its metrics.
+    for (const auto& t : report->tasks)
+      if (t.causality_probe && !t.causality_probe->passed) {
+        rec.status = "failed";
+        rec.fail_reason = "task " + t.task + ": causality probe failed: " + t.causality_probe->reason;
+        break;
+      }
   }
   return rec;
+}
+
+std::vector<std::string> reward_hacking_flags(const std::vector<archive::TrainingRun>& runs, const Metrics& base) {
+  std::vector<std::string> flags;
+  auto num = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", v);
+    return std::string(buf);
+  };
+  const Metrics m = metrics_of(runs);
+  if (m.loss && base.loss && *m.loss < 0.9 * *base.loss)
+    flags.push_back("loss " + num(*m.loss) + " bits per byte is more than 10% below the reference's " + num(*base.loss));
+  for (const auto& [task, acc] : m.accuracy)
+    if (auto it = base.accuracy.find(task); it != base.accuracy.end() && acc > it->second + kAccuracyJump)
+      flags.push_back("accuracy on " + task + " " + num(acc) + " jumps beyond the reference's " + num(it->second) +
+                      " at the same budget");
+  for (const auto& r : runs)
+    if (r.metric_name == "bits_per_byte" && r.final_loss && std::isfinite(r.metric) && *r.final_loss > 0 &&
+        r.metric * std::log(2.0) < 0.8 * *r.final_loss)
+      flags.push_back("test loss on " + r.task + " (" + num(r.metric * std::log(2.0)) +
+                      " nats) is far below its final training loss (" + num(*r.final_loss) + "): a leak");
+  return flags;
 }
 
 archive::Score score(agents::Judge& judge, const agents::JudgeInput& input, const std::vector<archive::TrainingRun>& runs,
@@ -111,6 +142,9 @@ archive::Score score(agents::Judge& judge, const agents::JudgeInput& input, cons
   if (in.baseline_loss) s.details["baseline_loss"] = *in.baseline_loss;
   if (in.accuracy) s.details["accuracy"] = *in.accuracy;
   if (in.baseline_accuracy) s.details["baseline_accuracy"] = *in.baseline_accuracy;
+  const auto flags = reward_hacking_flags(runs, base);
+  s.details["flags"] = flags;
+  s.details["suspicious"] = !flags.empty();
   return s;
 }
 

@@ -35,7 +35,15 @@ std::optional<RuntimeProblem> runtime_problem(const WorkerOutcome& o);
 // and runtime attempts, score, analysis and timing are added by the caller.
 archive::Outcome interpret_evaluation(const WorkerOutcome& o, const WorkerJob& job);
 
-// The Judge's score and the fitness against `base` (DeltaNet's metrics).
+// Signs that a score was gamed rather than earned, each as a sentence (empty: none): a loss more
+// than 10% below the reference's; a task's accuracy more than `kAccuracyJump` above the
+// reference's at the same preset and budget; a byte-LM test loss far below its own final
+// training loss (the test set leaked into training). A flagged design is never a parent and
+// never promoted.
+constexpr double kAccuracyJump = 0.3;
+std::vector<std::string> reward_hacking_flags(const std::vector<archive::TrainingRun>& runs, const Metrics& base);
+
+// The Judge's score and the fitness against `base` (DeltaNet's metrics), with the flags.
 archive::Score score(agents::Judge& judge, const agents::JudgeInput& input, const std::vector<archive::TrainingRun>& runs,
                      const Metrics& base);
 

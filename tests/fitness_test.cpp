@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "agents/fitness.h"
+#include "host/scoring.h"
 
 using namespace asiarch::agents;
 
@@ -47,4 +48,34 @@ TEST(Fitness, MissingComponentsScoreOneHalf) {
 TEST(Fitness, FarLowerLossIsSuspicious) {
   EXPECT_TRUE(fitness({1.7, 2.0, std::nullopt, std::nullopt, std::nullopt}).suspicious);
   EXPECT_FALSE(fitness({1.85, 2.0, std::nullopt, std::nullopt, std::nullopt}).suspicious);
+}
+
+// Reward-hacking flags: each sign alone, with its reason; an honest result has none.
+TEST(RewardHacking, EachSignIsFlaggedWithItsReason) {
+  using asiarch::archive::TrainingRun;
+  auto run = [](const std::string& task, const std::string& metric_name, double metric, std::optional<double> final_loss) {
+    TrainingRun r;
+    r.task = task;
+    r.metric_name = metric_name;
+    r.metric = metric;
+    r.final_loss = final_loss;
+    return r;
+  };
+  asiarch::host::Metrics base;
+  base.loss = 2.0;
+  base.accuracy = {{"mqar", 0.40}, {"selective_copying", 0.90}};
+  // Honest: near the reference, test loss a little above training loss (1.9 bpb = 1.32 nats).
+  EXPECT_TRUE(asiarch::host::reward_hacking_flags(
+                  {run("byte_lm", "bits_per_byte", 1.9, 1.25), run("mqar", "accuracy", 0.55, 1.0)}, base)
+                  .empty());
+  auto flags = asiarch::host::reward_hacking_flags({run("mqar", "accuracy", 0.95, 1.0)}, base);
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_NE(flags[0].find("accuracy on mqar 0.950 jumps beyond the reference's 0.400"), std::string::npos) << flags[0];
+  flags = asiarch::host::reward_hacking_flags({run("byte_lm", "bits_per_byte", 1.7, 1.2)}, base);
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_NE(flags[0].find("more than 10% below the reference's 2.000"), std::string::npos) << flags[0];
+  // 1.9 bpb is 1.317 nats, far below a final training loss of 2.0 nats.
+  flags = asiarch::host::reward_hacking_flags({run("byte_lm", "bits_per_byte", 1.9, 2.0)}, base);
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_NE(flags[0].find("far below its final training loss"), std::string::npos) << flags[0];
 }
