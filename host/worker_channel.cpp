@@ -1,6 +1,7 @@
 #include "host/worker_channel.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,7 +18,9 @@ bool known(std::uint8_t k) { return k == static_cast<std::uint8_t>(FrameKind::js
 
 Status write_all(int fd, const char* p, std::size_t n, int timeout_ms) {
   while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
+    // A peer that died must be an error here, not a SIGPIPE that ends the host.
+    ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == ENOTSOCK) w = ::write(fd, p, n);
     if (w > 0) {
       p += w;
       n -= static_cast<std::size_t>(w);

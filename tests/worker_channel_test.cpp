@@ -104,6 +104,15 @@ TEST(WorkerChannel, AWriterThatIsNotReadTimesOutInsteadOfHanging) {
   EXPECT_NE(st.error().message.find("does not read"), std::string::npos);
 }
 
+TEST(WorkerChannel, WritingToAPeerThatIsGoneIsAnErrorNotASignal) {
+  Pair p;
+  ::close(p.worker);
+  p.worker = -1;
+  auto st = write_frame(p.host, FrameKind::json, "{}", 100);  // SIGPIPE would end this test
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("Broken pipe"), std::string::npos) << st.error().message;
+}
+
 TEST(WorkerChannel, TheLogRingKeepsTheTailAndCountsEverything) {
   LogRing ring(10);
   ring.append("0123456789abc");
