@@ -16,9 +16,9 @@
 namespace asiarch::lab {
 namespace {
 
-double cpu_seconds() {
+double cpu_seconds(clockid_t clock) {
   timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  clock_gettime(clock, &t);
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
@@ -262,25 +262,42 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
       // count is process-wide, so this is scoped: the program's count comes
       // back when the gate ends, also when the plugin throws (lab/threads.h).
       ScopedComputeThreads one_thread(1);
+      // Also timed as the CPU time of the whole process: work a mixer moves to a thread of its
+      // own (and waits for) is invisible to this thread's clock. The verdict takes the larger
+      // exponent: idle threads that spin can only flatten the process's, never steepen it.
+      struct Times {
+        std::vector<double> thread, process;
+      };
       auto measure_times = [&] {
-        std::vector<double> best(runs.size(), std::numeric_limits<double>::infinity());
+        const double inf = std::numeric_limits<double>::infinity();
+        Times best{std::vector<double>(runs.size(), inf), std::vector<double>(runs.size(), inf)};
         for (int r = 0; r < 5; ++r)
           for (size_t i = 0; i < runs.size(); ++i) {
-            const double s = cpu_seconds();
+            // The process's window holds the thread's, so its time is never the smaller.
+            const double p = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID), s = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
             runs[i]();
-            best[i] = std::min(best[i], cpu_seconds() - s);
+            best.thread[i] = std::min(best.thread[i], cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - s);
+            best.process[i] = std::min(best.process[i], cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - p);
           }
         return best;
       };
-      std::vector<double> times = measure_times();
-      if (fit_exponent(lens, times) >= c.max_exponent) {
+      auto exponent = [&](const Times& t) {
+        return std::max(fit_exponent(lens, t.thread), fit_exponent(lens, t.process));
+      };
+      Times times = measure_times();
+      if (exponent(times) >= c.max_exponent) {
         // Confirm before failing: keep the faster of two measurements per length.
         auto again = measure_times();
-        for (size_t i = 0; i < times.size(); ++i) times[i] = std::min(times[i], again[i]);
+        for (size_t i = 0; i < runs.size(); ++i) {
+          times.thread[i] = std::min(times.thread[i], again.thread[i]);
+          times.process[i] = std::min(times.process[i], again.process[i]);
+        }
       }
-      const double te = fit_exponent(lens, times), me = fit_exponent(lens, mems);
-      g.details = {{"lengths", c.lengths}, {"seconds", times}, {"peak_bytes", mems},
-                   {"time_exponent", te}, {"memory_exponent", me}};
+      const double te = exponent(times), me = fit_exponent(lens, mems);
+      g.details = {{"lengths", c.lengths}, {"seconds", times.thread}, {"process_seconds", times.process},
+                   {"peak_bytes", mems}, {"time_exponent", te},
+                   {"thread_time_exponent", fit_exponent(lens, times.thread)},
+                   {"process_time_exponent", fit_exponent(lens, times.process)}, {"memory_exponent", me}};
       const std::string measured = "time ~ L^" + fmt(te) + ", peak memory ~ L^" + fmt(me);
       if (c.declared_quadratic) {
         g.passed = true;

@@ -105,6 +105,27 @@ TEST(Gates, QuadraticMixerFailsComplexityUnlessDeclared) {
   EXPECT_TRUE(gate(run_gates(t::make<t::QuadraticMixer>, c), "complexity").passed);
 }
 
+// Quadratic time hidden on a side thread (in linear memory): the gate times the whole process
+// too and takes the larger exponent. Asserted: what is measured and how the verdict uses it;
+// the exponents themselves are timings, printed, not asserted (docs/sandbox.md records a run).
+TEST(Gates, ComplexityTimesTheWholeProcessNotOnlyTheCallingThread) {
+  auto c = quick();
+  c.lengths = {512, 1024, 2048};
+  auto gs = run_gates(t::make<t::SideThreadQuadratic>, c);
+  const auto& g = gate(gs, "complexity");
+  EXPECT_LT(t::memory_exponent(gs), 1.5) << g.reason;  // memory does not give it away
+  const auto thread = g.details["seconds"].get<std::vector<double>>();
+  const auto process = g.details["process_seconds"].get<std::vector<double>>();
+  ASSERT_EQ(thread.size(), 3u);
+  ASSERT_EQ(process.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_GE(process[i], thread[i]);
+  const double te = g.details["thread_time_exponent"].get<double>(), pe = g.details["process_time_exponent"].get<double>();
+  EXPECT_DOUBLE_EQ(g.details["time_exponent"].get<double>(), std::max(te, pe));
+  EXPECT_EQ(g.passed, std::max(te, pe) < c.max_exponent && t::memory_exponent(gs) < c.max_exponent) << g.reason;
+  std::printf("side-thread quadratic: thread time ~ L^%.2f, process time ~ L^%.2f: %s\n", te, pe,
+              g.passed ? "passed" : "failed");
+}
+
 TEST(Gates, ParameterBudget) {
   auto c = quick();
   c.reference_parameters = 32 * 32 + 32;
