@@ -566,39 +566,22 @@ class Filter {
     f_.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1));
     ret(action);
   }
-  // nr: allowed when the low 32 bits of argument `arg` are one of `values`, else `action`.
-  void unless_arg_in(uint32_t nr, int arg, const std::vector<uint32_t>& values, uint32_t action) {
+  // nr: `matched` when the low 32 bits of argument `arg` are one of `values`, else `otherwise`.
+  void arg_in(uint32_t nr, int arg, const std::vector<uint32_t>& values, uint32_t matched, uint32_t otherwise) {
     const auto n = static_cast<uint8_t>(values.size());
     f_.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, static_cast<uint8_t>(n + 3)));
     f_.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_offset(arg)));
     for (uint8_t k = 0; k < n; ++k) f_.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, values[k], static_cast<uint8_t>(n - k), 0));
-    ret(action);
-    ret(SECCOMP_RET_ALLOW);
+    ret(otherwise);
+    ret(matched);
   }
-  // nr: `action` when the low 32 bits of argument `arg` are one of `values`, else allowed.
-  void when_arg_in(uint32_t nr, int arg, const std::vector<uint32_t>& values, uint32_t action) {
-    const auto n = static_cast<uint8_t>(values.size());
-    f_.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, static_cast<uint8_t>(n + 3)));
-    f_.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_offset(arg)));
-    for (uint8_t k = 0; k < n; ++k) f_.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, values[k], static_cast<uint8_t>(n - k), 0));
-    ret(SECCOMP_RET_ALLOW);
-    ret(action);
-  }
-  // nr: `action` when argument `arg` has any of `bits`, else allowed.
-  void when_arg_has(uint32_t nr, int arg, uint32_t bits, uint32_t action) {
+  // nr: `matched` when argument `arg` has any of `bits`, else `otherwise`.
+  void arg_has(uint32_t nr, int arg, uint32_t bits, uint32_t matched, uint32_t otherwise) {
     f_.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 4));
     f_.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_offset(arg)));
     f_.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, bits, 1, 0));
-    ret(SECCOMP_RET_ALLOW);
-    ret(action);
-  }
-  // nr: allowed when argument `arg` has any of `bits`, else `action`.
-  void unless_arg_has(uint32_t nr, int arg, uint32_t bits, uint32_t action) {
-    f_.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 4));
-    f_.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_offset(arg)));
-    f_.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, bits, 0, 1));
-    ret(SECCOMP_RET_ALLOW);
-    ret(action);
+    ret(otherwise);
+    ret(matched);
   }
   std::vector<sock_filter>& code() { return f_; }
 
@@ -640,22 +623,22 @@ Status confine_candidate_process() {
   f.rule(__NR_vfork, eperm);
 #endif
   f.rule(__NR_clone3, enosys);
-  f.unless_arg_has(__NR_clone, 0, CLONE_THREAD, eperm);
+  f.arg_has(__NR_clone, 0, CLONE_THREAD, SECCOMP_RET_ALLOW, eperm);
   // No sockets at all (the channel to the host is already open), no io_uring behind our back.
   for (uint32_t nr : {__NR_socket, __NR_socketpair, __NR_connect, __NR_bind, __NR_listen, __NR_accept, __NR_accept4,
                       __NR_io_uring_setup, __NR_io_uring_enter, __NR_io_uring_register})
     f.rule(nr, eperm);
   // Signals only to itself (its PID, its own group); no tracing, no other process's memory.
-  f.unless_arg_in(__NR_kill, 0, {self, 0u, static_cast<uint32_t>(-static_cast<int32_t>(self))}, eperm);
-  f.unless_arg_in(__NR_rt_sigqueueinfo, 0, {self}, eperm);
-  f.unless_arg_in(__NR_tgkill, 0, {self}, eperm);
-  f.unless_arg_in(__NR_rt_tgsigqueueinfo, 0, {self}, eperm);
+  f.arg_in(__NR_kill, 0, {self, 0u, static_cast<uint32_t>(-static_cast<int32_t>(self))}, SECCOMP_RET_ALLOW, eperm);
+  f.arg_in(__NR_rt_sigqueueinfo, 0, {self}, SECCOMP_RET_ALLOW, eperm);
+  f.arg_in(__NR_tgkill, 0, {self}, SECCOMP_RET_ALLOW, eperm);
+  f.arg_in(__NR_rt_tgsigqueueinfo, 0, {self}, SECCOMP_RET_ALLOW, eperm);
   for (uint32_t nr : {static_cast<uint32_t>(__NR_tkill), kNrPidfdSendSignal, kNrPidfdOpen, kNrPidfdGetfd,
                       static_cast<uint32_t>(__NR_ptrace), static_cast<uint32_t>(__NR_process_vm_readv),
                       static_cast<uint32_t>(__NR_process_vm_writev), static_cast<uint32_t>(__NR_kcmp)})
     f.rule(nr, eperm);
   // No input pushed into a terminal.
-  f.when_arg_in(__NR_ioctl, 1, {TIOCSTI, TIOCLINUX}, eperm);
+  f.arg_in(__NR_ioctl, 1, {TIOCSTI, TIOCLINUX}, eperm, SECCOMP_RET_ALLOW);
   // No metadata changes (mode, owner, times, extended attributes), no device nodes, no set-id files.
   for (uint32_t nr : {
 #ifdef __NR_chmod
@@ -671,12 +654,12 @@ Status confine_candidate_process() {
     f.rule(nr, eperm);
   constexpr uint32_t kSetId = S_ISUID | S_ISGID;
 #ifdef __NR_open
-  f.when_arg_has(__NR_open, 2, kSetId, eperm);
-  f.when_arg_has(__NR_creat, 1, kSetId, eperm);
-  f.when_arg_has(__NR_mkdir, 1, kSetId, eperm);
+  f.arg_has(__NR_open, 2, kSetId, eperm, SECCOMP_RET_ALLOW);
+  f.arg_has(__NR_creat, 1, kSetId, eperm, SECCOMP_RET_ALLOW);
+  f.arg_has(__NR_mkdir, 1, kSetId, eperm, SECCOMP_RET_ALLOW);
 #endif
-  f.when_arg_has(__NR_openat, 3, kSetId, eperm);
-  f.when_arg_has(__NR_mkdirat, 2, kSetId, eperm);
+  f.arg_has(__NR_openat, 3, kSetId, eperm, SECCOMP_RET_ALLOW);
+  f.arg_has(__NR_mkdirat, 2, kSetId, eperm, SECCOMP_RET_ALLOW);
   f.rule(kNrOpenat2, enosys);  // its mode is in memory; glibc uses openat
   // No namespaces, mounts, keys, BPF programs or file handles.
   for (uint32_t nr : {__NR_mount, __NR_umount2, __NR_pivot_root, __NR_chroot, __NR_unshare, __NR_setns, __NR_keyctl,

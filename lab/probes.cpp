@@ -7,14 +7,12 @@
 #include <optional>
 #include <random>
 
+#include "util/format.h"
+
 namespace asiarch::lab {
 namespace {
 
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", v);
-  return buf;
-}
+std::string fmt(double v) { return format_number(v, "%.3g"); }
 
 }  // namespace
 
