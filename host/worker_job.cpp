@@ -175,6 +175,11 @@ nlohmann::json escape_strings(const nlohmann::json& j) {
   return out;
 }
 
+// A task's training limit from the reference's time on it.
+double training_limit(const StageLimits& l, double reference_seconds) {
+  return l.training_factor * reference_seconds + l.training_slack_seconds;
+}
+
 // The limit of the stage the worker says it is in.
 double limit_for(const RunningJob& job) {
   const StageLimits& l = job.stage_limits;
@@ -183,7 +188,7 @@ double limit_for(const RunningJob& job) {
   if (job.stage.rfind(prefix, 0) == 0) {
     auto it = job.reference_seconds.find(job.stage.substr(prefix.size()));
     if (it != job.reference_seconds.end() && it->second > 0)
-      return l.training_factor * it->second + l.training_slack_seconds;
+      return training_limit(l, it->second);
   }
   return 0;
 }
@@ -215,7 +220,7 @@ Status send_job(RunningJob& worker, const char* kind, WorkerJob job, const std::
     double total = l.gates_seconds + kSetupSeconds;
     for (const auto& [task, r] : job.references)
       if (job.tasks.empty() || std::find(job.tasks.begin(), job.tasks.end(), task) != job.tasks.end())
-        total += l.training_factor * r.seconds + l.training_slack_seconds;
+        total += training_limit(l, r.seconds);
     worker.process.wall_seconds = std::min(worker.process.wall_seconds, total);
   }
   return Ok{};
