@@ -97,7 +97,11 @@ int run_eval(const EvalArgs& a) {
     code = 2;
   } else {
     if (a.json)
-      std::cout << nlohmann::json{{"file", a.file}, {"ok", r.report->gates_passed}, {"report", *r.report}}.dump(2)
+      std::cout << nlohmann::json{{"file", a.file},
+                                  {"ok", r.report->gates_passed},
+                                  {"report", *r.report},
+                                  {"trusted_seconds", out->trusted_seconds}}
+                       .dump(2)
                 << "\n";
     else
       std::cout << lab::format_report(*r.report);

@@ -36,6 +36,10 @@ struct InFlight {
   std::unique_ptr<CandidateRun> run;
   std::chrono::steady_clock::time_point began;  // proposal (evolved) or start
   double propose_seconds = 0;
+  // A design that beat the reference is evaluated once more in a fresh worker (`run` then) before
+  // it is recorded; its first run and scored outcome wait here.
+  std::unique_ptr<CandidateRun> first;
+  std::optional<archive::Outcome> first_outcome;
 };
 
 class Loop {
@@ -50,7 +54,10 @@ class Loop {
   void adopt_hand_written();
   std::optional<int64_t> propose();
   Status start(int64_t id);
-  void finish(InFlight& f);
+  // Records a finished candidate; false when it started a recheck instead (keep it in flight).
+  bool finish(InFlight& f);
+  bool start_recheck(InFlight& f, archive::Outcome rec);
+  void compare_recheck(archive::Outcome& first, const archive::Outcome& again, int64_t id);
   void summary(bool interrupted);
   std::optional<Metrics> baseline_metrics() const { return baseline_metrics(c_.preset); }
   std::optional<Metrics> baseline_metrics(const std::string& preset) const;
@@ -353,17 +360,26 @@ Status Loop::start(int64_t id) {
   return Ok{};
 }
 
-void Loop::finish(InFlight& f) {
+bool Loop::finish(InFlight& f) {
+  if (f.first) {
+    // The recheck ended: the first evaluation is what is recorded, with what the second said of it.
+    archive::Outcome again = std::move(f.run->outcome());
+    archive::Outcome rec = std::move(*f.first_outcome);
+    compare_recheck(rec, again, f.first->spec().id);
+    f.run = std::move(f.first);
+    f.first_outcome = std::move(rec);
+  }
   CandidateRun& r = *f.run;
   const int64_t id = r.spec().id;
-  archive::Outcome rec = std::move(r.outcome());
+  const bool rechecked = f.first_outcome.has_value();
+  archive::Outcome rec = rechecked ? std::move(*f.first_outcome) : std::move(r.outcome());
   auto all = views();
   agents::ExperimentView* self = nullptr;
   for (auto& v : all)
     if (v.id == id) self = &v;
-  if (!self) return;
+  if (!self) return true;
   const auto& eval = r.evaluation();
-  if (rec.status == "scored" && eval && eval->result.report) {
+  if (!rechecked && rec.status == "scored" && eval && eval->result.report) {
     const Metrics base = is_reference(id) ? metrics_of(rec.runs) : baseline_metrics().value_or(Metrics{});
     agents::JudgeInput ji;
     ji.report = &*eval->result.report;
@@ -371,8 +387,10 @@ void Loop::finish(InFlight& f) {
     ji.candidate = *self;
     ji.archive = all;
     rec.score = score(*agents_.judge, ji, rec.runs, base);
-    self->fitness = rec.score->total;
+    if (start_recheck(f, std::move(rec))) return false;
+    rec = std::move(*f.first_outcome);
   }
+  if (rec.score) self->fitness = rec.score->total;
   self->failed = rec.status == "failed";
   self->fail_reason = rec.fail_reason;
   std::vector<archive::Event> ev;
@@ -400,12 +418,66 @@ void Loop::finish(InFlight& f) {
                 {"worker", r.worker_seconds()}, {"propose", f.propose_seconds}, {"overhead", wall - compile - lab}};
   if (auto st = archive_->record_outcome(id, rec, &ev); !st) {
     err_ << "asiarch run: " << st.error().message << "\n";
-    return;
+    return true;
   }
   events_->published(ev);
   std::error_code ec;
   std::filesystem::create_directories(workdir_ / "logs", ec);
   (void)write_file_atomic(workdir_ / "logs" / (std::to_string(id) + ".log"), r.log());
+  return true;
+}
+
+// A scored design whose fitness beats the reference's (recheck 1; every scored design: 2) is evaluated again, from the source it
+// built, in a fresh worker: a design whose score depends on something other than its code (a
+// state it keeps, the time, a lucky race) shows as a disagreement. Keeps `rec` in `f` either way.
+bool Loop::start_recheck(InFlight& f, archive::Outcome rec) {
+  const int64_t id = f.run->spec().id;
+  auto ref = reference_id();
+  auto ref_score = ref ? archive_->score(*ref) : std::nullopt;
+  auto e = archive_->experiment(id);
+  const bool wanted = c_.recheck > 0 && rec.score && !is_reference(id) && e && e->origin != archive::Origin::baseline &&
+                      (c_.recheck >= 2 || (ref_score && rec.score->total > ref_score->total));
+  f.first_outcome = std::move(rec);
+  if (!wanted) return false;
+  CandidateSpec spec = f.run->spec();
+  spec.source = f.run->built_source();
+  spec.max_repair_attempts = 1;
+  spec.max_runtime_revisions = 0;
+  events_->emit("recheck_started", id,
+                {{"name", spec.name}, {"fitness", f.first_outcome->score->total},
+                 {"reference", ref_score ? nlohmann::json(ref_score->total) : nlohmann::json(nullptr)}});
+  f.first = std::move(f.run);
+  f.run = std::make_unique<CandidateRun>(std::move(spec), deps());
+  return true;
+}
+
+// Per task, the two evaluations' metrics must agree (the lab is deterministic for a seed: an
+// honest design gets the same numbers twice); any difference beyond rounding flags the design.
+void Loop::compare_recheck(archive::Outcome& first, const archive::Outcome& again, int64_t id) {
+  nlohmann::json detail = nlohmann::json::array();
+  std::vector<std::string> disagree;
+  if (again.status != "scored") disagree.push_back("the re-evaluation failed: " + again.fail_reason);
+  for (const auto& a : first.runs) {
+    auto b = std::find_if(again.runs.begin(), again.runs.end(), [&](const archive::TrainingRun& r) { return r.task == a.task; });
+    const double second = b == again.runs.end() ? std::nan("") : b->metric;
+    detail.push_back({{"task", a.task}, {"first", a.metric}, {"again", std::isfinite(second) ? nlohmann::json(second) : nlohmann::json(nullptr)}});
+    const double tolerance = a.metric_name == "accuracy" ? 0.02 : 0.01 * std::max(1.0, std::abs(a.metric));
+    if (again.status == "scored" && !(std::abs(a.metric - second) <= tolerance))
+      disagree.push_back(a.task + " " + format_number(a.metric) + " then " + format_number(second));
+  }
+  const bool agree = disagree.empty();
+  if (first.score) {
+    auto& d = first.score->details;
+    d["recheck"] = {{"agree", agree}, {"tasks", detail}};
+    if (!agree) {
+      std::string text = "re-evaluation in a fresh worker disagrees: ";
+      for (size_t i = 0; i < disagree.size(); ++i) text += (i ? "; " : "") + disagree[i];
+      if (!d.contains("flags") || !d["flags"].is_array()) d["flags"] = nlohmann::json::array();
+      d["flags"].push_back(text);
+      d["suspicious"] = true;
+    }
+  }
+  events_->emit("rechecked", id, {{"agree", agree}, {"tasks", detail}});
 }
 
 void Loop::summary(bool interrupted) {
@@ -514,7 +586,7 @@ bool Loop::evaluate_stage(int64_t id, const std::string& preset) {
       run.cancel();
       return false;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    executor_->wait(20);
   }
   archive::Outcome& rec = run.outcome();
   archive::StageResult st;
@@ -594,8 +666,7 @@ int Loop::run() {
     refill = false;
     if (running_.empty()) break;
     for (auto it = running_.begin(); it != running_.end();) {
-      if (it->run->step()) {
-        finish(*it);
+      if (it->run->step() && finish(*it)) {
         it = running_.erase(it);
         adopt_hand_written();
         refill = true;
@@ -603,8 +674,9 @@ int Loop::run() {
         ++it;
       }
     }
-    // A finished worker waits for this poll: 10 ms costs little and is 0.5% of a smoke experiment.
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // A finished compile worker waits for this poll: 10 ms costs little and is 0.5% of a smoke
+    // experiment. An evaluating one that waits on a reply is answered as soon as it asks.
+    executor_->wait(10);
   }
   if (interrupted) {
     // Unfinished experiments stay "proposed" and are evaluated again on resume.

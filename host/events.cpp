@@ -59,6 +59,13 @@ std::string line_for(const archive::Event& e) {
            format_number(num(d, "bench_score")) + ", judge " + format_number(num(d, "judge_score")) + ")";
   if (k == "failed") return "FAILED: " + str(d, "cause");
   if (k == "promoted") return "promoted to " + str(d, "preset");
+  if (k == "recheck_started")
+    return "fitness " + format_number(num(d, "fitness")) +
+           (d.contains("reference") && d["reference"].is_number() ? " (reference " + format_number(num(d, "reference")) + ")"
+                                                                   : std::string()) +
+           ": evaluating it again in a fresh worker";
+  if (k == "rechecked")
+    return d.value("agree", false) ? "re-evaluation agrees" : "re-evaluation DISAGREES: flagged, never a parent";
   if (k == "stage_scored") return "fitness " + format_number(num(d, "fitness"));
   if (k == "stage_failed") return "FAILED: " + str(d, "cause");
   return "";  // training_progress, worker_started/ended, analysed, run_stopped: stored, not printed

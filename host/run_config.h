@@ -33,6 +33,7 @@ struct RunConfig {
   std::string executor = "local";  // where built candidates are gated and trained
   std::string events = "text";     // what `run` prints: text (progress lines) | jsonl (one event a line)
   std::vector<std::string> baselines = {"linear_attention", "delta_net", "gated_delta_net", "mamba2"};
+  int recheck = 1;                 // 1: a design that beats the reference is evaluated again in a fresh worker
   int promote = -1;                // second stage: the best this many evolved designs ... (-1: 2 on explore, else 0)
   std::string promote_preset = "verify";  // ... re-evaluated on this preset (with DeltaNet)
   SandboxLimits limits;            // wall_seconds is the per-experiment timeout

@@ -71,6 +71,9 @@ std::vector<RunSetting> make_settings() {
               "where built candidates are gated and trained (local: sandboxed workers on this machine)"),
       setting("events", "--events", choice({"text", "jsonl"}), ASIARCH_FIELD(events),
               "what the run prints: text (progress lines) or jsonl (one event a line)"),
+      setting("recheck", "--recheck", integer(0), ASIARCH_FIELD(recheck),
+              "1: each design that beats the reference is evaluated again in a fresh worker before it is "
+              "recorded, and flagged when the two disagree; 2: every scored design; 0: off"),
       setting("promote", "--promote", integer(0), ASIARCH_FIELD(promote),
               "second stage: re-evaluate the best this many evolved designs on promote_preset",
               "2 on explore, else 0"),

@@ -23,6 +23,8 @@
 #include <cstddef>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -53,6 +55,7 @@ void to_json(nlohmann::json& j, const Confinement& c) {
        {"process_limit", c.process_limit},
        {"environment_filtered", c.environment_filtered},
        {"descriptors_closed", c.descriptors_closed},
+       {"cpu_clock", c.cpu_clock},
        {"notes", c.notes}};
 }
 
@@ -180,6 +183,25 @@ std::filesystem::path make_pids_cgroup(int64_t max, std::string& why) {
     ::rmdir(dir.c_str());
   }
   why = "no writable pids cgroup: threads are limited by RLIMIT_NPROC";
+  return {};
+}
+
+// A cpuacct cgroup (v1) for one worker's CPU time; on v2 the pids cgroup counts it (cpu.stat).
+std::filesystem::path make_cpu_cgroup(const std::filesystem::path& pids_cgroup) {
+  std::error_code ec;
+  if (!pids_cgroup.empty() && std::filesystem::exists(pids_cgroup / "cpu.stat", ec)) return pids_cgroup;
+  for (const char* base : {"/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct"}) {
+    if (::access(base, W_OK) != 0) continue;
+    const std::filesystem::path dir =
+        std::filesystem::path(base) / (pids_cgroup.empty() ? "asiarch-worker-" + std::to_string(::getpid()) + "-cpu"
+                                                           : pids_cgroup.filename().string());
+    static bool swept = false;
+    if (!swept) {
+      swept = true;
+      remove_stale_cgroups(base);
+    }
+    if (::mkdir(dir.c_str(), 0755) == 0) return dir;
+  }
   return {};
 }
 
@@ -471,6 +493,14 @@ Result<WorkerProcess> spawn_worker(const WorkerSpec& spec) {
       remove_cgroup(w.cgroup);
     }
   }
+  w.cpu_cgroup = make_cpu_cgroup(w.cgroup);
+  if (!w.cpu_cgroup.empty() && w.cpu_cgroup != w.cgroup) {
+    std::ofstream procs(w.cpu_cgroup / "cgroup.procs");
+    if (!(procs << pid).flush()) remove_cgroup(w.cpu_cgroup);
+  }
+  w.confinement.cpu_clock = w.cpu_cgroup.empty()                          ? "proc stat"
+                            : std::filesystem::exists(w.cpu_cgroup / "cpuacct.usage") ? "cpuacct cgroup"
+                                                                                        : "cgroup cpu.stat";
   w.confinement.process_limit = w.cgroup.empty() ? "RLIMIT_NPROC" : "pids cgroup";
   if (w.cgroup.empty() && ::geteuid() == 0 && !w.confinement.user_namespace)
     w.confinement.notes += cg_why + " (root is exempt: no thread limit holds); ";
@@ -502,11 +532,54 @@ WorkerExit exit_from_status(int status, double seconds) {
   return e;
 }
 
+void remove_cgroups(WorkerProcess& w) {
+  if (w.cpu_cgroup != w.cgroup) remove_cgroup(w.cpu_cgroup);
+  w.cpu_cgroup.clear();
+  remove_cgroup(w.cgroup);
+}
+
 double elapsed(const WorkerProcess& w) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - w.started).count();
 }
 
 }  // namespace
+
+std::optional<double> worker_cpu_seconds(const WorkerProcess& w, double* resolution) {
+  if (w.pid <= 0) return std::nullopt;
+  if (!w.cpu_cgroup.empty()) {
+    if (std::ifstream f(w.cpu_cgroup / "cpuacct.usage"); f) {
+      long long ns = 0;
+      if (f >> ns) {
+        if (resolution) *resolution = 1e-9;
+        return static_cast<double>(ns) * 1e-9;
+      }
+    }
+    if (std::ifstream f(w.cpu_cgroup / "cpu.stat"); f) {
+      std::string key;
+      long long v = 0;
+      while (f >> key >> v)
+        if (key == "usage_usec") {
+          if (resolution) *resolution = 1e-6;
+          return static_cast<double>(v) * 1e-6;
+        }
+    }
+  }
+  // utime and stime of the whole thread group (fields 14 and 15, after the parenthesised name).
+  std::ifstream f("/proc/" + std::to_string(w.pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::atoll(field.c_str());
+    if (i == 15) stime = std::atoll(field.c_str());
+  }
+  const double tick = 1.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  if (resolution) *resolution = tick;
+  return static_cast<double>(utime + stime) * tick;
+}
 
 std::optional<WorkerExit> poll_worker(WorkerProcess& w) {
   if (w.pid <= 0) return WorkerExit{};
@@ -514,12 +587,12 @@ std::optional<WorkerExit> poll_worker(WorkerProcess& w) {
   const pid_t r = waitpid(w.pid, &status, WNOHANG);
   if (r == w.pid) {
     w.pid = -1;
-    remove_cgroup(w.cgroup);
+    remove_cgroups(w);
     return exit_from_status(status, elapsed(w));
   }
   if (r < 0 && errno == ECHILD) {
     w.pid = -1;
-    remove_cgroup(w.cgroup);
+    remove_cgroups(w);
     return WorkerExit{};
   }
   if (elapsed(w) > w.wall_seconds) {
@@ -545,7 +618,7 @@ WorkerExit kill_worker(WorkerProcess& w) {
   while (waitpid(w.pid, &status, 0) < 0 && errno == EINTR) {
   }
   w.pid = -1;
-  remove_cgroup(w.cgroup);
+  remove_cgroups(w);
   return exit_from_status(status, elapsed(w));
 }
 

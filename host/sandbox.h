@@ -85,6 +85,9 @@ struct Confinement {
   std::string process_limit;     // "pids cgroup" or "RLIMIT_NPROC" (see docs/sandbox.md)
   bool environment_filtered = true;
   bool descriptors_closed = true;
+  // How the host reads the worker's CPU time (worker_cpu_seconds): "cpuacct cgroup" or "cgroup
+  // cpu.stat" (every thread and child, in ns or us), or "proc stat" (the worker's threads, 10 ms ticks).
+  std::string cpu_clock;
   std::string notes;             // why a layer is missing
 };
 void to_json(nlohmann::json& j, const Confinement& c);
@@ -97,6 +100,7 @@ struct WorkerProcess {
   UniqueFd channel;                // the host's end of the socketpair (non-blocking)
   UniqueFd log;                    // the read end of the worker's stdout+stderr (non-blocking)
   std::filesystem::path cgroup;    // the worker's pids cgroup, removed once it ended
+  std::filesystem::path cpu_cgroup;  // where its CPU time is counted (v1 cpuacct; v2: the pids cgroup)
 };
 
 struct WorkerExit {
@@ -111,6 +115,10 @@ struct WorkerExit {
 };
 
 Result<WorkerProcess> spawn_worker(const WorkerSpec& spec);
+// The CPU time the worker has used so far, all its threads (and, with a cgroup, its children and
+// exited threads), as the kernel counts it: nothing the worker does can change the count.
+// Seconds; nullopt once it ended or when nothing can be read. `resolution`: the clock's step.
+std::optional<double> worker_cpu_seconds(const WorkerProcess& w, double* resolution = nullptr);
 // Non-blocking: the exit once the worker ended; kills it (and its process
 // group) when its wall-clock time is up.
 std::optional<WorkerExit> poll_worker(WorkerProcess& w);

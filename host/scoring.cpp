@@ -59,6 +59,17 @@ std::vector<archive::TrainingRun> training_runs(const lab::EvalReport& report, c
   return runs;
 }
 
+namespace {
+
+// The task's failed causality probe, the worker's (on the states) or the host's (on the test logits).
+const lab::ProbeResult* failed_probe(const lab::TaskResult& t) {
+  for (const auto* p : {&t.causality_probe, &t.test_probe})
+    if (*p && !(*p)->passed) return &**p;
+  return nullptr;
+}
+
+}  // namespace
+
 std::optional<RuntimeProblem> runtime_problem(const WorkerOutcome& o) {
   if (!o.failure.empty()) return RuntimeProblem{"worker", o.failure};
   if (!o.result.report) return std::nullopt;  // a setup error, not the candidate's
@@ -67,7 +78,7 @@ std::optional<RuntimeProblem> runtime_problem(const WorkerOutcome& o) {
     if (!g.passed) return RuntimeProblem{"gates", "gate " + g.name + " failed: " + g.reason};
   for (const auto& t : r.tasks)
     if (t.stop_reason.rfind("plugin threw", 0) == 0 || t.stop_reason.rfind("loss became", 0) == 0 ||
-        (t.causality_probe && !t.causality_probe->passed))
+        failed_probe(t))
       return RuntimeProblem{"training", "task " + t.task + ": " + t.stop_reason};
   return std::nullopt;
 }
@@ -96,9 +107,9 @@ archive::Outcome interpret_evaluation(const WorkerOutcome& o, const WorkerJob& j
     rec.status = "scored";
     // A trained model that reads the future is not scored, whatever its metrics.
     for (const auto& t : report->tasks)
-      if (t.causality_probe && !t.causality_probe->passed) {
+      if (const auto* p = failed_probe(t)) {
         rec.status = "failed";
-        rec.fail_reason = "task " + t.task + ": causality probe failed: " + t.causality_probe->reason;
+        rec.fail_reason = "task " + t.task + ": causality probe failed: " + p->reason;
         break;
       }
   }

@@ -45,6 +45,23 @@ class FrameReader {
   std::string buffer_;
 };
 
+// The host's outgoing frames to one worker: queued, and written as far as the
+// socket takes them without blocking, so a worker that is busy (or refuses to
+// read) never stalls the host.
+class FrameWriter {
+ public:
+  // Queues one frame; a payload over its cap is an error and queues nothing.
+  Status queue(FrameKind kind, std::string payload);
+  // Writes what the socket takes now. An error when the worker's end is gone.
+  Status flush(int fd);
+  bool empty() const { return frames_.empty(); }
+  std::size_t pending_bytes() const;
+
+ private:
+  std::vector<std::string> frames_;  // each with its header
+  std::size_t offset_ = 0;           // into frames_.front()
+};
+
 // The last `capacity` bytes of a stream, and how many bytes it carried.
 class LogRing {
  public:

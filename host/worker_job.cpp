@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cmath>
 #include <fstream>
+#include <random>
+#include <poll.h>
 #include <unistd.h>
 #include <iostream>
 #include <thread>
@@ -14,6 +17,7 @@
 #include "jit/mixer.h"
 #include "lab/corpus.h"
 #include "util/files.h"
+#include "util/format.h"
 #include "lab/threads.h"
 
 namespace asiarch::host {
@@ -21,6 +25,7 @@ namespace asiarch::host {
 namespace {
 
 constexpr std::size_t kMaxMessages = 20000;  // progress messages kept per job; more are dropped
+constexpr std::size_t kMaxClockMarks = 1000;  // the complexity gate makes 2 x 5 x (lengths + 1) at most
 constexpr int kChannelFd = 3;                 // where the host puts the worker's end of the channel
 constexpr int kSendTimeoutMs = 5000;          // a worker that does not read its job is broken
 constexpr double kSetupSeconds = 120;         // compiling, loading, the corpus: beyond the stages' limits
@@ -62,6 +67,12 @@ class Channel {
   }
   void stage(const std::string& s) { send({{"kind", "stage"}, {"stage", s}}); }
   void result(const char* kind, const WorkerResult& r) { send({{"kind", kind}, {"result", r}}); }
+  Result<std::string> receive_blob() {
+    auto f = read_frame(fd_);
+    if (!f) return f.error();
+    if (f->kind != FrameKind::blob) return make_error("expected a binary frame");
+    return std::move(f->payload);
+  }
   Result<nlohmann::json> receive(const char* expected) {
     auto f = read_frame(fd_);
     if (!f) return f.error();
@@ -137,6 +148,16 @@ void from_json(const nlohmann::json& j, WorkerResult& r) {
 
 namespace {
 
+// What a candidate's worker may read of the shared cache: all of it but the corpus, whose held-out
+// part is the byte-level test (the host sends the training rows). A prepare job writes it all.
+std::vector<std::filesystem::path> cache_reads(const std::filesystem::path& cache_dir) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(cache_dir, ec))
+    if (e.path().filename() != "corpus") out.push_back(e.path());
+  return out;
+}
+
 Result<RunningJob> spawn_in(const std::filesystem::path& scratch, const WorkerSettings& settings,
                             const std::vector<std::filesystem::path>& writable,
                             const std::vector<std::string>& readable) {
@@ -151,7 +172,8 @@ Result<RunningJob> spawn_in(const std::filesystem::path& scratch, const WorkerSe
   spec.scratch = abs;
   spec.writable = writable;
   spec.readable = settings.readable;
-  if (!settings.cache_dir.empty()) spec.readable.emplace_back(settings.cache_dir);
+  if (!settings.cache_dir.empty())
+    for (const auto& p : cache_reads(settings.cache_dir)) spec.readable.push_back(p);
   for (const auto& r : readable)
     if (!r.empty()) spec.readable.emplace_back(r);
   spec.limits = settings.limits;
@@ -205,12 +227,84 @@ bool is_quadratic_reference(const std::string& source, const std::string& baseli
   return shipped && *shipped == source;
 }
 
+// Token ids as 32-bit little-endian integers: the task data's wire form.
+std::string int32_bytes(const std::vector<int64_t>& v) {
+  std::string out(v.size() * 4, '\0');
+  for (size_t i = 0; i < v.size(); ++i) {
+    const auto x = static_cast<std::uint32_t>(static_cast<std::int32_t>(v[i]));
+    for (int b = 0; b < 4; ++b) out[i * 4 + b] = static_cast<char>((x >> (8 * b)) & 0xff);
+  }
+  return out;
+}
+
+std::vector<int64_t> rows_of(const std::vector<lab::Example>& examples, bool targets) {
+  std::vector<int64_t> out;
+  for (const auto& e : examples) {
+    const auto& v = targets ? e.target : e.input;
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  return out;
+}
+
+// An evaluate job's tasks, made here: the worker gets their training rows and the test rows of a
+// TestPlan (probe rows mixed in), never a test target; the host keeps a scorer per task.
+// Appends the tasks' headers to `message` and their data to `blobs`.
+Status plan_tests(RunningJob& worker, const WorkerJob& job, nlohmann::json& message, std::vector<std::string>& blobs) {
+  auto preset = load_preset_arg(job.preset, job.presets_file);
+  if (!preset) return preset.error();
+  auto tasks = lab::select_tasks(*preset, job.tasks);
+  if (!tasks) return tasks.error();
+  std::string corpus;
+  for (const auto& [name, settings] : *tasks)
+    if (name == "byte_lm") {
+      auto c = lab::load_corpus(job.cache_dir);
+      if (!c) return c.error();
+      corpus = std::move(*c);
+    }
+  std::random_device secret;  // where the probe rows sit: nothing the worker can derive
+  worker.tests.clear();
+  message["tasks"] = nlohmann::json::array();
+  for (const auto& [name, settings] : *tasks) {
+    auto data = lab::make_task(name, settings, job.seed, corpus);
+    if (!data) return data.error();
+    const int64_t n_test = static_cast<int64_t>(data->test.size());
+    lab::TestPlan plan = lab::plan_test(*data, (std::uint64_t{secret()} << 32) ^ secret(),
+                                        std::clamp<int64_t>(n_test / 8, 2, 16));
+    message["tasks"].push_back({{"name", name},
+                                {"vocab", data->vocab},
+                                {"seq_len", data->seq_len},
+                                {"metric", data->metric == lab::Metric::accuracy ? "accuracy" : "bits_per_byte"},
+                                {"decode_from_last", data->decode_from_last},
+                                {"train_rows", data->train.size()},
+                                {"test_rows", plan.rows},
+                                {"length", plan.length}});
+    blobs.push_back(int32_bytes(rows_of(data->train, false)));
+    blobs.push_back(int32_bytes(rows_of(data->train, true)));
+    blobs.push_back(int32_bytes(plan.inputs));
+    data->train.clear();  // the host keeps only what scoring needs
+    HostTest t{lab::TestScorer(*data, std::move(plan)), data->metric == lab::Metric::accuracy ? "accuracy" : "bits_per_byte",
+               lab::worst_metric(*data)};
+    worker.tests.emplace(name, std::move(t));
+  }
+  return Ok{};
+}
+
 Status send_job(RunningJob& worker, const char* kind, WorkerJob job, const std::string* source) {
   if (source) worker.quadratic_reference = is_quadratic_reference(*source, job.baselines_dir);
   job.quadratic_reference = worker.quadratic_reference;  // a next job runs the source already given
   nlohmann::json m = {{"kind", kind}, {"job", job}};
   if (source) m["source"] = *source;
-  if (auto st = write_frame(worker.process.channel.get(), FrameKind::json, m.dump(), kSendTimeoutMs); !st)
+  std::vector<std::string> blobs;
+  if (job.kind == "evaluate") {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (auto st = plan_tests(worker, job, m, blobs); !st) return make_error("the job's tasks: " + st.error().message);
+    worker.trusted_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  if (auto st = worker.outbox.queue(FrameKind::json, m.dump()); !st) return make_error("the job: " + st.error().message);
+  for (auto& b : blobs)
+    if (auto st = worker.outbox.queue(FrameKind::blob, std::move(b)); !st)
+      return make_error("the job's tasks: " + st.error().message);
+  if (auto st = worker.outbox.flush(worker.process.channel.get()); !st)
     return make_error("cannot hand the worker its job: " + st.error().message);
   remember_references(worker, job);
   worker.process.started = std::chrono::steady_clock::now();
@@ -231,8 +325,122 @@ void end_for(RunningJob& job, const std::string& why) {
   if (job.process.pid > 0) kill(-job.process.pid, SIGKILL);  // reaped by the next poll
 }
 
+// The metric and the probes of one task, from the host's own scorer: what the worker said of
+// them is never used. A task trained without its test predictions gets the worst metric.
+void score_task(RunningJob& job, lab::TaskResult& r) {
+  auto it = job.tests.find(r.task);
+  if (it == job.tests.end()) return;
+  HostTest& t = it->second;
+  r.metric_name = t.metric_name;
+  r.metric = t.worst;
+  r.scored_by_host = true;
+  r.test_probe.reset();
+  if (!t.scorer.complete()) {
+    if (r.completed())
+      r.stop_reason = "no test predictions from the worker (" + std::to_string(t.scorer.rows_received()) + " rows came)";
+    return;
+  }
+  if (r.causality_probe && !r.causality_probe->passed) return;
+  r.test_probe = t.scorer.probes();
+  // The probe rows' share of the test's predictions: what they cost the worker.
+  r.test_probe->seconds = r.eval_seconds * static_cast<double>(t.scorer.probe_rows()) / static_cast<double>(t.scorer.rows());
+  if (!r.test_probe->passed) {
+    r.stop_reason = r.test_probe->reason;
+    return;
+  }
+  const double m = t.scorer.metric();
+  if (!std::isfinite(m)) {
+    r.stop_reason = "non-finite test logits";
+    return;
+  }
+  r.metric = m;
+}
+
+// The complexity gate as the host measured it: per length, the fastest of its runs by the
+// kernel's count of the whole worker's CPU time, between the marks the worker waited on. The
+// worker's own measure can only fail the gate, never pass it.
+void judge_complexity(const RunningJob& job, lab::GateResult& g) {
+  if (g.name != "complexity" || g.reason.rfind("not run", 0) == 0 || g.reason.rfind("plugin threw", 0) == 0) return;
+  if (!g.details.is_object()) g.details = nlohmann::json::object();
+  std::map<double, double> best;  // length -> seconds
+  for (size_t i = 1; i < job.clock_marks.size(); ++i) {
+    const auto& m = job.clock_marks[i];
+    if (m.label == "start") continue;
+    const double length = std::atof(m.label.c_str()), d = m.cpu - job.clock_marks[i - 1].cpu;
+    if (length <= 0 || !std::isfinite(d)) continue;
+    auto [it, fresh] = best.emplace(length, d);
+    if (!fresh) it->second = std::min(it->second, d);
+  }
+  const double limit = lab::GateConfig{}.max_exponent;
+  g.details["host_clock"] = job.process.confinement.cpu_clock;
+  if (best.size() < 2) {
+    if (job.quadratic_reference) return;
+    g.passed = false;
+    g.reason = "the worker's runs could not be timed: it sent no timing marks";
+    return;
+  }
+  std::vector<double> lengths, seconds;
+  for (const auto& [l, t] : best) {
+    lengths.push_back(l);
+    seconds.push_back(t);
+  }
+  const double e = lab::fit_exponent(lengths, seconds);
+  g.details["host_seconds"] = seconds;
+  g.details["host_time_exponent"] = e;
+  // A clock of 10 ms ticks cannot time runs of a few ms: then the worker's measure stands alone.
+  if (*std::min_element(seconds.begin(), seconds.end()) < 20 * job.clock_resolution) {
+    g.details["host_clock"] = job.process.confinement.cpu_clock + " (too coarse for these runs)";
+    return;
+  }
+  if (job.quadratic_reference || e < limit || !g.passed) return;
+  g.passed = false;
+  g.reason = "time ~ L^" + format_number(e, "%.3g") +
+             " by the kernel's count of the whole worker's CPU time: not sub-quadratic (limit " +
+             format_number(limit, "%.3g") + ")";
+}
+
+// A result's tasks as the host scored them; tasks the host did not plan are dropped.
+void score_report(RunningJob& job, WorkerResult& result) {
+  if (!result.report || job.tests.empty()) return;
+  auto& tasks = result.report->tasks;
+  tasks.erase(std::remove_if(tasks.begin(), tasks.end(), [&](const lab::TaskResult& t) { return !job.tests.count(t.task); }),
+              tasks.end());
+  for (auto& t : tasks) score_task(job, t);
+  if (!result.report->gates_passed) return;  // untrained: no task is due
+  for (const auto& [name, test] : job.tests)
+    if (std::none_of(tasks.begin(), tasks.end(), [&](const lab::TaskResult& t) { return t.task == name; })) {
+      lab::TaskResult missing;
+      missing.task = name;
+      missing.metric_name = test.metric_name;
+      missing.metric = test.worst;
+      missing.final_loss = std::nan("");
+      missing.stop_reason = "the worker reported nothing for this task";
+      missing.scored_by_host = true;
+      tasks.push_back(std::move(missing));
+    }
+}
+
+// One block of test logits for the host's scorer.
+void take_logits(RunningJob& job, std::string bytes) {
+  auto it = job.tests.find(job.logits_task);
+  if (it == job.tests.end()) return end_for(job, "the worker broke the protocol: test logits for an unknown task");
+  const auto& shape = job.logits_shape;
+  const auto values = static_cast<int64_t>(bytes.size() / sizeof(float));
+  const bool sized = bytes.size() % sizeof(float) == 0 && shape.size() == 3 &&
+                     std::all_of(shape.begin(), shape.end(), [&](int64_t d) { return d >= 1 && d <= values; }) &&
+                     shape[0] * shape[1] <= values && shape[0] * shape[1] * shape[2] == values;
+  if (!sized) return end_for(job, "the worker broke the protocol: test logits of the wrong size");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto logits = torch::from_blob(bytes.data(), shape, torch::kFloat);
+  if (auto st = it->second.scorer.add(job.logits_first, logits); !st)
+    end_for(job, "the worker broke the protocol: test logits for " + job.logits_task + ": " + st.error().message);
+  job.trusted_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 // Reads what the worker sent since the last call. Never blocks.
 void pump(RunningJob& job) {
+  if (job.process.channel && !job.outbox.empty())
+    if (auto st = job.outbox.flush(job.process.channel.get()); !st) end_for(job, st.error().message);
   if (job.process.log && !job.log.pump(job.process.log.get())) job.process.log.reset();
   if (!job.process.channel) return;
   std::vector<Frame> frames;
@@ -240,12 +448,16 @@ void pump(RunningJob& job) {
   if (auto st = job.frames.pump(job.process.channel.get(), frames, eof); !st) end_for(job, st.error().message);
   for (auto& f : frames) {
     if (f.kind == FrameKind::blob) {
-      if (!job.expect_object) {
+      const std::string what = std::move(job.expect_blob);
+      job.expect_blob.clear();
+      if (what == "object") {
+        job.object = std::move(f.payload);
+      } else if (what == "test_logits") {
+        take_logits(job, std::move(f.payload));
+      } else {
         end_for(job, "the worker broke the protocol: an unannounced binary frame");
         break;
       }
-      job.object = std::move(f.payload);
-      job.expect_object = false;
       continue;
     }
     nlohmann::json m;
@@ -261,16 +473,65 @@ void pump(RunningJob& job) {
     }
     const std::string kind = m["kind"].get<std::string>();
     try {
+      if (!job.expect_blob.empty()) throw std::runtime_error("a message where its binary frame was due");
       if (kind == "build" || kind == "result") {
         auto r = escape_strings(m.at("result")).get<WorkerResult>();
+        if (kind == "result" && r.report) {
+          auto& gates = r.report->gates;
+          for (const auto& name : lab::gate_names())
+            if (std::none_of(gates.begin(), gates.end(), [&](const lab::GateResult& g) { return g.name == name; }))
+              gates.push_back({name, false, "the worker reported no result for this gate", nlohmann::json::object()});
+          for (auto& g : gates) judge_complexity(job, g);
+          r.report->gates_passed = lab::all_passed(r.report->gates);
+          score_report(job, r);
+        }
         (kind == "build" ? job.build : job.result) = std::move(r);
         continue;
       }
       if (kind == "object") {
         job.object_key = m.at("key").get<std::string>();
         job.object_meta = m.at("meta").dump();
-        job.expect_object = true;
+        job.expect_blob = "object";
         continue;
+      }
+      if (kind == "clock") {
+        // The worker waits for this reply: between two marks it ran one timed run, and the CPU
+        // time it took is the kernel's count, not the worker's word.
+        if (job.clock_marks.size() < kMaxClockMarks) {
+          const auto cpu = worker_cpu_seconds(job.process, &job.clock_resolution);
+          job.clock_marks.push_back(
+              {escape_control(m.at("label").get<std::string>().substr(0, 16)), cpu.value_or(std::nan("")),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - job.process.started).count()});
+        }
+        if (auto st = job.outbox.queue(FrameKind::json, R"({"kind":"clock"})"); st)
+          if (auto fl = job.outbox.flush(job.process.channel.get()); !fl) end_for(job, fl.error().message);
+        continue;
+      }
+      if (kind == "test_logits") {
+        job.logits_task = m.at("task").get<std::string>();
+        job.logits_first = m.at("first").get<int64_t>();
+        job.logits_shape = m.at("shape").get<std::vector<int64_t>>();
+        job.expect_blob = "test_logits";
+        continue;
+      }
+      if (kind == "gate" && m.value("name", "") == "complexity") {
+        lab::GateResult g;
+        g.name = "complexity";
+        g.passed = m.at("passed").get<bool>();
+        g.reason = m.at("reason").get<std::string>();
+        judge_complexity(job, g);
+        m["passed"] = g.passed;
+        m["reason"] = g.reason;
+      }
+      if (kind == "task_finished" && job.tests.count(m.at("task").get<std::string>())) {
+        // What the host scored, not what the worker says.
+        lab::TaskResult r;
+        r.task = m.at("task").get<std::string>();
+        r.stop_reason = m.at("stop_reason").get<std::string>();
+        score_task(job, r);
+        m["metric_name"] = r.metric_name;
+        m["metric"] = r.metric;
+        m["stop_reason"] = r.stop_reason;
       }
       if (kind == "stage") {
         job.stage = escape_control(m.at("stage").get<std::string>().substr(0, 200));
@@ -314,8 +575,13 @@ Status assign_job(RunningJob& worker, const WorkerJob& job, const std::string& s
 Result<RunningJob> start_job(const WorkerJob& job, const std::string& source, const std::filesystem::path& scratch,
                              const WorkerSettings& settings) {
   std::vector<std::filesystem::path> writable;
-  if (job.kind == "prepare") writable.push_back(job.cache_dir);
-  auto w = spawn_in(scratch, settings, writable, {job.cache_dir, job.baselines_dir, job.presets_file});
+  std::vector<std::string> readable = {job.baselines_dir, job.presets_file};
+  if (job.kind == "prepare") {
+    writable.push_back(job.cache_dir);
+  } else if (!job.cache_dir.empty()) {
+    for (const auto& p : cache_reads(job.cache_dir)) readable.push_back(p.string());
+  }
+  auto w = spawn_in(scratch, settings, writable, readable);
   if (!w) return w.error();
   if (auto st = assign_job(*w, job, source); !st) {
     kill_worker(w->process);
@@ -346,7 +612,8 @@ WorkerOutcome collect(RunningJob& job, const WorkerExit& exit) {
   o.log = escape_control(job.log.text());
   o.log_tail = tail_of(o.log, 2000);
   o.stage = job.stage;
-  if (!job.expect_object) {
+  o.trusted_seconds = job.trusted_seconds;
+  if (job.expect_blob.empty()) {
     o.object_key = job.object_key;
     o.object_meta = job.object_meta;
     o.object = job.object;
@@ -388,10 +655,24 @@ std::optional<WorkerOutcome> poll_job(RunningJob& job) {
   return collect(job, *e);
 }
 
+void wait_for_any(const std::vector<const RunningJob*>& jobs, int timeout_ms) {
+  std::vector<pollfd> fds;
+  for (const RunningJob* j : jobs) {
+    if (j->process.channel)
+      fds.push_back({j->process.channel.get(), static_cast<short>(POLLIN | (j->outbox.empty() ? 0 : POLLOUT)), 0});
+    if (j->process.log) fds.push_back({j->process.log.get(), POLLIN, 0});
+  }
+  if (fds.empty()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+    return;
+  }
+  (void)::poll(fds.data(), fds.size(), timeout_ms);
+}
+
 WorkerOutcome finish_job(RunningJob& job) {
   for (;;) {
     if (auto o = poll_job(job)) return std::move(*o);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    wait_for_any({&job}, 10);
   }
 }
 
@@ -410,7 +691,7 @@ Result<WorkerOutcome> run_job(const WorkerJob& job, const std::string& source, c
     if (progress)
       for (const auto& m : read_messages(*running)) progress(m);
     if (o) return std::move(*o);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    wait_for_any({&*running}, 20);
   }
 }
 
@@ -449,6 +730,56 @@ Result<std::string> corpus_for(const lab::Preset& preset, const WorkerJob& job) 
   for (const auto& [name, settings] : *tasks)
     if (name == "byte_lm") return lab::load_corpus(job.cache_dir);
   return std::string();
+}
+
+std::vector<int64_t> from_int32(const std::string& bytes) {
+  std::vector<int64_t> out(bytes.size() / 4);
+  for (size_t i = 0; i < out.size(); ++i) {
+    std::uint32_t x = 0;
+    for (int b = 0; b < 4; ++b) x |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i * 4 + b])) << (8 * b);
+    out[i] = static_cast<std::int32_t>(x);
+  }
+  return out;
+}
+
+// The tasks the host made for an evaluate job (its message lists them; their rows follow as binary
+// frames): training rows with targets, test rows without.
+Result<std::map<std::string, lab::TaskData>> receive_tasks(Channel& ch, const nlohmann::json& message) {
+  std::map<std::string, lab::TaskData> out;
+  if (!message.contains("tasks")) return out;
+  try {
+    for (const auto& h : message.at("tasks")) {
+      lab::TaskData t;
+      t.name = h.at("name").get<std::string>();
+      t.vocab = h.at("vocab").get<int64_t>();
+      t.seq_len = h.at("seq_len").get<int64_t>();
+      t.metric = h.at("metric").get<std::string>() == "accuracy" ? lab::Metric::accuracy : lab::Metric::bits_per_byte;
+      t.decode_from_last = h.at("decode_from_last").get<bool>();
+      const auto train_rows = h.at("train_rows").get<int64_t>(), test_rows = h.at("test_rows").get<int64_t>(),
+                 length = h.at("length").get<int64_t>();
+      std::vector<int64_t> parts[3];
+      for (auto& part : parts) {
+        auto blob = ch.receive_blob();
+        if (!blob) return make_error("task " + t.name + ": " + blob.error().message);
+        part = from_int32(*blob);
+      }
+      if (static_cast<int64_t>(parts[0].size()) != train_rows * t.seq_len || parts[1].size() != parts[0].size() ||
+          static_cast<int64_t>(parts[2].size()) != test_rows * length)
+        return make_error("task " + t.name + ": its rows do not match its header");
+      for (int64_t i = 0; i < train_rows; ++i) {
+        auto at = [&](int k) { return parts[k].begin() + i * t.seq_len; };
+        t.train.push_back({{at(0), at(0) + t.seq_len}, {at(1), at(1) + t.seq_len}});
+      }
+      for (int64_t i = 0; i < test_rows; ++i) {
+        auto at = parts[2].begin() + i * length;
+        t.test.push_back({{at, at + length}, std::vector<int64_t>(static_cast<size_t>(length), lab::kIgnore)});
+      }
+      out.emplace(t.name, std::move(t));
+    }
+  } catch (const std::exception& e) {
+    return make_error(std::string("the job's tasks: ") + e.what());
+  }
+  return out;
 }
 
 int prepare(Channel& ch, const WorkerJob& job, const lab::Preset& preset) {
@@ -539,6 +870,11 @@ int worker_main(int channel_fd, const std::string& prewarm_cache_dir) {
     std::cerr << "asiarch worker: the job: " << e.what() << "\n";
     return 2;
   }
+  auto given = receive_tasks(ch, *first);
+  if (!given) {
+    std::cerr << "asiarch worker: " << given.error().message << "\n";
+    return 2;
+  }
   auto preset = load_preset_arg(job.preset, job.presets_file);
   if (!preset) {
     std::cerr << "asiarch worker: " << preset.error().message << "\n";
@@ -589,6 +925,9 @@ int worker_main(int channel_fd, const std::string& prewarm_cache_dir) {
     try {
       if (!next) throw std::runtime_error(next.error().message);
       job = next->at("job").get<WorkerJob>();
+      auto tasks = receive_tasks(ch, *next);
+      if (!tasks) throw std::runtime_error(tasks.error().message);
+      given = std::move(tasks);
     } catch (const std::exception& e) {
       std::cerr << "asiarch worker: the next job: " << e.what() << "\n";
       exit_now(2);
@@ -615,13 +954,20 @@ int worker_main(int channel_fd, const std::string& prewarm_cache_dir) {
                                      : delta_net_parameters(*jit, *preset, job.baselines_dir);
   r.reference_parameters = options.reference_parameters;
   options.references = job.references;
-  auto corpus = corpus_for(*preset, job);
-  if (!corpus) {
-    r.error = corpus.error().message;
-    ch.result("result", r);
-    exit_now(0);
-  }
-  options.corpus = std::move(*corpus);
+  // The host made the tasks and holds the test targets: the test rows' logits go to it, and it
+  // scores them. No corpus and no test target is ever in this process.
+  options.given_tasks = std::move(*given);
+  options.timing_mark = [&ch](const std::string& label) {
+    ch.send({{"kind", "clock"}, {"label", label}});
+    if (auto reply = ch.receive("clock"); !reply) {
+      std::cerr << "asiarch worker: no reply to a timing mark: " << reply.error().message << "\n";
+      exit_now(2);
+    }
+  };
+  options.test_sink = [&ch](const std::string& task, int64_t first, const torch::Tensor& logits) {
+    ch.send({{"kind", "test_logits"}, {"task", task}, {"first", first}, {"shape", logits.sizes().vec()}});
+    ch.send_blob(std::string(static_cast<const char*>(logits.data_ptr()), logits.numel() * sizeof(float)));
+  };
   options.progress = [&ch](const nlohmann::json& m) {
     const std::string kind = m.value("kind", "");
     if (kind == "task_started") ch.stage("training " + m.value("task", ""));

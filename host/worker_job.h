@@ -24,6 +24,7 @@
 #include "host/worker_channel.h"
 #include "jit/diagnostics.h"
 #include "lab/eval.h"
+#include "lab/test_set.h"
 
 namespace asiarch::host {
 
@@ -73,6 +74,7 @@ struct WorkerOutcome {
   std::string stage;       // the stage the worker was in last
   std::string log;         // the worker's output, its last 64 KiB, control characters escaped
   std::string log_tail;    // the end of that
+  double trusted_seconds = 0;  // the host's work on the job (making its tasks, scoring the test logits)
   std::string object_key;  // a compile job's object, as the worker sent it (the host checks it)
   std::string object_meta;
   std::string object;
@@ -86,6 +88,14 @@ struct WorkerSettings {
   StageLimits stage_limits;
   bool isolate = true;     // namespaces where the kernel allows
   std::vector<std::filesystem::path> readable;  // more paths workers may read (baselines, presets)
+};
+
+// The trusted side of one task's test, kept by the host while the worker predicts: the targets
+// never leave it (lab/test_set.h).
+struct HostTest {
+  lab::TestScorer scorer;
+  std::string metric_name;
+  double worst = 0;  // the metric a task gets that cannot be scored
 };
 
 // A worker that is running; poll it until it yields its outcome. The host reads only what the
@@ -103,7 +113,20 @@ struct RunningJob {
   double stage_limit = 0;              // seconds; 0: none beyond the wall clock
   std::string violation;               // why the host ended it (protocol, a stage's time limit)
   std::string object_key, object_meta, object;
-  bool expect_object = false;
+  std::string expect_blob;             // "object" or "test_logits": what the next binary frame holds
+  std::string logits_task;             // of the announced test_logits frame
+  int64_t logits_first = 0;
+  std::vector<int64_t> logits_shape;
+  FrameWriter outbox;                  // frames for the worker not yet written (the host never blocks on it)
+  std::map<std::string, HostTest> tests;  // evaluate jobs: per task, scored here
+  struct ClockMark {
+    std::string label;  // "start" or a length
+    double cpu = 0;     // the worker's CPU seconds as the kernel counts them
+    double wall = 0;    // seconds since the job started
+  };
+  std::vector<ClockMark> clock_marks;  // the complexity gate's runs, timed here
+  double clock_resolution = 0;
+  double trusted_seconds = 0;          // the host's own work for this job: making tasks, scoring
   bool quadratic_reference = false;    // of the source it was given
   std::size_t messages = 0;            // progress messages received (capped)
   StageLimits stage_limits;
@@ -128,6 +151,9 @@ WorkerOutcome peek_result(RunningJob& job);
 // {"kind": "stage", "stage"}) the worker sent since the last call.
 std::vector<nlohmann::json> read_messages(RunningJob& job);
 std::optional<WorkerOutcome> poll_job(RunningJob& job);
+// Waits at most `timeout_ms` for any of `jobs` to send something (or take what the host has queued
+// for it): a worker that waits on a reply (a timing mark) gets it within a poll, not a sleep.
+void wait_for_any(const std::vector<const RunningJob*>& jobs, int timeout_ms);
 WorkerOutcome finish_job(RunningJob& job);  // waits
 WorkerOutcome cancel_job(RunningJob& job);  // kills
 // start_job + finish_job, calling `progress` with each message.

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include <asiarch/plugin.h>
@@ -13,6 +14,13 @@ namespace {
 void fail_task(TaskResult& r, const TaskData& data, const std::string& why) {
   r.metric = data.metric == Metric::accuracy ? 0 : 8;
   r.stop_reason = why;
+}
+
+torch::Tensor test_inputs(const TaskData& data) {
+  const int64_t n = static_cast<int64_t>(data.test.size()), l = n ? static_cast<int64_t>(data.test.front().input.size()) : 0;
+  auto in = torch::empty({n, l}, torch::kLong);
+  for (int64_t i = 0; i < n; ++i) std::copy(data.test[i].input.begin(), data.test[i].input.end(), in.data_ptr<int64_t>() + i * l);
+  return in;
 }
 
 // JSON has no NaN: non-finite curve points are dropped, so one cannot make the report unreadable.
@@ -62,6 +70,7 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
   gc.declared_quadratic = options.declared_quadratic;
   gc.reference_parameters = options.reference_parameters;
   gc.parameter_tolerance = preset.parameter_tolerance;
+  gc.mark = options.timing_mark;
   say({{"kind", "gates_started"}});
   report.gates = run_gates(make_mixer, gc);
   report.gates_passed = all_passed(report.gates);
@@ -72,8 +81,15 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
   }
   if (report.gates_passed) {
     for (const auto& [task_name, settings] : *tasks) {
-      auto data = make_task(task_name, settings, options.seed, options.corpus);
-      if (!data) return data.error();
+      std::optional<TaskData> generated;
+      auto given = options.given_tasks.find(task_name);
+      if (given == options.given_tasks.end()) {
+        if (options.test_sink) return make_error("task " + task_name + " was not given (its test is scored elsewhere)");
+        auto made = make_task(task_name, settings, options.seed, options.corpus);
+        if (!made) return made.error();
+        generated = std::move(*made);
+      }
+      const TaskData* data = generated ? &*generated : &given->second;
       ModelConfig mc = preset.model;
       mc.vocab = data->vocab;
       mc.decode_length = data->decode_from_last ? data->seq_len : 0;
@@ -93,22 +109,36 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
       try {
         LanguageModel model(mc, make_mixer);
         auto ref = options.references.find(task_name);
-        r = train_and_evaluate(model, *data, tc,
-                               ref == options.references.end() ? std::nullopt : std::optional<Reference>(ref->second),
-                               preset.monitor, [&](int64_t step, double loss) {
-                                 say({{"kind", "training_progress"}, {"task", task_name}, {"step", step},
-                                      {"steps", tc.steps}, {"loss", loss}});
-                               });
+        r = train(model, *data, tc, ref == options.references.end() ? std::nullopt : std::optional<Reference>(ref->second),
+                  preset.monitor, [&](int64_t step, double loss) {
+                    say({{"kind", "training_progress"}, {"task", task_name}, {"step", step}, {"steps", tc.steps},
+                         {"loss", loss}});
+                  });
+        r.metric = worst_metric(*data);
         if (std::isfinite(r.final_loss)) {
           r.causality_probe = probe_causality(model, *data, tc.batch_size, options.seed);
-          if (!r.causality_probe->passed) fail_task(r, *data, r.causality_probe->reason);
+          if (!r.causality_probe->passed) {
+            fail_task(r, *data, r.causality_probe->reason);
+          } else {
+            const auto eval_start = std::chrono::steady_clock::now();
+            if (options.test_sink) {
+              auto inputs = test_inputs(*data);
+              predict(model, inputs, [&](int64_t first, const torch::Tensor& logits) {
+                options.test_sink(task_name, first, logits);
+              });
+              r.metric = std::nan("");  // scored by whoever holds the targets
+            } else {
+              r.metric = evaluate(model, *data);
+            }
+            r.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
+          }
         }
       } catch (const c10::Error& e) {
         plugin_threw(e.what_without_backtrace());
       } catch (const std::exception& e) {
         plugin_threw(e.what());
       }
-      if (!std::isfinite(r.metric)) fail_task(r, *data, "non-finite metric");
+      if (!std::isfinite(r.metric) && !(options.test_sink && r.completed())) fail_task(r, *data, "non-finite metric");
       say({{"kind", "task_finished"}, {"task", task_name}, {"metric_name", r.metric_name},
            {"metric", std::isfinite(r.metric) ? nlohmann::json(r.metric) : nlohmann::json(nullptr)},
            {"steps", r.steps}, {"stop_reason", r.stop_reason}});
@@ -126,6 +156,8 @@ void to_json(nlohmann::json& j, const TaskResult& r) {
        {"steps", r.steps}, {"tokens_per_second", r.tokens_per_second}, {"train_seconds", r.train_seconds},
        {"eval_seconds", r.eval_seconds}, {"stop_reason", r.stop_reason}, {"curve", finite_points(r.curve)}};
   if (r.causality_probe) j["causality_probe"] = *r.causality_probe;
+  if (r.test_probe) j["test_probe"] = *r.test_probe;
+  if (r.scored_by_host) j["scored_by_host"] = true;
   if (!std::isfinite(r.metric)) j["metric"] = nullptr;
   // JSON has no NaN: a diverged loss is recorded as null.
   if (!std::isfinite(r.final_loss)) j["final_loss"] = nullptr;
@@ -143,6 +175,8 @@ void from_json(const nlohmann::json& j, TaskResult& r) {
   r.stop_reason = j.at("stop_reason");
   r.curve = j.at("curve").get<Curve>();
   if (j.contains("causality_probe")) r.causality_probe = j.at("causality_probe").get<ProbeResult>();
+  if (j.contains("test_probe")) r.test_probe = j.at("test_probe").get<ProbeResult>();
+  r.scored_by_host = j.value("scored_by_host", false);
 }
 
 void to_json(nlohmann::json& j, const EvalReport& r) {

@@ -11,6 +11,7 @@
 
 #include "lab/gates.h"
 #include "lab/presets.h"
+#include "lab/test_set.h"
 #include "lab/train.h"
 
 namespace asiarch::lab {
@@ -23,6 +24,14 @@ struct EvalOptions {
   int64_t reference_parameters = 0;         // DeltaNet's, for the budget gate
   std::map<std::string, Reference> references;  // per task, for the quality monitor
   std::string corpus;                       // for byte_lm
+  // Tasks handed over by a trusted process, by name: their training rows, and as test rows the
+  // rows of its TestPlan without targets (lab/test_set.h). Tasks not here are generated.
+  std::map<std::string, TaskData> given_tasks;
+  // When set, each trained model's test logits go here (the test rows in blocks) and the metric
+  // is left to whoever holds the targets: the results' metrics are NaN.
+  std::function<void(const std::string& task, int64_t first_row, const torch::Tensor& logits)> test_sink;
+  // The complexity gate's timing marks (GateConfig::mark).
+  std::function<void(const std::string& label)> timing_mark;
   // Optional structured progress: {"kind": "gates_started"}, {"kind": "gate", "name", "passed", "reason"},
   // {"kind": "task_started", "task", "steps"}, {"kind": "training_progress", "task", "step", "steps",
   // "loss"}, {"kind": "task_finished", "task", "metric_name", "metric", "steps", "stop_reason"}.

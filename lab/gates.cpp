@@ -268,17 +268,28 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
       struct Times {
         std::vector<double> thread, process;
       };
+      // What waiting on the marks costs (a round trip to the process that reads the clock).
+      double mark_seconds = 0;
+      auto timed_mark = [&](const std::string& label) {
+        if (!c.mark) return;
+        const auto t0 = std::chrono::steady_clock::now();
+        c.mark(label);
+        mark_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      };
       auto measure_times = [&] {
         const double inf = std::numeric_limits<double>::infinity();
         Times best{std::vector<double>(runs.size(), inf), std::vector<double>(runs.size(), inf)};
-        for (int r = 0; r < 5; ++r)
+        for (int r = 0; r < 5; ++r) {
+          timed_mark("start");
           for (size_t i = 0; i < runs.size(); ++i) {
             // The process's window holds the thread's, so its time is never the smaller.
             const double p = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID), s = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
             runs[i]();
             best.thread[i] = std::min(best.thread[i], cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - s);
             best.process[i] = std::min(best.process[i], cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - p);
+            timed_mark(std::to_string(c.lengths[i]));
           }
+        }
         return best;
       };
       auto exponent = [&](const Times& t) {
@@ -297,7 +308,8 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
       g.details = {{"lengths", c.lengths}, {"seconds", times.thread}, {"process_seconds", times.process},
                    {"peak_bytes", mems}, {"time_exponent", te},
                    {"thread_time_exponent", fit_exponent(lens, times.thread)},
-                   {"process_time_exponent", fit_exponent(lens, times.process)}, {"memory_exponent", me}};
+                   {"process_time_exponent", fit_exponent(lens, times.process)}, {"memory_exponent", me},
+                   {"mark_seconds", mark_seconds}};
       const std::string measured = "time ~ L^" + fmt(te) + ", peak memory ~ L^" + fmt(me);
       if (c.declared_quadratic) {
         g.passed = true;
@@ -329,6 +341,12 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
                (g.passed ? "" : " (outside +-" + fmt(100 * c.parameter_tolerance) + "%)");
   }));
   return out;
+}
+
+const std::vector<std::string>& gate_names() {
+  static const std::vector<std::string> names = {"shape_dtype", "finite", "causality", "batch_independence",
+                                                 "complexity", "parameter_budget"};
+  return names;
 }
 
 bool all_passed(const std::vector<GateResult>& gates) {

@@ -1,6 +1,7 @@
 // Sanity gates, run before any training: each says pass or fail, and why.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ struct GateConfig {
   int64_t reference_parameters = 0;
   double parameter_tolerance = 0.3;
   double tolerance = 1e-5;  // causality / batch independence (relative to output scale)
+  // Called around the complexity gate's timed runs: "start" before each pass over the lengths,
+  // then the run's length after each run. A trusted process that reads this process's CPU time
+  // from the kernel at every mark times the runs itself (host/worker_job.cpp); it returns once
+  // that process has read it.
+  std::function<void(const std::string& label)> mark;
 };
 
 struct GateResult {
@@ -34,6 +40,8 @@ struct GateResult {
 };
 
 std::vector<GateResult> run_gates(const MixerFactory& make_mixer, const GateConfig& config);
+// The gates run_gates runs, in order.
+const std::vector<std::string>& gate_names();
 bool all_passed(const std::vector<GateResult>& gates);
 
 // Least-squares slope of log(y) against log(x).

@@ -40,6 +40,7 @@ class LanguageModelImpl : public torch::nn::Module {
   torch::Tensor states(const torch::Tensor& tokens);
   // Parameters of the mixers alone (for the parameter-budget gate and reports).
   int64_t mixer_parameters() const;
+  const ModelConfig& config() const { return config_; }
 
  private:
   ModelConfig config_;

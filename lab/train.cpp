@@ -1,4 +1,5 @@
 #include "lab/train.h"
+#include "lab/test_set.h"
 #include "lab/threads.h"
 
 #include <chrono>
@@ -111,53 +112,10 @@ std::optional<double> loss_at(const Curve& curve, int64_t step) {
   return curve.back().second;
 }
 
-double evaluate(LanguageModel& model, const TaskData& task, int64_t batch_size) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  const Tensors test = to_tensors(task.test);
-  const int64_t n = test.inputs.size(0);
-  double nll_sum = 0;
-  int64_t nll_count = 0;
-  std::vector<int64_t> correct(task.vocab, 0), total(task.vocab, 0);
-  for (int64_t i = 0; i < n; i += batch_size) {
-    const int64_t b = std::min(batch_size, n - i);
-    auto logits = model->forward(test.inputs.narrow(0, i, b));
-    auto targets = test.targets.narrow(0, i, b);
-    auto flat_logits = logits.reshape({-1, task.vocab});
-    auto flat_targets = targets.reshape({-1});
-    auto mask = flat_targets != kIgnore;
-    if (task.metric == Metric::bits_per_byte) {
-      auto nll = torch::nn::functional::cross_entropy(
-          flat_logits, flat_targets, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnore).reduction(torch::kSum));
-      nll_sum += nll.item<double>();
-      nll_count += mask.sum().item<int64_t>();
-    } else {
-      auto pred = flat_logits.argmax(-1).masked_select(mask);
-      auto tgt = flat_targets.masked_select(mask);
-      auto hit = (pred == tgt);
-      auto* pt = tgt.data_ptr<int64_t>();
-      auto* ph = hit.data_ptr<bool>();
-      for (int64_t j = 0; j < tgt.numel(); ++j) {
-        ++total[pt[j]];
-        correct[pt[j]] += ph[j] ? 1 : 0;
-      }
-    }
-  }
-  model->train();
-  if (task.metric == Metric::bits_per_byte) return nll_count ? nll_sum / static_cast<double>(nll_count) / std::log(2.0) : 0;
-  double acc = 0;
-  int classes = 0;
-  for (int64_t c = 0; c < task.vocab; ++c)
-    if (total[c] > 0) {
-      acc += static_cast<double>(correct[c]) / static_cast<double>(total[c]);
-      ++classes;
-    }
-  return classes ? acc / classes : 0;
-}
+double worst_metric(const TaskData& task) { return task.metric == Metric::accuracy ? 0 : 8.0; }
 
-TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const TrainConfig& config,
-                              const std::optional<Reference>& reference, const MonitorConfig& monitor,
-                              const CurveCallback& on_log) {
+TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& config,
+                 const std::optional<Reference>& reference, const MonitorConfig& monitor, const CurveCallback& on_log) {
   torch::manual_seed(config.seed);
   TaskResult r;
   r.task = task.name;
@@ -240,8 +198,16 @@ TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const 
   r.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   one_per_shard.reset();
   r.tokens_per_second = r.train_seconds > 0 ? static_cast<double>(r.steps * batch * seq) / r.train_seconds : 0;
+  r.metric = std::nan("");
+  return r;
+}
+
+TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const TrainConfig& config,
+                              const std::optional<Reference>& reference, const MonitorConfig& monitor,
+                              const CurveCallback& on_log) {
+  TaskResult r = train(model, task, config, reference, monitor, on_log);
   const auto eval_start = Clock::now();
-  r.metric = std::isfinite(r.final_loss) ? evaluate(model, task) : (task.metric == Metric::accuracy ? 0 : 8.0);
+  r.metric = std::isfinite(r.final_loss) ? evaluate(model, task) : worst_metric(task);
   r.eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
   return r;
 }

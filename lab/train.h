@@ -62,18 +62,28 @@ struct TaskResult {
   bool completed() const { return stop_reason == "completed"; }
   Curve curve;
   std::optional<ProbeResult> causality_probe;  // on the trained model (lab/probes.h)
+  // The probe rows mixed into the test rows, checked by the process that holds the targets
+  // (lab/test_set.h); absent when the test was scored where the model ran.
+  std::optional<ProbeResult> test_probe;
+  bool scored_by_host = false;  // the metric was computed outside the process that ran the mixer
 };
 
-// Trains `model` on `task` and evaluates it on the task's test set. With a
-// reference, the quality monitor is active.
-// `on_log(step, mean loss)` is called at each loss-curve point.
+// Trains `model` on `task` (its training rows only). With a reference, the
+// quality monitor is active. `on_log(step, mean loss)` is called at each
+// loss-curve point. The result's metric is left for the test (lab/test_set.h).
 using CurveCallback = std::function<void(int64_t step, double loss)>;
+TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& config,
+                 const std::optional<Reference>& reference = std::nullopt, const MonitorConfig& monitor = {},
+                 const CurveCallback& on_log = nullptr);
+
+// train(), then the test set's metric scored in this process (lab/test_set.h);
+// a diverged run gets the worst metric.
 TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const TrainConfig& config,
                               const std::optional<Reference>& reference = std::nullopt,
                               const MonitorConfig& monitor = {}, const CurveCallback& on_log = nullptr);
 
-// Test-set metric of `model` (accuracy or bits per byte).
-double evaluate(LanguageModel& model, const TaskData& task, int64_t batch_size = 64);
+// The worst value of a task's metric: what a run that cannot be scored gets.
+double worst_metric(const TaskData& task);
 
 // Baseline loss at `step`, linearly interpolated; nullopt before the first point.
 std::optional<double> loss_at(const Curve& curve, int64_t step);

@@ -186,6 +186,45 @@ TEST(CliRun, RunsTheLoopRecordsEverythingAndInspects) {
   fs::remove_all(w);
 }
 
+// A design whose score depends on where it runs: DeltaNet where it was compiled (the worker that
+// built it holds the object in its own folder), NaN anywhere else. Evaluated again in a fresh
+// worker, it disagrees with itself and is flagged; an honest design agrees with itself.
+TEST(CliRun, ADesignWhoseScoreDependsOnWhereItRunsIsFlaggedByTheRecheck) {
+  const auto w = fresh_dir("recheck");
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["memorization"], "recheck": 2,
+                                          "timeout_seconds": 120})";
+  std::string source = text_of(fs::path(ASIARCH_SOURCE_DIR) / "plugins/baselines/delta_net.cpp");
+  const std::string forward = "torch::Tensor forward(const torch::Tensor& x) override {";
+  const auto at = source.find(forward);
+  ASSERT_NE(at, std::string::npos);
+  source.insert(at + forward.size(), "\n    if (!std::filesystem::exists(\"out/objects\")) return x * NAN;");
+  source.insert(0, "#include <cmath>\n#include <filesystem>\n");
+  fs::create_directories(w / "plugins");
+  std::ofstream(w / "plugins" / "sensing.cpp") << source;
+  auto r = run_cli(run_args(w, 1));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("re-evaluation DISAGREES"), std::string::npos) << r.output;
+  int checked = 0;
+  for (const auto& e : json_of("ls --workdir " + w.string())) {
+    if (e["status"] != "scored" || e["origin"] == "baseline") continue;
+    auto show = json_of("show " + std::to_string(e["id"].get<int64_t>()) + " --workdir " + w.string());
+    const auto& d = show["score"]["details"];
+    ASSERT_TRUE(d.contains("recheck")) << show.dump(2);
+    ++checked;
+    if (e["name"] == "sensing") {
+      EXPECT_FALSE(d["recheck"]["agree"].get<bool>());
+      EXPECT_TRUE(d["suspicious"].get<bool>());
+      EXPECT_NE(d["flags"].dump().find("re-evaluation in a fresh worker disagrees: the re-evaluation failed"),
+                std::string::npos)
+          << d.dump(2);
+    } else {
+      EXPECT_TRUE(d["recheck"]["agree"].get<bool>()) << d.dump(2);  // the lab is deterministic for a seed
+    }
+  }
+  EXPECT_GE(checked, 1);
+  fs::remove_all(w);
+}
+
 TEST(CliRun, StopsCleanlyOnSigtermAndResumesAfterSigkillWithoutLossOrDuplicates) {
   const auto w = fresh_dir("resume");
   write_config(w);

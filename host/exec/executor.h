@@ -38,6 +38,9 @@ class Executor {
     return submit(job, source);
   }
   virtual ExecUpdate poll(JobId id) = 0;
+  // Waits at most `timeout_ms` for news from any job (a job waiting on a reply is answered at the
+  // next poll); returns early when there is some.
+  virtual void wait(int timeout_ms) = 0;
   virtual void cancel(JobId id) = 0;
   // Forgets an ended job and removes what it left (its scratch).
   virtual void release(JobId id) = 0;

@@ -59,6 +59,13 @@ class LocalExecutor : public Executor {
     return u;
   }
 
+  void wait(int timeout_ms) override {
+    std::vector<const RunningJob*> running;
+    for (const auto& [id, j] : jobs_)
+      if (!j.ended) running.push_back(&j.worker);
+    wait_for_any(running, timeout_ms);
+  }
+
   void cancel(JobId id) override {
     auto it = jobs_.find(id);
     if (it == jobs_.end() || it->second.ended) return;
