@@ -7,6 +7,7 @@
 //                  logits), the complexity gate's waits on the host's clock,
 //                  and the probe rows mixed into the test rows.
 //   sandbox_cost [preset...]   (default: smoke)
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   for (const auto& preset : presets) {
     const std::string cmd = std::string(ASIARCH_BINARY) + " eval " ASIARCH_SOURCE_DIR "/plugins/baselines/delta_net.cpp --preset " +
                             preset + " --json --quiet 2>/dev/null";
+    const auto t0 = std::chrono::steady_clock::now();
     FILE* p = popen(cmd.c_str(), "r");
     if (!p) return 1;
     std::string out;
@@ -29,6 +31,9 @@ int main(int argc, char** argv) {
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
     pclose(p);
+    // The whole experiment as `asiarch eval` runs it: compile (a cache hit after the first run),
+    // worker start-up, the host's task making, the evaluation.
+    const double experiment = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::json j;
     double trusted = 0;
     try {
@@ -57,10 +62,11 @@ int main(int argc, char** argv) {
                 "checks together %.2f%% (target <= 5%%)\n",
                 preset.c_str(), total, gates, causality, 100 * causality / total, probes, 100 * probes / total,
                 100 * (causality + probes) / total);
+    const double all = causality + probes + split;
     std::printf("%-8s trusted split: host work %6.3f s, clock waits %6.3f s, probe rows %6.3f s: %.2f%% | "
-                "all checks %.2f%% (target <= 5%%)\n",
-                preset.c_str(), trusted, marks, probe_rows, 100 * split / total,
-                100 * (causality + probes + split) / total);
+                "all checks %.2f%% of the evaluation, %.2f%% of the experiment (%.2f s; target <= 5%%)\n",
+                preset.c_str(), trusted, marks, probe_rows, 100 * split / total, 100 * all / total,
+                100 * all / experiment, experiment);
   }
   return status;
 }

@@ -111,6 +111,7 @@ Status Loop::setup() {
   settings.limits = c_.limits;
   settings.stage_limits = c_.stage_limits;
   settings.cache_dir = base_job_.cache_dir;  // spare workers set their JIT up while they wait
+  settings.task_cache = std::make_shared<TaskCache>();  // every experiment trains on the same tasks
   // What workers read besides the system and the cache: the baselines and the presets file.
   settings.readable.emplace_back(c_.baselines_dir.empty() ? default_baselines_dir() : c_.baselines_dir);
   if (!c_.presets_file.empty()) settings.readable.push_back(std::filesystem::absolute(c_.presets_file));

@@ -75,29 +75,25 @@ Status write_frame(int fd, FrameKind kind, std::string_view payload, int timeout
 }
 
 Status FrameWriter::queue(FrameKind kind, std::string payload) {
-  if (payload.size() > cap_of(kind))
-    return make_error("a frame of " + std::to_string(payload.size()) + " bytes is over its limit of " +
+  return queue(kind, std::make_shared<const std::string>(std::move(payload)));
+}
+
+Status FrameWriter::queue(FrameKind kind, std::shared_ptr<const std::string> payload) {
+  if (payload->size() > cap_of(kind))
+    return make_error("a frame of " + std::to_string(payload->size()) + " bytes is over its limit of " +
                       std::to_string(cap_of(kind)));
-  const auto n = static_cast<std::uint32_t>(payload.size());
-  std::string frame = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
-                       static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 24) & 0xff),
-                       static_cast<char>(kind)};
-  if (frames_.empty() || frames_.back().size() > (1u << 20)) {
-    frames_.push_back(std::move(frame));
-  } else {
-    frames_.back() += frame;
-  }
-  if (payload.size() > (1u << 20)) {
-    frames_.push_back(std::move(payload));  // big ones keep their own buffer: no copy
-  } else {
-    frames_.back() += payload;
-  }
+  const auto n = static_cast<std::uint32_t>(payload->size());
+  std::string header = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
+                        static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 24) & 0xff),
+                        static_cast<char>(kind)};
+  frames_.push_back(std::make_shared<const std::string>(std::move(header)));
+  if (!payload->empty()) frames_.push_back(std::move(payload));
   return Ok{};
 }
 
 Status FrameWriter::flush(int fd) {
   while (!frames_.empty()) {
-    const std::string& f = frames_.front();
+    const std::string& f = *frames_.front();
     ssize_t w = ::send(fd, f.data() + offset_, f.size() - offset_, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Ok{};
@@ -113,7 +109,7 @@ Status FrameWriter::flush(int fd) {
 
 std::size_t FrameWriter::pending_bytes() const {
   std::size_t n = 0;
-  for (const auto& f : frames_) n += f.size();
+  for (const auto& f : frames_) n += f->size();
   return n - offset_;
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,13 +53,15 @@ class FrameWriter {
  public:
   // Queues one frame; a payload over its cap is an error and queues nothing.
   Status queue(FrameKind kind, std::string payload);
+  // The same for a payload shared with other workers' queues (task data): not copied.
+  Status queue(FrameKind kind, std::shared_ptr<const std::string> payload);
   // Writes what the socket takes now. An error when the worker's end is gone.
   Status flush(int fd);
   bool empty() const { return frames_.empty(); }
   std::size_t pending_bytes() const;
 
  private:
-  std::vector<std::string> frames_;  // each with its header
+  std::vector<std::shared_ptr<const std::string>> frames_;  // headers, small payloads, big payloads
   std::size_t offset_ = 0;           // into frames_.front()
 };
 

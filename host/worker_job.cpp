@@ -181,6 +181,7 @@ Result<RunningJob> spawn_in(const std::filesystem::path& scratch, const WorkerSe
   RunningJob running;
   running.scratch = abs;
   running.stage_limits = settings.stage_limits;
+  running.task_cache = settings.task_cache;
   auto p = spawn_worker(spec);
   if (!p) return p.error();
   running.process = std::move(*p);
@@ -249,41 +250,60 @@ std::vector<int64_t> rows_of(const std::vector<lab::Example>& examples, bool tar
 // An evaluate job's tasks, made here: the worker gets their training rows and the test rows of a
 // TestPlan (probe rows mixed in), never a test target; the host keeps a scorer per task.
 // Appends the tasks' headers to `message` and their data to `blobs`.
-Status plan_tests(RunningJob& worker, const WorkerJob& job, nlohmann::json& message, std::vector<std::string>& blobs) {
+Status plan_tests(RunningJob& worker, const WorkerJob& job, nlohmann::json& message,
+                  std::vector<std::shared_ptr<const std::string>>& blobs) {
   auto preset = load_preset_arg(job.preset, job.presets_file);
   if (!preset) return preset.error();
   auto tasks = lab::select_tasks(*preset, job.tasks);
   if (!tasks) return tasks.error();
-  std::string corpus;
-  for (const auto& [name, settings] : *tasks)
-    if (name == "byte_lm") {
-      auto c = lab::load_corpus(job.cache_dir);
-      if (!c) return c.error();
-      corpus = std::move(*c);
-    }
+  std::optional<std::string> corpus;
+  TaskCache fresh;  // when the job's owner keeps none
+  TaskCache& cache = worker.task_cache ? *worker.task_cache : fresh;
   std::random_device secret;  // where the probe rows sit: nothing the worker can derive
   worker.tests.clear();
   message["tasks"] = nlohmann::json::array();
   for (const auto& [name, settings] : *tasks) {
-    auto data = lab::make_task(name, settings, job.seed, corpus);
-    if (!data) return data.error();
-    const int64_t n_test = static_cast<int64_t>(data->test.size());
-    lab::TestPlan plan = lab::plan_test(*data, (std::uint64_t{secret()} << 32) ^ secret(),
+    const std::string key = job.presets_file + "|" + job.preset + "|" + name + "|" + std::to_string(job.seed);
+    auto& entry = cache.entries[key];
+    if (!entry) {
+      if (name == "byte_lm" && !corpus) {
+        auto c = lab::load_corpus(job.cache_dir);
+        if (!c) {
+          cache.entries.erase(key);
+          return c.error();
+        }
+        corpus = std::move(*c);
+      }
+      auto data = lab::make_task(name, settings, job.seed, corpus.value_or(""));
+      if (!data) {
+        cache.entries.erase(key);
+        return data.error();
+      }
+      auto e = std::make_shared<TaskCache::Entry>();
+      e->train_rows = static_cast<int64_t>(data->train.size());
+      e->train_inputs = std::make_shared<const std::string>(int32_bytes(rows_of(data->train, false)));
+      e->train_targets = std::make_shared<const std::string>(int32_bytes(rows_of(data->train, true)));
+      data->train.clear();  // the host keeps only what scoring needs
+      e->task = std::move(*data);
+      entry = std::move(e);
+    }
+    const lab::TaskData& data = entry->task;
+    const int64_t n_test = static_cast<int64_t>(data.test.size());
+    lab::TestPlan plan = lab::plan_test(data, (std::uint64_t{secret()} << 32) ^ secret(),
                                         std::clamp<int64_t>(n_test / 8, 2, 16));
     message["tasks"].push_back({{"name", name},
-                                {"vocab", data->vocab},
-                                {"seq_len", data->seq_len},
-                                {"metric", data->metric == lab::Metric::accuracy ? "accuracy" : "bits_per_byte"},
-                                {"decode_from_last", data->decode_from_last},
-                                {"train_rows", data->train.size()},
+                                {"vocab", data.vocab},
+                                {"seq_len", data.seq_len},
+                                {"metric", data.metric == lab::Metric::accuracy ? "accuracy" : "bits_per_byte"},
+                                {"decode_from_last", data.decode_from_last},
+                                {"train_rows", entry->train_rows},
                                 {"test_rows", plan.rows},
                                 {"length", plan.length}});
-    blobs.push_back(int32_bytes(rows_of(data->train, false)));
-    blobs.push_back(int32_bytes(rows_of(data->train, true)));
-    blobs.push_back(int32_bytes(plan.inputs));
-    data->train.clear();  // the host keeps only what scoring needs
-    HostTest t{lab::TestScorer(*data, std::move(plan)), data->metric == lab::Metric::accuracy ? "accuracy" : "bits_per_byte",
-               lab::worst_metric(*data)};
+    blobs.push_back(entry->train_inputs);
+    blobs.push_back(entry->train_targets);
+    blobs.push_back(std::make_shared<const std::string>(int32_bytes(plan.inputs)));
+    HostTest t{lab::TestScorer(data, std::move(plan)), data.metric == lab::Metric::accuracy ? "accuracy" : "bits_per_byte",
+               lab::worst_metric(data)};
     worker.tests.emplace(name, std::move(t));
   }
   return Ok{};
@@ -294,7 +314,7 @@ Status send_job(RunningJob& worker, const char* kind, WorkerJob job, const std::
   job.quadratic_reference = worker.quadratic_reference;  // a next job runs the source already given
   nlohmann::json m = {{"kind", kind}, {"job", job}};
   if (source) m["source"] = *source;
-  std::vector<std::string> blobs;
+  std::vector<std::shared_ptr<const std::string>> blobs;
   if (job.kind == "evaluate") {
     const auto t0 = std::chrono::steady_clock::now();
     if (auto st = plan_tests(worker, job, m, blobs); !st) return make_error("the job's tasks: " + st.error().message);
@@ -302,7 +322,7 @@ Status send_job(RunningJob& worker, const char* kind, WorkerJob job, const std::
   }
   if (auto st = worker.outbox.queue(FrameKind::json, m.dump()); !st) return make_error("the job: " + st.error().message);
   for (auto& b : blobs)
-    if (auto st = worker.outbox.queue(FrameKind::blob, std::move(b)); !st)
+    if (auto st = worker.outbox.queue(FrameKind::blob, b); !st)
       return make_error("the job's tasks: " + st.error().message);
   if (auto st = worker.outbox.flush(worker.process.channel.get()); !st)
     return make_error("cannot hand the worker its job: " + st.error().message);

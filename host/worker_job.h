@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,6 +82,18 @@ struct WorkerOutcome {
   std::filesystem::path scratch;
 };
 
+// Tasks the host made, kept for later jobs: every experiment of a run trains on the same data
+// (preset, task, seed), so it is generated and encoded once. Shared by the jobs of one owner
+// (the loop's worker settings); only the host's thread uses it.
+struct TaskCache {
+  struct Entry {
+    lab::TaskData task;  // without its training rows: what scoring needs
+    std::shared_ptr<const std::string> train_inputs, train_targets;  // as sent: int32 token ids
+    int64_t train_rows = 0;
+  };
+  std::map<std::string, std::shared_ptr<const Entry>> entries;
+};
+
 struct WorkerSettings {
   std::string executable;  // empty: this program
   std::string cache_dir;   // when set, an idle worker sets up its JIT against it before its job arrives
@@ -88,6 +101,7 @@ struct WorkerSettings {
   StageLimits stage_limits;
   bool isolate = true;     // namespaces where the kernel allows
   std::vector<std::filesystem::path> readable;  // more paths workers may read (baselines, presets)
+  std::shared_ptr<TaskCache> task_cache;  // null: each evaluate job makes its tasks afresh
 };
 
 // The trusted side of one task's test, kept by the host while the worker predicts: the targets
@@ -119,6 +133,7 @@ struct RunningJob {
   std::vector<int64_t> logits_shape;
   FrameWriter outbox;                  // frames for the worker not yet written (the host never blocks on it)
   std::map<std::string, HostTest> tests;  // evaluate jobs: per task, scored here
+  std::shared_ptr<TaskCache> task_cache;  // from the settings it was started with
   struct ClockMark {
     std::string label;  // "start" or a length
     double cpu = 0;     // the worker's CPU seconds as the kernel counts them

@@ -116,7 +116,9 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
                   });
         r.metric = worst_metric(*data);
         if (std::isfinite(r.final_loss)) {
-          r.causality_probe = probe_causality(model, *data, tc.batch_size, options.seed);
+          // Eval mode without grad is how test logits are made: with a test sink, the probe rows
+          // among the test rows check it where it matters, outside this process.
+          r.causality_probe = probe_causality(model, *data, tc.batch_size, options.seed, 1e-4, !options.test_sink);
           if (!r.causality_probe->passed) {
             fail_task(r, *data, r.causality_probe->reason);
           } else {

@@ -24,11 +24,13 @@ struct ProbeResult {
 // Each probe row is a test row whose tokens after a random position are
 // replaced at random. Probe rows and their originals fill one ordinary batch
 // of `batch_size` rows, in random order, so the model cannot tell them from
-// the rest. Four passes: train and eval mode, grad on and off. The model's
+// the rest. Four passes: train and eval mode, grad on and off; three without
+// eval mode without grad when `eval_without_grad` is false (where the test's
+// own rows carry probe rows checked outside, lab/test_set.h). The model's
 // per-position states at or before each probe's position must not change;
 // any non-finite state fails.
 ProbeResult probe_causality(LanguageModel& model, const TaskData& task, int64_t batch_size, std::uint64_t seed,
-                            double tolerance = 1e-4);
+                            double tolerance = 1e-4, bool eval_without_grad = true);
 
 void to_json(nlohmann::json& j, const ProbeResult& p);
 void from_json(const nlohmann::json& j, ProbeResult& p);

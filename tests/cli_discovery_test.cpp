@@ -198,7 +198,9 @@ TEST(CliRun, ADesignWhoseScoreDependsOnWhereItRunsIsFlaggedByTheRecheck) {
   const auto at = source.find(forward);
   ASSERT_NE(at, std::string::npos);
   source.insert(at + forward.size(), "\n    if (!std::filesystem::exists(\"out/objects\")) return x * NAN;");
-  source.insert(0, "#include <cmath>\n#include <filesystem>\n");
+  // Unique to this run, so the first evaluation compiles it (a cache hit would leave no object behind).
+  source.insert(0, "#include <cmath>\n#include <filesystem>\n// " + w.string() + " " +
+                       std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + "\n");
   fs::create_directories(w / "plugins");
   std::ofstream(w / "plugins" / "sensing.cpp") << source;
   auto r = run_cli(run_args(w, 1));
