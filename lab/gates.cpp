@@ -199,10 +199,38 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
           }
         }
       }
+      // The gradient test: an output's gradient with respect to every later input must be zero.
+      // It sees a dependence on the future however small its effect on the output.
       m->train();
+      double worst_grad = 0;
+      {
+        auto x = torch::randn({2, L, c.d_model}, torch::requires_grad());
+        auto y = m->forward(x);
+        for (int64_t t : {int64_t{0}, int64_t{31}, int64_t{63}, L - 2}) {
+          auto grad = torch::autograd::grad({y.narrow(1, t, 1).sum()}, {x}, {}, /*retain_graph=*/true,
+                                            /*create_graph=*/false, /*allow_unused=*/true)[0];
+          if (!grad.defined()) continue;  // the output does not depend on the input at all
+          const double input_scale = std::max(1e-12, max_abs(grad.narrow(1, 0, t + 1)));
+          const double later = max_abs(grad.narrow(1, t + 1, L - t - 1));
+          if (!std::isfinite(later) || !std::isfinite(input_scale)) {
+            g.reason = "non-finite gradient of the output at position " + std::to_string(t) + " (train mode, grad)";
+            g.details = {{"position", t}, {"test", "gradient"}};
+            return;
+          }
+          worst_grad = std::max(worst_grad, later / input_scale);
+          if (!(later <= c.gradient_tolerance * input_scale)) {
+            g.reason = "the output at position " + std::to_string(t) + " has a gradient of " + fmt(later) +
+                       " with respect to later inputs (" + fmt(later / input_scale) +
+                       " of its largest with respect to earlier ones): the mixer reads the future";
+            g.details = {{"position", t}, {"max_gradient", later}, {"test", "gradient"}};
+            return;
+          }
+        }
+      }
       g.passed = true;
-      g.details = {{"max_change", worst}, {"situations", 4}};
-      g.reason = "earlier outputs unchanged by later inputs in 4 situations (max change " + fmt(worst) + ")";
+      g.details = {{"max_change", worst}, {"situations", 4}, {"max_relative_gradient", worst_grad}};
+      g.reason = "earlier outputs unchanged by later inputs in 4 situations (max change " + fmt(worst) +
+                 "); no gradient to later inputs (max " + fmt(worst_grad) + " relative)";
     }));
   }
 

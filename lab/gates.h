@@ -25,6 +25,9 @@ struct GateConfig {
   int64_t reference_parameters = 0;
   double parameter_tolerance = 0.3;
   double tolerance = 1e-5;  // causality / batch independence (relative to output scale)
+  // The gradient test: an output's gradient with respect to later inputs, relative to its largest
+  // with respect to earlier ones (round-off of an FFT convolution stays below 1e-6).
+  double gradient_tolerance = 1e-6;
   // Called around the complexity gate's timed runs: "start" before each pass over the lengths,
   // then the run's length after each run. A trusted process that reads this process's CPU time
   // from the kernel at every mark times the runs itself (host/worker_job.cpp); it returns once

@@ -57,6 +57,19 @@ TEST(Gates, MixersThatReadTheFutureInOneSituationFailCausality) {
   }
 }
 
+// A dependence on the future too faint for the perturbation test shows in the gradient.
+TEST(Gates, AFaintLookAheadFailsTheGradientTest) {
+  auto gs = run_gates(t::make<t::FaintFutureMixer>, quick());
+  const auto& g = gate(gs, "causality");
+  EXPECT_FALSE(g.passed);
+  EXPECT_NE(g.reason.find("gradient"), std::string::npos) << g.reason;
+  EXPECT_EQ(g.details.value("test", ""), "gradient") << g.details.dump();
+  // The honest running mean has none.
+  auto honest = run_gates(t::make<t::MeanMixer>, quick());
+  EXPECT_TRUE(gate(honest, "causality").passed) << gate(honest, "causality").reason;
+  EXPECT_EQ(gate(honest, "causality").details.value("max_relative_gradient", 1.0), 0.0);
+}
+
 TEST(Gates, NonFiniteOutputFailsCausality) {
   auto gs = run_gates(t::make<t::NanMixer>, quick());
   const auto& g = gate(gs, "causality");
