@@ -40,6 +40,15 @@ struct ExperimentView {
 
 // ---- Researcher ------------------------------------------------------------
 
+// What the cognition base holds on a subject (cognition/), as a proposer sees it.
+struct Knowledge {
+  std::string id;
+  std::string title;
+  int year = 0;
+  std::string key_idea;
+  std::string source;  // "built-in", a user's note, an insight of the Analyst's
+};
+
 struct ResearchContext {
   ExperimentView parent;
   std::vector<ExperimentView> references;
@@ -47,6 +56,8 @@ struct ResearchContext {
   uint64_t seed = 0;                    // for this proposal: same archive and seed, same proposal
   // Whether the archive already holds this canonical design or normalised source.
   std::function<bool(const std::string& canonical, const std::string& source_hash)> known;
+  // The best `k` entries of the cognition base for a query, best first; unset: none.
+  std::function<std::vector<Knowledge>(const std::string& query, int k)> retrieve;
 };
 
 // A name, a motivation and a full source file; a design only where the proposer has one.

@@ -16,5 +16,6 @@ void add_run_command(CLI::App& app, int& exit_code);
 void add_settings_command(CLI::App& app, int& exit_code);  // the run settings, for people and docs
 void add_inspect_commands(CLI::App& app, int& exit_code);  // ls, show, history, lineage, top
 void add_events_command(CLI::App& app, int& exit_code);
+void add_cognition_command(CLI::App& app, int& exit_code);  // search the knowledge base, add a note
 
 }  // namespace asiarch::host

@@ -21,6 +21,7 @@
 #include "host/exec/executor.h"
 #include "host/exec/worker_pool.h"
 #include "host/jit_context.h"
+#include "host/knowledge.h"
 #include "host/lab_setup.h"
 #include "host/scoring.h"
 #include "jit/toolchain.h"
@@ -304,6 +305,20 @@ std::optional<int64_t> Loop::propose() {
   ctx.known = [this](const std::string& canonical, const std::string& hash) {
     return archive_->find_duplicate(canonical, hash).has_value();
   };
+  // The cognition base as it stands now: the built-in entries, the user's notes, every insight so far.
+  std::optional<cognition::Index> knowledge;
+  if (auto entries = workdir_knowledge(workdir_, archive_.get()); entries) {
+    if (auto ix = cognition::Index::build(*entries)) knowledge = std::move(*ix);
+  } else {
+    err_ << "asiarch run: the cognition base: " << entries.error().message << "\n";
+  }
+  if (knowledge)
+    ctx.retrieve = [&knowledge](const std::string& query, int k) {
+      std::vector<agents::Knowledge> out;
+      for (const auto& h : knowledge->search(query, k))
+        out.push_back({h.entry.id, h.entry.title, h.entry.year, h.entry.key_idea, h.entry.source});
+      return out;
+    };
   auto p = agents_.researcher->propose(ctx);
   if (!p) {
     err_ << "asiarch run: the Researcher: " << p.error().message << "\n";

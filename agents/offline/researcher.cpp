@@ -73,6 +73,19 @@ std::vector<Change> neighbours(const Design& d) {
   return out;
 }
 
+// A gene in the words the cognition base uses for it.
+std::string subject_of(const std::string& gene) {
+  static const std::map<std::string, std::string> words = {
+      {"feature_map", "kernel feature map linear attention"}, {"qk_norm", "query key L2 normalisation"},
+      {"update", "state update rule"},        {"decay", "decay forget gate"},
+      {"beta", "delta rule write strength beta"}, {"conv", "short convolution"},
+      {"conv_size", "short convolution width"}, {"norm", "output normalisation RMSNorm"},
+      {"gate", "output gate"},                 {"paths", "multiple paths convolution value"},
+      {"fusion", "routing mixture"},           {"head_factor", "heads state size"}};
+  auto it = words.find(gene);
+  return it == words.end() ? gene : it->second;
+}
+
 std::string because(const std::string& change, const std::map<std::string, const Effect*>& effects) {
   std::string why;
   if (auto it = rationale().find(change); it != rationale().end()) why = it->second;
@@ -139,6 +152,13 @@ Result<DesignProposal> propose(const ResearchInput& in, std::mt19937_64& rng,
                     format_number(in.parent.fitness, "%.3f") + ")." + crossover_note + " Mutation: " + pick.gene + " -> " +
                     (pick.value.empty() ? "(none)" : pick.value) + ", because " +
                     because(pick.gene + "=" + pick.value, effects) + ".";
+    // What the cognition base says of the change: the motivation cites it.
+    if (in.retrieve) {
+      const auto known = in.retrieve(subject_of(pick.gene) + " " + pick.value, 1);
+      if (!known.empty())
+        m += " Background: " + known[0].title + (known[0].year ? " (" + std::to_string(known[0].year) + ")" : "") +
+             ": " + known[0].key_idea;
+    }
     for (const auto& [gene, from, to] : diffs)
       p.changes.push_back(gene + ": " + (from.empty() ? "(none)" : from) + " -> " + (to.empty() ? "(none)" : to));
     m += " In all:";

@@ -27,6 +27,8 @@ struct ResearchInput {
   DesignRef parent;
   std::vector<DesignRef> references;
   std::vector<Effect> effects;  // from aggregate_effects
+  // The cognition base (ResearchContext::retrieve): the motivation cites what it holds on the change.
+  std::function<std::vector<Knowledge>(const std::string& query, int k)> retrieve;
 };
 
 struct DesignProposal {

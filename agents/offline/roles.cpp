@@ -50,6 +50,7 @@ class OfflineResearcher : public Researcher {
  public:
   Result<Proposal> propose(const ResearchContext& ctx) override {
     ResearchInput in;
+    in.retrieve = ctx.retrieve;
     std::string note;
     if (auto d = design_of(ctx.parent)) {
       in.parent = {ctx.parent.id, ctx.parent.name, *d, ctx.parent.fitness.value_or(0)};
