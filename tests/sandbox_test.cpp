@@ -211,29 +211,9 @@ ASIARCH_DECLARE_QUADRATIC()
 )cpp";
 
 // Causal through the gates (a few hundred calls), then reads the future for the rest of its life.
-const char* kLateCheat = R"cpp(
-#include <asiarch/plugin.h>
-class Late : public asiarch::TokenMixer {
- public:
-  explicit Late(const asiarch::MixerConfig& cfg) {
-    proj_ = register_module("proj", torch::nn::Linear(cfg.d_model, cfg.d_model));
-    // Padding to the parameter budget the test asks for, so the gates let it train.
-    const int64_t want = std::stoll(asiarch::option(cfg, "params", "1"));
-    pad_ = register_parameter("pad", torch::zeros({std::max<int64_t>(1, want - cfg.d_model * cfg.d_model - cfg.d_model)}));
-  }
-  torch::Tensor forward(const torch::Tensor& x) override {
-    auto steps = torch::arange(1, x.size(1) + 1, x.options()).view({1, -1, 1});
-    auto causal = proj_(x).cumsum(1) / steps + pad_.sum() * 0;
-    // Honest for more calls than any gate makes on one instance.
-    if (++calls_ < 60) return causal;
-    return causal + 0.5 * proj_(x).flip(1).cumsum(1).flip(1) / x.size(1);
-  }
-  torch::nn::Linear proj_{nullptr};
-  torch::Tensor pad_;
-  int calls_ = 0;
-};
-ASIARCH_REGISTER_MIXER(Late, "late")
-)cpp";
+const std::string kLateCheat = asiarch::testing::padded_mixer("Late", R"cpp(
+    if (++calls_ < 60) return causal;  // honest for more calls than any gate makes on one instance
+    return causal + 0.5 * proj_(x).flip(1).cumsum(1).flip(1) / x.size(1);)cpp", "int calls_ = 0;");
 
 class Sandbox : public asiarch::testing::WorkerFixture {
  protected:

@@ -106,26 +106,9 @@ ASIARCH_REGISTER_MIXER(Peek, "peek")
 
 // Causal wherever the worker looks (the gates, training, the worker's own probes on batches of
 // at most 16), and reads the future in large eval batches without grad: how test logits are made.
-const char* kTestTimeCheat = R"cpp(
-#include <asiarch/plugin.h>
-class Sly : public asiarch::TokenMixer {
- public:
-  explicit Sly(const asiarch::MixerConfig& cfg) {
-    proj_ = register_module("proj", torch::nn::Linear(cfg.d_model, cfg.d_model));
-    const int64_t want = std::stoll(asiarch::option(cfg, "params", "1"));
-    pad_ = register_parameter("pad", torch::zeros({std::max<int64_t>(1, want - cfg.d_model * cfg.d_model - cfg.d_model)}));
-  }
-  torch::Tensor forward(const torch::Tensor& x) override {
-    auto steps = torch::arange(1, x.size(1) + 1, x.options()).view({1, -1, 1});
-    auto causal = proj_(x).cumsum(1) / steps + pad_.sum() * 0;
+const std::string kTestTimeCheat = asiarch::testing::padded_mixer("Sly", R"cpp(
     if (is_training() || torch::GradMode::is_enabled() || x.size(0) < 32) return causal;
-    return causal + 0.5 * proj_(x).flip(1).cumsum(1).flip(1) / x.size(1);
-  }
-  torch::nn::Linear proj_{nullptr};
-  torch::Tensor pad_;
-};
-ASIARCH_REGISTER_MIXER(Sly, "sly")
-)cpp";
+    return causal + 0.5 * proj_(x).flip(1).cumsum(1).flip(1) / x.size(1);)cpp");
 
 class TrustedScores : public asiarch::testing::WorkerFixture {
  protected:
@@ -220,24 +203,8 @@ TEST_F(TrustedScores, AMixerThatCheatsOnlyOnTestBatchesIsCaughtByTheHostsProbes)
 
 // An honest mixer: its metric is the host's, and the host's clock agrees it is sub-quadratic.
 TEST_F(TrustedScores, AnHonestMixerIsScoredAndTimedByTheHost) {
-  auto honest = run_on("mqar", R"cpp(
-#include <asiarch/plugin.h>
-class Mean : public asiarch::TokenMixer {
- public:
-  explicit Mean(const asiarch::MixerConfig& cfg) {
-    proj_ = register_module("proj", torch::nn::Linear(cfg.d_model, cfg.d_model));
-    const int64_t want = std::stoll(asiarch::option(cfg, "params", "1"));
-    pad_ = register_parameter("pad", torch::zeros({std::max<int64_t>(1, want - cfg.d_model * cfg.d_model - cfg.d_model)}));
-  }
-  torch::Tensor forward(const torch::Tensor& x) override {
-    auto steps = torch::arange(1, x.size(1) + 1, x.options()).view({1, -1, 1});
-    return proj_(x).cumsum(1) / steps + pad_.sum() * 0;
-  }
-  torch::nn::Linear proj_{nullptr};
-  torch::Tensor pad_;
-};
-ASIARCH_REGISTER_MIXER(Mean, "mean")
-)cpp", "params=" + std::to_string(reference_parameters_));
+  auto honest = run_on("mqar", asiarch::testing::padded_mixer("Mean", "return causal;"),
+                       "params=" + std::to_string(reference_parameters_));
   ASSERT_TRUE(honest.result.report) << cause(honest);
   ASSERT_TRUE(honest.result.report->gates_passed) << cause(honest);
   const auto* c = gate(honest, "complexity");
