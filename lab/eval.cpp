@@ -16,13 +16,6 @@ void fail_task(TaskResult& r, const TaskData& data, const std::string& why) {
   r.stop_reason = why;
 }
 
-torch::Tensor test_inputs(const TaskData& data) {
-  const int64_t n = static_cast<int64_t>(data.test.size()), l = n ? static_cast<int64_t>(data.test.front().input.size()) : 0;
-  auto in = torch::empty({n, l}, torch::kLong);
-  for (int64_t i = 0; i < n; ++i) std::copy(data.test[i].input.begin(), data.test[i].input.end(), in.data_ptr<int64_t>() + i * l);
-  return in;
-}
-
 // JSON has no NaN: non-finite curve points are dropped, so one cannot make the report unreadable.
 Curve finite_points(const Curve& c) {
   Curve out;
@@ -124,7 +117,7 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
           } else {
             const auto eval_start = std::chrono::steady_clock::now();
             if (options.test_sink) {
-              auto inputs = test_inputs(*data);
+              auto inputs = token_tensor(data->test, &Example::input);
               predict(model, inputs, [&](int64_t first, const torch::Tensor& logits) {
                 options.test_sink(task_name, first, logits);
               });

@@ -20,15 +20,7 @@ struct Tensors {
 };
 
 Tensors to_tensors(const std::vector<Example>& examples) {
-  const int64_t n = static_cast<int64_t>(examples.size()), l = static_cast<int64_t>(examples.front().input.size());
-  auto in = torch::empty({n, l}, torch::kLong), tg = torch::empty({n, l}, torch::kLong);
-  auto* pi = in.data_ptr<int64_t>();
-  auto* pt = tg.data_ptr<int64_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    std::copy(examples[i].input.begin(), examples[i].input.end(), pi + i * l);
-    std::copy(examples[i].target.begin(), examples[i].target.end(), pt + i * l);
-  }
-  return {in, tg};
+  return {token_tensor(examples, &Example::input), token_tensor(examples, &Example::target)};
 }
 
 // Forward and backward of one batch, split into `shards` runs on their own
@@ -110,6 +102,15 @@ std::optional<double> loss_at(const Curve& curve, int64_t step) {
     }
   }
   return curve.back().second;
+}
+
+torch::Tensor token_tensor(const std::vector<Example>& examples, std::vector<int64_t> Example::*field) {
+  const int64_t n = static_cast<int64_t>(examples.size());
+  const int64_t l = n ? static_cast<int64_t>((examples.front().*field).size()) : 0;
+  auto out = torch::empty({n, l}, torch::kLong);
+  for (int64_t i = 0; i < n; ++i)
+    std::copy((examples[i].*field).begin(), (examples[i].*field).end(), out.data_ptr<int64_t>() + i * l);
+  return out;
 }
 
 double worst_metric(const TaskData& task) { return task.metric == Metric::accuracy ? 0 : 8.0; }

@@ -82,6 +82,9 @@ TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const 
                               const std::optional<Reference>& reference = std::nullopt,
                               const MonitorConfig& monitor = {}, const CurveCallback& on_log = nullptr);
 
+// The examples' inputs or targets (`&Example::input`, `&Example::target`) as an [N, L] int64 tensor.
+torch::Tensor token_tensor(const std::vector<Example>& examples, std::vector<int64_t> Example::*field);
+
 // The worst value of a task's metric: what a run that cannot be scored gets.
 double worst_metric(const TaskData& task);
 
