@@ -9,4 +9,10 @@ namespace asiarch {
 
 double source_similarity(const std::string& a, const std::string& b);
 
+// The same, blind to renaming: the file's own names (classes, members, locals)
+// are replaced by their order of first appearance, while names it reaches
+// through `::` or `.` (the library's functions, torch's, the config's fields)
+// and C++ keywords are kept. A copy with other identifiers scores 1.
+double renamed_similarity(const std::string& a, const std::string& b);
+
 }  // namespace asiarch

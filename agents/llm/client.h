@@ -1,0 +1,119 @@
+// An OpenAI-compatible chat client (POST {url}/chat/completions, not
+// streamed) over libcurl, shared by the four LLM roles: retries with
+// exponential backoff and jitter on connection errors, timeouts, 429
+// (honouring Retry-After) and 5xx; a circuit breaker that pauses every LLM
+// role after repeated failures and closes by itself after a cool-down; token
+// usage (estimated when the server gives none), cost and a spending cap.
+// Every request is handed to a CallLog (the host stores it in the archive),
+// and an answer the log already holds for the same request is replayed, not
+// paid for again. The API key lives only in this object's memory.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agents/llm/config.h"
+
+namespace asiarch::agents::llm {
+
+struct Message {
+  std::string role;  // system, user, assistant
+  std::string content;
+};
+
+// One request as the roles make it.
+struct Request {
+  std::string role;              // researcher, engineer, analyst, judge
+  std::string purpose;           // propose, correct, revise_build, revise_runtime, analyse, judge, ...
+  std::string template_name;
+  int template_version = 0;
+  std::vector<Message> messages;
+};
+
+// One call as recorded: what was asked, what came back, what it cost.
+struct Call {
+  std::string role, purpose, model, template_name;
+  int template_version = 0;
+  nlohmann::json request = nlohmann::json::object();  // {messages, temperature, max_tokens}
+  std::string key;              // hash of model + request: the same request replays its answer
+  std::string response;         // the answer's content (reasoning dropped), bounded
+  double latency_seconds = 0;
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+  bool tokens_estimated = false;
+  double cost_usd = 0;
+  int http_status = 0;          // of the last try; 0: no HTTP answer
+  int retries = 0;
+  std::string error;            // empty when an answer came
+  bool replayed = false;        // answered from the archive, not the endpoint
+  std::string outcome;          // what the role made of it: "parsed", "edits applied", or why not
+};
+
+// Where calls go: the host's archive. `replay` returns a successful answer
+// already recorded for `key`, if any.
+class CallLog {
+ public:
+  virtual ~CallLog() = default;
+  virtual void record(const Call& call) = 0;
+  virtual std::optional<Call> replay(const std::string& key) = 0;
+};
+
+// What a role gets back.
+struct Reply {
+  bool ok = false;
+  std::string content;       // without <think> blocks
+  std::string error;         // why there is no answer
+  bool unavailable = false;  // the endpoint failed or the breaker is open: worth trying later
+  Call call;                 // as recorded (the role sets `outcome` and records it)
+};
+
+class Client {
+ public:
+  // `api_key` may be empty (a local server needs none).
+  Client(Config config, std::string api_key, CallLog* log);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends `r` to the role's model; never throws. The call is not yet
+  // recorded: the role records it with its outcome (`finish`).
+  Reply chat(const Request& r);
+  // Records a call, with what the role made of it.
+  void finish(Call call, const std::string& outcome);
+
+  const Config& config() const { return config_; }
+  // The breaker: seconds until LLM roles may call again (0: closed).
+  double paused_for() const;
+  std::string pause_reason() const;
+  double spent_usd() const;
+  bool budget_spent() const { return config_.budget_usd > 0 && spent_usd() >= config_.budget_usd; }
+
+ private:
+  struct Http {
+    int status = 0;            // 0: no HTTP answer (connection, timeout)
+    std::string body, error;
+    std::optional<double> retry_after;
+  };
+  Http post(const std::string& body);
+  void opened(const std::string& reason);
+
+  Config config_;
+  std::string api_key_;
+  CallLog* log_;
+  mutable std::mutex mu_;
+  double spent_ = 0;
+  int consecutive_failures_ = 0;
+  std::chrono::steady_clock::time_point open_until_{};
+  std::string pause_reason_;
+  uint64_t jitter_state_;
+};
+
+// Rough token count of a text, for budgets and when the server reports none (about 4 bytes a token).
+int64_t estimate_tokens(const std::string& text);
+
+}  // namespace asiarch::agents::llm
