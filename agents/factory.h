@@ -7,17 +7,20 @@
 #include <string>
 #include <vector>
 
+#include "agents/llm/client.h"
+#include "agents/llm/config.h"
 #include "agents/roles.h"
 #include "util/result.h"
 
 namespace asiarch::agents {
 
-// Which backend plays each role.
+// Which backend plays each role: "offline" or "llm"; empty: llm when an
+// endpoint is configured (llm.url), else offline.
 struct Backends {
-  std::string researcher = "offline";
-  std::string engineer = "offline";
-  std::string analyst = "offline";
-  std::string judge = "offline";
+  std::string researcher;
+  std::string engineer;
+  std::string analyst;
+  std::string judge;
 };
 
 struct Agents {
@@ -25,10 +28,15 @@ struct Agents {
   std::unique_ptr<Engineer> engineer;
   std::unique_ptr<Analyst> analyst;
   std::unique_ptr<Judge> judge;
+  std::shared_ptr<llm::Client> llm;  // shared by the LLM roles; null when none plays
+  Backends backends;                 // as resolved
 };
 
-// An unknown backend is an error naming the role and listing the known ones.
-Result<Agents> make_agents(const Backends& backends);
+// An unknown backend is an error naming the role and listing the known ones; an
+// LLM role without llm.url, or a bad llm section, is an error naming the field.
+// The API key is read from the variable llm.api_key_env names, here and nowhere else.
+Result<Agents> make_agents(const Backends& backends, const llm::Config& llm = {}, llm::CallLog* calls = nullptr);
+Backends resolved(Backends backends, const llm::Config& llm);
 std::vector<std::string> known_backends();
 
 }  // namespace asiarch::agents

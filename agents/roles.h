@@ -36,6 +36,9 @@ struct ExperimentView {
   std::optional<double> fitness;                       // when scored
   bool failed = false;
   std::string fail_reason;
+  // Filled where a role needs them (the parent and references of a proposal, a judged candidate):
+  nlohmann::json results = nlohmann::json::object();  // per-task metrics, fitness parts, gate measurements
+  std::string analysis;                               // the Analyst's text on it
 };
 
 // ---- Researcher ------------------------------------------------------------
@@ -58,6 +61,8 @@ struct ResearchContext {
   std::function<bool(const std::string& canonical, const std::string& source_hash)> known;
   // The best `k` entries of the cognition base for a query, best first; unset: none.
   std::function<std::vector<Knowledge>(const std::string& query, int k)> retrieve;
+  // Recent rejections with their reasons (failed builds, failed gates, refused duplicates), newest last.
+  std::vector<std::string> rejections;
 };
 
 // A name, a motivation and a full source file; a design only where the proposer has one.
@@ -104,6 +109,7 @@ struct Revision {
   std::string source;
   std::string method;                 // "fix-it", "rule:<name>", ... or why it declined
   std::vector<std::string> answered;  // the diagnostics or failure the change answers
+  bool unavailable = false;           // the backend could not be asked now (an LLM endpoint down): ask again later
 };
 
 class Engineer {

@@ -128,6 +128,33 @@ CREATE TABLE runtime_attempts (
   PRIMARY KEY (experiment_id, revision));
 ALTER TABLE compile_attempts ADD COLUMN failure TEXT NOT NULL DEFAULT '';
 )sql",
+      // 5: every request to an LLM endpoint, with its answer, tokens and cost.
+      R"sql(
+CREATE TABLE llm_calls (
+  id INTEGER PRIMARY KEY,
+  experiment_id INTEGER REFERENCES experiments(id),
+  time TEXT NOT NULL,
+  role TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  model TEXT NOT NULL,
+  template TEXT NOT NULL,
+  template_version INTEGER NOT NULL,
+  request TEXT NOT NULL,
+  request_key TEXT NOT NULL,
+  response TEXT NOT NULL,
+  latency_seconds REAL NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  tokens_estimated INTEGER NOT NULL,
+  cost_usd REAL NOT NULL,
+  http_status INTEGER NOT NULL,
+  retries INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  replayed INTEGER NOT NULL,
+  outcome TEXT NOT NULL);
+CREATE INDEX llm_calls_experiment ON llm_calls(experiment_id);
+CREATE INDEX llm_calls_key ON llm_calls(request_key);
+)sql",
   };
   return m;
 }
@@ -796,6 +823,113 @@ std::optional<int64_t> Archive::find_duplicate(const std::string& canonical, con
   q.bind(2, source_hash);
   if (!q.executeStep()) return std::nullopt;
   return q.getColumn(0).getInt64();
+}
+
+namespace {
+
+constexpr const char* kLlmColumns =
+    "id, experiment_id, time, role, purpose, model, template, template_version, request, request_key, response, "
+    "latency_seconds, prompt_tokens, completion_tokens, tokens_estimated, cost_usd, http_status, retries, error, "
+    "replayed, outcome";
+
+LlmCall llm_call_row(SQLite::Statement& q) {
+  LlmCall c;
+  c.id = q.getColumn(0).getInt64();
+  if (!q.getColumn(1).isNull()) c.experiment = q.getColumn(1).getInt64();
+  c.time = q.getColumn(2).getString();
+  c.role = q.getColumn(3).getString();
+  c.purpose = q.getColumn(4).getString();
+  c.model = q.getColumn(5).getString();
+  c.template_name = q.getColumn(6).getString();
+  c.template_version = q.getColumn(7).getInt();
+  c.request = nlohmann::json::parse(q.getColumn(8).getString(), nullptr, false);
+  c.key = q.getColumn(9).getString();
+  c.response = q.getColumn(10).getString();
+  c.latency_seconds = q.getColumn(11).getDouble();
+  c.prompt_tokens = q.getColumn(12).getInt64();
+  c.completion_tokens = q.getColumn(13).getInt64();
+  c.tokens_estimated = q.getColumn(14).getInt() != 0;
+  c.cost_usd = q.getColumn(15).getDouble();
+  c.http_status = q.getColumn(16).getInt();
+  c.retries = q.getColumn(17).getInt();
+  c.error = q.getColumn(18).getString();
+  c.replayed = q.getColumn(19).getInt() != 0;
+  c.outcome = q.getColumn(20).getString();
+  return c;
+}
+
+}  // namespace
+
+Result<int64_t> Archive::add_llm_call(const LlmCall& c) {
+  if (auto refused = impl_->refuse_write(path_, "record an LLM call")) return *refused;
+  try {
+    SQLite::Statement q(impl_->db,
+                        "INSERT INTO llm_calls (experiment_id, time, role, purpose, model, template, template_version, "
+                        "request, request_key, response, latency_seconds, prompt_tokens, completion_tokens, "
+                        "tokens_estimated, cost_usd, http_status, retries, error, replayed, outcome) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (c.experiment) q.bind(1, *c.experiment); else q.bind(1);
+    q.bind(2, c.time.empty() ? now_utc_ms() : c.time);
+    q.bind(3, c.role);
+    q.bind(4, c.purpose);
+    q.bind(5, c.model);
+    q.bind(6, c.template_name);
+    q.bind(7, c.template_version);
+    q.bind(8, c.request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    q.bind(9, c.key);
+    q.bind(10, c.response);
+    q.bind(11, c.latency_seconds);
+    q.bind(12, c.prompt_tokens);
+    q.bind(13, c.completion_tokens);
+    q.bind(14, c.tokens_estimated ? 1 : 0);
+    q.bind(15, c.cost_usd);
+    q.bind(16, c.http_status);
+    q.bind(17, c.retries);
+    q.bind(18, c.error);
+    q.bind(19, c.replayed ? 1 : 0);
+    q.bind(20, c.outcome);
+    q.exec();
+    return impl_->db.getLastInsertRowid();
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot record an LLM call", e);
+  }
+}
+
+Status Archive::attach_llm_calls(const std::vector<int64_t>& ids, int64_t experiment) {
+  if (auto refused = impl_->refuse_write(path_, "attach LLM calls")) return *refused;
+  try {
+    SQLite::Transaction t(impl_->db);
+    for (int64_t id : ids) {
+      SQLite::Statement q(impl_->db, "UPDATE llm_calls SET experiment_id = ? WHERE id = ?");
+      q.bind(1, experiment);
+      q.bind(2, id);
+      q.exec();
+    }
+    t.commit();
+    return Ok{};
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot attach LLM calls to experiment " + std::to_string(experiment), e);
+  }
+}
+
+std::vector<LlmCall> Archive::llm_calls(std::optional<int64_t> experiment) const {
+  std::vector<LlmCall> out;
+  if (impl_->version < 5) return out;  // no LLM calls before schema 5
+  SQLite::Statement q(impl_->db, std::string("SELECT ") + kLlmColumns + " FROM llm_calls" +
+                                     (experiment ? " WHERE experiment_id = ?" : "") + " ORDER BY id");
+  if (experiment) q.bind(1, *experiment);
+  while (q.executeStep()) out.push_back(llm_call_row(q));
+  return out;
+}
+
+std::optional<LlmCall> Archive::answered_llm_call(const std::string& key) const {
+  if (impl_->version < 5) return std::nullopt;
+  SQLite::Statement q(impl_->db, std::string("SELECT ") + kLlmColumns +
+                                     " FROM llm_calls WHERE request_key = ? AND error = '' AND replayed = 0 "
+                                     "ORDER BY id DESC LIMIT 1");
+  q.bind(1, key);
+  if (!q.executeStep()) return std::nullopt;
+  return llm_call_row(q);
 }
 
 }  // namespace asiarch::archive

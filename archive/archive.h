@@ -18,7 +18,7 @@
 
 namespace asiarch::archive {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 enum class Origin { evolved, hand_written, baseline };
 const char* to_string(Origin o);
@@ -126,6 +126,27 @@ struct Outcome {
   nlohmann::json timing = nlohmann::json::object();
 };
 
+// One request to an LLM endpoint and its answer (never the API key).
+struct LlmCall {
+  int64_t id = 0;
+  std::optional<int64_t> experiment;  // none: a proposal that never became an experiment
+  std::string time;
+  std::string role, purpose, model, template_name;
+  int template_version = 0;
+  nlohmann::json request = nlohmann::json::object();  // {messages, temperature, max_tokens}
+  std::string key;        // identifies the request: the same request replays this answer
+  std::string response;
+  double latency_seconds = 0;
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+  bool tokens_estimated = false;
+  double cost_usd = 0;
+  int http_status = 0;
+  int retries = 0;
+  std::string error;
+  bool replayed = false;
+  std::string outcome;
+};
+
 // The second stage: an experiment re-evaluated on a larger preset.
 struct StageResult {
   std::string preset;
@@ -190,6 +211,13 @@ class Archive {
   std::vector<std::pair<int64_t, double>> top(int n) const;
   // Novelty: is there an experiment with this canonical form or source hash?
   std::optional<int64_t> find_duplicate(const std::string& canonical, const std::string& source_hash) const;
+
+  // LLM calls, in the order they were made.
+  Result<int64_t> add_llm_call(const LlmCall& c);
+  Status attach_llm_calls(const std::vector<int64_t>& ids, int64_t experiment);
+  std::vector<LlmCall> llm_calls(std::optional<int64_t> experiment = std::nullopt) const;  // none: all of them
+  // The latest answered call with this key, if any.
+  std::optional<LlmCall> answered_llm_call(const std::string& key) const;
 
   struct Impl;
 

@@ -86,7 +86,95 @@ Result<nlohmann::json> history_view(const Archive& a, int64_t id) {
   for (const auto& t : a.runtime_attempts(id))
     runtime.push_back({{"revision", t.revision}, {"stage", t.stage}, {"failure", t.failure}, {"source", t.source},
                        {"revised", t.revised}, {"method", t.method}, {"answered", t.answered}, {"diff", t.diff}});
-  return nlohmann::json{{"id", id}, {"name", e->name}, {"attempts", attempts}, {"runtime_attempts", runtime}};
+  nlohmann::json calls = nlohmann::json::array();
+  for (const auto& c : a.llm_calls(id)) calls.push_back(llm_call_view(c));
+  return nlohmann::json{
+      {"id", id}, {"name", e->name}, {"attempts", attempts}, {"runtime_attempts", runtime}, {"llm_calls", calls}};
+}
+
+nlohmann::json llm_call_view(const LlmCall& c) {
+  return {{"id", c.id},
+          {"experiment", c.experiment ? nlohmann::json(*c.experiment) : nlohmann::json()},
+          {"time", c.time},
+          {"role", c.role},
+          {"purpose", c.purpose},
+          {"model", c.model},
+          {"template", c.template_name},
+          {"template_version", c.template_version},
+          {"request", c.request},
+          {"response", c.response},
+          {"latency_seconds", c.latency_seconds},
+          {"prompt_tokens", c.prompt_tokens},
+          {"completion_tokens", c.completion_tokens},
+          {"tokens_estimated", c.tokens_estimated},
+          {"cost_usd", c.cost_usd},
+          {"http_status", c.http_status},
+          {"retries", c.retries},
+          {"error", c.error},
+          {"replayed", c.replayed},
+          {"outcome", c.outcome}};
+}
+
+nlohmann::json usage_view(const Archive& a, int k) {
+  struct Sum {
+    int64_t calls = 0, errors = 0, prompt = 0, completion = 0;
+    double cost = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Sum> by;
+  struct ModelStats {
+    int64_t edits_tried = 0, edits_applied = 0, proposals = 0, built = 0;
+  };
+  std::map<std::string, ModelStats> models;
+  std::map<int64_t, std::string> proposed_by;  // experiment -> the model whose proposal it is
+  Sum total;
+  for (const auto& c : a.llm_calls()) {
+    for (Sum* s : {&by[{c.role, c.model}], &total}) {
+      ++s->calls;
+      s->errors += !c.error.empty();
+      s->prompt += c.replayed ? 0 : c.prompt_tokens;
+      s->completion += c.replayed ? 0 : c.completion_tokens;
+      s->cost += c.replayed ? 0 : c.cost_usd;
+    }
+    auto& m = models[c.model];
+    if (c.outcome == "parsed: edits applied") ++m.edits_tried, ++m.edits_applied;
+    if (c.outcome.rfind("unusable: edits did not apply", 0) == 0) ++m.edits_tried;
+    if (c.role == "researcher" && c.outcome.rfind("parsed", 0) == 0 && c.experiment) proposed_by[*c.experiment] = c.model;
+  }
+  for (const auto& [id, model] : proposed_by) {
+    auto& m = models[model];
+    ++m.proposals;
+    for (const auto& t : a.compile_attempts(id))
+      if (t.ok) {
+        m.built += t.attempt <= k + 1;
+        break;
+      }
+  }
+  auto sum_json = [](const Sum& s) {
+    return nlohmann::json{{"calls", s.calls}, {"errors", s.errors}, {"prompt_tokens", s.prompt},
+                          {"completion_tokens", s.completion}, {"cost_usd", s.cost}};
+  };
+  nlohmann::json roles = nlohmann::json::array();
+  for (const auto& [key, s] : by) {
+    auto j = sum_json(s);
+    j["role"] = key.first;
+    j["model"] = key.second;
+    roles.push_back(j);
+  }
+  nlohmann::json per_model = nlohmann::json::array();
+  auto share = [](int64_t n, int64_t d) { return d ? nlohmann::json(static_cast<double>(n) / static_cast<double>(d)) : nlohmann::json(); };
+  for (const auto& [model, m] : models)
+    per_model.push_back({{"model", model},
+                         {"edits", m.edits_tried},
+                         {"edits_applied", m.edits_applied},
+                         {"edit_share_applied", share(m.edits_applied, m.edits_tried)},
+                         {"proposals", m.proposals},
+                         {"built_within_k", m.built},
+                         {"k", k},
+                         {"build_share", share(m.built, m.proposals)}});
+  auto j = sum_json(total);
+  j["by_role"] = roles;
+  j["by_model"] = per_model;
+  return j;
 }
 
 Result<nlohmann::json> lineage_view(const Archive& a, std::optional<int64_t> id) {

@@ -27,10 +27,19 @@ nlohmann::json top_view(const Archive& a, int n);
 // form, source, gates, training runs, score, second stages, analyses (`show`).
 Result<nlohmann::json> detail_view(const Archive& a, int64_t id);
 
-// {id, name, attempts, runtime_attempts}: every compile and repair attempt
-// (with diagnostics, diff and why it did not finish) and every run-time
-// failure and the Engineer's revision of it (`history`).
+// {id, name, attempts, runtime_attempts, llm_calls}: every compile and repair
+// attempt (with diagnostics, diff and why it did not finish), every run-time
+// failure and the Engineer's revision of it, and every LLM call made for the
+// experiment, in order (`history`).
 Result<nlohmann::json> history_view(const Archive& a, int64_t id);
+
+// One LLM call: role, model, template and version, messages, answer, tokens, cost, status.
+nlohmann::json llm_call_view(const LlmCall& c);
+
+// What the LLM roles cost and how well they worked (`usage`): totals; calls,
+// tokens and cost per role and model; per model, the share of edit answers that
+// applied and of proposals that built within `k` repairs.
+nlohmann::json usage_view(const Archive& a, int k = 2);
 
 // Family trees: each node a summary with its `children`. All roots, or the
 // tree holding `id` (from its root) when given (`lineage`).

@@ -161,17 +161,26 @@ void CandidateRun::compiled(const WorkerOutcome& o, bool alive) {
     return;
   }
   agents::BuildFailure f{spec_.job.name, source_, a.diagnostics, a.failure, a.attempt};
+  if (!revise_build(f)) {
+    waiting_ = std::move(f);
+    emit("repair_waiting", {{"attempt", a.attempt}, {"reason", "the Engineer is unavailable; asking again later"}});
+  }
+}
+
+bool CandidateRun::revise_build(const agents::BuildFailure& f) {
   auto r = deps_.engineer.revise_build(f);
+  if (r.unavailable) return false;
   if (!r.revised || r.source == source_) {
-    emit("repair_declined", {{"attempt", a.attempt}, {"method", r.method}});
-    fail(did_not_build + ": " + without_declined(r.method));
-    return;
+    emit("repair_declined", {{"attempt", f.attempt}, {"method", r.method}});
+    fail("did not build after " + std::to_string(attempts_this_source_) + " attempt(s): " + without_declined(r.method));
+    return true;
   }
   pending_method_ = r.method;
   pending_answered_ = r.answered;
   pending_diff_ = unified_diff(source_, r.source, spec_.job.name);
   emit("repair", {{"attempt", attempts_ + 1}, {"method", r.method}, {"answered", r.answered}});
   source_ = std::move(r.source);
+  return true;
 }
 
 void CandidateRun::evaluated(WorkerOutcome o) {
@@ -227,6 +236,11 @@ void CandidateRun::evaluated(WorkerOutcome o) {
 
 bool CandidateRun::step() {
   if (phase_ == Phase::compile) {
+    if (waiting_) {
+      if (!revise_build(*waiting_)) return false;
+      waiting_.reset();
+      return phase_ == Phase::done;
+    }
     if (!compile_job_) {
       start_compile();
       return phase_ == Phase::done;

@@ -67,6 +67,8 @@ class CandidateRun {
   bool already_built();
   void take_pending(archive::CompileAttempt& a);
   void compiled(const WorkerOutcome& o, bool alive);
+  // Asks the Engineer to revise a source that did not build; false while it cannot be asked (an LLM pause).
+  bool revise_build(const agents::BuildFailure& f);
   void evaluated(WorkerOutcome o);
   void fail(const std::string& reason);
   void emit(const std::string& kind, nlohmann::json data);
@@ -77,6 +79,7 @@ class CandidateRun {
   std::string source_;  // the source being compiled or run now
   enum class Phase { compile, evaluate, done } phase_ = Phase::compile;
   std::optional<RunningJob> compile_job_;
+  std::optional<agents::BuildFailure> waiting_;  // a failed build waiting for the Engineer to be available
   std::optional<RunningJob> warm_;  // the worker that built the source, waiting for its evaluation
   bool eval_reused_ = false;        // the evaluation runs in that worker
   std::optional<Executor::JobId> eval_job_;

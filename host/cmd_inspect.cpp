@@ -1,5 +1,5 @@
 // Reading the archive: `asiarch ls`, `show ID`, `history ID`, `lineage [ID]`,
-// `top [-n K]`, each with --json (the views of archive/views.h). They open the
+// `top [-n K]`, `usage [-k K]`, each with --json (the views of archive/views.h). They open the
 // archive read-only: looking never migrates or otherwise writes it.
 #include <CLI/CLI.hpp>
 
@@ -200,6 +200,59 @@ int cmd_history(const InspectArgs& a) {
     for (const auto& ans : t.answered) std::cout << "  answered: " << ans << "\n";
     if (!t.diff.empty()) std::cout << t.diff;
   }
+  auto calls = (*ar)->llm_calls(a.id);
+  if (!calls.empty()) std::cout << "\n" << calls.size() << " LLM call(s)\n";
+  for (const auto& c : calls) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "\ncall %lld: %s %s, %s, template %s v%d: %lld+%lld tokens%s, $%.4f, %.1f s, HTTP %d, %d retr%s%s",
+                  static_cast<long long>(c.id), c.role.c_str(), c.purpose.c_str(), c.model.c_str(),
+                  c.template_name.c_str(), c.template_version, static_cast<long long>(c.prompt_tokens),
+                  static_cast<long long>(c.completion_tokens), c.tokens_estimated ? " (estimated)" : "", c.cost_usd,
+                  c.latency_seconds, c.http_status, c.retries, c.retries == 1 ? "y" : "ies", c.replayed ? ", replayed" : "");
+    std::cout << buf << "\n";
+    if (!c.error.empty()) std::cout << "  error: " << c.error << "\n";
+    if (!c.outcome.empty()) std::cout << "  outcome: " << c.outcome << "\n";
+  }
+  return 0;
+}
+
+int cmd_usage(const InspectArgs& a) {
+  auto ar = open_workdir_archive(a.workdir);
+  if (!ar) return std::cerr << "asiarch usage: " << ar.error().message << "\n", 1;
+  const auto u = archive::usage_view(**ar, a.n);
+  if (a.json) {
+    std::cout << u.dump(2) << "\n";
+    return 0;
+  }
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%lld LLM call(s), %lld errors, %lld prompt + %lld completion tokens, $%.4f\n",
+                static_cast<long long>(u["calls"].get<int64_t>()), static_cast<long long>(u["errors"].get<int64_t>()),
+                static_cast<long long>(u["prompt_tokens"].get<int64_t>()),
+                static_cast<long long>(u["completion_tokens"].get<int64_t>()), u["cost_usd"].get<double>());
+  std::cout << buf;
+  if (u["by_role"].empty()) return 0;
+  std::cout << "\nrole        model                          calls errors   prompt  complet.      cost\n";
+  for (const auto& r : u["by_role"]) {
+    std::snprintf(buf, sizeof buf, "%-11s %-30s %5lld %6lld %8lld %9lld %9.4f\n", r["role"].get<std::string>().c_str(),
+                  r["model"].get<std::string>().substr(0, 30).c_str(), static_cast<long long>(r["calls"].get<int64_t>()),
+                  static_cast<long long>(r["errors"].get<int64_t>()),
+                  static_cast<long long>(r["prompt_tokens"].get<int64_t>()),
+                  static_cast<long long>(r["completion_tokens"].get<int64_t>()), r["cost_usd"].get<double>());
+    std::cout << buf;
+  }
+  std::cout << "\nmodel                          edits applied  proposals built<=" << a.n << " repairs\n";
+  auto pct = [](const nlohmann::json& x) {
+    if (x.is_null()) return std::string("-");
+    char b[16];
+    std::snprintf(b, sizeof b, "%.0f%%", x.get<double>() * 100);
+    return std::string(b);
+  };
+  for (const auto& m : u["by_model"]) {
+    std::snprintf(buf, sizeof buf, "%-30s %5lld %7s  %9lld %6s\n", m["model"].get<std::string>().substr(0, 30).c_str(),
+                  static_cast<long long>(m["edits"].get<int64_t>()), pct(m["edit_share_applied"]).c_str(),
+                  static_cast<long long>(m["proposals"].get<int64_t>()), pct(m["build_share"]).c_str());
+    std::cout << buf;
+  }
   return 0;
 }
 
@@ -269,6 +322,14 @@ void add_inspect_commands(CLI::App& app, int& exit_code) {
     auto* c = add(app, "top", "The best experiments by fitness.", a);
     c->add_option("-n", a->n, "how many")->capture_default_str();
     c->callback([a, &exit_code] { exit_code = cmd_top(*a); });
+  }
+  {
+    auto a = std::make_shared<InspectArgs>();
+    a->n = 2;
+    auto* c = add(app, "usage", "LLM calls, tokens and cost per role and model; per model, how often edits applied and "
+                                "proposals built within k repairs.", a);
+    c->add_option("-k", a->n, "repairs allowed for a proposal to count as built")->capture_default_str();
+    c->callback([a, &exit_code] { exit_code = cmd_usage(*a); });
   }
 }
 

@@ -22,15 +22,42 @@
 #include "host/exec/worker_pool.h"
 #include "host/jit_context.h"
 #include "host/knowledge.h"
+#include "host/llm_calls.h"
 #include "host/lab_setup.h"
 #include "host/scoring.h"
 #include "jit/toolchain.h"
 #include "util/files.h"
+#include "util/similarity.h"
 
 namespace asiarch::host {
 namespace {
 
 bool done_status(const std::string& s) { return s == "scored" || s == "failed"; }
+
+// A proposal this alike (renaming aside) to an archived source is a near-duplicate.
+constexpr double kNearDuplicate = 0.95;
+// Proposals that fail in a row (no answer that could be used) before the run stops asking.
+constexpr int kMaxFailedProposals = 3;
+
+// What a role reads of an experiment's results: per-task metrics, the fitness parts, the gates.
+nlohmann::json results_json(const std::vector<archive::TrainingRun>& runs, const std::vector<archive::GateRecord>& gates,
+                            const std::optional<archive::Score>& score) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& r : runs) {
+    auto& t = j["tasks"][r.task];
+    t[r.metric_name] = r.metric;
+    if (r.final_loss) t["final_loss"] = *r.final_loss;
+    t["stop"] = r.stop_reason;
+    t["tokens_per_second"] = r.tokens_per_second;
+  }
+  for (const auto& g : gates) j["gates"][g.name] = {{"passed", g.passed}, {"reason", g.reason}};
+  if (score)
+    j["fitness"] = {{"total", score->total},
+                    {"loss_score", score->loss_score},
+                    {"bench_score", score->bench_score},
+                    {"judge_score", score->judge_score}};
+  return j;
+}
 
 // A candidate in flight and when its clock started.
 struct InFlight {
@@ -98,13 +125,26 @@ class Loop {
   std::list<InFlight> running_;
   std::set<int64_t> failed_to_start_;
   std::map<int64_t, std::pair<std::chrono::steady_clock::time_point, double>> proposed_at_;
+  std::unique_ptr<ArchiveCallLog> calls_ = std::make_unique<ArchiveCallLog>();
+  int failed_proposals_ = 0;
+  std::string last_proposal_failure_;
+  std::vector<std::string> refusals_;  // this run's refused proposals, for the Researcher
+  bool llm_paused_ = false;
+  bool budget_noted_ = false;
+  // Fills what a proposal's parent and references are read with.
+  void describe(agents::ExperimentView& v) const;
+  std::optional<std::string> duplicate_of(const agents::Proposal& p, const std::vector<agents::ExperimentView>& all,
+                                          nlohmann::json& details) const;
+  // Whether the LLM roles may be asked now; says so in the events when that changes.
+  bool llm_available();
 };
 
 Status Loop::setup() {
   // Everything that can be refused without touching the disk first.
-  auto agents = agents::make_agents(c_.agents);
+  auto agents = agents::make_agents(c_.agents, c_.llm, calls_.get());
   if (!agents) return agents.error();
   agents_ = std::move(*agents);
+  c_.agents = agents_.backends;
   // The pool starts nothing until asked, so the executor is made (or refused) before the disk is touched.
   workdir_ = std::filesystem::absolute(c_.workdir);
   base_job_.cache_dir = c_.cache_dir.empty() ? jit::default_cache_dir().string() : c_.cache_dir;
@@ -147,6 +187,7 @@ Status Loop::setup() {
   if (c_.events == "jsonl") sinks.push_back(&jsonl_);
   else if (!c_.quiet) sinks.push_back(&text_);
   events_ = std::make_unique<EventLog>(*archive_, sinks);
+  calls_->bind(archive_.get(), events_.get());
 
   base_job_.preset = c_.preset;
   base_job_.presets_file = c_.presets_file.empty() ? "" : std::filesystem::absolute(c_.presets_file).string();
@@ -282,8 +323,62 @@ std::map<std::string, lab::Reference> Loop::references_on(const std::string& pre
   return refs;
 }
 
+void Loop::describe(agents::ExperimentView& v) const {
+  v.results = results_json(archive_->training_runs(v.id), archive_->gates(v.id), archive_->score(v.id));
+  for (const auto& a : archive_->analyses(v.id)) v.analysis = a.text;
+}
+
+// Exact copies (the same design, or the same source once comments and spacing go) and, for
+// free-form code, near-duplicates (the same code under other names) are refused before any compile.
+std::optional<std::string> Loop::duplicate_of(const agents::Proposal& p, const std::vector<agents::ExperimentView>& all,
+                                              nlohmann::json& details) const {
+  if (auto id = archive_->find_duplicate(p.canonical, p.source_hash)) {
+    details = {{"similar_to", *id}, {"similarity", 1.0}};
+    auto e = archive_->experiment(*id);
+    return "\"" + p.name + "\" is a copy of experiment #" + std::to_string(*id) + (e ? " " + e->name : "") +
+           ": propose something different";
+  }
+  // A design from a gene space is new when its canonical form is: neighbouring genes differ by a
+  // token or two of source, which is a small step, not a copy. Free-form code has no such form.
+  if (!p.canonical.empty()) return std::nullopt;
+  double best = 0;
+  const agents::ExperimentView* near = nullptr;
+  for (const auto& v : all) {
+    if (v.source.empty()) continue;
+    const double sim = renamed_similarity(p.source, v.source);
+    if (sim > best) best = sim, near = &v;
+  }
+  if (!near || best < kNearDuplicate) return std::nullopt;
+  details = {{"similar_to", near->id}, {"similarity", best}};
+  char pct[16];
+  std::snprintf(pct, sizeof pct, "%.0f%%", best * 100);
+  return "\"" + p.name + "\" is a near-duplicate of experiment #" + std::to_string(near->id) + " " + near->name + " (" +
+         pct + " alike once names are ignored): change the mechanism, not the names";
+}
+
+bool Loop::llm_available() {
+  if (!agents_.llm) return true;
+  if (agents_.llm->budget_spent()) {
+    if (!budget_noted_)
+      note("the LLM budget is spent ($" + std::to_string(agents_.llm->spent_usd()) + " of $" +
+           std::to_string(c_.llm.budget_usd) + "): no new proposal starts");
+    budget_noted_ = true;
+    return false;
+  }
+  if (const double wait = agents_.llm->paused_for(); wait > 0) {
+    if (!llm_paused_)
+      events_->emit("llm_paused", std::nullopt, {{"seconds", wait}, {"reason", agents_.llm->pause_reason()}});
+    llm_paused_ = true;
+    return false;
+  }
+  if (llm_paused_) events_->emit("llm_resumed", std::nullopt, {{"reason", "the cool-down ended"}});
+  llm_paused_ = false;
+  return true;
+}
+
 std::optional<int64_t> Loop::propose() {
   const auto began = std::chrono::steady_clock::now();
+  if (!llm_available()) return std::nullopt;
   // Candidates: every scored experiment with a source (hand-written ones too), unless suspected of leakage.
   std::set<int64_t> suspicious;
   const auto all = views(&suspicious);
@@ -296,15 +391,29 @@ std::optional<int64_t> Loop::propose() {
   const auto count = all.size();
   std::mt19937_64 rng(c_.seed * 0x9E3779B97F4A7C15ULL + count);
   auto sel = archive::select(candidates, c_.selection, rng);
-  if (!sel) return std::nullopt;
+  if (!sel) {
+    ++failed_proposals_;
+    last_proposal_failure_ = "no scored design to be a parent";
+    return std::nullopt;
+  }
   agents::ResearchContext ctx;
   ctx.parent = *by_id[sel->parent];
-  for (int64_t r : sel->references) ctx.references.push_back(*by_id[r]);
+  describe(ctx.parent);
+  for (int64_t r : sel->references) {
+    ctx.references.push_back(*by_id[r]);
+    describe(ctx.references.back());
+  }
   ctx.archive = all;
   ctx.seed = rng();
   ctx.known = [this](const std::string& canonical, const std::string& hash) {
     return archive_->find_duplicate(canonical, hash).has_value();
   };
+  // What went wrong lately: the newest failures with their reasons, then this run's refusals.
+  for (auto it = all.rbegin(); it != all.rend() && ctx.rejections.size() < 5; ++it)
+    if (it->failed && it->origin == "evolved") ctx.rejections.push_back(it->name + " failed: " + it->fail_reason.substr(0, 300));
+  std::reverse(ctx.rejections.begin(), ctx.rejections.end());
+  for (size_t i = refusals_.size() > 3 ? refusals_.size() - 3 : 0; i < refusals_.size(); ++i)
+    ctx.rejections.push_back(refusals_[i]);
   // The cognition base as it stands now: the built-in entries, the user's notes, every insight so far.
   std::optional<cognition::Index> knowledge;
   if (auto entries = workdir_knowledge(workdir_, archive_.get()); entries) {
@@ -319,33 +428,57 @@ std::optional<int64_t> Loop::propose() {
         out.push_back({h.entry.id, h.entry.title, h.entry.year, h.entry.key_idea, h.entry.source});
       return out;
     };
-  auto p = agents_.researcher->propose(ctx);
-  if (!p) {
-    err_ << "asiarch run: the Researcher: " << p.error().message << "\n";
-    return std::nullopt;
+  calls_->working_on(std::nullopt);
+  for (int attempt = 0; attempt < c_.max_proposal_tries; ++attempt) {
+    auto p = agents_.researcher->propose(ctx);
+    if (!p) {
+      if (agents_.llm && agents_.llm->paused_for() > 0) return std::nullopt;  // not the proposal's fault: wait
+      ++failed_proposals_;
+      last_proposal_failure_ = p.error().message;
+      events_->emit("proposal_failed", std::nullopt,
+                    {{"researcher", c_.agents.researcher}, {"reason", p.error().message}, {"parent", sel->parent}});
+      err_ << "asiarch run: the Researcher: " << p.error().message << "\n";
+      return std::nullopt;
+    }
+    nlohmann::json details;
+    if (auto refused = duplicate_of(*p, all, details)) {
+      details["name"] = p->name;
+      details["reason"] = *refused;
+      details["try"] = attempt + 1;
+      events_->emit("proposal_refused", std::nullopt, details);
+      refusals_.push_back(*refused);
+      ctx.rejections.push_back(*refused);
+      ctx.seed = rng();
+      continue;
+    }
+    archive::Experiment e;
+    e.parent = sel->parent;
+    e.references = sel->references;
+    e.name = p->name;
+    e.motivation = p->motivation;
+    e.source = p->source;
+    e.design = p->design;
+    e.canonical = p->canonical;
+    e.source_hash = p->source_hash;
+    e.origin = archive::Origin::evolved;
+    std::vector<archive::Event> ev{EventLog::make(
+        "experiment_proposed", std::nullopt,
+        {{"name", p->name}, {"parent", sel->parent}, {"references", sel->references}, {"motivation", p->motivation},
+         {"researcher", c_.agents.researcher}})};
+    auto id = archive_->add_experiment(e, &ev);
+    if (!id) {
+      err_ << "asiarch run: " << id.error().message << "\n";
+      return std::nullopt;
+    }
+    calls_->attach(*id);
+    events_->published(ev);
+    failed_proposals_ = 0;
+    proposed_at_[*id] = {began, std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count()};
+    return *id;
   }
-  archive::Experiment e;
-  e.parent = sel->parent;
-  e.references = sel->references;
-  e.name = p->name;
-  e.motivation = p->motivation;
-  e.source = p->source;
-  e.design = p->design;
-  e.canonical = p->canonical;
-  e.source_hash = p->source_hash;
-  e.origin = archive::Origin::evolved;
-  std::vector<archive::Event> ev{EventLog::make(
-      "experiment_proposed", std::nullopt,
-      {{"name", p->name}, {"parent", sel->parent}, {"references", sel->references}, {"motivation", p->motivation},
-       {"researcher", c_.agents.researcher}})};
-  auto id = archive_->add_experiment(e, &ev);
-  if (!id) {
-    err_ << "asiarch run: " << id.error().message << "\n";
-    return std::nullopt;
-  }
-  events_->published(ev);
-  proposed_at_[*id] = {began, std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count()};
-  return *id;
+  ++failed_proposals_;
+  last_proposal_failure_ = "every one of " + std::to_string(c_.max_proposal_tries) + " tries was refused as a duplicate";
+  return std::nullopt;
 }
 
 Status Loop::start(int64_t id) {
@@ -394,6 +527,8 @@ bool Loop::finish(InFlight& f) {
   for (auto& v : all)
     if (v.id == id) self = &v;
   if (!self) return true;
+  calls_->working_on(id);
+  self->results = results_json(rec.runs, rec.gates, std::nullopt);
   const auto& eval = r.evaluation();
   if (!rechecked && rec.status == "scored" && eval && eval->result.report) {
     const Metrics base = is_reference(id) ? metrics_of(rec.runs) : baseline_metrics().value_or(Metrics{});
@@ -597,6 +732,7 @@ bool Loop::evaluate_stage(int64_t id, const std::string& preset) {
   spec.stage_preset = preset;
   events_->emit("promoted", id, {{"name", e->name}, {"preset", preset}, {"stage_preset", preset}});
   CandidateRun run(spec, deps());
+  calls_->working_on(id);
   while (!run.step()) {
     if (cancel_.cancelled()) {
       run.cancel();
@@ -652,6 +788,8 @@ int Loop::run() {
                    {"judge", c_.agents.judge}}}});
   bool interrupted = false;
   bool refill = true;
+  std::string stop_reason;  // why the run stopped short, as an error
+  std::string done_reason = "done";
   for (;;) {
     if (cancel_.cancelled()) {
       interrupted = true;
@@ -680,8 +818,28 @@ int Loop::run() {
       }
     }
     refill = false;
-    if (running_.empty()) break;
+    if (running_.empty()) {
+      // Nothing in flight and nothing started: the budget is met, or proposing failed.
+      if (evolved_done() + evolved_pending() >= c_.budget) break;
+      if (agents_.llm && agents_.llm->budget_spent()) {
+        done_reason = "the LLM budget is spent";
+        break;
+      }
+      if (failed_proposals_ >= kMaxFailedProposals) {
+        stop_reason = "the Researcher failed " + std::to_string(failed_proposals_) + " times in a row: " +
+                      last_proposal_failure_;
+        break;
+      }
+      if (agents_.llm && agents_.llm->paused_for() > 0) {
+        // LLM roles are paused: wait out the cool-down (Ctrl-C still stops), then propose again.
+        std::this_thread::sleep_for(std::chrono::milliseconds(
+            static_cast<int64_t>(std::min(agents_.llm->paused_for(), 0.5) * 1000) + 1));
+      }
+      refill = true;
+      continue;
+    }
     for (auto it = running_.begin(); it != running_.end();) {
+      calls_->working_on(it->run->spec().id);
       if (it->run->step() && finish(*it)) {
         it = running_.erase(it);
         adopt_hand_written();
@@ -705,8 +863,14 @@ int Loop::run() {
   if (!interrupted && evolved_done() >= c_.budget) interrupted = !promote();
   pool_->shutdown();
   events_->emit("run_stopped", std::nullopt,
-                {{"reason", interrupted ? "interrupted" : "done"}, {"evolved_done", evolved_done()}, {"budget", c_.budget}});
+                {{"reason", interrupted ? "interrupted" : stop_reason.empty() ? done_reason : stop_reason},
+                 {"evolved_done", evolved_done()},
+                 {"budget", c_.budget}});
   summary(interrupted);
+  if (!stop_reason.empty()) {
+    err_ << "asiarch run: stopped: " << stop_reason << "\n";
+    return 1;
+  }
   return interrupted ? 130 : 0;
 }
 

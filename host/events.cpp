@@ -67,6 +67,18 @@ std::string line_for(const archive::Event& e) {
   if (k == "rechecked")
     return d.value("agree", false) ? "re-evaluation agrees" : "re-evaluation DISAGREES: flagged, never a parent";
   if (k == "stage_scored") return "fitness " + format_number(num(d, "fitness"));
+  if (k == "llm_call")
+    return "LLM " + str(d, "role") + " (" + str(d, "purpose") + ", " + str(d, "model") + "): " +
+           (str(d, "error").empty() ? str(d, "outcome") : "ERROR " + str(d, "error")) + ", " +
+           std::to_string(d.value("tokens", int64_t{0})) + " tokens, " + format_number(num(d, "seconds"), "%.1f") + " s" +
+           (d.value("replayed", false) ? " (replayed from the archive)" : "");
+  if (k == "proposal_failed") return "the Researcher failed: " + str(d, "reason");
+  if (k == "proposal_refused") return "refused before compiling: " + str(d, "reason");
+  if (k == "llm_paused")
+    return "LLM roles PAUSED for " + format_number(num(d, "seconds"), "%.0f") + " s (circuit breaker open): " +
+           str(d, "reason");
+  if (k == "llm_resumed") return "LLM roles resumed";
+  if (k == "repair_waiting") return "Engineer unavailable; the repair waits";
   if (k == "stage_failed") return "FAILED: " + str(d, "cause");
   return "";  // training_progress, worker_started/ended, analysed, run_stopped: stored, not printed
 }

@@ -67,6 +67,7 @@ Status apply_config_json(RunConfig& config, const std::string& text, const std::
   if (!j.is_object()) return make_error(source + ": expected a JSON object of settings");
   RunConfig next = config;  // all or nothing
   if (auto st = apply_object(next, j, "", source); !st) return st;
+  if (auto st = agents::llm::check_tables(next.llm); !st) return make_error(source + ": " + st.error().message);
   config = next;
   return Ok{};
 }

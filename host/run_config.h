@@ -29,7 +29,9 @@ struct RunConfig {
   archive::SelectionConfig selection;
   int max_repair_attempts = 4;     // compiles per built source (1: no repair)
   int max_runtime_revisions = 1;   // Engineer revisions after a runtime failure (0: none)
-  AgentBackends agents;
+  AgentBackends agents;            // empty: llm when llm.url is set, else offline
+  agents::llm::Config llm;         // the OpenAI-compatible endpoint (agents/llm/config.h)
+  int max_proposal_tries = 3;      // a Researcher answer refused as a duplicate is asked again this many times in all
   std::string executor = "local";  // where built candidates are gated and trained
   std::string events = "text";     // what `run` prints: text (progress lines) | jsonl (one event a line)
   std::vector<std::string> baselines = {"linear_attention", "delta_net", "gated_delta_net", "mamba2"};

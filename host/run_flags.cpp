@@ -13,7 +13,7 @@ using Kind = SettingType::Kind;
 // A flag's text as the JSON value a config file would hold, if it is one the setting accepts.
 std::optional<nlohmann::json> flag_value(const RunSetting& s, const std::string& text) {
   nlohmann::json v = text;
-  if (s.type.kind == Kind::integer || s.type.kind == Kind::positive_number) {
+  if (s.type.kind == Kind::integer || s.type.kind == Kind::positive_number || s.type.kind == Kind::number) {
     v = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!v.is_number()) return std::nullopt;
   }
@@ -24,7 +24,9 @@ std::optional<nlohmann::json> flag_value(const RunSetting& s, const std::string&
 std::string type_name(const SettingType& t) {
   switch (t.kind) {
     case Kind::integer: return "INT";
-    case Kind::positive_number: return "NUMBER";
+    case Kind::positive_number:
+    case Kind::number: return "NUMBER";
+    case Kind::object: return "JSON";
     case Kind::texts: return "LIST";
     case Kind::choice: {
       std::string names;

@@ -16,6 +16,8 @@ SettingType choice(std::vector<std::string> choices) { return {Kind::choice, std
 SettingType texts() { return {Kind::texts, {}, 0, 0}; }
 SettingType integer(int64_t min) { return {Kind::integer, {}, min, 0}; }
 SettingType positive_number() { return {Kind::positive_number, {}, 0, 0}; }
+SettingType non_negative_number() { return {Kind::number, {}, 0, 0}; }
+SettingType object() { return {Kind::object, {}, 0, 0}; }
 
 // `field` is a generic lambda returning the RunConfig member, so one
 // expression serves reading (const) and writing.
@@ -60,13 +62,46 @@ std::vector<RunSetting> make_settings() {
       setting("max_runtime_revisions", "--max-runtime-revisions", integer(0), ASIARCH_FIELD(max_runtime_revisions),
               "Engineer revisions after a runtime failure (0: none)"),
       setting("agents.researcher", "--researcher", text(), ASIARCH_FIELD(agents.researcher),
-              "what plays the Researcher (offline: the built-in algorithm)"),
+              "what plays the Researcher: offline (the built-in algorithm) or llm (the endpoint of llm.url)",
+              "llm when llm.url is set, else offline"),
       setting("agents.engineer", "--engineer", text(), ASIARCH_FIELD(agents.engineer),
-              "what plays the Engineer (offline: the built-in algorithm)"),
+              "what plays the Engineer: offline (the built-in algorithm) or llm (the endpoint of llm.url)",
+              "llm when llm.url is set, else offline"),
       setting("agents.analyst", "--analyst", text(), ASIARCH_FIELD(agents.analyst),
-              "what plays the Analyst (offline: the built-in algorithm)"),
+              "what plays the Analyst: offline (the built-in algorithm) or llm (the endpoint of llm.url)",
+              "llm when llm.url is set, else offline"),
       setting("agents.judge", "--judge", text(), ASIARCH_FIELD(agents.judge),
-              "what plays the Judge (offline: the built-in algorithm)"),
+              "what plays the Judge: offline (the built-in algorithm) or llm (the endpoint of llm.url)",
+              "llm when llm.url is set, else offline"),
+      setting("llm.url", "--llm-url", text(), ASIARCH_FIELD(llm.url),
+              "the OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (empty: no LLM; every role offline)"),
+      setting("llm.model", "--model", text(), ASIARCH_FIELD(llm.model), "the model every LLM role asks"),
+      setting("llm.api_key_env", "", text(), ASIARCH_FIELD(llm.api_key_env),
+              "the environment variable holding the API key (the key itself is never written anywhere)"),
+      setting("llm.roles", "", object(), ASIARCH_FIELD(llm.roles),
+              "per role (researcher, engineer, analyst, judge): {model, temperature, max_tokens} overriding llm.model"),
+      setting("llm.timeout_seconds", "", positive_number(), ASIARCH_FIELD(llm.timeout_seconds),
+              "time limit of one request, seconds"),
+      setting("llm.max_retries", "", integer(0), ASIARCH_FIELD(llm.max_retries),
+              "retries after connection errors, timeouts, 429 and 5xx (exponential backoff with jitter)"),
+      setting("llm.retry_base_seconds", "", positive_number(), ASIARCH_FIELD(llm.retry_base_seconds),
+              "the first retry's backoff, doubled for each further retry"),
+      setting("llm.context_tokens", "", integer(1024), ASIARCH_FIELD(llm.context_tokens),
+              "the model's context: each prompt and its answer are fitted into it"),
+      setting("llm.budget_usd", "", non_negative_number(), ASIARCH_FIELD(llm.budget_usd),
+              "once this much is spent, no new proposal starts (0: no cap)"),
+      setting("llm.prices", "", object(), ASIARCH_FIELD(llm.prices),
+              "per model: {input_per_mtok, output_per_mtok} in USD, for the cost of each call"),
+      setting("llm.prompts_dir", "", text(), ASIARCH_FIELD(llm.prompts_dir),
+              "a folder of prompt templates (NAME.txt) overriding the built-in ones"),
+      setting("llm.ca_file", "", text(), ASIARCH_FIELD(llm.ca_file),
+              "a CA bundle to trust for an HTTPS endpoint with a private certificate (empty: the system's)"),
+      setting("llm.breaker_failures", "", integer(1), ASIARCH_FIELD(llm.breaker_failures),
+              "failed requests in a row that open the circuit breaker (LLM roles pause)"),
+      setting("llm.breaker_cooldown_seconds", "", positive_number(), ASIARCH_FIELD(llm.breaker_cooldown_seconds),
+              "how long LLM roles pause once the breaker opens, seconds"),
+      setting("max_proposal_tries", "", integer(1), ASIARCH_FIELD(max_proposal_tries),
+              "tries per proposal when the Researcher's design is refused as a duplicate"),
       setting("executor", "--executor", text(), ASIARCH_FIELD(executor),
               "where built candidates are gated and trained (local: sandboxed workers on this machine)"),
       setting("events", "--events", choice({"text", "jsonl"}), ASIARCH_FIELD(events),
@@ -142,6 +177,10 @@ bool SettingType::accepts(const nlohmann::json& j) const {
     }
     case Kind::positive_number:
       return j.is_number() && std::isfinite(j.get<double>()) && j.get<double>() > 0;
+    case Kind::number:
+      return j.is_number() && std::isfinite(j.get<double>()) && j.get<double>() >= 0;
+    case Kind::object:
+      return j.is_object();
   }
   return false;
 }
@@ -154,6 +193,8 @@ std::string SettingType::describe() const {
     case Kind::integer:
       return min == 0 ? "a non-negative integer" : min == 1 ? "a positive integer" : "an integer of at least " + std::to_string(min);
     case Kind::positive_number: return "a positive number";
+    case Kind::number: return "a non-negative number";
+    case Kind::object: return "an object";
   }
   return "";
 }

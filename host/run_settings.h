@@ -18,7 +18,7 @@ namespace asiarch::host {
 
 // What values a setting accepts.
 struct SettingType {
-  enum class Kind { text, choice, texts, integer, positive_number };
+  enum class Kind { text, choice, texts, integer, positive_number, number, object };
   Kind kind = Kind::text;
   std::vector<std::string> choices;  // choice
   int64_t min = 0;                   // integer

@@ -87,7 +87,7 @@ TEST(RunSettings, ConfigFileSetsNestedAgentsAndNewFields) {
       "max_runtime_revisions": 3, "executor": "local"})", "w/asiarch.json"));
   EXPECT_EQ(c.agents.engineer, "llm");
   EXPECT_EQ(c.agents.judge, "x");
-  EXPECT_EQ(c.agents.researcher, "offline");
+  EXPECT_EQ(c.agents.researcher, "");  // offline unless llm.url is set
   EXPECT_EQ(c.events, "jsonl");
   EXPECT_EQ(c.max_runtime_revisions, 3);
   EXPECT_EQ(c.executor, "local");
@@ -113,5 +113,5 @@ TEST(RunSettings, ConfigFileErrorsNameTheNestedField) {
   EXPECT_EQ(events.error().message, "w/asiarch.json: field \"events\" must be \"text\" or \"jsonl\", got string \"xml\"");
   auto big = apply_config_json(c, R"({"workers": 3000000000})", "w/asiarch.json");
   EXPECT_FALSE(big);
-  EXPECT_EQ(c.agents.judge, "offline");  // nothing applied from a file with an error
+  EXPECT_EQ(c.agents.judge, "");  // nothing applied from a file with an error
 }

@@ -1,0 +1,103 @@
+#include "agents/llm/answer.h"
+#include "agents/llm/prompts.h"
+#include "agents/llm/roles.h"
+#include "agents/offline/design.h"
+
+namespace asiarch::agents::llm {
+namespace {
+
+std::string outcome_of(const ExperimentView& e) {
+  if (e.fitness) return "scored, fitness " + std::to_string(*e.fitness);
+  if (e.failed) return "failed: " + e.fail_reason;
+  return "not evaluated yet";
+}
+
+class LlmResearcher : public Researcher {
+ public:
+  explicit LlmResearcher(std::shared_ptr<Client> c) : client_(std::move(c)) {}
+
+  Result<Proposal> propose(const ResearchContext& ctx) override {
+    auto t = load_template("researcher", client_->config().prompts_dir);
+    if (!t) return t.error();
+    std::vector<Part> parts;
+    const auto& p = ctx.parent;
+    parts.push_back({"param_budget", "1.25x DeltaNet's", 0, false});
+    parts.push_back({"ops_summary", ops_summary(), 0, false});
+    parts.push_back({"parent_name", p.name, 0, false});
+    parts.push_back({"parent_id", std::to_string(p.id), 0, false});
+    parts.push_back({"parent_motivation", p.motivation, 0, true});
+    parts.push_back({"parent_results", outcome_of(p) + "\n" + (p.results.empty() ? "" : p.results.dump(1)), 0, true});
+    parts.push_back({"parent_analysis", p.analysis, 3, true});
+    parts.push_back({"parent_source", p.source, 0, true});
+    std::string refs;
+    for (const auto& r : ctx.references)
+      refs += "### " + r.name + " (experiment " + std::to_string(r.id) + ", " + outcome_of(r) + ")\nMotivation: " +
+              r.motivation + "\n```cpp\n" + r.source + "```\n\n";
+    parts.push_back({"references", refs, 1, true});
+    std::string know;
+    if (ctx.retrieve)
+      for (const auto& k : ctx.retrieve(p.name + " " + p.motivation, 5))
+        know += "- " + k.title + (k.year ? " (" + std::to_string(k.year) + ")" : "") + ": " + k.key_idea + "\n";
+    parts.push_back({"cognition", know, 2, true});
+    std::string rej;
+    for (const auto& r : ctx.rejections) rej += "- " + r + "\n";
+    parts.push_back({"rejections", rej, 0, true});
+    const auto rs = role_settings(client_->config(), "researcher");
+    const int64_t budget = client_->config().context_tokens - std::min<int64_t>(rs.max_tokens, client_->config().context_tokens / 3);
+    Request req{"researcher", "propose", t->name, t->version, fit(*t, std::move(parts), budget)};
+
+    std::string last_error;
+    for (int round = 0; round <= kCorrections; ++round) {
+      Reply reply = client_->chat(req);
+      if (!reply.ok) {
+        if (reply.call.latency_seconds > 0 || reply.call.http_status) client_->finish(reply.call, "no answer");
+        return make_error((reply.unavailable ? "the LLM endpoint is unavailable: " : "") + reply.error);
+      }
+      auto made = read(reply.content, p.source);
+      if (made) {
+        client_->finish(reply.call, "parsed: " + format_);
+        return made;
+      }
+      last_error = made.error().message;
+      client_->finish(reply.call, "unusable: " + last_error);
+      // One corrective request: the model sees its answer and what was wrong with it.
+      req.purpose = "correct";
+      req.messages.push_back({"assistant", reply.content.substr(0, 16000)});
+      req.messages.push_back({"user", "Your answer could not be used: " + last_error +
+                                          "\nAnswer again with the full C++ file, as "
+                                          "{\"name\": \"...\", \"motivation\": \"...\", \"code\": \"...\"}."});
+    }
+    return make_error("the Researcher's answer could not be used: " + last_error);
+  }
+
+ private:
+  Result<Proposal> read(const std::string& content, const std::string& parent_source) {
+    auto d = parse_design(content);
+    if (!d) return d.error();
+    std::string code = d->code;
+    if (!d->edits.empty()) {
+      auto applied = apply_edits(parent_source, d->edits);
+      if (!applied) return make_error("edits did not apply: " + applied.error().message + "; send the full file instead");
+      code = *applied;
+    }
+    if (auto st = check_contract(code); !st) return st.error();
+    format_ = d->edits.empty() ? d->format : "edits applied";
+    Proposal out;
+    out.name = tidy_name(d->name);
+    out.motivation = d->motivation;
+    out.source = code;
+    out.source_hash = normalised_source_hash(code);
+    return out;
+  }
+
+  std::shared_ptr<Client> client_;
+  std::string format_;
+};
+
+}  // namespace
+
+std::unique_ptr<Researcher> make_researcher(std::shared_ptr<Client> client) {
+  return std::make_unique<LlmResearcher>(std::move(client));
+}
+
+}  // namespace asiarch::agents::llm
