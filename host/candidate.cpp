@@ -191,35 +191,43 @@ void CandidateRun::evaluated(WorkerOutcome o) {
   if (o.result.compile && !eval_reused_) compile_seconds_ += o.result.compile->seconds;
   emit("worker_ended", {{"role", "evaluate"}, {"cause", o.exit.cause()}, {"seconds", o.exit.seconds}});
   auto problem = runtime_problem(o);
-  if (problem) {
+  if (problem)
     emit("runtime_failure", {{"stage", problem->stage}, {"failure", problem->failure}, {"revision", revisions_ + 1}});
-    if (revisions_ < spec_.max_runtime_revisions) {
-      ++revisions_;
-      std::string tail = o.log_tail;
-      agents::RuntimeFailure f{spec_.job.name, source_, problem->stage, problem->failure, tail, revisions_};
-      auto r = deps_.engineer.revise_runtime(f);
-      archive::RuntimeAttempt ra;
-      ra.revision = revisions_;
-      ra.stage = problem->stage;
-      ra.failure = problem->failure;
-      ra.source = source_;
-      ra.revised = r.revised && r.source != source_;
-      ra.method = r.method;
-      ra.answered = r.answered;
-      if (ra.revised) ra.diff = unified_diff(source_, r.source, spec_.job.name);
-      outcome_.runtime_attempts.push_back(ra);
-      emit("runtime_revision", {{"revision", ra.revision}, {"revised", ra.revised}, {"method", ra.method}});
-      if (ra.revised) {
-        deps_.executor.release(*eval_job_);
-        eval_job_.reset();
-        pending_method_ = "runtime revision " + std::to_string(ra.revision) + ": " + r.method;
-        pending_answered_ = r.answered;
-        pending_diff_ = ra.diff;
-        source_ = std::move(r.source);
-        attempts_this_source_ = 0;
-        phase_ = Phase::compile;
-        return;
-      }
+  settle(std::move(o), problem);
+}
+
+void CandidateRun::settle(WorkerOutcome o, const std::optional<RuntimeProblem>& problem) {
+  if (problem && revisions_ < spec_.max_runtime_revisions) {
+    agents::RuntimeFailure f{spec_.job.name, source_, problem->stage, problem->failure, o.log_tail, revisions_ + 1};
+    auto r = deps_.engineer.revise_runtime(f);
+    if (r.unavailable) {
+      // The Engineer cannot be asked now (an LLM pause): the failed run waits, the candidate is kept.
+      if (!waiting_run_) emit("repair_waiting", {{"revision", revisions_ + 1}, {"reason", "the Engineer is unavailable; asking again later"}});
+      waiting_run_ = std::make_pair(std::move(o), *problem);
+      return;
+    }
+    ++revisions_;
+    archive::RuntimeAttempt ra;
+    ra.revision = revisions_;
+    ra.stage = problem->stage;
+    ra.failure = problem->failure;
+    ra.source = source_;
+    ra.revised = r.revised && r.source != source_;
+    ra.method = r.method;
+    ra.answered = r.answered;
+    if (ra.revised) ra.diff = unified_diff(source_, r.source, spec_.job.name);
+    outcome_.runtime_attempts.push_back(ra);
+    emit("runtime_revision", {{"revision", ra.revision}, {"revised", ra.revised}, {"method", ra.method}});
+    if (ra.revised) {
+      deps_.executor.release(*eval_job_);
+      eval_job_.reset();
+      pending_method_ = "runtime revision " + std::to_string(ra.revision) + ": " + r.method;
+      pending_answered_ = r.answered;
+      pending_diff_ = ra.diff;
+      source_ = std::move(r.source);
+      attempts_this_source_ = 0;
+      phase_ = Phase::compile;
+      return;
     }
   }
   archive::Outcome rec = interpret_evaluation(o, spec_.job);
@@ -252,6 +260,12 @@ bool CandidateRun::step() {
     return phase_ == Phase::done;
   }
   if (phase_ == Phase::evaluate) {
+    if (waiting_run_) {
+      auto [o, problem] = std::move(*waiting_run_);
+      waiting_run_.reset();
+      settle(std::move(o), problem);
+      return phase_ == Phase::done;
+    }
     if (!eval_job_) {
       WorkerJob job = spec_.job;
       job.kind = "evaluate";

@@ -16,6 +16,7 @@
 #include "host/events.h"
 #include "host/exec/executor.h"
 #include "host/exec/worker_pool.h"
+#include "host/scoring.h"
 #include "jit/toolchain.h"
 
 namespace asiarch::host {
@@ -70,6 +71,9 @@ class CandidateRun {
   // Asks the Engineer to revise a source that did not build; false while it cannot be asked (an LLM pause).
   bool revise_build(const agents::BuildFailure& f);
   void evaluated(WorkerOutcome o);
+  // Asks the Engineer to revise after a failed run, or records the outcome; keeps the run waiting
+  // while the Engineer cannot be asked.
+  void settle(WorkerOutcome o, const std::optional<RuntimeProblem>& problem);
   void fail(const std::string& reason);
   void emit(const std::string& kind, nlohmann::json data);
   void keep_log(const std::string& title, const WorkerOutcome& o);
@@ -80,6 +84,7 @@ class CandidateRun {
   enum class Phase { compile, evaluate, done } phase_ = Phase::compile;
   std::optional<RunningJob> compile_job_;
   std::optional<agents::BuildFailure> waiting_;  // a failed build waiting for the Engineer to be available
+  std::optional<std::pair<WorkerOutcome, RuntimeProblem>> waiting_run_;  // a failed run, likewise
   std::optional<RunningJob> warm_;  // the worker that built the source, waiting for its evaluation
   bool eval_reused_ = false;        // the evaluation runs in that worker
   std::optional<Executor::JobId> eval_job_;

@@ -471,3 +471,58 @@ TEST(LlmRun, TheLoopPausesWhileTheEndpointIsDownResumesWithoutLosingACandidateAn
   EXPECT_EQ(answered, 1);
   EXPECT_GE(refused, 1);  // the call that found the endpoint down
 }
+
+// The endpoint goes down between the proposal and its repair: the candidate that did not build
+// waits for the Engineer instead of failing, and is repaired once the endpoint is back.
+TEST(LlmRun, ARepairDueWhileTheEndpointIsDownWaitsAndTheCandidateIsNotLost) {
+  const auto d = dir_for("waiting");
+  const int port = asiarch::testing::free_port();
+  const auto work = d / "work";
+  std::filesystem::create_directories(work);
+  std::ofstream(work / "asiarch.json") << nlohmann::json(
+      {{"baselines", {"delta_net"}},
+       {"recheck", 0},
+       {"agents", {{"judge", "offline"}, {"analyst", "offline"}}},
+       {"llm",
+        {{"url", "http://127.0.0.1:" + std::to_string(port) + "/v1"},
+         {"model", "test-model"},
+         {"max_retries", 0},
+         {"breaker_failures", 1},
+         {"breaker_cooldown_seconds", 1},
+         {"timeout_seconds", 30}}}}).dump();
+  const std::string broken = gated_output_delta(true);
+  auto up = std::make_unique<FakeLlm>(
+      d / "first", nlohmann::json{{"answers", {{{"match", "You are the Researcher"},
+                                               {"content", json_answer("Gated Output Delta", "Gate the read-out.", broken)}}}}},
+      port);
+  const auto log = d / "run.log";
+  const pid_t pid = asiarch::testing::spawn_cli(
+      {"run", "--workdir", work.string(), "--preset", "smoke", "--budget", "1", "--events", "jsonl"}, log);
+  auto wait_for = [&](const std::string& kind) {
+    for (int i = 0; i < 2400; ++i) {
+      if (asiarch::testing::text_of(log).find("\"kind\":\"" + kind + "\"") != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_for("experiment_proposed")) << asiarch::testing::text_of(log);
+  up->stop();  // the compile that fails takes over a second: the Engineer will find nobody
+  ASSERT_TRUE(wait_for("repair_waiting")) << asiarch::testing::text_of(log);
+  FakeLlm back(d / "back",
+               {{"answers", {{{"match", {"You are the Engineer", "cannot initialize"}},
+                              {"content", "<<<<<<< SEARCH\n    int64_t gate_heads = \"four\";\n=======\n>>>>>>> REPLACE\n"}}}}},
+               port);
+  ASSERT_EQ(asiarch::testing::wait_exit(pid), 0) << asiarch::testing::text_of(log);
+  auto ar = archive::Archive::open_read_only(work / "archive.db");
+  ASSERT_TRUE(ar);
+  int evolved = 0;
+  for (const auto& e : (*ar)->experiments())
+    if (e.origin == archive::Origin::evolved) {
+      ++evolved;
+      EXPECT_EQ(e.status, "scored") << e.fail_reason;
+      const auto attempts = (*ar)->compile_attempts(e.id);
+      ASSERT_EQ(attempts.size(), 2u);
+      EXPECT_EQ(attempts[1].method, "llm:test-model");
+    }
+  EXPECT_EQ(evolved, 1);
+}
