@@ -2,36 +2,16 @@
 // the discovery loop, resumable.
 #include <CLI/CLI.hpp>
 
-#include <csignal>
 #include <iostream>
 
 #include "host/commands.h"
 #include "host/discovery.h"
 #include "host/run_flags.h"
+#include "host/stop_signals.h"
 #include "util/files.h"
 
 namespace asiarch::host {
 namespace {
-
-// SIGINT/SIGTERM cancel the run. A signal handler reaches only static
-// storage; this token belongs to the command, not to the library.
-CancelToken g_cancel;
-extern "C" void on_stop_signal(int sig) { g_cancel.cancel(sig); }
-
-struct SignalScope {
-  struct sigaction old_int {}, old_term {};
-  SignalScope() {
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-  }
-  ~SignalScope() {
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-  }
-};
 
 // What is not a setting: where the settings come from, and how much to say.
 struct RunArgs {
@@ -44,24 +24,14 @@ struct RunArgs {
 int run_run(const RunArgs& a) {
   RunConfig c;  // defaults, then the config file, then the flags given
   c.workdir = a.workdir;
-  std::string file = a.config_file;
-  if (file.empty() && std::filesystem::exists(std::filesystem::path(c.workdir) / "asiarch.json"))
-    file = (std::filesystem::path(c.workdir) / "asiarch.json").string();
-  if (!file.empty()) {
-    auto text = read_file(file);
-    if (!text) {
-      std::cerr << "asiarch run: " << text.error().message << "\n";
-      return 2;
-    }
-    if (auto st = apply_config_json(c, *text, file); !st) {
-      std::cerr << "asiarch run: " << st.error().message << "\n";
-      return 2;
-    }
+  if (auto st = apply_config_file(c, a.config_file); !st) {
+    std::cerr << "asiarch run: " << st.error().message << "\n";
+    return 2;
   }
   a.flags->apply(c);
   c.quiet = a.quiet;
-  SignalScope signals;
-  return run_discovery(c, std::cout, std::cerr, g_cancel);
+  StopSignals signals;
+  return run_discovery(c, std::cout, std::cerr, stop_token());
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <list>
 #include <memory>
 #include <ostream>
@@ -72,8 +73,8 @@ struct InFlight {
 
 class Loop {
  public:
-  Loop(const RunConfig& c, std::ostream& out, std::ostream& err, const CancelToken& cancel)
-      : c_(c), out_(out), err_(err), cancel_(cancel), text_(out), jsonl_(out) {}
+  Loop(const RunConfig& c, std::ostream& out, std::ostream& err, const CancelToken& cancel, LoopControl* control)
+      : c_(c), out_(out), err_(err), cancel_(cancel), control_(control), text_(out), jsonl_(out) {}
   int run();
 
  private:
@@ -111,6 +112,11 @@ class Loop {
   std::ostream& out_;
   std::ostream& err_;
   const CancelToken& cancel_;
+  LoopControl* control_;
+  bool was_paused_ = false;
+  // Tells the control (when there is one) what the loop is doing; notices pause and resume.
+  void publish(const std::string& state);
+  bool paused();
   TextSink text_;
   JsonlSink jsonl_;
   std::filesystem::path workdir_;
@@ -767,7 +773,38 @@ bool Loop::evaluate_stage(int64_t id, const std::string& preset) {
   return true;
 }
 
+void Loop::publish(const std::string& state) {
+  if (!control_) return;
+  nlohmann::json running = nlohmann::json::array();
+  for (const auto& f : running_) running.push_back({{"id", f.run->spec().id}, {"name", f.run->spec().name}});
+  nlohmann::json llm = nullptr;
+  if (agents_.llm)
+    llm = {{"spent_usd", agents_.llm->spent_usd()},
+           {"budget_usd", c_.llm.budget_usd},
+           {"breaker", agents_.llm->paused_for() > 0 ? "open" : "closed"},
+           {"paused_for_seconds", agents_.llm->paused_for()},
+           {"reason", agents_.llm->pause_reason()}};
+  control_->publish({{"state", state},
+                     {"running", running},
+                     {"workers", c_.workers},
+                     {"budget", c_.budget},
+                     {"preset", c_.preset},
+                     {"agents", {{"researcher", c_.agents.researcher}, {"engineer", c_.agents.engineer},
+                                 {"analyst", c_.agents.analyst}, {"judge", c_.agents.judge}}},
+                     {"llm", llm}});
+}
+
+bool Loop::paused() {
+  if (!control_) return false;
+  const bool now = control_->paused.load();
+  if (now != was_paused_) events_->emit(now ? "paused" : "resumed", std::nullopt);
+  if (was_paused_ && !now) failed_proposals_ = 0;  // resuming tries the Researcher again
+  was_paused_ = now;
+  return now;
+}
+
 int Loop::run() {
+  if (control_ && c_.budget == 0) c_.budget = std::numeric_limits<int>::max();  // the daemon: keep going
   if (auto st = setup(); !st) {
     err_ << "asiarch run: " << st.error().message << "\n";
     return 1;
@@ -810,7 +847,7 @@ int Loop::run() {
         }
       }
       // Evolved proposals wait for the baseline that fitness is measured against.
-      if (!next && evolved_done() + evolved_pending() < c_.budget && have_reference) next = propose();
+      if (!next && evolved_done() + evolved_pending() < c_.budget && have_reference && !paused()) next = propose();
       if (!next) break;
       if (auto st = start(*next); !st) {
         err_ << "asiarch run: #" << *next << ": " << st.error().message << "\n";
@@ -818,6 +855,15 @@ int Loop::run() {
       }
     }
     refill = false;
+    publish(paused() ? "paused" : running_.empty() ? "idle" : "running");
+    if (running_.empty() && control_ && control_->keep_serving &&
+        (paused() || evolved_done() + evolved_pending() >= c_.budget || (agents_.llm && agents_.llm->budget_spent()) ||
+         failed_proposals_ >= kMaxFailedProposals)) {
+      // The daemon: nothing to do now; it keeps serving until it is stopped.
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      refill = true;
+      continue;
+    }
     if (running_.empty()) {
       // Nothing in flight and nothing started: the budget is met, or proposing failed.
       if (evolved_done() + evolved_pending() >= c_.budget) break;
@@ -860,6 +906,7 @@ int Loop::run() {
     }
     running_.clear();
   }
+  publish("stopping");
   if (!interrupted && evolved_done() >= c_.budget) interrupted = !promote();
   pool_->shutdown();
   events_->emit("run_stopped", std::nullopt,
@@ -871,13 +918,15 @@ int Loop::run() {
     err_ << "asiarch run: stopped: " << stop_reason << "\n";
     return 1;
   }
+  if (control_ && control_->keep_serving) return 0;  // the daemon stops by being told to
   return interrupted ? 130 : 0;
 }
 
 }  // namespace
 
-int run_discovery(const RunConfig& config, std::ostream& out, std::ostream& err, const CancelToken& cancel) {
-  Loop loop(config, out, err, cancel);
+int run_discovery(const RunConfig& config, std::ostream& out, std::ostream& err, const CancelToken& cancel,
+                  LoopControl* control) {
+  Loop loop(config, out, err, cancel, control);
   return loop.run();
 }
 

@@ -7,12 +7,16 @@
 
 #include <iosfwd>
 
+#include "host/loop_control.h"
 #include "host/run_config.h"
 #include "util/cancel.h"
 
 namespace asiarch::host {
 
-// Returns the exit code: 0 done, 1 a setup error, 130 stopped by `cancel`.
-int run_discovery(const RunConfig& config, std::ostream& out, std::ostream& err, const CancelToken& cancel);
+// Returns the exit code: 0 done, 1 a setup error, 130 stopped by `cancel`. With `control` (the
+// daemon): pausable, publishes its status, a budget of 0 means no limit, and it idles instead of
+// ending until cancelled (exit 0).
+int run_discovery(const RunConfig& config, std::ostream& out, std::ostream& err, const CancelToken& cancel,
+                  LoopControl* control = nullptr);
 
 }  // namespace asiarch::host

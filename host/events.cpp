@@ -78,6 +78,8 @@ std::string line_for(const archive::Event& e) {
     return "LLM roles PAUSED for " + format_number(num(d, "seconds"), "%.0f") + " s (circuit breaker open): " +
            str(d, "reason");
   if (k == "llm_resumed") return "LLM roles resumed";
+  if (k == "paused") return "paused: no new proposals until resumed";
+  if (k == "resumed") return "resumed";
   if (k == "repair_waiting") return "Engineer unavailable; the repair waits";
   if (k == "stage_failed") return "FAILED: " + str(d, "cause");
   return "";  // training_progress, worker_started/ended, analysed, run_stopped: stored, not printed

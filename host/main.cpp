@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   asiarch::host::add_baselines_command(app, exit_code);
   asiarch::host::add_repair_command(app, exit_code);
   asiarch::host::add_run_command(app, exit_code);
+  asiarch::host::add_daemon_command(app, exit_code);
   asiarch::host::add_settings_command(app, exit_code);
   asiarch::host::add_inspect_commands(app, exit_code);
   asiarch::host::add_events_command(app, exit_code);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/run_settings.h"
+#include "util/files.h"
 
 namespace asiarch::host {
 namespace {
@@ -70,6 +71,17 @@ Status apply_config_json(RunConfig& config, const std::string& text, const std::
   if (auto st = agents::llm::check_tables(next.llm); !st) return make_error(source + ": " + st.error().message);
   config = next;
   return Ok{};
+}
+
+Status apply_config_file(RunConfig& config, const std::string& config_file) {
+  std::string file = config_file;
+  const auto beside = std::filesystem::path(config.workdir) / "asiarch.json";
+  std::error_code ec;
+  if (file.empty() && std::filesystem::exists(beside, ec)) file = beside.string();
+  if (file.empty()) return Ok{};
+  auto text = read_file(file);
+  if (!text) return text.error();
+  return apply_config_json(config, *text, file);
 }
 
 }  // namespace asiarch::host

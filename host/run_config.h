@@ -49,4 +49,7 @@ struct RunConfig {
 // them, or none and an error.
 Status apply_config_json(RunConfig& config, const std::string& text, const std::string& source);
 
+// Applies `config_file`, or else `<config.workdir>/asiarch.json` when it exists, onto `config`.
+Status apply_config_file(RunConfig& config, const std::string& config_file);
+
 }  // namespace asiarch::host

@@ -1,0 +1,111 @@
+// `asiarch daemon --workdir DIR [--host ADDR] [--port P] [--token-file F]` and the run settings:
+// the discovery loop kept going (`--budget 0`, the default here, has no limit; at a budget it
+// stops proposing and keeps serving), with the HTTP API of host/http_api.h beside it. One daemon
+// per workdir. SIGTERM/SIGINT: stop proposing, checkpoint the work in flight as `run` does
+// (it resumes on restart), exit 0.
+#include <CLI/CLI.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "host/commands.h"
+#include "host/discovery.h"
+#include "host/http_api.h"
+#include "host/run_flags.h"
+#include "host/stop_signals.h"
+#include "util/files.h"
+
+namespace asiarch::host {
+namespace {
+
+struct DaemonArgs {
+  std::string workdir = RunConfig{}.workdir;
+  std::string config_file;
+  ApiOptions api;
+  std::string token_file;
+  bool quiet = false;
+  std::shared_ptr<GivenFlags> flags = std::make_shared<GivenFlags>();
+};
+
+// Holds DIR/.daemon.lock (with this pid in it) for the process's life; the error names the holder.
+Result<int> claim(const std::filesystem::path& workdir) {
+  const auto path = workdir / ".daemon.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return make_error(path.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    const std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "?";
+    return make_error(workdir.string() + " is already served by the asiarch daemon with pid " + pid);
+  }
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0)
+    return make_error(path.string() + ": cannot write the pid: " + std::strerror(errno));
+  return fd;
+}
+
+int run_daemon(const DaemonArgs& a) {
+  RunConfig c;
+  c.workdir = a.workdir;
+  c.budget = 0;  // keep going
+  if (auto st = apply_config_file(c, a.config_file); !st) {
+    std::cerr << "asiarch daemon: " << st.error().message << "\n";
+    return 2;
+  }
+  a.flags->apply(c);
+  c.quiet = a.quiet;
+  ApiOptions api = a.api;
+  if (!a.token_file.empty()) {
+    auto t = read_file(a.token_file);
+    if (!t) return std::cerr << "asiarch daemon: " << t.error().message << "\n", 2;
+    api.token = *t;
+    while (!api.token.empty() && std::isspace(static_cast<unsigned char>(api.token.back()))) api.token.pop_back();
+    if (api.token.empty()) return std::cerr << "asiarch daemon: " << a.token_file << ": the token file is empty\n", 2;
+  }
+  if (!loopback(api.host) && api.token.empty()) {
+    std::cerr << "asiarch daemon: binding to " << api.host << " (not loopback) requires a token: --token-file FILE\n";
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(c.workdir, ec);
+  auto lock = claim(std::filesystem::absolute(c.workdir));
+  if (!lock) return std::cerr << "asiarch daemon: " << lock.error().message << "\n", 1;
+  StopSignals signals(/*ignore_hangup=*/true);
+  LoopControl control;
+  control.keep_serving = true;
+  ApiServer server(std::filesystem::absolute(c.workdir), control, stop_token());
+  if (auto st = server.start(api); !st) return std::cerr << "asiarch daemon: " << st.error().message << "\n", 1;
+  std::cout << "asiarch daemon: serving " << c.workdir << " on http://" << api.host << ":" << server.port()
+            << "/ (pid " << ::getpid() << ")" << std::endl;
+  const int rc = run_discovery(c, std::cout, std::cerr, stop_token(), &control);
+  server.stop();
+  ::close(*lock);
+  return rc;
+}
+
+}  // namespace
+
+void add_daemon_command(CLI::App& app, int& exit_code) {
+  auto a = std::make_shared<DaemonArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "daemon",
+      "Keep discovering in the background and serve the archive over HTTP (JSON API on 127.0.0.1:7878 by\n"
+      "default). The run settings apply; --budget 0 (the default here) keeps proposing, a budget stops\n"
+      "proposing when met and keeps serving. SIGTERM stops it cleanly; restarting resumes.");
+  cmd->add_option("--workdir", a->workdir, "where the archive, logs and best design live")->capture_default_str();
+  cmd->add_option("--host", a->api.host, "address to listen on (not loopback: --token-file required)")
+      ->capture_default_str();
+  cmd->add_option("--port", a->api.port, "port to listen on")->capture_default_str()->check(CLI::Range(1, 65535));
+  cmd->add_option("--token-file", a->token_file, "a file holding the bearer token every request must send");
+  add_setting_flags(*cmd, a->flags);
+  cmd->add_option("--config", a->config_file, "settings file (default: <workdir>/asiarch.json when present)");
+  cmd->add_flag("--quiet", a->quiet, "print no progress lines");
+  cmd->callback([a, &exit_code] { exit_code = run_daemon(*a); });
+}
+
+}  // namespace asiarch::host

@@ -1,0 +1,277 @@
+#include "host/http_api.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "archive/archive.h"
+#include "archive/views.h"
+#include "util/diff.h"
+
+namespace asiarch::host {
+namespace {
+
+constexpr size_t kMaxBody = 64 * 1024;  // no route takes a body; a larger one is refused
+constexpr int kMaxLimit = 1000;
+
+void reply(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+}
+
+void error(httplib::Response& res, int status, const std::string& message) { reply(res, status, {{"error", message}}); }
+
+// A non-negative integer parameter, or why not.
+Result<int64_t> integer(const httplib::Request& req, const std::string& name, int64_t fallback, int64_t max) {
+  if (!req.has_param(name)) return fallback;
+  const std::string v = req.get_param_value(name);
+  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), ::isdigit))
+    return make_error("parameter \"" + name + "\" must be a non-negative integer, got \"" + v.substr(0, 40) + "\"");
+  const int64_t n = std::stoll(v);
+  if (n > max) return make_error("parameter \"" + name + "\" must be at most " + std::to_string(max));
+  return n;
+}
+
+bool contains_ci(const std::string& hay, const std::string& needle) {
+  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
+                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); });
+  return it != hay.end();
+}
+
+}  // namespace
+
+bool loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
+
+struct ApiServer::Impl {
+  std::filesystem::path workdir;
+  LoopControl& control;
+  const CancelToken& stopping;
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+  std::string token;
+
+  Impl(std::filesystem::path w, LoopControl& c, const CancelToken& s) : workdir(std::move(w)), control(c), stopping(s) {}
+
+  Result<std::unique_ptr<archive::Archive>> open() const {
+    const auto path = workdir / "archive.db";
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return make_error("the archive is not created yet");
+    return archive::Archive::open_read_only(path);
+  }
+
+  // Runs `f` with the archive, or answers 503.
+  template <class F>
+  void with_archive(httplib::Response& res, F f) const {
+    auto a = open();
+    if (!a) return error(res, 503, a.error().message);
+    try {
+      f(**a);
+    } catch (const std::exception& e) {
+      error(res, 500, std::string("reading the archive: ") + e.what());
+    }
+  }
+
+  Result<int64_t> id_of(const httplib::Request& req) const {
+    const std::string v = req.matches[1];
+    if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), ::isdigit))
+      return make_error("experiment id must be a positive integer, got \"" + v.substr(0, 40) + "\"");
+    return std::stoll(v);
+  }
+
+  void routes() {
+    server.set_payload_max_length(kMaxBody);
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!token.empty() && req.get_header_value("Authorization") != "Bearer " + token) {
+        error(res, 401, "a token is required: send Authorization: Bearer <token>");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 404) error(res, 404, "no such route: " + req.method + " " + req.path);
+      else if (res.status == 413) error(res, 413, "request body larger than " + std::to_string(kMaxBody) + " bytes");
+      else error(res, res.status, "request refused");
+    });
+    server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "internal error";
+      try {
+        if (ep) std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      error(res, 500, what);
+    });
+
+    server.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
+      nlohmann::json s = control.snapshot();
+      s["paused"] = control.paused.load();
+      s["version"] = "asiarch 0.1";
+      auto a = open();
+      nlohmann::json counts = nlohmann::json::object();
+      if (a)
+        for (const auto& e : (*a)->experiments()) counts[e.status] = counts.value(e.status, 0) + 1;
+      s["counts"] = counts;
+      reply(res, 200, s);
+    });
+
+    server.Get("/api/experiments", [this](const httplib::Request& req, httplib::Response& res) {
+      auto limit = integer(req, "limit", 100, kMaxLimit);
+      if (!limit) return error(res, 400, limit.error().message);
+      auto offset = integer(req, "offset", 0, 1LL << 40);
+      if (!offset) return error(res, 400, offset.error().message);
+      const std::string status = req.get_param_value("status"), origin = req.get_param_value("origin"),
+                        q = req.get_param_value("q"), sort = req.has_param("sort") ? req.get_param_value("sort") : "id";
+      static const char* const kStatus[] = {"", "proposed", "scored", "failed"};
+      static const char* const kOrigin[] = {"", "evolved", "hand-written", "baseline"};
+      static const char* const kSort[] = {"id", "-id", "fitness", "-fitness", "name", "-name"};
+      auto one_of = [](const std::string& v, auto& list) {
+        return std::any_of(std::begin(list), std::end(list), [&](const char* x) { return v == x; });
+      };
+      if (!one_of(status, kStatus)) return error(res, 400, "parameter \"status\" must be proposed, scored or failed");
+      if (!one_of(origin, kOrigin)) return error(res, 400, "parameter \"origin\" must be evolved, hand-written or baseline");
+      if (!one_of(sort, kSort)) return error(res, 400, "parameter \"sort\" must be one of id, fitness, name, each optionally with -");
+      with_archive(res, [&](const archive::Archive& a) {
+        std::vector<nlohmann::json> rows;
+        for (const auto& e : a.experiments()) {
+          if (!status.empty() && e.status != status) continue;
+          if (!origin.empty() && archive::to_string(e.origin) != origin) continue;
+          if (!q.empty() && !contains_ci(e.name, q) && !contains_ci(e.motivation, q)) continue;
+          rows.push_back(archive::summary_view(a, e));
+        }
+        const bool desc = sort[0] == '-';
+        const std::string key = desc ? sort.substr(1) : sort;
+        std::stable_sort(rows.begin(), rows.end(), [&](const nlohmann::json& x, const nlohmann::json& y) {
+          const auto& a1 = x[key];
+          const auto& b1 = y[key];
+          if (a1.is_null() != b1.is_null()) return b1.is_null();  // missing values last
+          return desc ? b1 < a1 : a1 < b1;
+        });
+        nlohmann::json out = nlohmann::json::array();
+        for (size_t i = static_cast<size_t>(*offset); i < rows.size() && out.size() < static_cast<size_t>(*limit); ++i)
+          out.push_back(rows[i]);
+        res.set_header("X-Total-Count", std::to_string(rows.size()));
+        reply(res, 200, out);
+      });
+    });
+
+    server.Get(R"(/api/experiments/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      auto id = id_of(req);
+      if (!id) return error(res, 400, id.error().message);
+      with_archive(res, [&](const archive::Archive& a) {
+        auto j = archive::detail_view(a, *id);
+        if (!j) return error(res, 404, "no experiment " + std::to_string(*id));
+        reply(res, 200, *j);
+      });
+    });
+
+    server.Get(R"(/api/experiments/([^/]+)/history)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto id = id_of(req);
+      if (!id) return error(res, 400, id.error().message);
+      with_archive(res, [&](const archive::Archive& a) {
+        auto j = archive::history_view(a, *id);
+        if (!j) return error(res, 404, "no experiment " + std::to_string(*id));
+        reply(res, 200, *j);
+      });
+    });
+
+    server.Get(R"(/api/experiments/([^/]+)/diff)", [this](const httplib::Request& req, httplib::Response& res) {
+      auto id = id_of(req);
+      if (!id) return error(res, 400, id.error().message);
+      with_archive(res, [&](const archive::Archive& a) {
+        auto e = a.experiment(*id);
+        if (!e) return error(res, 404, "no experiment " + std::to_string(*id));
+        std::string parent_source;
+        if (e->parent)
+          if (auto p = a.experiment(*e->parent)) parent_source = p->source;
+        reply(res, 200, {{"id", *id}, {"parent", e->parent ? nlohmann::json(*e->parent) : nlohmann::json()},
+                         {"diff", unified_diff(parent_source, e->source, e->name + ".cpp")}});
+      });
+    });
+
+    server.Get("/api/lineage", [this](const httplib::Request&, httplib::Response& res) {
+      with_archive(res, [&](const archive::Archive& a) {
+        auto trees = archive::lineage_view(a);
+        if (!trees) return error(res, 500, trees.error().message);
+        // Nodes and edges, for a graph.
+        nlohmann::json nodes = nlohmann::json::array(), edges = nlohmann::json::array();
+        for (const auto& e : a.experiments()) {
+          nodes.push_back(archive::summary_view(a, e));
+          if (e.parent) edges.push_back({{"from", *e.parent}, {"to", e.id}});
+        }
+        reply(res, 200, {{"nodes", nodes}, {"edges", edges}});
+      });
+    });
+
+    server.Get("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
+      auto since = integer(req, "since", 0, 1LL << 50);
+      if (!since) return error(res, 400, since.error().message);
+      int64_t seq = *since;
+      if (req.has_header("Last-Event-ID")) {
+        const std::string v = req.get_header_value("Last-Event-ID");
+        if (!v.empty() && v.size() < 19 && std::all_of(v.begin(), v.end(), ::isdigit)) seq = std::stoll(v);
+      }
+      res.set_header("Cache-Control", "no-cache");
+      res.set_chunked_content_provider("text/event-stream", [this, seq](size_t, httplib::DataSink& sink) mutable {
+        // Each call sends what is new, then waits a little; the stream ends with the daemon.
+        if (stopping.cancelled()) {
+          sink.done();
+          return true;
+        }
+        if (auto a = open()) {
+          for (const auto& ev : (*a)->events_since(seq, 500)) {
+            const std::string msg = "id: " + std::to_string(ev.seq) + "\nevent: " + ev.kind + "\ndata: " +
+                                    archive::event_view(ev).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                    "\n\n";
+            if (!sink.write(msg.data(), msg.size())) return false;
+            seq = ev.seq;
+          }
+        }
+        const std::string beat = ": keep-alive\n\n";
+        if (!sink.write(beat.data(), beat.size())) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        return true;
+      });
+    });
+
+    auto set_paused = [this](bool p) {
+      return [this, p](const httplib::Request&, httplib::Response& res) {
+        control.paused = p;
+        reply(res, 200, {{"paused", p}});
+      };
+    };
+    server.Post("/api/pause", set_paused(true));
+    server.Post("/api/resume", set_paused(false));
+  }
+};
+
+ApiServer::ApiServer(std::filesystem::path workdir, LoopControl& control, const CancelToken& stopping)
+    : impl_(std::make_unique<Impl>(std::move(workdir), control, stopping)) {}
+
+ApiServer::~ApiServer() { stop(); }
+
+Status ApiServer::start(const ApiOptions& o) {
+  if (!loopback(o.host) && o.token.empty())
+    return make_error("binding to " + o.host + " (not loopback) requires a token: --token-file FILE");
+  impl_->token = o.token;
+  impl_->routes();
+  if (!impl_->server.bind_to_port(o.host.c_str(), o.port))
+    return make_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not an address here)");
+  impl_->port = o.port;
+  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  return Ok{};
+}
+
+void ApiServer::stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  impl_->server.stop();
+  impl_->thread.join();
+}
+
+int ApiServer::port() const { return impl_->port; }
+
+}  // namespace asiarch::host

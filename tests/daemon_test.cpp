@@ -1,0 +1,161 @@
+// `asiarch daemon`: the loop kept going with the HTTP API beside it, driven as a user would,
+// with a real HTTP client against the real server.
+#include <gtest/gtest.h>
+
+#include <httplib.h>
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_run.h"
+#include "llm/fake_server.h"
+
+using namespace asiarch::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json get_json(httplib::Client& c, const std::string& path, int want = 200) {
+  auto r = c.Get(path.c_str());
+  if (!r) return nlohmann::json();
+  EXPECT_EQ(r->status, want) << path << ": " << r->body;
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << path << ": " << r->body;
+  return j;
+}
+
+bool wait_until(const std::function<bool()>& f, int seconds) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST(Daemon, ServesTheArchiveWhileItDiscoversAnswersBadRequestsPausesAndStopsCleanly) {
+  const auto w = fresh_dir("daemon");
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0})";
+  const int port = free_port();
+  const pid_t pid = spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke",
+                               "--budget", "1"},
+                              w / "daemon.log");
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10, 0);
+  ASSERT_TRUE(wait_until([&] { return static_cast<bool>(c.Get("/api/status")); }, 60)) << text_of(w / "daemon.log");
+  // The budget met, it keeps serving (idle), it does not exit.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = get_json(c, "/api/status");
+        return s.value("state", "") == "idle" && s["counts"].value("scored", 0) + s["counts"].value("failed", 0) == 2;
+      },
+      180))
+      << text_of(w / "daemon.log");
+  auto status = get_json(c, "/api/status");
+  EXPECT_EQ(status["paused"], false);
+  EXPECT_EQ(status["preset"], "smoke");
+  EXPECT_TRUE(status.contains("version"));
+  EXPECT_EQ(::kill(pid, 0), 0);
+
+  auto all = c.Get("/api/experiments?sort=-id&limit=1");
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->get_header_value("X-Total-Count"), "2");
+  auto rows = nlohmann::json::parse(all->body);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["id"], 2);
+  for (const char* k : {"id", "name", "origin", "status", "fitness", "parent", "created_at", "fail_reason"})
+    EXPECT_TRUE(rows[0].contains(k)) << k;
+  EXPECT_EQ(get_json(c, "/api/experiments?origin=baseline").size(), 1u);
+  EXPECT_EQ(get_json(c, "/api/experiments?q=DELTA_NET")[0]["name"], "delta_net");
+  EXPECT_EQ(get_json(c, "/api/experiments/2")["id"], 2);
+  EXPECT_FALSE(get_json(c, "/api/experiments/2/history")["attempts"].empty());
+  auto diff = get_json(c, "/api/experiments/2/diff");
+  EXPECT_EQ(diff["parent"], 1);
+  EXPECT_NE(diff["diff"].get<std::string>().find("@@"), std::string::npos);
+  auto lineage = get_json(c, "/api/lineage");
+  EXPECT_EQ(lineage["nodes"].size(), 2u);
+  EXPECT_EQ(lineage["edges"].size(), 1u);
+
+  // Bad requests: clear JSON errors, and the daemon stays up.
+  EXPECT_NE(get_json(c, "/api/experiments/999", 404)["error"].get<std::string>().find("no experiment 999"), std::string::npos);
+  EXPECT_NE(get_json(c, "/api/experiments/abc", 400)["error"].get<std::string>().find("positive integer"), std::string::npos);
+  EXPECT_NE(get_json(c, "/api/experiments?limit=ten", 400)["error"].get<std::string>().find("\"limit\""), std::string::npos);
+  EXPECT_NE(get_json(c, "/api/experiments?limit=5000", 400)["error"].get<std::string>().find("at most 1000"), std::string::npos);
+  EXPECT_NE(get_json(c, "/api/experiments?status=great", 400)["error"].get<std::string>().find("\"status\""), std::string::npos);
+  EXPECT_NE(get_json(c, "/api/nothing", 404)["error"].get<std::string>().find("no such route"), std::string::npos);
+  auto huge = c.Post("/api/pause", std::string(200 * 1024, 'x'), "application/json");
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 413);
+  EXPECT_EQ(get_json(c, "/api/status")["paused"], false);  // the refused request changed nothing
+
+  // Pause and resume, seen in the status and the event stream.
+  auto p = c.Post("/api/pause");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->status, 200);
+  EXPECT_TRUE(wait_until([&] { return get_json(c, "/api/status").value("state", "") == "paused"; }, 10));
+  ASSERT_TRUE(c.Post("/api/resume"));
+  EXPECT_TRUE(wait_until([&] { return get_json(c, "/api/status").value("state", "") == "idle"; }, 10));
+  std::string stream;
+  int64_t last_id = 0;
+  auto sse = c.Get("/api/events?since=0", [&](const char* data, size_t n) {
+    stream.append(data, n);
+    return stream.find("event: resumed") == std::string::npos;  // stop reading once it came
+  });
+  EXPECT_NE(stream.find("event: scored"), std::string::npos);
+  EXPECT_NE(stream.find("event: paused"), std::string::npos);
+  const auto at = stream.rfind("id: ");
+  ASSERT_NE(at, std::string::npos);
+  last_id = std::stoll(stream.substr(at + 4));
+  // Resumable: from the last id on, nothing old comes again.
+  httplib::Headers h = {{"Last-Event-ID", std::to_string(last_id)}};
+  std::string rest;
+  c.Get("/api/events", h, [&](const char* data, size_t n) {
+    rest.append(data, n);
+    return rest.find("keep-alive") == std::string::npos;
+  });
+  EXPECT_EQ(rest.find("event: scored"), std::string::npos) << rest;
+
+  // A second daemon on the same workdir is refused, naming it and the running one's pid.
+  auto second = run_cli("daemon --workdir " + w.string() + " --port " + std::to_string(free_port()));
+  EXPECT_EQ(second.status, 1);
+  EXPECT_NE(second.output.find(w.string() + " is already served by the asiarch daemon with pid " + std::to_string(pid)),
+            std::string::npos)
+      << second.output;
+
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
+  EXPECT_FALSE(c.Get("/api/status"));
+  fs::remove_all(w);
+}
+
+TEST(Daemon, ANonLoopbackAddressNeedsATokenAndATokenIsThenRequiredOfEveryRequest) {
+  const auto w = fresh_dir("daemon-token");
+  auto open = run_cli("daemon --workdir " + w.string() + " --host 0.0.0.0 --port " + std::to_string(free_port()));
+  EXPECT_EQ(open.status, 2);
+  EXPECT_NE(open.output.find("binding to 0.0.0.0 (not loopback) requires a token: --token-file FILE"), std::string::npos)
+      << open.output;
+  EXPECT_FALSE(fs::exists(w / "archive.db"));  // refused before anything was written
+
+  std::ofstream(w / "token") << "s3cret-token\n";
+  std::ofstream(w / "asiarch.json") << R"({"baselines": []})";  // nothing to evaluate: it idles
+  const int port = free_port();
+  const pid_t pid = spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--token-file",
+                               (w / "token").string(), "--preset", "smoke"},
+                              w / "daemon.log");
+  httplib::Client c("127.0.0.1", port);
+  ASSERT_TRUE(wait_until([&] { return static_cast<bool>(c.Get("/api/status")); }, 60)) << text_of(w / "daemon.log");
+  auto no = c.Get("/api/status");
+  EXPECT_EQ(no->status, 401);
+  EXPECT_NE(no->body.find("Authorization: Bearer"), std::string::npos);
+  httplib::Headers wrong = {{"Authorization", "Bearer nope"}}, right = {{"Authorization", "Bearer s3cret-token"}};
+  EXPECT_EQ(c.Get("/api/status", wrong)->status, 401);
+  auto yes = c.Get("/api/status", right);
+  EXPECT_EQ(yes->status, 200);
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
+  fs::remove_all(w);
+}
