@@ -80,10 +80,19 @@ int run_daemon(const DaemonArgs& a) {
   control.keep_serving = true;
   ApiServer server(std::filesystem::absolute(c.workdir), control, stop_token());
   if (auto st = server.start(api); !st) return std::cerr << "asiarch daemon: " << st.error().message << "\n", 1;
+  // Where the CLI finds this daemon (`asiarch status`, `pause`, `resume`, `tail`); never the token.
+  const auto address = std::filesystem::absolute(c.workdir) / "daemon.json";
+  (void)write_file_atomic(address, nlohmann::json({{"pid", ::getpid()},
+                                                   {"host", api.host},
+                                                   {"port", server.port()},
+                                                   {"token_required", !api.token.empty()}})
+                                       .dump() +
+                                       "\n");
   std::cout << "asiarch daemon: serving " << c.workdir << " on http://" << api.host << ":" << server.port()
             << "/ (pid " << ::getpid() << ")" << std::endl;
   const int rc = run_discovery(c, std::cout, std::cerr, stop_token(), &control);
   server.stop();
+  std::filesystem::remove(address, ec);
   ::close(*lock);
   return rc;
 }

@@ -14,6 +14,7 @@ void add_repair_command(CLI::App& app, int& exit_code);
 void add_worker_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
 void add_daemon_command(CLI::App& app, int& exit_code);  // the loop kept going, with the HTTP API
+void add_client_commands(CLI::App& app, int& exit_code);  // status, pause, resume, tail: talk to a daemon
 void add_settings_command(CLI::App& app, int& exit_code);  // the run settings, for people and docs
 void add_inspect_commands(CLI::App& app, int& exit_code);  // ls, show, history, lineage, top
 void add_events_command(CLI::App& app, int& exit_code);

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   asiarch::host::add_repair_command(app, exit_code);
   asiarch::host::add_run_command(app, exit_code);
   asiarch::host::add_daemon_command(app, exit_code);
+  asiarch::host::add_client_commands(app, exit_code);
   asiarch::host::add_settings_command(app, exit_code);
   asiarch::host::add_inspect_commands(app, exit_code);
   asiarch::host::add_events_command(app, exit_code);

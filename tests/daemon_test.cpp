@@ -159,3 +159,41 @@ TEST(Daemon, ANonLoopbackAddressNeedsATokenAndATokenIsThenRequiredOfEveryRequest
   EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
   fs::remove_all(w);
 }
+
+TEST(Daemon, TheCliFindsTheDaemonOfAWorkdirShowsItsStatusPausesResumesAndTailsItsEvents) {
+  const auto w = fresh_dir("daemon-cli");
+  auto none = run_cli("status --workdir " + w.string());
+  EXPECT_EQ(none.status, 1);
+  EXPECT_NE(none.output.find("no daemon is serving " + w.string()), std::string::npos) << none.output;
+  std::ofstream(w / "asiarch.json") << R"({"baselines": []})";
+  const int port = free_port();
+  const pid_t pid = spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke"},
+                              w / "daemon.log");
+  ASSERT_TRUE(wait_until([&] { return fs::exists(w / "daemon.json"); }, 60)) << text_of(w / "daemon.log");
+  const auto tail_log = w / "tail.log";
+  const pid_t tail = spawn_cli({"tail", "--workdir", w.string()}, tail_log);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the tail is connected
+  auto p = run_cli("pause --workdir " + w.string());
+  EXPECT_EQ(p.status, 0) << p.output;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = run_cli("status --json --workdir " + w.string());
+        auto j = nlohmann::json::parse(s.output, nullptr, false);
+        return s.status == 0 && j.is_object() && j.value("state", "") == "paused";
+      },
+      20));
+  auto text = run_cli("status --workdir " + w.string());
+  EXPECT_EQ(text.status, 0);
+  EXPECT_NE(text.output.find("state: paused"), std::string::npos) << text.output;
+  EXPECT_EQ(run_cli("resume --workdir " + w.string()).status, 0);
+  EXPECT_TRUE(wait_until([&] { return text_of(tail_log).find("resumed") != std::string::npos; }, 20)) << text_of(tail_log);
+  EXPECT_NE(text_of(tail_log).find("paused: no new proposals until resumed"), std::string::npos) << text_of(tail_log);
+  ::kill(tail, SIGTERM);
+  wait_exit(tail);
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
+  EXPECT_FALSE(fs::exists(w / "daemon.json"));  // gone with the daemon
+  auto after = run_cli("status --workdir " + w.string());
+  EXPECT_EQ(after.status, 1);
+  fs::remove_all(w);
+}
