@@ -73,6 +73,8 @@ int run_daemon(const DaemonArgs& a) {
   }
   std::error_code ec;
   std::filesystem::create_directories(c.workdir, ec);
+  api.plugins_dir = c.plugins_dir.empty() ? std::filesystem::absolute(c.workdir) / "plugins"
+                                          : std::filesystem::absolute(c.plugins_dir);
   auto lock = claim(std::filesystem::absolute(c.workdir));
   if (!lock) return std::cerr << "asiarch daemon: " << lock.error().message << "\n", 1;
   StopSignals signals(/*ignore_hangup=*/true);

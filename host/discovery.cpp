@@ -18,6 +18,7 @@
 #include "agents/offline/design.h"
 #include "archive/archive.h"
 #include "host/candidate.h"
+#include "host/drop_folder.h"
 #include "host/events.h"
 #include "host/exec/executor.h"
 #include "host/exec/worker_pool.h"
@@ -80,7 +81,8 @@ class Loop {
  private:
   Status setup();
   void seed_experiments();
-  void adopt_hand_written();
+  bool adopt_hand_written();
+  std::optional<DropFolder> drop_;
   std::optional<int64_t> propose();
   Status start(int64_t id);
   // Records a finished candidate; false when it started a recheck instead (keep it in flight).
@@ -194,6 +196,14 @@ Status Loop::setup() {
   else if (!c_.quiet) sinks.push_back(&text_);
   events_ = std::make_unique<EventLog>(*archive_, sinks);
   calls_->bind(archive_.get(), events_.get());
+  // The plugin folder: watched by the daemon (created if absent); read once by `run` when it exists.
+  const auto plugins = c_.plugins_dir.empty() ? workdir_ / "plugins" : std::filesystem::absolute(c_.plugins_dir);
+  if (control_ || std::filesystem::is_directory(plugins, ec)) {
+    auto d = DropFolder::open(plugins, static_cast<size_t>(c_.plugin_max_kb) * 1024,
+                              std::chrono::milliseconds(control_ ? 500 : 0));
+    if (!d) return d.error();
+    drop_.emplace(std::move(*d));
+  }
 
   base_job_.preset = c_.preset;
   base_job_.presets_file = c_.presets_file.empty() ? "" : std::filesystem::absolute(c_.presets_file).string();
@@ -240,30 +250,36 @@ void Loop::seed_experiments() {
   }
 }
 
-// Plugins dropped into <workdir>/plugins/ join the archive as hand-written experiments.
-void Loop::adopt_hand_written() {
-  std::error_code ec;
-  const auto dir = workdir_ / "plugins";
-  if (!std::filesystem::is_directory(dir, ec)) return;
-  std::vector<std::filesystem::path> files;
-  for (const auto& f : std::filesystem::directory_iterator(dir, ec))
-    if (f.path().extension() == ".cpp") files.push_back(f.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    auto source = read_file(f);
-    if (!source) continue;
-    const std::string hash = agents::normalised_source_hash(*source);
-    if (archive_->find_duplicate("", hash)) continue;
+// Plugins dropped into the plugin folder (default <workdir>/plugins/) join the archive as
+// hand-written experiments, each linked to its file (design {"file"}); a changed file is a new
+// attempt; a refused one is an event with the reason. True when something joined.
+bool Loop::adopt_hand_written() {
+  if (!drop_) return false;
+  std::vector<DroppedFile> ready;
+  std::vector<RefusedFile> refused;
+  drop_->poll(ready, refused);
+  for (const auto& r : refused)
+    events_->emit("plugin_refused", std::nullopt, {{"file", r.name}, {"reason", r.reason}, {"folder", drop_->dir().string()}});
+  bool added = false;
+  std::sort(ready.begin(), ready.end(), [](const DroppedFile& x, const DroppedFile& y) { return x.name < y.name; });
+  for (const auto& f : ready) {
+    const std::string hash = agents::normalised_source_hash(f.source);
+    if (archive_->find_duplicate("", hash)) continue;  // this source is in the archive already
     archive::Experiment e;
-    e.name = f.stem().string();
+    e.name = std::filesystem::path(f.name).stem().string();
     e.origin = archive::Origin::hand_written;
-    e.source = *source;
+    e.source = f.source;
     e.source_hash = hash;
-    e.motivation = "Hand-written plugin from " + f.string() + ".";
+    e.design = {{"file", f.name}};
+    e.motivation = "Hand-written plugin from " + (drop_->dir() / f.name).string() + ".";
     std::vector<archive::Event> ev{EventLog::make("experiment_queued", std::nullopt,
-                                                  {{"name", e.name}, {"origin", "hand-written"}, {"file", f.string()}})};
-    if (archive_->add_experiment(e, &ev)) events_->published(ev);
+                                                  {{"name", e.name}, {"origin", "hand-written"}, {"file", f.name}})};
+    if (archive_->add_experiment(e, &ev)) {
+      events_->published(ev);
+      added = true;
+    }
   }
+  return added;
 }
 
 std::vector<agents::ExperimentView> Loop::views(std::set<int64_t>* suspicious) const {
@@ -859,8 +875,9 @@ int Loop::run() {
     if (running_.empty() && control_ && control_->keep_serving &&
         (paused() || evolved_done() + evolved_pending() >= c_.budget || (agents_.llm && agents_.llm->budget_spent()) ||
          failed_proposals_ >= kMaxFailedProposals)) {
-      // The daemon: nothing to do now; it keeps serving until it is stopped.
+      // The daemon: nothing to do now; it keeps serving (and watching the plugin folder) until stopped.
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      adopt_hand_written();
       refill = true;
       continue;
     }
@@ -894,6 +911,7 @@ int Loop::run() {
         ++it;
       }
     }
+    if (control_ && adopt_hand_written()) refill = true;  // the daemon watches the plugin folder throughout
     // A finished compile worker waits for this poll: 10 ms costs little and is 0.5% of a smoke
     // experiment. An evaluating one that waits on a reply is answered as soon as it asks.
     executor_->wait(10);

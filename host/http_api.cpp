@@ -3,6 +3,8 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <chrono>
 #include <thread>
 
@@ -52,6 +54,7 @@ struct ApiServer::Impl {
   std::thread thread;
   int port = 0;
   std::string token;
+  std::filesystem::path plugins_dir;
 
   Impl(std::filesystem::path w, LoopControl& c, const CancelToken& s) : workdir(std::move(w)), control(c), stopping(s) {}
 
@@ -238,6 +241,51 @@ struct ApiServer::Impl {
       });
     });
 
+    // Each file of the drop folder with its latest experiment, or why it was refused.
+    server.Get("/api/plugins", [this](const httplib::Request&, httplib::Response& res) {
+      with_archive(res, [&](const archive::Archive& a) {
+        std::map<std::string, nlohmann::json> latest;  // file -> summary of its newest experiment
+        for (const auto& e : a.experiments())
+          if (e.origin == archive::Origin::hand_written && e.design.is_object() && e.design.contains("file") &&
+              e.design["file"].is_string())
+            latest[e.design["file"].get<std::string>()] = archive::summary_view(a, e);
+        std::map<std::string, std::pair<int64_t, std::string>> refused;  // file -> (event seq, reason)
+        std::map<std::string, int64_t> queued;                           // file -> event seq
+        for (int64_t since = 0;;) {
+          auto evs = a.events_since(since, 5000);
+          if (evs.empty()) break;
+          for (const auto& ev : evs) {
+            since = ev.seq;
+            const std::string file = ev.data.value("file", "");
+            if (ev.kind == "plugin_refused") refused[file] = {ev.seq, ev.data.value("reason", "")};
+            if (ev.kind == "experiment_queued" && !file.empty()) queued[file] = ev.seq;
+          }
+        }
+        std::set<std::string> files;
+        std::error_code ec;
+        for (const auto& f : std::filesystem::directory_iterator(plugins_dir, ec))
+          if (f.path().extension() == ".cpp") files.insert(f.path().filename().string());
+        for (const auto& [f, _] : latest) files.insert(f);
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& f : files) {
+          nlohmann::json row = {{"file", f}, {"present", std::filesystem::exists(plugins_dir / f, ec)}};
+          auto r = refused.find(f);
+          const bool refused_last = r != refused.end() && (!queued.count(f) || r->second.first > queued[f]);
+          if (refused_last) {
+            row["state"] = "refused";
+            row["reason"] = r->second.second;
+          } else if (latest.count(f)) {
+            row["state"] = latest[f]["status"];
+          } else {
+            row["state"] = "waiting";
+          }
+          row["experiment"] = latest.count(f) ? latest[f] : nlohmann::json();
+          out.push_back(row);
+        }
+        reply(res, 200, out);
+      });
+    });
+
     auto set_paused = [this](bool p) {
       return [this, p](const httplib::Request&, httplib::Response& res) {
         control.paused = p;
@@ -258,6 +306,7 @@ Status ApiServer::start(const ApiOptions& o) {
   if (!loopback(o.host) && o.token.empty())
     return make_error("binding to " + o.host + " (not loopback) requires a token: --token-file FILE");
   impl_->token = o.token;
+  impl_->plugins_dir = o.plugins_dir;
   impl_->routes();
   if (!impl_->server.bind_to_port(o.host.c_str(), o.port))
     return make_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not an address here)");

@@ -20,6 +20,7 @@ struct ApiOptions {
   std::string host = "127.0.0.1";
   int port = 7878;
   std::string token;  // required as `Authorization: Bearer` when not empty
+  std::filesystem::path plugins_dir;  // the drop folder `GET /api/plugins` lists
 };
 
 // A bind address other than loopback needs a token.

@@ -42,6 +42,8 @@ struct RunConfig {
   StageLimits stage_limits;        // gates and training, per stage
   std::string cache_dir;           // empty: the default cache
   std::string baselines_dir;       // empty: the source tree's plugins/baselines
+  std::string plugins_dir;         // hand-written plugins to adopt; empty: <workdir>/plugins
+  int plugin_max_kb = 256;         // a larger plugin file is refused
   bool quiet = false;
 };
 

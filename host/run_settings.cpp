@@ -133,6 +133,11 @@ std::vector<RunSetting> make_settings() {
               "a task's training may take this many times the reference's time on it (plus 60 s)"),
       setting("cache_dir", "--cache-dir", text(), ASIARCH_FIELD(cache_dir),
               "compile and corpus cache directory (empty: $ASIARCH_CACHE_DIR or ~/.cache/asiarch)"),
+      setting("plugins_dir", "--plugins", text(), ASIARCH_FIELD(plugins_dir),
+              "the folder of hand-written plugins that join the archive (the daemon watches it)",
+              "<workdir>/plugins"),
+      setting("plugin_max_kb", "", integer(1), ASIARCH_FIELD(plugin_max_kb),
+              "a plugin file larger than this many KiB is refused"),
       setting("baselines_dir", "", text(), ASIARCH_FIELD(baselines_dir),
               "where the baseline plugins are (empty: the source tree's plugins/baselines)"),
   };

@@ -197,3 +197,97 @@ TEST(Daemon, TheCliFindsTheDaemonOfAWorkdirShowsItsStatusPausesResumesAndTailsIt
   EXPECT_EQ(after.status, 1);
   fs::remove_all(w);
 }
+
+namespace {
+
+std::string baseline_source(const std::string& name) {
+  return text_of(fs::path(ASIARCH_SOURCE_DIR) / "plugins" / "baselines" / (name + ".cpp"));
+}
+
+nlohmann::json plugin_row(httplib::Client& c, const std::string& file) {
+  for (const auto& r : get_json(c, "/api/plugins"))
+    if (r["file"] == file) return r;
+  return nlohmann::json::object();
+}
+
+}  // namespace
+
+TEST(Daemon, PicksUpDroppedPluginsRefusesBadFilesAndAttemptsAFixedFileAgain) {
+  const auto w = fresh_dir("daemon-drop");
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0, "plugin_max_kb": 64})";
+  const int port = free_port();
+  const pid_t pid = spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke",
+                               "--budget", "0", "--researcher", "offline", "--max-runtime-revisions", "0",
+                               "--pool-size", "1"},
+                              w / "daemon.log");
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10, 0);
+  ASSERT_TRUE(wait_until([&] { return static_cast<bool>(c.Get("/api/status")); }, 60)) << text_of(w / "daemon.log");
+  ASSERT_TRUE(c.Post("/api/pause"));  // no proposals: only what is dropped is evaluated
+  const auto drop = w / "plugins";
+
+  // A file written in two halves is read once, whole.
+  const std::string good = baseline_source("linear_attention");
+  {
+    std::ofstream out(drop / "mine.cpp");
+    out << good.substr(0, good.size() / 2) << std::flush;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    out << good.substr(good.size() / 2);
+  }
+  // A plugin that does not build: its diagnostics are served with their lines.
+  std::string broken = baseline_source("delta_net");
+  const std::string bad_line = "    int64_t heads_twice = \"two\";\n";
+  const auto at = broken.find("    return o_proj_(");
+  ASSERT_NE(at, std::string::npos);
+  broken.insert(at, bad_line);
+  const int line = 1 + static_cast<int>(std::count(broken.begin(), broken.begin() + at, '\n'));
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{{"DeltaNet", "Fragile"}, {"delta_net", "fragile"}})
+    for (size_t p = broken.find(from); p != std::string::npos; p = broken.find(from, p + to.size())) broken.replace(p, from.size(), to);
+  std::ofstream(drop / "fragile.cpp") << broken;
+  // Refused: not UTF-8, too large, a symlink leading out of the folder.
+  std::ofstream(drop / "latin1.cpp") << "// caf\xe9\n" << good;
+  std::ofstream(drop / "huge.cpp") << good << std::string(70 * 1024, ' ');
+  fs::create_symlink("/etc/hostname", drop / "outside.cpp");
+
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto m = plugin_row(c, "mine.cpp"), f = plugin_row(c, "fragile.cpp");
+        return m.value("state", "") == "scored" && f.value("state", "") == "failed";
+      },
+      180))
+      << get_json(c, "/api/plugins").dump(1) << text_of(w / "daemon.log");
+  auto refused = [&](const std::string& file, const std::string& why) {
+    auto r = plugin_row(c, file);
+    EXPECT_EQ(r.value("state", ""), "refused") << file << ": " << r.dump();
+    EXPECT_NE(r.value("reason", "").find(why), std::string::npos) << file << ": " << r.dump();
+  };
+  refused("latin1.cpp", "not UTF-8");
+  refused("huge.cpp", "larger than the plugin size limit");
+  refused("outside.cpp", "a symlink leading out of the plugin folder");
+
+  const int64_t fragile = plugin_row(c, "fragile.cpp")["experiment"]["id"];
+  auto history = get_json(c, "/api/experiments/" + std::to_string(fragile) + "/history");
+  ASSERT_FALSE(history["attempts"].empty());
+  bool shown = false;
+  for (const auto& d : history["attempts"][0]["diagnostics"]["items"])
+    shown = shown || (d["line"] == line && d["message"].get<std::string>().find("cannot initialize") != std::string::npos);
+  EXPECT_TRUE(shown) << history["attempts"][0]["diagnostics"].dump(1);
+  EXPECT_EQ(get_json(c, "/api/experiments?origin=hand-written&q=mine").size(), 1u);  // read once
+
+  // Saving a fixed version is a new attempt, linked to the same file; the old one keeps its history.
+  broken.erase(broken.find(bad_line), bad_line.size());
+  std::ofstream(drop / "fragile.cpp") << broken;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto f = plugin_row(c, "fragile.cpp");
+        return f.value("state", "") == "scored" && f["experiment"]["id"] != fragile;
+      },
+      180))
+      << get_json(c, "/api/plugins").dump(1);
+  EXPECT_EQ(get_json(c, "/api/experiments/" + std::to_string(fragile))["status"], "failed");
+  fs::remove(drop / "mine.cpp");  // removing a file deletes no history
+  EXPECT_EQ(get_json(c, "/api/experiments?q=mine").size(), 1u);
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
+  fs::remove_all(w);
+}
