@@ -2,14 +2,16 @@
 // the discovery loop kept going (`--budget 0`, the default here, has no limit; at a budget it
 // stops proposing and keeps serving), with the HTTP API of host/http_api.h beside it. One daemon
 // per workdir. SIGTERM/SIGINT: stop proposing, checkpoint the work in flight as `run` does
-// (it resumes on restart), exit 0.
+// (it resumes on restart), exit 0. SIGHUP: reload the configuration.
 #include <CLI/CLI.hpp>
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <iostream>
 
 #include "host/commands.h"
@@ -77,7 +79,7 @@ int run_daemon(const DaemonArgs& a) {
                                           : std::filesystem::absolute(c.plugins_dir);
   auto lock = claim(std::filesystem::absolute(c.workdir));
   if (!lock) return std::cerr << "asiarch daemon: " << lock.error().message << "\n", 1;
-  StopSignals signals(/*ignore_hangup=*/true);
+  StopSignals signals(/*catch_hangup=*/true);
   LoopControl control;
   control.keep_serving = true;
   ApiServer server(std::filesystem::absolute(c.workdir), control, stop_token());
@@ -92,7 +94,28 @@ int run_daemon(const DaemonArgs& a) {
                                        "\n");
   std::cout << "asiarch daemon: serving " << c.workdir << " on http://" << api.host << ":" << server.port()
             << "/ (pid " << ::getpid() << ")" << std::endl;
+  // SIGHUP: re-read the configuration (file, then the flags given at start) and offer it to the loop,
+  // which applies what can change while running and reports the rest; a bad file is refused.
+  std::atomic<bool> done{false};
+  std::thread reloader([&] {
+    for (int seen = hangups(); !done.load(); std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
+      if (hangups() == seen) continue;
+      seen = hangups();
+      RunConfig next;
+      next.workdir = a.workdir;
+      next.budget = 0;
+      if (auto st = apply_config_file(next, a.config_file); !st) {
+        control.offer(st.error());
+        continue;
+      }
+      a.flags->apply(next);
+      next.quiet = a.quiet;
+      control.offer(next);
+    }
+  });
   const int rc = run_discovery(c, std::cout, std::cerr, stop_token(), &control);
+  done = true;
+  reloader.join();
   server.stop();
   std::filesystem::remove(address, ec);
   ::close(*lock);

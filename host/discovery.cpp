@@ -26,6 +26,7 @@
 #include "host/knowledge.h"
 #include "host/llm_calls.h"
 #include "host/lab_setup.h"
+#include "host/run_settings.h"
 #include "host/scoring.h"
 #include "jit/toolchain.h"
 #include "util/files.h"
@@ -75,7 +76,7 @@ struct InFlight {
 class Loop {
  public:
   Loop(const RunConfig& c, std::ostream& out, std::ostream& err, const CancelToken& cancel, LoopControl* control)
-      : c_(c), out_(out), err_(err), cancel_(cancel), control_(control), text_(out), jsonl_(out) {}
+      : c_(c), given_(c), out_(out), err_(err), cancel_(cancel), control_(control), text_(out), jsonl_(out) {}
   int run();
 
  private:
@@ -111,6 +112,7 @@ class Loop {
   CandidateDeps deps() { return {*pool_, *executor_, *agents_.engineer, *events_, *toolchain_}; }
 
   RunConfig c_;
+  RunConfig given_;  // as given, before setup resolved defaults: what a reload is compared with
   std::ostream& out_;
   std::ostream& err_;
   const CancelToken& cancel_;
@@ -119,6 +121,8 @@ class Loop {
   // Tells the control (when there is one) what the loop is doing; notices pause and resume.
   void publish(const std::string& state);
   bool paused();
+  // Applies what can change in a running loop from a configuration re-read on SIGHUP.
+  void reload(const Result<RunConfig>& next);
   TextSink text_;
   JsonlSink jsonl_;
   std::filesystem::path workdir_;
@@ -810,6 +814,30 @@ void Loop::publish(const std::string& state) {
                      {"llm", llm}});
 }
 
+void Loop::reload(const Result<RunConfig>& next) {
+  if (!next) {
+    events_->emit("config_refused", std::nullopt, {{"reason", next.error().message}, {"kept", "the running configuration"}});
+    return;
+  }
+  RunConfig n = next.value();
+  static const std::set<std::string> live = {"budget", "workers", "pool_size", "parent_top", "references",
+                                             "max_repair_attempts", "max_runtime_revisions", "recheck",
+                                             "max_proposal_tries", "plugin_max_kb"};
+  nlohmann::json applied = nlohmann::json::array(), restart = nlohmann::json::array();
+  for (const auto& s : run_settings()) {
+    if (s.get(given_) == s.get(n)) continue;
+    if (live.count(s.key)) {
+      s.set(given_, s.get(n));
+      s.set(c_, s.get(n));
+      if (s.key == "budget" && control_ && c_.budget == 0) c_.budget = std::numeric_limits<int>::max();
+      applied.push_back(s.key);
+    } else {
+      restart.push_back(s.key);
+    }
+  }
+  events_->emit("config_reloaded", std::nullopt, {{"applied", applied}, {"needs_restart", restart}});
+}
+
 bool Loop::paused() {
   if (!control_) return false;
   const bool now = control_->paused.load();
@@ -848,6 +876,11 @@ int Loop::run() {
       interrupted = true;
       break;
     }
+    if (control_)
+      if (auto offer = control_->take_offer()) {
+        reload(*offer);
+        refill = true;
+      }
     // Fill the workers: interrupted or queued experiments first, then new proposals.
     // The archive is read only when something changed: at the start and after each finish.
     while (refill && static_cast<int>(running_.size()) < c_.workers) {

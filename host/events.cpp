@@ -80,6 +80,10 @@ std::string line_for(const archive::Event& e) {
   if (k == "llm_resumed") return "LLM roles resumed";
   if (k == "paused") return "paused: no new proposals until resumed";
   if (k == "resumed") return "resumed";
+  if (k == "config_refused") return "configuration NOT reloaded: " + str(d, "reason");
+  if (k == "config_reloaded") return "configuration reloaded: " + d.value("applied", nlohmann::json::array()).dump() +
+                                     (d.value("needs_restart", nlohmann::json::array()).empty() ? std::string()
+                                      : "; needs a restart: " + d["needs_restart"].dump());
   if (k == "repair_waiting") return "Engineer unavailable; the repair waits";
   if (k == "stage_failed") return "FAILED: " + str(d, "cause");
   return "";  // training_progress, worker_started/ended, analysed, run_stopped: stored, not printed

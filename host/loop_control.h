@@ -5,8 +5,12 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
+#include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "host/run_config.h"
 
 namespace asiarch::host {
 
@@ -24,9 +28,22 @@ struct LoopControl {
     return status_;
   }
 
+  // A configuration re-read on SIGHUP, or why it was refused; the loop takes it at a safe point.
+  void offer(Result<RunConfig> next) {
+    std::lock_guard<std::mutex> l(mu_);
+    offered_ = std::move(next);
+  }
+  std::optional<Result<RunConfig>> take_offer() {
+    std::lock_guard<std::mutex> l(mu_);
+    auto out = std::move(offered_);
+    offered_.reset();
+    return out;
+  }
+
  private:
   mutable std::mutex mu_;
   nlohmann::json status_ = {{"state", "starting"}};
+  std::optional<Result<RunConfig>> offered_;
 };
 
 }  // namespace asiarch::host

@@ -1,6 +1,7 @@
-// SIGINT and SIGTERM cancel a long command (`run`, `daemon`); SIGHUP is held
-// for the daemon. A signal handler reaches only static storage: the token
-// lives in this file, and only the commands that own the process install it.
+// SIGINT and SIGTERM cancel a long command (`run`, `daemon`); SIGHUP asks the
+// daemon to reload its configuration. A signal handler reaches only static
+// storage: the tokens live in this file, and only the commands that own the
+// process install the handlers.
 #pragma once
 
 #include <csignal>
@@ -9,13 +10,15 @@
 
 namespace asiarch::host {
 
-// The token the handlers set.
+// The token SIGINT/SIGTERM set.
 const CancelToken& stop_token();
+// How many SIGHUPs have come (with `catch_hangup`).
+int hangups();
 
 // Installs the handlers for its lifetime, restoring the old ones after.
 class StopSignals {
  public:
-  explicit StopSignals(bool ignore_hangup = false);
+  explicit StopSignals(bool catch_hangup = false);
   ~StopSignals();
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;

@@ -205,7 +205,9 @@ std::string baseline_source(const std::string& name) {
 }
 
 nlohmann::json plugin_row(httplib::Client& c, const std::string& file) {
-  for (const auto& r : get_json(c, "/api/plugins"))
+  auto res = c.Get("/api/plugins");  // 503 until the loop has created the archive
+  if (!res || res->status != 200) return nlohmann::json::object();
+  for (const auto& r : nlohmann::json::parse(res->body))
     if (r["file"] == file) return r;
   return nlohmann::json::object();
 }
@@ -287,6 +289,43 @@ TEST(Daemon, PicksUpDroppedPluginsRefusesBadFilesAndAttemptsAFixedFileAgain) {
   EXPECT_EQ(get_json(c, "/api/experiments/" + std::to_string(fragile))["status"], "failed");
   fs::remove(drop / "mine.cpp");  // removing a file deletes no history
   EXPECT_EQ(get_json(c, "/api/experiments?q=mine").size(), 1u);
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
+  fs::remove_all(w);
+}
+
+TEST(Daemon, SighupReloadsTheConfigurationAndABadOneIsRefusedWithTheOldKept) {
+  const auto w = fresh_dir("daemon-hup");
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0, "budget": 1})";
+  const int port = free_port();
+  const pid_t pid = spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke"},
+                              w / "daemon.log");
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10, 0);
+  auto evolved_scored = [&]() -> size_t {  // 503 until the loop has created the archive
+    auto r = c.Get("/api/experiments?origin=evolved&status=scored");
+    return r && r->status == 200 ? nlohmann::json::parse(r->body).size() : 0;
+  };
+  ASSERT_TRUE(wait_until([&] { return static_cast<bool>(c.Get("/api/status")) && evolved_scored() == 1 &&
+                                      get_json(c, "/api/status").value("state", "") == "idle"; },
+                         120))
+      << text_of(w / "daemon.log");
+  // A broken file: refused, the old configuration kept, the daemon up.
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "budget": 2,)";
+  ::kill(pid, SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return text_of(w / "daemon.log").find("configuration NOT reloaded") != std::string::npos; }, 20))
+      << text_of(w / "daemon.log");
+  EXPECT_NE(text_of(w / "daemon.log").find("asiarch.json: not valid JSON"), std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(evolved_scored(), 1u);
+  EXPECT_EQ(get_json(c, "/api/status")["budget"], 1);
+  // A good one: the budget is raised and the loop goes on; a setting that needs a restart says so.
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0, "budget": 2, "seed": 9})";
+  ::kill(pid, SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return evolved_scored() == 2; }, 120)) << text_of(w / "daemon.log");
+  const std::string log = text_of(w / "daemon.log");
+  EXPECT_NE(log.find("configuration reloaded: [\"budget\"]; needs a restart: [\"seed\"]"), std::string::npos) << log;
+  EXPECT_EQ(get_json(c, "/api/status")["budget"], 2);
   ::kill(pid, SIGTERM);
   EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
   fs::remove_all(w);
