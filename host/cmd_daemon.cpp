@@ -14,6 +14,10 @@
 #include <thread>
 #include <iostream>
 
+#include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "archive/views.h"
 #include "host/commands.h"
 #include "host/discovery.h"
 #include "host/http_api.h"
@@ -31,6 +35,23 @@ struct DaemonArgs {
   std::string token_file;
   bool quiet = false;
   std::shared_ptr<GivenFlags> flags = std::make_shared<GivenFlags>();
+};
+
+// Every event, one JSON object a line, into DIR/logs/daemon.log (rotated at 10 MiB, 5 kept).
+class LogFileSink : public EventSink {
+ public:
+  explicit LogFileSink(const std::filesystem::path& file)
+      : logger_(std::make_shared<spdlog::logger>(
+            "asiarch-daemon", std::make_shared<spdlog::sinks::rotating_file_sink_mt>(file.string(), 10 << 20, 5))) {
+    logger_->set_pattern("%v");
+    logger_->flush_on(spdlog::level::info);
+  }
+  void publish(const archive::Event& e) override {
+    logger_->info(archive::event_view(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> logger_;
 };
 
 // Holds DIR/.daemon.lock (with this pid in it) for the process's life; the error names the holder.
@@ -82,6 +103,15 @@ int run_daemon(const DaemonArgs& a) {
   StopSignals signals(/*catch_hangup=*/true);
   LoopControl control;
   control.keep_serving = true;
+  std::filesystem::create_directories(std::filesystem::absolute(c.workdir) / "logs", ec);
+  std::unique_ptr<LogFileSink> log;
+  try {
+    log = std::make_unique<LogFileSink>(std::filesystem::absolute(c.workdir) / "logs" / "daemon.log");
+    control.log = log.get();
+  } catch (const std::exception& e) {
+    std::cerr << "asiarch daemon: the log file: " << e.what() << "\n";
+    return 1;
+  }
   ApiServer server(std::filesystem::absolute(c.workdir), control, stop_token());
   if (auto st = server.start(api); !st) return std::cerr << "asiarch daemon: " << st.error().message << "\n", 1;
   // Where the CLI finds this daemon (`asiarch status`, `pause`, `resume`, `tail`); never the token.

@@ -198,6 +198,7 @@ Status Loop::setup() {
   std::vector<EventSink*> sinks;
   if (c_.events == "jsonl") sinks.push_back(&jsonl_);
   else if (!c_.quiet) sinks.push_back(&text_);
+  if (control_ && control_->log) sinks.push_back(control_->log);
   events_ = std::make_unique<EventLog>(*archive_, sinks);
   calls_->bind(archive_.get(), events_.get());
   // The plugin folder: watched by the daemon (created if absent); read once by `run` when it exists.

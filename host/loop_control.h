@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/events.h"
 #include "host/run_config.h"
 
 namespace asiarch::host {
@@ -17,6 +18,7 @@ namespace asiarch::host {
 struct LoopControl {
   std::atomic<bool> paused{false};  // no new proposals while set; work in flight goes on
   bool keep_serving = false;        // at the budget (or with none left to do) idle instead of ending
+  EventSink* log = nullptr;         // one more sink for every event (the daemon's log file)
 
   // {state: running|paused|idle|stopping, running: [{id, name}], budget, evolved_done, llm: {...}}
   void publish(nlohmann::json s) {

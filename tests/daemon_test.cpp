@@ -129,6 +129,10 @@ TEST(Daemon, ServesTheArchiveWhileItDiscoversAnswersBadRequestsPausesAndStopsCle
   ::kill(pid, SIGTERM);
   EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
   EXPECT_FALSE(c.Get("/api/status"));
+  // Its log: every event, a JSON object a line.
+  const std::string log = text_of(w / "logs" / "daemon.log");
+  EXPECT_NE(log.find("\"kind\":\"scored\""), std::string::npos) << log.substr(0, 500);
+  EXPECT_NE(log.find("\"kind\":\"paused\""), std::string::npos);
   fs::remove_all(w);
 }
 
