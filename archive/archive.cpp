@@ -155,6 +155,11 @@ CREATE TABLE llm_calls (
 CREATE INDEX llm_calls_experiment ON llm_calls(experiment_id);
 CREATE INDEX llm_calls_key ON llm_calls(request_key);
 )sql",
+      // 6: indexes for the daemon's paged lists (filters, counts and sorting without reading sources).
+      R"sql(
+CREATE INDEX experiments_status_origin ON experiments(status, origin);
+CREATE INDEX scores_total ON scores(total);
+)sql",
   };
   return m;
 }
@@ -930,6 +935,65 @@ std::optional<LlmCall> Archive::answered_llm_call(const std::string& key) const 
   q.bind(1, key);
   if (!q.executeStep()) return std::nullopt;
   return llm_call_row(q);
+}
+
+Result<SummaryPage> Archive::summaries(const SummaryQuery& q) const {
+  std::string order;
+  const char* dir = q.descending ? "DESC" : "ASC";
+  if (q.sort == "id") order = std::string("e.id ") + dir;
+  else if (q.sort == "fitness") order = std::string("s.total IS NULL, s.total ") + dir + ", e.id";
+  else if (q.sort == "name") order = std::string("e.name ") + dir + ", e.id";
+  else return make_error("unknown sort key \"" + q.sort + "\"; sort by id, fitness or name");
+  // Only the filters given, so that SQLite can answer from the indexes.
+  std::string where;
+  std::vector<std::string> binds;
+  auto add = [&](const std::string& clause, const std::string& value) {
+    where += (where.empty() ? " WHERE " : " AND ") + clause;
+    binds.push_back(value);
+  };
+  if (!q.status.empty()) add("e.status = ?", q.status);
+  if (!q.origin.empty()) add("e.origin = ?", q.origin);
+  if (!q.text.empty()) {
+    add("(instr(lower(e.name), lower(?))", q.text);
+    where += " > 0 OR instr(lower(e.motivation), lower(?)) > 0)";
+    binds.push_back(q.text);
+  }
+  SummaryPage page;
+  try {
+    SQLite::Statement count(impl_->db, "SELECT count(*) FROM experiments e" + where);
+    for (size_t i = 0; i < binds.size(); ++i) count.bind(static_cast<int>(i + 1), binds[i]);
+    if (count.executeStep()) page.total = count.getColumn(0).getInt64();
+    SQLite::Statement rows(impl_->db,
+                           "SELECT e.id, e.name, e.origin, e.status, e.fail_reason, e.created_at, e.parent_id, s.total "
+                           "FROM experiments e LEFT JOIN scores s ON s.experiment_id = e.id" +
+                               where + " ORDER BY " + order + " LIMIT ? OFFSET ?");
+    int k = 1;
+    for (const auto& b : binds) rows.bind(k++, b);
+    rows.bind(k++, q.limit);
+    rows.bind(k, q.offset);
+    while (rows.executeStep()) {
+      Summary m;
+      m.id = rows.getColumn(0).getInt64();
+      m.name = rows.getColumn(1).getString();
+      m.origin = rows.getColumn(2).getString();
+      m.status = rows.getColumn(3).getString();
+      m.fail_reason = rows.getColumn(4).getString();
+      m.created_at = rows.getColumn(5).getString();
+      if (!rows.getColumn(6).isNull()) m.parent = rows.getColumn(6).getInt64();
+      if (!rows.getColumn(7).isNull()) m.fitness = rows.getColumn(7).getDouble();
+      page.rows.push_back(std::move(m));
+    }
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot list experiments", e);
+  }
+  return page;
+}
+
+std::map<std::string, int64_t> Archive::count_by_status() const {
+  std::map<std::string, int64_t> out;
+  SQLite::Statement q(impl_->db, "SELECT status, count(*) FROM experiments GROUP BY status");
+  while (q.executeStep()) out[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+  return out;
 }
 
 }  // namespace asiarch::archive

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,7 +19,7 @@
 
 namespace asiarch::archive {
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 enum class Origin { evolved, hand_written, baseline };
 const char* to_string(Origin o);
@@ -147,6 +148,25 @@ struct LlmCall {
   std::string outcome;
 };
 
+// A page of experiment summaries, filtered and sorted in SQL (the HTTP API's list).
+struct SummaryQuery {
+  std::string status, origin;  // empty: any
+  std::string text;            // in the name or motivation, case-blind; empty: any
+  std::string sort = "id";     // id, fitness (missing last), name
+  bool descending = false;
+  int64_t limit = 100, offset = 0;
+};
+struct Summary {
+  int64_t id = 0;
+  std::string name, origin, status, fail_reason, created_at;
+  std::optional<int64_t> parent;
+  std::optional<double> fitness;
+};
+struct SummaryPage {
+  std::vector<Summary> rows;
+  int64_t total = 0;  // matching rows, all pages
+};
+
 // The second stage: an experiment re-evaluated on a larger preset.
 struct StageResult {
   std::string preset;
@@ -211,6 +231,10 @@ class Archive {
   std::vector<std::pair<int64_t, double>> top(int n) const;
   // Novelty: is there an experiment with this canonical form or source hash?
   std::optional<int64_t> find_duplicate(const std::string& canonical, const std::string& source_hash) const;
+
+  // Summaries, one page; an unknown sort key is an error.
+  Result<SummaryPage> summaries(const SummaryQuery& q) const;
+  std::map<std::string, int64_t> count_by_status() const;
 
   // LLM calls, in the order they were made.
   Result<int64_t> add_llm_call(const LlmCall& c);

@@ -23,6 +23,17 @@ nlohmann::json summary_view(const Archive& a, const Experiment& e) {
   return j;
 }
 
+nlohmann::json summary_view(const Summary& s) {
+  return {{"id", s.id},
+          {"name", s.name},
+          {"origin", s.origin},
+          {"status", s.status},
+          {"fail_reason", s.fail_reason},
+          {"created_at", s.created_at},
+          {"parent", s.parent ? nlohmann::json(*s.parent) : nlohmann::json(nullptr)},
+          {"fitness", s.fitness ? nlohmann::json(*s.fitness) : nlohmann::json(nullptr)}};
+}
+
 nlohmann::json list_view(const Archive& a) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& e : a.experiments()) j.push_back(summary_view(a, e));

@@ -17,6 +17,9 @@ namespace asiarch::archive {
 // one row of `ls`; parent and fitness are null when there is none.
 nlohmann::json summary_view(const Archive& a, const Experiment& e);
 
+// A page's summaries as summary_view gives them (the HTTP API's list).
+nlohmann::json summary_view(const Summary& s);
+
 // Every experiment's summary, by id (`ls`).
 nlohmann::json list_view(const Archive& a);
 

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 #include <chrono>
@@ -34,12 +35,6 @@ Result<int64_t> integer(const httplib::Request& req, const std::string& name, in
   const int64_t n = std::stoll(v);
   if (n > max) return make_error("parameter \"" + name + "\" must be at most " + std::to_string(max));
   return n;
-}
-
-bool contains_ci(const std::string& hay, const std::string& needle) {
-  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
-                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); });
-  return it != hay.end();
 }
 
 }  // namespace
@@ -117,7 +112,7 @@ struct ApiServer::Impl {
       auto a = open();
       nlohmann::json counts = nlohmann::json::object();
       if (a)
-        for (const auto& e : (*a)->experiments()) counts[e.status] = counts.value(e.status, 0) + 1;
+        for (const auto& [k, n] : (*a)->count_by_status()) counts[k] = n;
       s["counts"] = counts;
       reply(res, 200, s);
     });
@@ -139,25 +134,19 @@ struct ApiServer::Impl {
       if (!one_of(origin, kOrigin)) return error(res, 400, "parameter \"origin\" must be evolved, hand-written or baseline");
       if (!one_of(sort, kSort)) return error(res, 400, "parameter \"sort\" must be one of id, fitness, name, each optionally with -");
       with_archive(res, [&](const archive::Archive& a) {
-        std::vector<nlohmann::json> rows;
-        for (const auto& e : a.experiments()) {
-          if (!status.empty() && e.status != status) continue;
-          if (!origin.empty() && archive::to_string(e.origin) != origin) continue;
-          if (!q.empty() && !contains_ci(e.name, q) && !contains_ci(e.motivation, q)) continue;
-          rows.push_back(archive::summary_view(a, e));
-        }
-        const bool desc = sort[0] == '-';
-        const std::string key = desc ? sort.substr(1) : sort;
-        std::stable_sort(rows.begin(), rows.end(), [&](const nlohmann::json& x, const nlohmann::json& y) {
-          const auto& a1 = x[key];
-          const auto& b1 = y[key];
-          if (a1.is_null() != b1.is_null()) return b1.is_null();  // missing values last
-          return desc ? b1 < a1 : a1 < b1;
-        });
+        archive::SummaryQuery sq;
+        sq.status = status;
+        sq.origin = origin;
+        sq.text = q;
+        sq.descending = sort[0] == '-';
+        sq.sort = sq.descending ? sort.substr(1) : sort;
+        sq.limit = *limit;
+        sq.offset = *offset;
+        auto page = a.summaries(sq);
+        if (!page) return error(res, 400, page.error().message);
         nlohmann::json out = nlohmann::json::array();
-        for (size_t i = static_cast<size_t>(*offset); i < rows.size() && out.size() < static_cast<size_t>(*limit); ++i)
-          out.push_back(rows[i]);
-        res.set_header("X-Total-Count", std::to_string(rows.size()));
+        for (const auto& r : page->rows) out.push_back(archive::summary_view(r));
+        res.set_header("X-Total-Count", std::to_string(page->total));
         reply(res, 200, out);
       });
     });
@@ -198,13 +187,15 @@ struct ApiServer::Impl {
 
     server.Get("/api/lineage", [this](const httplib::Request&, httplib::Response& res) {
       with_archive(res, [&](const archive::Archive& a) {
-        auto trees = archive::lineage_view(a);
-        if (!trees) return error(res, 500, trees.error().message);
-        // Nodes and edges, for a graph.
+        // Nodes and edges, for a graph: one query, whatever the size of the archive.
+        archive::SummaryQuery all;
+        all.limit = std::numeric_limits<int64_t>::max();
+        auto page = a.summaries(all);
+        if (!page) return error(res, 500, page.error().message);
         nlohmann::json nodes = nlohmann::json::array(), edges = nlohmann::json::array();
-        for (const auto& e : a.experiments()) {
-          nodes.push_back(archive::summary_view(a, e));
-          if (e.parent) edges.push_back({{"from", *e.parent}, {"to", e.id}});
+        for (const auto& r : page->rows) {
+          nodes.push_back(archive::summary_view(r));
+          if (r.parent) edges.push_back({{"from", *r.parent}, {"to", r.id}});
         }
         reply(res, 200, {{"nodes", nodes}, {"edges", edges}});
       });
