@@ -40,10 +40,9 @@ Result<Daemon> find_daemon(const ClientArgs& a) {
   if (d.host == "0.0.0.0") d.host = "127.0.0.1";
   d.port = j["port"].get<int>();
   if (!a.token_file.empty()) {
-    auto t = read_file(a.token_file);
+    auto t = read_secret(a.token_file);
     if (!t) return t.error();
     d.token = *t;
-    while (!d.token.empty() && std::isspace(static_cast<unsigned char>(d.token.back()))) d.token.pop_back();
   }
   return d;
 }

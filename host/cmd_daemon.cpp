@@ -84,11 +84,9 @@ int run_daemon(const DaemonArgs& a) {
   c.quiet = a.quiet;
   ApiOptions api = a.api;
   if (!a.token_file.empty()) {
-    auto t = read_file(a.token_file);
+    auto t = read_secret(a.token_file);
     if (!t) return std::cerr << "asiarch daemon: " << t.error().message << "\n", 2;
     api.token = *t;
-    while (!api.token.empty() && std::isspace(static_cast<unsigned char>(api.token.back()))) api.token.pop_back();
-    if (api.token.empty()) return std::cerr << "asiarch daemon: " << a.token_file << ": the token file is empty\n", 2;
   }
   if (!loopback(api.host) && api.token.empty()) {
     std::cerr << "asiarch daemon: binding to " << api.host << " (not loopback) requires a token: --token-file FILE\n";
@@ -98,6 +96,8 @@ int run_daemon(const DaemonArgs& a) {
   std::filesystem::create_directories(c.workdir, ec);
   api.plugins_dir = c.plugins_dir.empty() ? std::filesystem::absolute(c.workdir) / "plugins"
                                           : std::filesystem::absolute(c.plugins_dir);
+  // There before the API answers, so a file saved as soon as the daemon is up is not lost.
+  std::filesystem::create_directories(api.plugins_dir, ec);
   auto lock = claim(std::filesystem::absolute(c.workdir));
   if (!lock) return std::cerr << "asiarch daemon: " << lock.error().message << "\n", 1;
   StopSignals signals(/*catch_hangup=*/true);

@@ -27,6 +27,23 @@ nlohmann::json get_json(httplib::Client& c, const std::string& path, int want = 
   return j;
 }
 
+// Kills the daemon if a test ends early; `stop()` is the clean way, and says how it exited.
+struct Running {
+  pid_t pid;
+  ~Running() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      wait_exit(pid);
+    }
+  }
+  int stop() {
+    ::kill(pid, SIGTERM);
+    const int rc = wait_exit(pid);
+    pid = -1;
+    return rc;
+  }
+};
+
 bool wait_until(const std::function<bool()>& f, int seconds) {
   for (int i = 0; i < seconds * 10; ++i) {
     if (f()) return true;
@@ -41,9 +58,9 @@ TEST(Daemon, ServesTheArchiveWhileItDiscoversAnswersBadRequestsPausesAndStopsCle
   const auto w = fresh_dir("daemon");
   std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0})";
   const int port = free_port();
-  const pid_t pid = spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke",
+  Running daemon{spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke",
                                "--budget", "1"},
-                              w / "daemon.log");
+                              w / "daemon.log")};
   httplib::Client c("127.0.0.1", port);
   c.set_read_timeout(10, 0);
   ASSERT_TRUE(wait_until([&] { return static_cast<bool>(c.Get("/api/status")); }, 60)) << text_of(w / "daemon.log");
@@ -59,7 +76,7 @@ TEST(Daemon, ServesTheArchiveWhileItDiscoversAnswersBadRequestsPausesAndStopsCle
   EXPECT_EQ(status["paused"], false);
   EXPECT_EQ(status["preset"], "smoke");
   EXPECT_TRUE(status.contains("version"));
-  EXPECT_EQ(::kill(pid, 0), 0);
+  EXPECT_EQ(::kill(daemon.pid, 0), 0);
 
   auto all = c.Get("/api/experiments?sort=-id&limit=1");
   ASSERT_TRUE(all);
@@ -122,12 +139,11 @@ TEST(Daemon, ServesTheArchiveWhileItDiscoversAnswersBadRequestsPausesAndStopsCle
   // A second daemon on the same workdir is refused, naming it and the running one's pid.
   auto second = run_cli("daemon --workdir " + w.string() + " --port " + std::to_string(free_port()));
   EXPECT_EQ(second.status, 1);
-  EXPECT_NE(second.output.find(w.string() + " is already served by the asiarch daemon with pid " + std::to_string(pid)),
+  EXPECT_NE(second.output.find(w.string() + " is already served by the asiarch daemon with pid " + std::to_string(daemon.pid)),
             std::string::npos)
       << second.output;
 
-  ::kill(pid, SIGTERM);
-  EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
+  EXPECT_EQ(daemon.stop(), 0) << text_of(w / "daemon.log");
   EXPECT_FALSE(c.Get("/api/status"));
   // Its log: every event, a JSON object a line.
   const std::string log = text_of(w / "logs" / "daemon.log");
@@ -147,9 +163,9 @@ TEST(Daemon, ANonLoopbackAddressNeedsATokenAndATokenIsThenRequiredOfEveryRequest
   std::ofstream(w / "token") << "s3cret-token\n";
   std::ofstream(w / "asiarch.json") << R"({"baselines": []})";  // nothing to evaluate: it idles
   const int port = free_port();
-  const pid_t pid = spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--token-file",
+  Running daemon{spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--token-file",
                                (w / "token").string(), "--preset", "smoke"},
-                              w / "daemon.log");
+                              w / "daemon.log")};
   httplib::Client c("127.0.0.1", port);
   ASSERT_TRUE(wait_until([&] { return static_cast<bool>(c.Get("/api/status")); }, 60)) << text_of(w / "daemon.log");
   auto no = c.Get("/api/status");
@@ -159,8 +175,7 @@ TEST(Daemon, ANonLoopbackAddressNeedsATokenAndATokenIsThenRequiredOfEveryRequest
   EXPECT_EQ(c.Get("/api/status", wrong)->status, 401);
   auto yes = c.Get("/api/status", right);
   EXPECT_EQ(yes->status, 200);
-  ::kill(pid, SIGTERM);
-  EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
+  EXPECT_EQ(daemon.stop(), 0) << text_of(w / "daemon.log");
   fs::remove_all(w);
 }
 
@@ -171,8 +186,8 @@ TEST(Daemon, TheCliFindsTheDaemonOfAWorkdirShowsItsStatusPausesResumesAndTailsIt
   EXPECT_NE(none.output.find("no daemon is serving " + w.string()), std::string::npos) << none.output;
   std::ofstream(w / "asiarch.json") << R"({"baselines": []})";
   const int port = free_port();
-  const pid_t pid = spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke"},
-                              w / "daemon.log");
+  Running daemon{spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke"},
+                              w / "daemon.log")};
   ASSERT_TRUE(wait_until([&] { return fs::exists(w / "daemon.json"); }, 60)) << text_of(w / "daemon.log");
   const auto tail_log = w / "tail.log";
   const pid_t tail = spawn_cli({"tail", "--workdir", w.string()}, tail_log);
@@ -194,8 +209,7 @@ TEST(Daemon, TheCliFindsTheDaemonOfAWorkdirShowsItsStatusPausesResumesAndTailsIt
   EXPECT_NE(text_of(tail_log).find("paused: no new proposals until resumed"), std::string::npos) << text_of(tail_log);
   ::kill(tail, SIGTERM);
   wait_exit(tail);
-  ::kill(pid, SIGTERM);
-  EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
+  EXPECT_EQ(daemon.stop(), 0) << text_of(w / "daemon.log");
   EXPECT_FALSE(fs::exists(w / "daemon.json"));  // gone with the daemon
   auto after = run_cli("status --workdir " + w.string());
   EXPECT_EQ(after.status, 1);
@@ -222,10 +236,10 @@ TEST(Daemon, PicksUpDroppedPluginsRefusesBadFilesAndAttemptsAFixedFileAgain) {
   const auto w = fresh_dir("daemon-drop");
   std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0, "plugin_max_kb": 64})";
   const int port = free_port();
-  const pid_t pid = spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke",
+  Running daemon{spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke",
                                "--budget", "0", "--researcher", "offline", "--max-runtime-revisions", "0",
                                "--pool-size", "1"},
-                              w / "daemon.log");
+                              w / "daemon.log")};
   httplib::Client c("127.0.0.1", port);
   c.set_read_timeout(10, 0);
   ASSERT_TRUE(wait_until([&] { return static_cast<bool>(c.Get("/api/status")); }, 60)) << text_of(w / "daemon.log");
@@ -293,8 +307,7 @@ TEST(Daemon, PicksUpDroppedPluginsRefusesBadFilesAndAttemptsAFixedFileAgain) {
   EXPECT_EQ(get_json(c, "/api/experiments/" + std::to_string(fragile))["status"], "failed");
   fs::remove(drop / "mine.cpp");  // removing a file deletes no history
   EXPECT_EQ(get_json(c, "/api/experiments?q=mine").size(), 1u);
-  ::kill(pid, SIGTERM);
-  EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
+  EXPECT_EQ(daemon.stop(), 0) << text_of(w / "daemon.log");
   fs::remove_all(w);
 }
 
@@ -302,8 +315,8 @@ TEST(Daemon, SighupReloadsTheConfigurationAndABadOneIsRefusedWithTheOldKept) {
   const auto w = fresh_dir("daemon-hup");
   std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0, "budget": 1})";
   const int port = free_port();
-  const pid_t pid = spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke"},
-                              w / "daemon.log");
+  Running daemon{spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke"},
+                              w / "daemon.log")};
   httplib::Client c("127.0.0.1", port);
   c.set_read_timeout(10, 0);
   auto evolved_scored = [&]() -> size_t {  // 503 until the loop has created the archive
@@ -316,7 +329,7 @@ TEST(Daemon, SighupReloadsTheConfigurationAndABadOneIsRefusedWithTheOldKept) {
       << text_of(w / "daemon.log");
   // A broken file: refused, the old configuration kept, the daemon up.
   std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "budget": 2,)";
-  ::kill(pid, SIGHUP);
+  ::kill(daemon.pid, SIGHUP);
   ASSERT_TRUE(wait_until([&] { return text_of(w / "daemon.log").find("configuration NOT reloaded") != std::string::npos; }, 20))
       << text_of(w / "daemon.log");
   EXPECT_NE(text_of(w / "daemon.log").find("asiarch.json: not valid JSON"), std::string::npos);
@@ -325,12 +338,11 @@ TEST(Daemon, SighupReloadsTheConfigurationAndABadOneIsRefusedWithTheOldKept) {
   EXPECT_EQ(get_json(c, "/api/status")["budget"], 1);
   // A good one: the budget is raised and the loop goes on; a setting that needs a restart says so.
   std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0, "budget": 2, "seed": 9})";
-  ::kill(pid, SIGHUP);
+  ::kill(daemon.pid, SIGHUP);
   ASSERT_TRUE(wait_until([&] { return evolved_scored() == 2; }, 120)) << text_of(w / "daemon.log");
   const std::string log = text_of(w / "daemon.log");
   EXPECT_NE(log.find("configuration reloaded: [\"budget\"]; needs a restart: [\"seed\"]"), std::string::npos) << log;
   EXPECT_EQ(get_json(c, "/api/status")["budget"], 2);
-  ::kill(pid, SIGTERM);
-  EXPECT_EQ(wait_exit(pid), 0) << text_of(w / "daemon.log");
+  EXPECT_EQ(daemon.stop(), 0) << text_of(w / "daemon.log");
   fs::remove_all(w);
 }

@@ -13,22 +13,18 @@
 #include "archive/archive.h"
 #include "cli_run.h"
 #include "llm/fake_server.h"
+#include "llm/memory_log.h"
 #include "util/files.h"
 
 using namespace asiarch;
 using namespace asiarch::agents;
 using asiarch::testing::FakeLlm;
+using asiarch::testing::MemoryLog;
 using asiarch::testing::messages_text;
 
 namespace {
 
 constexpr const char* kKey = "sk-asiarch-test-0d1e2f3a4b5c";
-
-struct MemoryLog : llm::CallLog {
-  std::vector<llm::Call> calls;
-  void record(const llm::Call& c) override { calls.push_back(c); }
-  std::optional<llm::Call> replay(const std::string&) override { return std::nullopt; }
-};
 
 std::string baseline(const std::string& name) {
   return read_file(std::string(ASIARCH_SOURCE_DIR) + "/plugins/baselines/" + name + ".cpp").value();

@@ -8,12 +8,14 @@
 #include "agents/llm/client.h"
 #include "agents/llm/prompts.h"
 #include "llm/fake_server.h"
+#include "llm/memory_log.h"
 #include "util/files.h"
 #include "util/similarity.h"
 
 using namespace asiarch;
 using namespace asiarch::agents::llm;
 using asiarch::testing::FakeLlm;
+using asiarch::testing::MemoryLog;
 
 namespace {
 
@@ -27,17 +29,6 @@ std::filesystem::path dir_for(const std::string& name) {
 std::string baseline(const std::string& name) {
   return read_file(std::string(ASIARCH_SOURCE_DIR) + "/plugins/baselines/" + name + ".cpp").value();
 }
-
-// Keeps calls in memory, as the host keeps them in the archive.
-struct MemoryLog : CallLog {
-  std::vector<Call> calls;
-  void record(const Call& c) override { calls.push_back(c); }
-  std::optional<Call> replay(const std::string& key) override {
-    for (const auto& c : calls)
-      if (c.key == key && c.error.empty() && !c.replayed) return c;
-    return std::nullopt;
-  }
-};
 
 Config config_for(const std::string& url) {
   Config c;

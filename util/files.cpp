@@ -1,5 +1,6 @@
 #include "util/files.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -19,6 +20,15 @@ Result<std::string> read_file(const std::filesystem::path& path) {
   ss << in.rdbuf();
   if (in.bad()) return make_error(path.string() + ": read error");
   return ss.str();
+}
+
+Result<std::string> read_secret(const std::filesystem::path& path) {
+  auto text = read_file(path);
+  if (!text) return text;
+  std::string s = std::move(*text);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  if (s.empty()) return make_error(path.string() + ": the file is empty");
+  return s;
 }
 
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data) {
