@@ -964,8 +964,9 @@ Result<SummaryPage> Archive::summaries(const SummaryQuery& q) const {
     for (size_t i = 0; i < binds.size(); ++i) count.bind(static_cast<int>(i + 1), binds[i]);
     if (count.executeStep()) page.total = count.getColumn(0).getInt64();
     SQLite::Statement rows(impl_->db,
-                           "SELECT e.id, e.name, e.origin, e.status, e.fail_reason, e.created_at, e.parent_id, s.total "
-                           "FROM experiments e LEFT JOIN scores s ON s.experiment_id = e.id" +
+                           std::string("SELECT e.id, e.name, e.origin, e.status, e.fail_reason, e.created_at, e.parent_id, s.total, ") +
+                               (impl_->version >= 2 ? "json_extract(e.timing, '$.wall')" : "NULL") +
+                               " FROM experiments e LEFT JOIN scores s ON s.experiment_id = e.id" +
                                where + " ORDER BY " + order + " LIMIT ? OFFSET ?");
     int k = 1;
     for (const auto& b : binds) rows.bind(k++, b);
@@ -981,6 +982,7 @@ Result<SummaryPage> Archive::summaries(const SummaryQuery& q) const {
       m.created_at = rows.getColumn(5).getString();
       if (!rows.getColumn(6).isNull()) m.parent = rows.getColumn(6).getInt64();
       if (!rows.getColumn(7).isNull()) m.fitness = rows.getColumn(7).getDouble();
+      if (!rows.getColumn(8).isNull()) m.seconds = rows.getColumn(8).getDouble();
       page.rows.push_back(std::move(m));
     }
   } catch (const SQLite::Exception& e) {

@@ -161,6 +161,7 @@ struct Summary {
   std::string name, origin, status, fail_reason, created_at;
   std::optional<int64_t> parent;
   std::optional<double> fitness;
+  std::optional<double> seconds;  // wall time the experiment took, when recorded
 };
 struct SummaryPage {
   std::vector<Summary> rows;

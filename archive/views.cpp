@@ -20,6 +20,8 @@ nlohmann::json summary_view(const Archive& a, const Experiment& e) {
   j["parent"] = e.parent ? nlohmann::json(*e.parent) : nlohmann::json(nullptr);
   if (auto s = a.score(e.id)) j["fitness"] = s->total;
   else j["fitness"] = nullptr;
+  const auto wall = e.timing.find("wall");
+  j["seconds"] = wall != e.timing.end() && wall->is_number() ? *wall : nlohmann::json(nullptr);
   return j;
 }
 
@@ -31,7 +33,8 @@ nlohmann::json summary_view(const Summary& s) {
           {"fail_reason", s.fail_reason},
           {"created_at", s.created_at},
           {"parent", s.parent ? nlohmann::json(*s.parent) : nlohmann::json(nullptr)},
-          {"fitness", s.fitness ? nlohmann::json(*s.fitness) : nlohmann::json(nullptr)}};
+          {"fitness", s.fitness ? nlohmann::json(*s.fitness) : nlohmann::json(nullptr)},
+          {"seconds", s.seconds ? nlohmann::json(*s.seconds) : nlohmann::json(nullptr)}};
 }
 
 nlohmann::json list_view(const Archive& a) {

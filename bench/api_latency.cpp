@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "archive/archive.h"
+#include "bench/synthetic_archive.h"
 #include "host/http_api.h"
 
 namespace fs = std::filesystem;
@@ -22,32 +22,10 @@ using namespace asiarch;
 
 namespace {
 
-// n experiments in lineages of ten, three in four scored, each with one compile attempt.
 void fill(const fs::path& dir, int n) {
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  auto a = archive::Archive::open(dir / "archive.db");
-  if (!a) std::abort();
-  const std::string source(3000, 'x');
-  for (int i = 1; i <= n; ++i) {
-    archive::Experiment e;
-    e.name = "design_" + std::to_string(i);
-    e.motivation = "synthetic design " + std::to_string(i) + (i % 97 == 0 ? " with a rare gate" : "");
-    e.source = source + std::to_string(i);
-    e.origin = i <= 4 ? archive::Origin::baseline : archive::Origin::evolved;
-    if (i > 4) e.parent = std::max(1, i - 1 - (i % 10));
-    auto id = (*a)->add_experiment(e);
-    if (!id) std::abort();
-    archive::Outcome o;
-    archive::CompileAttempt c;
-    c.attempt = 1;
-    c.source = e.source;
-    c.ok = i % 4 != 0;
-    o.attempts.push_back(c);
-    o.status = c.ok ? "scored" : "failed";
-    o.fail_reason = c.ok ? "" : "did not build";
-    if (c.ok) o.score = archive::Score{0.5, 0.5, 0.5, 1.0 + (i * 7919 % 1000) / 1000.0, nlohmann::json::object()};
-    if (!(*a)->record_outcome(*id, o)) std::abort();
+  if (auto s = bench::fill_synthetic_archive(dir, n); !s) {
+    std::fprintf(stderr, "%s\n", s.error().message.c_str());
+    std::exit(1);
   }
 }
 

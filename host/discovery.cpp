@@ -28,6 +28,7 @@
 #include "host/lab_setup.h"
 #include "host/run_settings.h"
 #include "host/scoring.h"
+#include "jit/cuda.h"
 #include "jit/toolchain.h"
 #include "util/files.h"
 #include "util/similarity.h"
@@ -71,6 +72,7 @@ struct InFlight {
   // it is recorded; its first run and scored outcome wait here.
   std::unique_ptr<CandidateRun> first;
   std::optional<archive::Outcome> first_outcome;
+  std::string gpu;  // the GPU its workers see (--gpus), empty: none assigned
 };
 
 class Loop {
@@ -153,6 +155,25 @@ class Loop {
 
 Status Loop::setup() {
   // Everything that can be refused without touching the disk first.
+  if (!c_.gpus.empty()) {
+    std::string listed;
+    for (const auto& g : c_.gpus) listed += (listed.empty() ? "" : ",") + g;
+    auto devices = jit::cuda_device_count();
+    if (!devices)
+      return make_error("gpus: " + listed + " asked for, but no CUDA device can be used here (" + devices.error().message +
+                        "); leave --gpus out to run on the CPU");
+    std::set<std::string> seen;
+    for (const auto& g : c_.gpus) {
+      const bool index = !g.empty() && g.size() < 4 && std::all_of(g.begin(), g.end(), ::isdigit);
+      if (!index && g.rfind("GPU-", 0) != 0 && g.rfind("MIG-", 0) != 0)
+        return make_error("gpus: \"" + g + "\" is neither a device index nor a GPU-/MIG- UUID");
+      if (index && std::stoi(g) >= *devices)
+        return make_error("gpus: device " + g + " does not exist: this machine has " + std::to_string(*devices) +
+                          " CUDA device(s), 0 to " + std::to_string(*devices - 1));
+      if (!seen.insert(g).second) return make_error("gpus: " + g + " is listed twice");
+    }
+    c_.workers = static_cast<int>(c_.gpus.size());
+  }
   auto agents = agents::make_agents(c_.agents, c_.llm, calls_.get());
   if (!agents) return agents.error();
   agents_ = std::move(*agents);
@@ -526,11 +547,19 @@ Status Loop::start(int64_t id) {
   spec.job.experiment = id;
   // The name is part of the object's cache key: the same source under the same name compiles once.
   spec.job.name = e->name + ".cpp";
+  // One worker per GPU: the first GPU no running experiment holds (there is one: workers = GPUs).
+  for (const auto& g : c_.gpus)
+    if (std::none_of(running_.begin(), running_.end(), [&](const InFlight& r) { return r.gpu == g; })) {
+      f.gpu = spec.job.gpu = g;
+      break;
+    }
   const bool baseline = e->origin == archive::Origin::baseline;
   spec.max_repair_attempts = baseline ? 1 : c_.max_repair_attempts;
   spec.max_runtime_revisions = baseline ? 0 : c_.max_runtime_revisions;
   if (!is_reference(id)) spec.job.references = references_on(c_.preset);
-  events_->emit("experiment_started", id, {{"name", e->name}, {"origin", archive::to_string(e->origin)}});
+  nlohmann::json started = {{"name", e->name}, {"origin", archive::to_string(e->origin)}};
+  if (!f.gpu.empty()) started["gpu"] = f.gpu;
+  events_->emit("experiment_started", id, started);
   f.run = std::make_unique<CandidateRun>(std::move(spec), deps());
   running_.push_back(std::move(f));
   return Ok{};
@@ -836,6 +865,7 @@ void Loop::reload(const Result<RunConfig>& next) {
       restart.push_back(s.key);
     }
   }
+  if (!c_.gpus.empty()) c_.workers = static_cast<int>(c_.gpus.size());  // one worker per GPU, whatever the file says
   events_->emit("config_reloaded", std::nullopt, {{"applied", applied}, {"needs_restart", restart}});
 }
 

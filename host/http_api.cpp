@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <set>
@@ -15,6 +16,24 @@
 
 namespace asiarch::host {
 namespace {
+
+// The dashboard's files, {"/name", text}, embedded from host/web/ at build time.
+struct WebFile {
+  const char* path;
+  const char* text;
+};
+constexpr WebFile kWebFiles[] = {
+#include "web_assets.inc"
+};
+
+const char* content_type(const std::string& path) {
+  auto ends = [&](const char* ext) { return path.size() >= std::strlen(ext) && path.compare(path.size() - std::strlen(ext), std::string::npos, ext) == 0; };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js")) return "text/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".svg")) return "image/svg+xml";
+  return "text/plain; charset=utf-8";
+}
 
 constexpr size_t kMaxBody = 64 * 1024;  // no route takes a body; a larger one is refused
 constexpr int kMaxLimit = 1000;
@@ -82,7 +101,11 @@ struct ApiServer::Impl {
   void routes() {
     server.set_payload_max_length(kMaxBody);
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (!token.empty() && req.get_header_value("Authorization") != "Bearer " + token) {
+      // The dashboard's own files hold no data; the API needs the token. EventSource cannot set
+      // headers, so `?token=` is accepted too.
+      const bool api = req.path.rfind("/api/", 0) == 0;
+      if (api && !token.empty() && req.get_header_value("Authorization") != "Bearer " + token &&
+          req.get_param_value("token") != token) {
         error(res, 401, "a token is required: send Authorization: Bearer <token>");
         return httplib::Server::HandlerResponse::Handled;
       }
@@ -114,6 +137,7 @@ struct ApiServer::Impl {
       if (a)
         for (const auto& [k, n] : (*a)->count_by_status()) counts[k] = n;
       s["counts"] = counts;
+      s["last_event"] = a ? (*a)->last_event_seq() : 0;
       reply(res, 200, s);
     });
 
@@ -204,13 +228,15 @@ struct ApiServer::Impl {
     server.Get("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
       auto since = integer(req, "since", 0, 1LL << 50);
       if (!since) return error(res, 400, since.error().message);
+      // EventSource's onmessage sees only unnamed events: `unnamed=1` leaves the kind to the data.
+      const bool named = req.get_param_value("unnamed") != "1";
       int64_t seq = *since;
       if (req.has_header("Last-Event-ID")) {
         const std::string v = req.get_header_value("Last-Event-ID");
         if (!v.empty() && v.size() < 19 && std::all_of(v.begin(), v.end(), ::isdigit)) seq = std::stoll(v);
       }
       res.set_header("Cache-Control", "no-cache");
-      res.set_chunked_content_provider("text/event-stream", [this, seq](size_t, httplib::DataSink& sink) mutable {
+      res.set_chunked_content_provider("text/event-stream", [this, seq, named](size_t, httplib::DataSink& sink) mutable {
         // Each call sends what is new, then waits a little; the stream ends with the daemon.
         if (stopping.cancelled()) {
           sink.done();
@@ -218,7 +244,7 @@ struct ApiServer::Impl {
         }
         if (auto a = open()) {
           for (const auto& ev : (*a)->events_since(seq, 500)) {
-            const std::string msg = "id: " + std::to_string(ev.seq) + "\nevent: " + ev.kind + "\ndata: " +
+            const std::string msg = "id: " + std::to_string(ev.seq) + (named ? "\nevent: " + ev.kind : "") + "\ndata: " +
                                     archive::event_view(ev).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
                                     "\n\n";
             if (!sink.write(msg.data(), msg.size())) return false;
@@ -276,6 +302,16 @@ struct ApiServer::Impl {
         reply(res, 200, out);
       });
     });
+
+    for (const auto& f : kWebFiles) {
+      const std::string path = f.path;
+      auto serve = [&f, path](const httplib::Request&, httplib::Response& res) {
+        res.set_content(f.text, std::strlen(f.text), content_type(path));
+        res.set_header("Cache-Control", "no-cache");
+      };
+      server.Get(path, serve);
+      if (path == "/index.html") server.Get("/", serve);
+    }
 
     auto set_paused = [this](bool p) {
       return [this, p](const httplib::Request&, httplib::Response& res) {

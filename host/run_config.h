@@ -25,6 +25,7 @@ struct RunConfig {
   std::vector<std::string> tasks;  // empty: every task of the preset
   int budget = 10;                 // evolved experiments the workdir holds when the run ends
   int workers = 1;
+  std::vector<std::string> gpus;   // one worker per entry, each seeing that GPU alone (CUDA_VISIBLE_DEVICES)
   std::uint64_t seed = 0;
   archive::SelectionConfig selection;
   int max_repair_attempts = 4;     // compiles per built source (1: no repair)

@@ -50,6 +50,9 @@ std::vector<RunSetting> make_settings() {
       setting("budget", "--budget", integer(0), ASIARCH_FIELD(budget),
               "evolved experiments the workdir holds when the run ends"),
       setting("workers", "--workers", integer(1), ASIARCH_FIELD(workers), "experiments evaluated at once"),
+      setting("gpus", "--gpus", texts(), ASIARCH_FIELD(gpus),
+              "GPUs to use, comma-separated (indexes or UUIDs): one worker per GPU, each given its own through "
+              "CUDA_VISIBLE_DEVICES; sets workers; refused where no CUDA device exists (empty: none)"),
       setting("seed", "--seed", integer(0), ASIARCH_FIELD(seed), "seed for selection, proposals and training"),
       setting("pool_size", "--pool-size", integer(1), ASIARCH_FIELD(selection.pool_size),
               "candidate pool: the best this many scored experiments"),

@@ -111,7 +111,8 @@ void to_json(nlohmann::json& j, const WorkerJob& w) {
        {"references", refs},
        {"cache_dir", w.cache_dir},
        {"keep_alive", w.keep_alive},
-       {"quadratic_reference", w.quadratic_reference}};
+       {"quadratic_reference", w.quadratic_reference},
+       {"gpu", w.gpu}};
 }
 
 void from_json(const nlohmann::json& j, WorkerJob& w) {
@@ -129,6 +130,7 @@ void from_json(const nlohmann::json& j, WorkerJob& w) {
   w.cache_dir = j.at("cache_dir").get<std::string>();
   w.keep_alive = j.value("keep_alive", false);
   w.quadratic_reference = j.value("quadratic_reference", false);
+  w.gpu = j.value("gpu", "");
 }
 
 void to_json(nlohmann::json& j, const WorkerResult& r) {
@@ -890,6 +892,8 @@ int worker_main(int channel_fd, const std::string& prewarm_cache_dir) {
     std::cerr << "asiarch worker: the job: " << e.what() << "\n";
     return 2;
   }
+  // Before anything can start CUDA: the driver reads this once, at its initialisation.
+  if (!job.gpu.empty()) ::setenv("CUDA_VISIBLE_DEVICES", job.gpu.c_str(), 1);
   auto given = receive_tasks(ch, *first);
   if (!given) {
     std::cerr << "asiarch worker: " << given.error().message << "\n";

@@ -48,6 +48,8 @@ struct WorkerJob {
   // Set by the host, never by a plugin: the source is the shipped softmax-attention reference, the
   // only one whose ASIARCH_DECLARE_QUADRATIC() exempts it from the complexity limit.
   bool quadratic_reference = false;
+  // The GPU this job may use, as CUDA_VISIBLE_DEVICES (set by the worker before CUDA starts); empty: as inherited.
+  std::string gpu;
 };
 
 // One compile of one source, as the worker measured it.

@@ -65,4 +65,8 @@ Diagnostics parse_nvrtc_log(const std::string& log, const std::string& file, int
 // reason, e.g. "no CUDA driver" or "no CUDA device".
 Result<std::shared_ptr<CudaModule>> load_cuda_module(const std::string& cubin);
 
+// The CUDA devices this process can see (through the driver, honouring CUDA_VISIBLE_DEVICES),
+// or why none: no driver, a driver that does not initialise, no device.
+Result<int> cuda_device_count();
+
 }  // namespace asiarch::jit

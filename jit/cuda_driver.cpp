@@ -113,6 +113,14 @@ class DriverModule : public CudaModule {
 
 }  // namespace
 
+Result<int> cuda_device_count() {
+  auto d = open_driver();
+  if (!d) return d.error();
+  int count = 0;
+  if (CUresult rc = (*d)->cuDeviceGetCount(&count); rc != CUDA_SUCCESS) return make_error((*d)->error(rc));
+  return count;
+}
+
 Result<std::shared_ptr<CudaModule>> load_cuda_module(const std::string& cubin) {
   auto driver = open_driver();
   if (!driver) return driver.error();

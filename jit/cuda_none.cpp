@@ -21,4 +21,6 @@ Result<std::shared_ptr<CudaModule>> load_cuda_module(const std::string&) {
   return make_error("built without CUDA");
 }
 
+Result<int> cuda_device_count() { return make_error("this asiarch was built without CUDA"); }
+
 }  // namespace asiarch::jit

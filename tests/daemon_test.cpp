@@ -6,6 +6,8 @@
 #include <signal.h>
 
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -344,5 +346,94 @@ TEST(Daemon, SighupReloadsTheConfigurationAndABadOneIsRefusedWithTheOldKept) {
   EXPECT_NE(log.find("configuration reloaded: [\"budget\"]; needs a restart: [\"seed\"]"), std::string::npos) << log;
   EXPECT_EQ(get_json(c, "/api/status")["budget"], 2);
   EXPECT_EQ(daemon.stop(), 0) << text_of(w / "daemon.log");
+  fs::remove_all(w);
+}
+
+// The daemon stopped mid-experiment, cleanly (SIGTERM) and then brutally (SIGKILL), and
+// restarted each time: every experiment finishes exactly once, none is lost or proposed twice.
+TEST(Daemon, StoppedOrKilledMidExperimentThenRestartedLosesAndDuplicatesNothing) {
+  const auto w = fresh_dir("daemon-restart");
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0})";
+  const int port = free_port();
+  auto start = [&](const std::string& log) {
+    return Running{spawn_cli({"daemon", "--workdir", w.string(), "--port", std::to_string(port), "--preset", "smoke",
+                              "--budget", "2"},
+                             w / log)};
+  };
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10, 0);
+  // An evolved experiment (the baseline is #1) in a worker right now; its id.
+  auto evolved_running = [&](int64_t& id) {
+    auto s = get_json(c, "/api/status");
+    if (!s.contains("running")) return false;
+    for (const auto& r : s["running"])
+      if (r.value("id", 0) >= 2) return id = r["id"].get<int64_t>(), true;
+    return false;
+  };
+  int64_t first = 0, second = 0;
+  {
+    Running d = start("daemon-1.log");
+    ASSERT_TRUE(wait_until([&] { return static_cast<bool>(c.Get("/api/status")); }, 60)) << text_of(w / "daemon-1.log");
+    ASSERT_TRUE(wait_until([&] { return evolved_running(first); }, 300)) << text_of(w / "daemon-1.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into its compile or training (smoke takes seconds)
+    EXPECT_EQ(d.stop(), 0) << text_of(w / "daemon-1.log");
+  }
+  EXPECT_NE(text_of(w / "daemon-1.log").find("stopped; it will be evaluated again on resume"), std::string::npos);
+  {
+    Running d = start("daemon-2.log");
+    ASSERT_TRUE(wait_until([&] { return static_cast<bool>(c.Get("/api/status")); }, 60)) << text_of(w / "daemon-2.log");
+    ASSERT_TRUE(wait_until([&] { return evolved_running(second); }, 300)) << text_of(w / "daemon-2.log");
+    // The interrupted experiment is taken up again, not replaced by a new proposal.
+    EXPECT_EQ(second, first) << text_of(w / "daemon-2.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::kill(d.pid, SIGKILL);
+    EXPECT_EQ(wait_exit(d.pid), 128 + SIGKILL);
+    d.pid = -1;
+  }
+  {
+    Running d = start("daemon-3.log");
+    ASSERT_TRUE(wait_until([&] { return static_cast<bool>(c.Get("/api/status")); }, 60)) << text_of(w / "daemon-3.log");
+    ASSERT_TRUE(wait_until(
+        [&] {
+          auto s = get_json(c, "/api/status");
+          return s.value("state", "") == "idle" && s["counts"].value("scored", 0) + s["counts"].value("failed", 0) == 3;
+        },
+        420))
+        << text_of(w / "daemon-3.log");
+    // Three experiments (the baseline and the budget of two), each finished once, none twice.
+    auto all = get_json(c, "/api/experiments?limit=100");
+    ASSERT_EQ(all.size(), 3u) << all.dump();
+    std::set<std::string> names;
+    for (const auto& e : all) {
+      names.insert(e["name"].get<std::string>());
+      EXPECT_TRUE(e["status"] == "scored" || e["status"] == "failed") << e.dump();
+    }
+    EXPECT_EQ(names.size(), 3u);
+    std::map<int64_t, int> finished;
+    std::string stream;
+    const std::string last = "id: " + std::to_string(get_json(c, "/api/status")["last_event"].get<int64_t>()) + "\n";
+    c.Get("/api/events?since=0", [&](const char* data, size_t n) {
+      stream.append(data, n);
+      return stream.find(last) == std::string::npos;  // every event up to the newest
+    });
+    for (size_t at = 0; (at = stream.find("data: ", at)) != std::string::npos; ++at) {
+      auto ev = nlohmann::json::parse(stream.substr(at + 6, stream.find('\n', at) - at - 6), nullptr, false);
+      if (ev.is_object() && (ev["kind"] == "scored" || ev["kind"] == "failed")) ++finished[ev["experiment"].get<int64_t>()];
+    }
+    EXPECT_EQ(finished.size(), 3u) << stream.substr(0, 2000);
+    for (const auto& [id, n] : finished) EXPECT_EQ(n, 1) << "experiment " << id << " finished " << n << " times";
+    EXPECT_EQ(d.stop(), 0);
+  }
+  fs::remove_all(w);
+}
+
+TEST(Daemon, GpusAreRefusedWithAClearMessageWhereNoCudaDeviceExists) {
+  if (::access("/dev/nvidia0", F_OK) == 0) GTEST_SKIP() << "this machine has a GPU";
+  const auto w = fresh_dir("daemon-gpus");
+  auto r = run_cli("daemon --workdir " + w.string() + " --port " + std::to_string(free_port()) + " --gpus 0,1 --preset smoke");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("gpus: 0,1 asked for, but no CUDA device can be used here"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("leave --gpus out"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(w / "archive.db"));  // refused before anything was written
   fs::remove_all(w);
 }
