@@ -8,7 +8,7 @@ pkgs=(
   libtorch-dev libopenblas0-pthread
   nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libcli11-dev
-  libcurl4-openssl-dev python3 openssl
+  libcurl4-openssl-dev zlib1g-dev python3 openssl
   bible-kjv bible-kjv-text
 )
 SUDO=""
