@@ -82,6 +82,10 @@ test('the overview draws the whole lineage tree and the charts from the archive'
   await page.waitForSelector('body[data-ready="1"]', {timeout: 30000});
   await page.waitForFunction((n) => document.querySelector('#lineage').dataset.nodes === String(n), N, {timeout: 10000});
   const lineage = await getJson('/api/lineage');
+  // Large answers come gzipped (not Brotli at its slowest, which took seconds at 10,000 nodes).
+  const z = await fetch(base + '/api/lineage', {headers: {'Accept-Encoding': 'gzip, deflate, br'}});
+  assert.equal(z.headers.get('content-encoding'), 'gzip');
+  assert.equal((await z.json()).nodes.length, N);
   const ds = await page.$eval('#lineage', (c) => ({...c.dataset}));
   assert.equal(Number(ds.nodes), lineage.nodes.length);
   assert.equal(Number(ds.edges), lineage.edges.length);
