@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "host/commands.h"
+#include "host/exec/job_dir.h"
 #include "host/worker_job.h"
 
 namespace asiarch::host {
@@ -27,6 +28,17 @@ void add_worker_command(CLI::App& app, int& /*exit_code*/) {
     std::cerr.flush();
     std::_Exit(code);
   });
+}
+
+void add_slurm_job_command(CLI::App& app, int& exit_code) {
+  auto dir = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "slurm-job",
+      "Internal: on a compute node, run the evaluate job in DIR (written by the slurm executor) in a\n"
+      "sandboxed worker; progress and the outcome go back into DIR.");
+  cmd->group("");  // hidden from the command list
+  cmd->add_option("dir", *dir, "the job's folder in slurm.shared_dir")->required();
+  cmd->callback([dir, &exit_code] { exit_code = run_job_dir(*dir); });
 }
 
 }  // namespace asiarch::host

@@ -12,6 +12,7 @@ void add_eval_command(CLI::App& app, int& exit_code);
 void add_baselines_command(CLI::App& app, int& exit_code);
 void add_repair_command(CLI::App& app, int& exit_code);
 void add_worker_command(CLI::App& app, int& exit_code);
+void add_slurm_job_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
 void add_daemon_command(CLI::App& app, int& exit_code);  // the loop kept going, with the HTTP API
 void add_client_commands(CLI::App& app, int& exit_code);  // status, pause, resume, tail: talk to a daemon

@@ -190,7 +190,9 @@ Status Loop::setup() {
   settings.readable.emplace_back(c_.baselines_dir.empty() ? default_baselines_dir() : c_.baselines_dir);
   if (!c_.presets_file.empty()) settings.readable.push_back(std::filesystem::absolute(c_.presets_file));
   pool_ = std::make_unique<WorkerPool>(settings, workdir_ / "scratch");
-  auto ex = make_executor(c_.executor, *pool_);
+  ExecutorOptions eo;
+  eo.slurm = c_.slurm;
+  auto ex = make_executor(c_.executor, *pool_, eo);
   if (!ex) return ex.error();
   executor_ = std::move(*ex);
 

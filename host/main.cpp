@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   asiarch::host::add_events_command(app, exit_code);
   asiarch::host::add_cognition_command(app, exit_code);
   asiarch::host::add_worker_command(app, exit_code);
+  asiarch::host::add_slurm_job_command(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

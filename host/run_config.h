@@ -10,6 +10,7 @@
 
 #include "agents/factory.h"
 #include "archive/selection.h"
+#include "host/exec/slurm.h"
 #include "host/sandbox.h"
 #include "util/result.h"
 
@@ -25,7 +26,8 @@ struct RunConfig {
   std::vector<std::string> tasks;  // empty: every task of the preset
   int budget = 10;                 // evolved experiments the workdir holds when the run ends
   int workers = 1;
-  std::vector<std::string> gpus;   // one worker per entry, each seeing that GPU alone (CUDA_VISIBLE_DEVICES)
+  std::vector<std::string> gpus;
+  slurm::Settings slurm;           // the slurm executor's (host/exec/slurm.h)   // one worker per entry, each seeing that GPU alone (CUDA_VISIBLE_DEVICES)
   std::uint64_t seed = 0;
   archive::SelectionConfig selection;
   int max_repair_attempts = 4;     // compiles per built source (1: no repair)

@@ -146,6 +146,33 @@ void from_json(const nlohmann::json& j, WorkerResult& r) {
   if (j.contains("report")) r.report = j.at("report").get<lab::EvalReport>();
 }
 
+void to_json(nlohmann::json& j, const WorkerOutcome& o) {
+  j = {{"result", o.result},
+       {"exit", {{"timed_out", o.exit.timed_out}, {"exited", o.exit.exited}, {"code", o.exit.code},
+                 {"signal", o.exit.signal}, {"seconds", o.exit.seconds}}},
+       {"confinement", o.confinement},
+       {"failure", o.failure},
+       {"stage", o.stage},
+       {"log", o.log},
+       {"log_tail", o.log_tail},
+       {"trusted_seconds", o.trusted_seconds}};
+}
+
+void from_json(const nlohmann::json& j, WorkerOutcome& o) {
+  o.result = j.at("result").get<WorkerResult>();
+  const auto& e = j.at("exit");
+  o.exit.timed_out = e.at("timed_out").get<bool>();
+  o.exit.exited = e.at("exited").get<bool>();
+  o.exit.code = e.at("code").get<int>();
+  o.exit.signal = e.at("signal").get<int>();
+  o.exit.seconds = e.at("seconds").get<double>();
+  o.failure = j.at("failure").get<std::string>();
+  o.stage = j.at("stage").get<std::string>();
+  o.log = j.value("log", "");
+  o.log_tail = j.value("log_tail", "");
+  o.trusted_seconds = j.value("trusted_seconds", 0.0);
+}
+
 // ---- host side -------------------------------------------------------------
 
 namespace {

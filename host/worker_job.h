@@ -197,5 +197,9 @@ void to_json(nlohmann::json& j, const WorkerJob& w);
 void from_json(const nlohmann::json& j, WorkerJob& w);
 void to_json(nlohmann::json& j, const WorkerResult& r);
 void from_json(const nlohmann::json& j, WorkerResult& r);
+// An evaluate job's outcome as a file (the Slurm executor's results): everything but the compiled
+// object and the scratch path; the confinement is written for people and read back as given.
+void to_json(nlohmann::json& j, const WorkerOutcome& o);
+void from_json(const nlohmann::json& j, WorkerOutcome& o);
 
 }  // namespace asiarch::host

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/exec/slurm.h"
 #include "host/worker_job.h"
 
 namespace asiarch::host {
@@ -47,8 +48,15 @@ class Executor {
   virtual std::string name() const = 0;
 };
 
-// "local": the pool's sandboxed workers. An unknown name is an error listing the known ones.
-Result<std::unique_ptr<Executor>> make_executor(const std::string& name, WorkerPool& pool);
+struct ExecutorOptions {
+  slurm::Settings slurm;  // for "slurm"
+};
+
+// "local": the pool's sandboxed workers; "slurm": batch jobs (host/exec/slurm_executor.cpp). An
+// unknown name is an error listing the known ones.
+Result<std::unique_ptr<Executor>> make_executor(const std::string& name, WorkerPool& pool,
+                                                const ExecutorOptions& options = {});
+Result<std::unique_ptr<Executor>> make_slurm_executor(WorkerPool& pool, const slurm::Settings& s);
 std::vector<std::string> known_executors();
 
 }  // namespace asiarch::host

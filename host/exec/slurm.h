@@ -1,0 +1,56 @@
+// Slurm through its command-line tools, as a user at the terminal would: sbatch to submit,
+// squeue (and scontrol for jobs that left the queue) to follow, scancel to cancel. Where no
+// accounting database runs, sacct knows nothing; scontrol keeps an ended job for MinJobAge
+// (300 s by default), long enough for the host to see how it ended.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace asiarch::host::slurm {
+
+struct Settings {
+  std::string partition, account, qos;
+  std::string time_limit;  // as sbatch takes it ("30", "1:00:00"); empty: from the experiment's timeout
+  std::string gres;        // e.g. "gpu:1"
+  int cpus_per_task = 0;   // 0: the cluster's default
+  std::string mem;         // e.g. "16G"; empty: the cluster's default
+  std::vector<std::string> extra_args;
+  std::string shared_dir;  // seen by the host and the compute nodes: jobs and results travel through it
+};
+
+// A job's state as Slurm names it ("PENDING", "RUNNING", "COMPLETED", "TIMEOUT", ...) and the
+// reason it gives; state "VANISHED" when neither squeue nor scontrol knows the job.
+struct JobState {
+  std::string state, reason;
+};
+
+// What the loop makes of a state: still going, ended (a fact to record), or ended by the
+// cluster rather than by the candidate (preemption, a node's failure, a cancel by hand),
+// which is worth one more submission.
+enum class Fate { waiting, running, ended, retry };
+Fate fate_of(const std::string& state);
+
+// sbatch's arguments for a batch script; `minutes` is the time limit when `s.time_limit` is empty.
+std::vector<std::string> sbatch_args(const Settings& s, const std::string& job_name, const std::string& output,
+                                     int minutes, const std::string& script);
+// The job id of `sbatch --parsable` ("123" or "123;cluster").
+Result<std::string> parse_parsable(const std::string& out);
+// squeue -h -o "%i|%T|%r" lines -> id -> state.
+std::map<std::string, JobState> parse_squeue(const std::string& out);
+// `scontrol show job -o ID`: JobState= and Reason=.
+std::optional<JobState> parse_scontrol(const std::string& out);
+
+Result<std::string> submit(const Settings& s, const std::string& job_name, const std::string& output, int minutes,
+                           const std::string& script);
+// The states of these jobs, one squeue call and a scontrol call for each job not in the queue.
+std::map<std::string, JobState> states(const std::vector<std::string>& ids);
+Status cancel(const std::string& id);
+// The partition exists (scontrol show partition), or Slurm's words for why not.
+Status check_partition(const std::string& partition);
+
+}  // namespace asiarch::host::slurm

@@ -1,0 +1,185 @@
+// The slurm executor against a real one-node Slurm (munged, slurmctld and slurmd, started by
+// tests/slurm/cluster.sh with all state in a temporary folder), driven through the CLI as a
+// user would: whole runs, a job cancelled by hand, a job over its time limit, a bad
+// partition, and the host killed and restarted while its job runs.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_run.h"
+#include "util/process.h"
+
+using namespace asiarch::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path cluster_dir;
+
+class Slurm : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_dir = fresh_dir("slurm-cluster");
+    auto r = asiarch::run_process({"bash", ASIARCH_SOURCE_DIR "/tests/slurm/cluster.sh", "start", cluster_dir.string()}, 120);
+    ASSERT_TRUE(r && r->code == 0) << (r ? r->out + r->err : r.error().message);
+    // The CLI (and sbatch, squeue, ...) find the cluster through SLURM_CONF.
+    ::setenv("SLURM_CONF", (cluster_dir / "slurm.conf").c_str(), 1);
+  }
+  static void TearDownTestSuite() {
+    (void)asiarch::run_process({"bash", ASIARCH_SOURCE_DIR "/tests/slurm/cluster.sh", "stop", cluster_dir.string()}, 60);
+    fs::remove_all(cluster_dir);
+  }
+};
+
+bool wait_until(const std::function<bool()>& f, int seconds) {
+  for (int i = 0; i < seconds * 5; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+void write_config(const fs::path& w, const std::string& slurm_extra = "") {
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0, "executor": "slurm",
+    "slurm": {"shared_dir": ")" << (w / "shared").string() << R"(", "partition": "debug")" << slurm_extra << "}}";
+}
+
+std::vector<nlohmann::json> events(const fs::path& w) {
+  std::vector<nlohmann::json> out;
+  auto r = run_cli("events --json --workdir " + w.string());
+  std::istringstream in(r.output);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object()) out.push_back(j);
+  }
+  return out;
+}
+
+nlohmann::json experiments(const fs::path& w) {
+  auto r = run_cli("ls --json --workdir " + w.string());
+  return nlohmann::json::parse(r.output, nullptr, false);
+}
+
+// The Slurm job id running experiment `e` now (squeue), or "".
+std::string running_job_of(int64_t e) {
+  auto r = asiarch::run_process({"squeue", "-h", "-n", "asiarch-e" + std::to_string(e), "-t", "RUNNING", "-o", "%i"}, 30);
+  if (!r || r->code != 0) return "";
+  std::string id = r->out.substr(0, r->out.find('\n'));
+  return id;
+}
+
+// Slurm job ids the events say each experiment's evaluation was given.
+std::map<int64_t, std::set<std::string>> slurm_jobs(const std::vector<nlohmann::json>& evs) {
+  std::map<int64_t, std::set<std::string>> m;
+  for (const auto& e : evs)
+    if (e["kind"] == "worker_started" && e["data"].value("executor", "") == "slurm")
+      m[e["experiment"].get<int64_t>()].insert(e["data"]["slurm_job"].get<std::string>());
+  return m;
+}
+
+int finished_count(const std::vector<nlohmann::json>& evs, int64_t id) {
+  int n = 0;
+  for (const auto& e : evs)
+    if ((e["kind"] == "scored" || e["kind"] == "failed") && e["experiment"] == id) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_F(Slurm, ARunEvaluatesEachCandidateAsABatchJob) {
+  const auto w = fresh_dir("slurm-run");
+  write_config(w);
+  auto r = run_cli("run --workdir " + w.string() + " --budget 2 --preset smoke");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto all = experiments(w);
+  ASSERT_EQ(all.size(), 3u) << all.dump();
+  for (const auto& e : all) EXPECT_TRUE(e["status"] == "scored" || e["status"] == "failed") << e.dump();
+  EXPECT_EQ(all[0]["status"], "scored") << r.output;  // the reference, trained on the cluster
+  const auto evs = events(w);
+  const auto jobs = slurm_jobs(evs);
+  EXPECT_EQ(jobs.size(), 3u);  // every evaluation went to Slurm
+  for (const auto& [e, ids] : jobs) EXPECT_EQ(ids.size(), 1u) << "experiment " << e;
+  // Training progress came back from the node through the shared folder.
+  EXPECT_TRUE(std::any_of(evs.begin(), evs.end(), [](const nlohmann::json& e) { return e["kind"] == "gate"; }));
+  // Released: nothing left in the shared folder's jobs.
+  EXPECT_TRUE(fs::is_empty(w / "shared" / "jobs"));
+  fs::remove_all(w);
+}
+
+TEST_F(Slurm, ABadPartitionIsAClearErrorBeforeAnythingRuns) {
+  const auto w = fresh_dir("slurm-partition");
+  std::ofstream(w / "asiarch.json") << R"({"executor": "slurm", "slurm": {"shared_dir": ")" << (w / "shared").string()
+                                    << R"(", "partition": "nope"}})";
+  auto r = run_cli("run --workdir " + w.string() + " --budget 1 --preset smoke");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("slurm.partition: Slurm has no partition \"nope\""), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(w / "archive.db"));
+  fs::remove_all(w);
+}
+
+TEST_F(Slurm, AJobCancelledByHandIsRecordedAndSubmittedOnceMore) {
+  const auto w = fresh_dir("slurm-scancel");
+  write_config(w);
+  const pid_t host = spawn_cli({"run", "--workdir", w.string(), "--budget", "1", "--preset", "smoke"}, w / "run.log");
+  std::string job;
+  ASSERT_TRUE(wait_until([&] { return !(job = running_job_of(2)).empty(); }, 240)) << text_of(w / "run.log");
+  auto c = asiarch::run_process({"scancel", job}, 30);
+  ASSERT_TRUE(c && c->code == 0);
+  EXPECT_EQ(wait_exit(host), 0) << text_of(w / "run.log");
+  const auto evs = events(w);
+  bool resubmitted = false;
+  for (const auto& e : evs)
+    if (e["kind"] == "slurm_resubmitted" && e["experiment"] == 2) {
+      resubmitted = true;
+      EXPECT_EQ(e["data"]["previous_job"], job);
+      EXPECT_EQ(e["data"]["state"].get<std::string>().rfind("CANCELLED", 0), 0u) << e.dump();
+    }
+  EXPECT_TRUE(resubmitted) << text_of(w / "run.log");
+  EXPECT_EQ(slurm_jobs(evs)[2].size(), 2u);
+  EXPECT_EQ(finished_count(evs, 2), 1);
+  fs::remove_all(w);
+}
+
+TEST_F(Slurm, AJobOverItsTimeLimitIsRecordedAsTimeout) {
+  const auto w = fresh_dir("slurm-timeout");
+  // explore trains DeltaNet for minutes; the limit is 20 s (Slurm enforces it within about 30 s more).
+  write_config(w, R"(, "time_limit": "0:20")");
+  auto r = run_cli("run --workdir " + w.string() + " --budget 0 --preset explore --promote 0");
+  auto all = experiments(w);
+  ASSERT_GE(all.size(), 1u) << r.output;
+  EXPECT_EQ(all[0]["status"], "failed") << r.output;
+  EXPECT_NE(all[0]["fail_reason"].get<std::string>().find("TIMEOUT"), std::string::npos) << all[0].dump();
+  fs::remove_all(w);
+}
+
+TEST_F(Slurm, AHostKilledWhileItsJobRunsFindsTheJobAgainOnRestart) {
+  const auto w = fresh_dir("slurm-restart");
+  write_config(w);
+  const pid_t host = spawn_cli({"run", "--workdir", w.string(), "--budget", "1", "--preset", "smoke"}, w / "run-1.log");
+  std::string job;
+  ASSERT_TRUE(wait_until([&] { return !(job = running_job_of(2)).empty(); }, 240)) << text_of(w / "run-1.log");
+  ::kill(host, SIGKILL);
+  wait_exit(host);
+  auto r = run_cli("run --workdir " + w.string() + " --budget 1 --preset smoke");
+  EXPECT_EQ(r.status, 0) << r.output;
+  const auto evs = events(w);
+  auto all = experiments(w);
+  ASSERT_EQ(all.size(), 2u) << all.dump();
+  EXPECT_TRUE(all[1]["status"] == "scored" || all[1]["status"] == "failed");
+  // One Slurm job for experiment 2, followed again after the restart, and one outcome.
+  EXPECT_EQ(slurm_jobs(evs)[2], std::set<std::string>{job});
+  EXPECT_TRUE(std::any_of(evs.begin(), evs.end(), [](const nlohmann::json& e) {
+    return e["kind"] == "slurm_adopted" && e["experiment"] == 2;
+  })) << r.output;
+  EXPECT_EQ(finished_count(evs, 2), 1);
+  fs::remove_all(w);
+}
