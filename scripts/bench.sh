@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh asiarch compile_latency chunkwise_vs_recurrent train_throughput loop_overhead api_latency seed_archive
-bash scripts/install-test-deps.sh  # Chromium and playwright-core, for the dashboard load time
+bash scripts/install-test-deps.sh  # Chromium and playwright-core (dashboard load time), Slurm (scheduling overhead)
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed" || {
   $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-torch; }
@@ -20,3 +20,5 @@ echo
 ./build/bench/api_latency
 echo
 node bench/dashboard_load.mjs 10000 100 5
+echo
+python3 bench/slurm_overhead.py 4
