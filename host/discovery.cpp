@@ -28,6 +28,7 @@
 #include "host/lab_setup.h"
 #include "host/run_settings.h"
 #include "host/scoring.h"
+#include "jit/compiler.h"
 #include "jit/cuda.h"
 #include "jit/toolchain.h"
 #include "util/files.h"
@@ -192,6 +193,10 @@ Status Loop::setup() {
   pool_ = std::make_unique<WorkerPool>(settings, workdir_ / "scratch");
   ExecutorOptions eo;
   eo.slurm = c_.slurm;
+  eo.built_object = [this](const WorkerJob& job, const std::string& source) {
+    if (!toolchain_) return std::filesystem::path();
+    return toolchain_->shared_object_dir() / (jit::object_cache_key(*toolchain_, job.name, source) + ".o");
+  };
   auto ex = make_executor(c_.executor, *pool_, eo);
   if (!ex) return ex.error();
   executor_ = std::move(*ex);

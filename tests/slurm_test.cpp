@@ -183,3 +183,64 @@ TEST_F(Slurm, AHostKilledWhileItsJobRunsFindsTheJobAgainOnRestart) {
   EXPECT_EQ(finished_count(evs, 2), 1);
   fs::remove_all(w);
 }
+
+TEST_F(Slurm, AStoppedRunCancelsItsJobsAndTheExperimentWaitsForTheNextStart) {
+  const auto w = fresh_dir("slurm-stop");
+  write_config(w);
+  const pid_t host = spawn_cli({"run", "--workdir", w.string(), "--budget", "1", "--preset", "smoke"}, w / "run.log");
+  std::string job;
+  ASSERT_TRUE(wait_until([&] { return !(job = running_job_of(2)).empty(); }, 240)) << text_of(w / "run.log");
+  ::kill(host, SIGTERM);
+  EXPECT_EQ(wait_exit(host), 130) << text_of(w / "run.log");  // interrupted, as `run` says
+  // scancel'd: not queued, not running (scontrol remembers it as cancelled).
+  auto q = asiarch::run_process({"squeue", "-h", "-j", job, "-o", "%T"}, 30);
+  ASSERT_TRUE(q);
+  EXPECT_TRUE(q->out.empty() || q->out.find("RUNNING") == std::string::npos) << q->out;
+  auto s = asiarch::run_process({"scontrol", "-o", "show", "job", job}, 30);
+  ASSERT_TRUE(s);
+  EXPECT_NE(s->out.find("JobState=CANCELLED"), std::string::npos) << s->out;
+  auto all = experiments(w);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1]["status"], "proposed");  // evaluated again on the next start
+  EXPECT_TRUE(fs::is_empty(w / "shared" / "jobs"));
+  fs::remove_all(w);
+}
+
+// A node whose compile cache lacks the candidate's object (here: removed from the host's cache
+// while the job waits for its start time) installs the one sent in the job's folder and loads it.
+TEST_F(Slurm, TheBuiltObjectTravelsWithTheJobSoANodeWithoutItDoesNotCompileAgain) {
+  const auto w = fresh_dir("slurm-object");
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0, "executor": "slurm",
+    "cache_dir": ")" << (w / "cache").string() << R"(",
+    "slurm": {"shared_dir": ")" << (w / "shared").string() << R"(", "partition": "debug", "extra_args": ["--begin=now+5"]}})";
+  const pid_t host = spawn_cli({"run", "--workdir", w.string(), "--budget", "0", "--preset", "smoke"}, w / "run.log");
+  // Pending until its begin time: the object is in the job's folder by now; take it from the cache.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = asiarch::run_process({"squeue", "-h", "-n", "asiarch-e1", "-t", "PENDING", "-o", "%i"}, 30);
+        return r && r->code == 0 && !r->out.empty();
+      },
+      240))
+      << text_of(w / "run.log");
+  int removed = 0;
+  std::vector<fs::path> objects;  // under the toolchain's folder of the cache: cache/<toolchain>/objects/
+  for (const auto& e : fs::recursive_directory_iterator(w / "cache"))
+    if (e.is_regular_file() && e.path().parent_path().filename() == "objects") objects.push_back(e.path());
+  for (const auto& p : objects) removed += fs::remove(p);
+  EXPECT_GE(removed, 2);  // at least the candidate's object and its metadata
+  EXPECT_EQ(wait_exit(host), 0) << text_of(w / "run.log");
+  const auto evs = events(w);
+  bool sent = false, loaded = false;
+  for (const auto& e : evs) {
+    if (e["kind"] == "worker_started" && e["data"].value("executor", "") == "slurm") sent = e["data"].value("object_sent", false);
+    if (e["kind"] == "node_cache") {
+      EXPECT_EQ(e["data"]["objects_sent"], 1) << e.dump();
+      EXPECT_EQ(e["data"]["installed"], 1) << e.dump();
+      loaded = e["data"].value("cache_hit", false);
+    }
+  }
+  EXPECT_TRUE(sent);
+  EXPECT_TRUE(loaded) << text_of(w / "run.log");
+  EXPECT_EQ(experiments(w)[0]["status"], "scored");
+  fs::remove_all(w);
+}

@@ -5,6 +5,8 @@
 // (Slurm) carries the same job as files.
 #pragma once
 
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,13 +52,16 @@ class Executor {
 
 struct ExecutorOptions {
   slurm::Settings slurm;  // for "slurm"
+  // Where the host filed the object built from this job's source (`<key>.o`, its metadata in
+  // `<key>.json` beside it); empty when unknown. A remote executor sends it with the job.
+  std::function<std::filesystem::path(const WorkerJob&, const std::string& source)> built_object;
 };
 
 // "local": the pool's sandboxed workers; "slurm": batch jobs (host/exec/slurm_executor.cpp). An
 // unknown name is an error listing the known ones.
 Result<std::unique_ptr<Executor>> make_executor(const std::string& name, WorkerPool& pool,
                                                 const ExecutorOptions& options = {});
-Result<std::unique_ptr<Executor>> make_slurm_executor(WorkerPool& pool, const slurm::Settings& s);
+Result<std::unique_ptr<Executor>> make_slurm_executor(WorkerPool& pool, const ExecutorOptions& options);
 std::vector<std::string> known_executors();
 
 }  // namespace asiarch::host

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "jit/compiler.h"
+#include "jit/toolchain.h"
 #include "util/files.h"
 
 namespace asiarch::host {
@@ -13,6 +15,37 @@ namespace {
 constexpr const char* kJob = "job.json";
 constexpr const char* kOutcome = "outcome.json";
 constexpr const char* kProgress = "progress.jsonl";
+
+// Installs the objects the host sent (DIR/objects/<key>.o and .json) into the node's compile
+// cache, preparing that cache first when the node has none. What was done, as a progress message.
+nlohmann::json install_objects(const std::filesystem::path& dir, const JobFile& f, const WorkerSettings& settings,
+                               const std::filesystem::path& scratch) {
+  nlohmann::json note = {{"kind", "node_cache"}, {"objects_sent", 0}, {"installed", 0}, {"prepared", false}};
+  std::vector<std::string> keys;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "objects", ec))
+    if (e.path().extension() == ".json") keys.push_back(e.path().stem().string());
+  note["objects_sent"] = keys.size();
+  if (keys.empty()) return note;
+  auto tc = jit::Toolchain::create({settings.cache_dir});
+  if (!tc) return note["error"] = tc.error().message, note;
+  if (!std::filesystem::exists(tc->pch_path(), ec)) {
+    auto p = prepare_cache(f.job, scratch / "prepare", settings);
+    if (!p) return note["error"] = "preparing the node's cache: " + p.error().message, note;
+    note["prepared"] = true;
+  }
+  int installed = 0;
+  for (const auto& key : keys) {
+    if (std::filesystem::exists(tc->shared_object_dir() / (key + ".o"), ec)) continue;  // the node has it
+    auto meta = read_file(dir / "objects" / (key + ".json"));
+    auto object = read_file(dir / "objects" / (key + ".o"));
+    if (!meta || !object) continue;
+    if (auto st = jit::store_object(tc->shared_object_dir(), key, *meta, std::move(*object)); st) ++installed;
+    else note["error"] = st.error().message;
+  }
+  note["installed"] = installed;
+  return note;
+}
 
 }  // namespace
 
@@ -111,10 +144,16 @@ int run_job_dir(const std::filesystem::path& dir) {
   const auto scratch = std::filesystem::path(tmp && *tmp ? tmp : "/tmp") /
                        ("asiarch-job-" + std::to_string(::getpid()) + "-" + std::to_string(f->job.experiment));
   std::ofstream progress(dir / kProgress, std::ios::app | std::ios::binary);
-  auto out = run_job(f->job, f->source, scratch, settings, [&](const nlohmann::json& m) {
+  auto write = [&](const nlohmann::json& m) {
     progress << m.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     progress.flush();
+  };
+  nlohmann::json node = install_objects(dir, *f, settings, scratch);
+  auto out = run_job(f->job, f->source, scratch / "job", settings, [&](const nlohmann::json& m) {
+    if (m.value("kind", "") == "compiled") node["cache_hit"] = m.value("cache_hit", false);
+    write(m);
   });
+  write(node);  // what the node's cache did for this job: a hit means the source was not compiled again
   std::error_code ec;
   std::filesystem::remove_all(scratch, ec);
   WorkerOutcome o;

@@ -100,7 +100,7 @@ std::vector<std::string> known_executors() { return {"local", "slurm"}; }
 
 Result<std::unique_ptr<Executor>> make_executor(const std::string& name, WorkerPool& pool, const ExecutorOptions& options) {
   if (name == "local") return std::unique_ptr<Executor>(std::make_unique<LocalExecutor>(pool));
-  if (name == "slurm") return make_slurm_executor(pool, options.slurm);
+  if (name == "slurm") return make_slurm_executor(pool, options);
   std::string known;
   for (const auto& k : known_executors()) known += (known.empty() ? "" : ", ") + k;
   return make_error("executor: unknown executor \"" + name + "\"; known executors: " + known);

@@ -24,7 +24,8 @@ constexpr double kRefreshSeconds = 2;  // squeue at most this often, whatever th
 
 class SlurmExecutor : public Executor {
  public:
-  SlurmExecutor(WorkerPool& pool, slurm::Settings s) : pool_(pool), s_(std::move(s)) {}
+  SlurmExecutor(WorkerPool& pool, slurm::Settings s, ExecutorOptions o)
+      : pool_(pool), s_(std::move(s)), options_(std::move(o)) {}
   ~SlurmExecutor() override {
     for (auto& [id, j] : jobs_)
       if (!j.ended) (void)slurm::cancel(j.slurm_id);
@@ -50,10 +51,12 @@ class SlurmExecutor : public Executor {
       for (const auto& r : pool_.settings().readable) f.readable.push_back(std::filesystem::absolute(r).string());
       f.isolate = pool_.settings().isolate;
       if (auto st = write_job_file(j.dir, f); !st) return st.error();
+      const bool shipped = ship_object(j);
       const std::string script = "#!/bin/sh\n# asiarch: experiment " + std::to_string(job.experiment) + "\nexec '" +
                                  self_executable() + "' slurm-job '" + j.dir.string() + "'\n";
       if (auto st = write_file_atomic(j.dir / "job.sh", script); !st) return st.error();
       if (auto st = sbatch(j); !st) return st.error();
+      j.pending.back()["object_sent"] = shipped;
     }
     const JobId id = ++next_;
     jobs_.emplace(id, std::move(j));
@@ -142,6 +145,24 @@ class SlurmExecutor : public Executor {
     return Ok{};
   }
 
+  // The object the host built from this source goes into the job's folder: a node whose compile
+  // cache lacks it installs it there (host/exec/job_dir.cpp) and loads it instead of compiling.
+  bool ship_object(const Job& j) const {
+    if (!options_.built_object) return false;
+    const auto object = options_.built_object(j.job, j.source);
+    if (object.empty()) return false;
+    auto meta = object;
+    meta.replace_extension(".json");
+    std::error_code ec;
+    if (!std::filesystem::exists(object, ec) || !std::filesystem::exists(meta, ec)) return false;
+    std::filesystem::create_directories(j.dir / "objects", ec);
+    for (const auto& p : {object, meta}) {
+      std::filesystem::copy_file(p, j.dir / "objects" / p.filename(), std::filesystem::copy_options::overwrite_existing, ec);
+      if (ec) return false;
+    }
+    return true;
+  }
+
   // A job of this experiment and source from before a restart: its state when it is still
   // queued or running, or has written its outcome; nullopt when there is nothing to follow.
   std::optional<std::string> adopt(Job& j) {
@@ -197,6 +218,7 @@ class SlurmExecutor : public Executor {
 
   WorkerPool& pool_;
   slurm::Settings s_;
+  ExecutorOptions options_;
   JobId next_ = 0;
   std::map<JobId, Job> jobs_;
   std::chrono::steady_clock::time_point last_refresh_{};
@@ -204,7 +226,8 @@ class SlurmExecutor : public Executor {
 
 }  // namespace
 
-Result<std::unique_ptr<Executor>> make_slurm_executor(WorkerPool& pool, const slurm::Settings& s) {
+Result<std::unique_ptr<Executor>> make_slurm_executor(WorkerPool& pool, const ExecutorOptions& options) {
+  const slurm::Settings& s = options.slurm;
   if (s.shared_dir.empty())
     return make_error("slurm.shared_dir: the slurm executor needs a folder the host and the compute nodes both see");
   std::error_code ec;
@@ -214,7 +237,7 @@ Result<std::unique_ptr<Executor>> make_slurm_executor(WorkerPool& pool, const sl
     if (auto st = slurm::check_partition(s.partition); !st) return st.error();
   slurm::Settings abs = s;
   abs.shared_dir = std::filesystem::absolute(s.shared_dir).string();
-  return std::unique_ptr<Executor>(std::make_unique<SlurmExecutor>(pool, abs));
+  return std::unique_ptr<Executor>(std::make_unique<SlurmExecutor>(pool, abs, options));
 }
 
 }  // namespace asiarch::host
