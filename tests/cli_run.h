@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
+#include <functional>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -76,6 +79,15 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
 inline std::string text_of(const std::filesystem::path& p) {
   auto t = read_file(p);
   return t ? *t : std::string();
+}
+
+// Polls `f` every 100 ms until it holds (true) or `seconds` have passed (false).
+inline bool wait_until(const std::function<bool()>& f, int seconds) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 }  // namespace asiarch::testing

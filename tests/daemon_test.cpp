@@ -46,14 +46,6 @@ struct Running {
   }
 };
 
-bool wait_until(const std::function<bool()>& f, int seconds) {
-  for (int i = 0; i < seconds * 10; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST(Daemon, ServesTheArchiveWhileItDiscoversAnswersBadRequestsPausesAndStopsCleanly) {

@@ -40,14 +40,6 @@ class Slurm : public ::testing::Test {
   }
 };
 
-bool wait_until(const std::function<bool()>& f, int seconds) {
-  for (int i = 0; i < seconds * 5; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return false;
-}
-
 void write_config(const fs::path& w, const std::string& slurm_extra = "") {
   std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0, "executor": "slurm",
     "slurm": {"shared_dir": ")" << (w / "shared").string() << R"(", "partition": "debug")" << slurm_extra << "}}";
@@ -75,6 +67,16 @@ std::string running_job_of(int64_t e) {
   if (!r || r->code != 0) return "";
   std::string id = r->out.substr(0, r->out.find('\n'));
   return id;
+}
+
+// Starts `run --budget 1 --preset smoke` on `w` (logging to `log`) and waits until experiment 2's
+// job runs on the cluster: its Slurm job id, or "" when it never did.
+std::string start_until_evaluating(const fs::path& w, const fs::path& log, pid_t& host) {
+  write_config(w);
+  host = spawn_cli({"run", "--workdir", w.string(), "--budget", "1", "--preset", "smoke"}, log);
+  std::string job;
+  wait_until([&] { return !(job = running_job_of(2)).empty(); }, 240);
+  return job;
 }
 
 // Slurm job ids the events say each experiment's evaluation was given.
@@ -128,10 +130,9 @@ TEST_F(Slurm, ABadPartitionIsAClearErrorBeforeAnythingRuns) {
 
 TEST_F(Slurm, AJobCancelledByHandIsRecordedAndSubmittedOnceMore) {
   const auto w = fresh_dir("slurm-scancel");
-  write_config(w);
-  const pid_t host = spawn_cli({"run", "--workdir", w.string(), "--budget", "1", "--preset", "smoke"}, w / "run.log");
-  std::string job;
-  ASSERT_TRUE(wait_until([&] { return !(job = running_job_of(2)).empty(); }, 240)) << text_of(w / "run.log");
+  pid_t host = -1;
+  const std::string job = start_until_evaluating(w, w / "run.log", host);
+  ASSERT_FALSE(job.empty()) << text_of(w / "run.log");
   auto c = asiarch::run_process({"scancel", job}, 30);
   ASSERT_TRUE(c && c->code == 0);
   EXPECT_EQ(wait_exit(host), 0) << text_of(w / "run.log");
@@ -163,10 +164,9 @@ TEST_F(Slurm, AJobOverItsTimeLimitIsRecordedAsTimeout) {
 
 TEST_F(Slurm, AHostKilledWhileItsJobRunsFindsTheJobAgainOnRestart) {
   const auto w = fresh_dir("slurm-restart");
-  write_config(w);
-  const pid_t host = spawn_cli({"run", "--workdir", w.string(), "--budget", "1", "--preset", "smoke"}, w / "run-1.log");
-  std::string job;
-  ASSERT_TRUE(wait_until([&] { return !(job = running_job_of(2)).empty(); }, 240)) << text_of(w / "run-1.log");
+  pid_t host = -1;
+  const std::string job = start_until_evaluating(w, w / "run-1.log", host);
+  ASSERT_FALSE(job.empty()) << text_of(w / "run-1.log");
   ::kill(host, SIGKILL);
   wait_exit(host);
   auto r = run_cli("run --workdir " + w.string() + " --budget 1 --preset smoke");
@@ -186,10 +186,9 @@ TEST_F(Slurm, AHostKilledWhileItsJobRunsFindsTheJobAgainOnRestart) {
 
 TEST_F(Slurm, AStoppedRunCancelsItsJobsAndTheExperimentWaitsForTheNextStart) {
   const auto w = fresh_dir("slurm-stop");
-  write_config(w);
-  const pid_t host = spawn_cli({"run", "--workdir", w.string(), "--budget", "1", "--preset", "smoke"}, w / "run.log");
-  std::string job;
-  ASSERT_TRUE(wait_until([&] { return !(job = running_job_of(2)).empty(); }, 240)) << text_of(w / "run.log");
+  pid_t host = -1;
+  const std::string job = start_until_evaluating(w, w / "run.log", host);
+  ASSERT_FALSE(job.empty()) << text_of(w / "run.log");
   ::kill(host, SIGTERM);
   EXPECT_EQ(wait_exit(host), 130) << text_of(w / "run.log");  // interrupted, as `run` says
   // scancel'd: not queued, not running (scontrol remembers it as cancelled).
