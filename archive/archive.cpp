@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <set>
 
 namespace asiarch::archive {
 namespace {
@@ -159,6 +160,20 @@ CREATE INDEX llm_calls_key ON llm_calls(request_key);
       R"sql(
 CREATE INDEX experiments_status_origin ON experiments(status, origin);
 CREATE INDEX scores_total ON scores(total);
+)sql",
+      // 7: every seed's metric per task and preset (replicated scores, the ladder, the held-out set).
+      R"sql(
+CREATE TABLE measurements (
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  preset TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  task TEXT NOT NULL,
+  metric_name TEXT NOT NULL,
+  metric REAL NOT NULL,
+  tokens_per_second REAL NOT NULL,
+  seconds REAL NOT NULL,
+  stop_reason TEXT NOT NULL,
+  PRIMARY KEY (experiment_id, preset, seed, task));
 )sql",
   };
   return m;
@@ -447,6 +462,29 @@ void insert_training_run(SQLite::Database& db, int64_t id, const TrainingRun& r)
   q.exec();
 }
 
+void insert_measurements(SQLite::Database& db, int64_t id, const std::vector<Measurement>& ms) {
+  for (const auto& m : ms) {
+    SQLite::Statement q(db, "INSERT OR REPLACE INTO measurements VALUES (?,?,?,?,?,?,?,?,?)");
+    q.bind(1, id);
+    q.bind(2, m.preset);
+    q.bind(3, static_cast<int64_t>(m.seed));
+    q.bind(4, m.task);
+    q.bind(5, m.metric_name);
+    q.bind(6, m.metric);
+    q.bind(7, m.tokens_per_second);
+    q.bind(8, m.seconds);
+    q.bind(9, m.stop_reason);
+    q.exec();
+  }
+}
+
+void delete_measurements(SQLite::Database& db, int64_t id, const std::string& preset) {
+  SQLite::Statement del(db, "DELETE FROM measurements WHERE experiment_id = ? AND preset = ?");
+  del.bind(1, id);
+  del.bind(2, preset);
+  del.exec();
+}
+
 void insert_score(SQLite::Database& db, int64_t id, const Score& s) {
   SQLite::Statement q(db, "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?)");
   q.bind(1, id);
@@ -548,6 +586,11 @@ Status Archive::record_outcome(int64_t id, const Outcome& o, std::vector<Event>*
     for (const auto& a : o.runtime_attempts) insert_runtime_attempt(db, id, a);
     replace_gates(db, id, o.gates);
     for (const auto& r : o.runs) insert_training_run(db, id, r);
+    std::set<std::string> presets;
+    for (const auto& r : o.runs) presets.insert(r.preset);
+    for (const auto& m : o.measurements) presets.insert(m.preset);
+    for (const auto& p : presets) delete_measurements(db, id, p);
+    insert_measurements(db, id, o.measurements);
     if (o.score) insert_score(db, id, *o.score);
     if (!o.analysis_text.empty()) insert_analysis(db, id, o.analysis_text, o.insights);
     update_status(db, id, o.status, o.fail_reason);
@@ -727,6 +770,28 @@ std::vector<TrainingRun> Archive::training_runs(int64_t id) const {
   return out;
 }
 
+std::vector<Measurement> Archive::measurements(int64_t id) const {
+  std::vector<Measurement> out;
+  if (impl_->version < 7) return out;  // none before schema 7
+  SQLite::Statement q(impl_->db,
+                      "SELECT preset, seed, task, metric_name, metric, tokens_per_second, seconds, stop_reason "
+                      "FROM measurements WHERE experiment_id = ? ORDER BY preset, seed, task");
+  q.bind(1, id);
+  while (q.executeStep()) {
+    Measurement m;
+    m.preset = q.getColumn(0).getString();
+    m.seed = static_cast<std::uint64_t>(q.getColumn(1).getInt64());
+    m.task = q.getColumn(2).getString();
+    m.metric_name = q.getColumn(3).getString();
+    m.metric = q.getColumn(4).getDouble();
+    m.tokens_per_second = q.getColumn(5).getDouble();
+    m.seconds = q.getColumn(6).getDouble();
+    m.stop_reason = q.getColumn(7).getString();
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 std::optional<Score> Archive::score(int64_t id) const {
   SQLite::Statement q(impl_->db, "SELECT loss_score, bench_score, judge_score, total, details FROM scores WHERE experiment_id = ?");
   q.bind(1, id);
@@ -756,6 +821,8 @@ Status Archive::record_stage(int64_t id, const StageResult& r, std::vector<Event
     del.bind(2, r.preset);
     del.exec();
     for (const auto& run : r.runs) insert_training_run(db, id, run);
+    delete_measurements(db, id, r.preset);
+    insert_measurements(db, id, r.measurements);
     SQLite::Statement q(db, "INSERT OR REPLACE INTO stage_scores VALUES (?,?,?,?,?,?,?,?,?)");
     q.bind(1, id);
     q.bind(2, r.preset);

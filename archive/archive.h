@@ -19,7 +19,7 @@
 
 namespace asiarch::archive {
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 enum class Origin { evolved, hand_written, baseline };
 const char* to_string(Origin o);
@@ -92,6 +92,19 @@ struct TrainingRun {
   std::string stop_reason;
 };
 
+// One seed's result on one task: what replicated scores, the ladder and the held-out set are
+// computed from. Seed `seed` of two experiments saw the same data, initialisation and batches.
+struct Measurement {
+  std::string preset;  // the rung's preset, or "<preset>/held-out"
+  std::uint64_t seed = 0;
+  std::string task;
+  std::string metric_name;  // bits_per_byte (lower is better) or accuracy
+  double metric = 0;
+  double tokens_per_second = 0;
+  double seconds = 0;
+  std::string stop_reason;
+};
+
 struct Score {
   double loss_score = 0.5, bench_score = 0.5, judge_score = 0.5, total = 1.5;
   nlohmann::json details = nlohmann::json::object();
@@ -119,6 +132,7 @@ struct Outcome {
   std::vector<RuntimeAttempt> runtime_attempts;
   std::vector<GateRecord> gates;
   std::vector<TrainingRun> runs;
+  std::vector<Measurement> measurements;  // every seed's, the first included
   std::optional<Score> score;
   std::string status;       // "scored" or "failed"
   std::string fail_reason;
@@ -171,7 +185,8 @@ struct SummaryPage {
 // The second stage: an experiment re-evaluated on a larger preset.
 struct StageResult {
   std::string preset;
-  std::vector<TrainingRun> runs;
+  std::vector<TrainingRun> runs;       // the first seed's, with curves
+  std::vector<Measurement> measurements;  // every seed's
   Score score;  // against DeltaNet on the same preset; zeros when it failed
   std::string status;  // "scored" or "failed"
   std::string fail_reason;
@@ -225,6 +240,8 @@ class Archive {
   std::vector<GateRecord> gates(int64_t id) const;
   std::vector<TrainingRun> training_runs(int64_t id) const;
   std::optional<Score> score(int64_t id) const;
+  // Every seed's metrics, all presets (empty before schema 7).
+  std::vector<Measurement> measurements(int64_t id) const;
   std::vector<Analysis> analyses(int64_t id) const;
   std::vector<int64_t> children(int64_t id) const;
   std::vector<int64_t> with_status(const std::string& status) const;  // ids, ascending

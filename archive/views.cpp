@@ -83,6 +83,11 @@ Result<nlohmann::json> detail_view(const Archive& a, int64_t id) {
     j["stages"].push_back({{"preset", st.preset}, {"status", st.status}, {"fail_reason", st.fail_reason},
                            {"score", score_json(st.score)}, {"training_runs", runs_j}});
   }
+  j["measurements"] = nlohmann::json::array();
+  for (const auto& m : a.measurements(id))
+    j["measurements"].push_back({{"preset", m.preset}, {"seed", m.seed}, {"task", m.task}, {"metric_name", m.metric_name},
+                                 {"metric", m.metric}, {"tokens_per_second", m.tokens_per_second},
+                                 {"seconds", m.seconds}, {"stop_reason", m.stop_reason}});
   j["analyses"] = nlohmann::json::array();
   for (const auto& an : a.analyses(id)) j["analyses"].push_back({{"text", an.text}, {"insights", an.insights}});
   return j;
