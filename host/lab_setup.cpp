@@ -72,7 +72,8 @@ PluginEvalOutcome evaluate_plugin_file(JitContext& jit, PluginEvalRequest req) {
   }
   for (const auto& [name, settings] : *tasks) {
     if (name != "byte_lm") continue;
-    auto corpus = lab::load_corpus(req.cache_dir.empty() ? jit::default_cache_dir() : std::filesystem::path(req.cache_dir));
+    auto corpus = lab::load_corpus(req.cache_dir.empty() ? jit::default_cache_dir() : std::filesystem::path(req.cache_dir),
+                                   settings.value("corpus", "kjv"));
     if (!corpus) {
       out.error = corpus.error().message;
       return out;

@@ -112,6 +112,7 @@ void to_json(nlohmann::json& j, const WorkerJob& w) {
        {"cache_dir", w.cache_dir},
        {"keep_alive", w.keep_alive},
        {"quadratic_reference", w.quadratic_reference},
+       {"replica", w.replica},
        {"gpu", w.gpu}};
 }
 
@@ -130,6 +131,7 @@ void from_json(const nlohmann::json& j, WorkerJob& w) {
   w.cache_dir = j.at("cache_dir").get<std::string>();
   w.keep_alive = j.value("keep_alive", false);
   w.quadratic_reference = j.value("quadratic_reference", false);
+  w.replica = j.value("replica", false);
   w.gpu = j.value("gpu", "");
 }
 
@@ -285,7 +287,7 @@ Status plan_tests(RunningJob& worker, const WorkerJob& job, nlohmann::json& mess
   if (!preset) return preset.error();
   auto tasks = lab::select_tasks(*preset, job.tasks);
   if (!tasks) return tasks.error();
-  std::optional<std::string> corpus;
+  std::map<std::string, std::string> corpora;  // by name, loaded when a byte_lm task names it
   TaskCache fresh;  // when the job's owner keeps none
   TaskCache& cache = worker.task_cache ? *worker.task_cache : fresh;
   std::random_device secret;  // where the probe rows sit: nothing the worker can derive
@@ -295,15 +297,19 @@ Status plan_tests(RunningJob& worker, const WorkerJob& job, nlohmann::json& mess
     const std::string key = job.presets_file + "|" + job.preset + "|" + name + "|" + std::to_string(job.seed);
     auto& entry = cache.entries[key];
     if (!entry) {
-      if (name == "byte_lm" && !corpus) {
-        auto c = lab::load_corpus(job.cache_dir);
-        if (!c) {
-          cache.entries.erase(key);
-          return c.error();
+      std::string corpus_name;
+      if (name == "byte_lm") {
+        corpus_name = settings.value("corpus", "kjv");
+        if (!corpora.count(corpus_name)) {
+          auto c = lab::load_corpus(job.cache_dir, corpus_name);
+          if (!c) {
+            cache.entries.erase(key);
+            return c.error();
+          }
+          corpora[corpus_name] = std::move(*c);
         }
-        corpus = std::move(*c);
       }
-      auto data = lab::make_task(name, settings, job.seed, corpus.value_or(""));
+      auto data = lab::make_task(name, settings, job.seed, corpus_name.empty() ? "" : corpora[corpus_name]);
       if (!data) {
         cache.entries.erase(key);
         return data.error();
@@ -341,6 +347,7 @@ Status plan_tests(RunningJob& worker, const WorkerJob& job, nlohmann::json& mess
 Status send_job(RunningJob& worker, const char* kind, WorkerJob job, const std::string* source) {
   if (source) worker.quadratic_reference = is_quadratic_reference(*source, job.baselines_dir);
   job.quadratic_reference = worker.quadratic_reference;  // a next job runs the source already given
+  worker.replica = job.replica;
   nlohmann::json m = {{"kind", kind}, {"job", job}};
   if (source) m["source"] = *source;
   std::vector<std::shared_ptr<const std::string>> blobs;
@@ -527,7 +534,9 @@ void pump(RunningJob& job) {
         auto r = escape_strings(m.at("result")).get<WorkerResult>();
         if (kind == "result" && r.report) {
           auto& gates = r.report->gates;
-          for (const auto& name : lab::gate_names())
+          // A replica runs no gates; any other job owes every one.
+          if (!job.replica)
+            for (const auto& name : lab::gate_names())
             if (std::none_of(gates.begin(), gates.end(), [&](const lab::GateResult& g) { return g.name == name; }))
               gates.push_back({name, false, "the worker reported no result for this gate", nlohmann::json::object()});
           for (auto& g : gates) judge_complexity(job, g);
@@ -777,7 +786,7 @@ Result<std::string> corpus_for(const lab::Preset& preset, const WorkerJob& job) 
   auto tasks = lab::select_tasks(preset, job.tasks);
   if (!tasks) return tasks.error();
   for (const auto& [name, settings] : *tasks)
-    if (name == "byte_lm") return lab::load_corpus(job.cache_dir);
+    if (name == "byte_lm") return lab::load_corpus(job.cache_dir, settings.value("corpus", "kjv"));
   return std::string();
 }
 
@@ -998,6 +1007,7 @@ int worker_main(int channel_fd, const std::string& prewarm_cache_dir) {
   lab::EvalOptions options;
   options.tasks = job.tasks;
   options.seed = job.seed;
+  options.run_gates = !job.replica;
   options.mixer_options = job.mixer_options;
   options.declared_quadratic = built.declares_quadratic && job.quadratic_reference;
   options.reference_parameters = job.reference_parameters

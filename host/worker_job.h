@@ -48,6 +48,9 @@ struct WorkerJob {
   // Set by the host, never by a plugin: the source is the shipped softmax-attention reference, the
   // only one whose ASIARCH_DECLARE_QUADRATIC() exempts it from the complexity limit.
   bool quadratic_reference = false;
+  // A further seed of a source whose gates passed on the first: the gates are not run again
+  // (their verdict does not depend on the seed's data), only the training and tests.
+  bool replica = false;
   // The GPU this job may use, as CUDA_VISIBLE_DEVICES (set by the worker before CUDA starts); empty: as inherited.
   std::string gpu;
 };
@@ -145,6 +148,7 @@ struct RunningJob {
   double clock_resolution = 0;
   double trusted_seconds = 0;          // the host's own work for this job: making tasks, scoring
   bool quadratic_reference = false;    // of the source it was given
+  bool replica = false;                // its job skips the gates (WorkerJob::replica)
   std::size_t messages = 0;            // progress messages received (capped)
   StageLimits stage_limits;
   std::map<std::string, double> reference_seconds;  // per task, from the job

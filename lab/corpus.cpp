@@ -1,5 +1,6 @@
 #include "lab/corpus.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <sstream>
@@ -8,9 +9,58 @@
 
 namespace asiarch::lab {
 
-Result<std::string> load_corpus(const std::filesystem::path& cache_dir) {
-  const auto path = cache_dir / "corpus" / "kjv.txt";
+namespace {
+
+constexpr const char* kFortunesDir = "/usr/share/games/fortunes";
+
+// Every English collection of the fortunes package in name order, the "%" lines between
+// fortunes made blank lines. The ASCII-art collections are left out: they are not prose.
+Result<std::string> extract_fortunes() {
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(kFortunesDir, ec)) {
+    const auto name = e.path().filename().string();
+    if (!e.is_regular_file() || e.path().has_extension() || name == "art" || name == "ascii-art") continue;
+    files.push_back(e.path());
+  }
+  if (ec || files.empty())
+    return make_error(std::string(kFortunesDir) + ": no fortune collections; install the Debian package fortunes");
+  std::sort(files.begin(), files.end());
+  std::string out;
+  for (const auto& f : files) {
+    auto text = read_file(f);
+    if (!text) return text.error();
+    std::istringstream in(*text);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line != "%") out += line;
+      out += '\n';
+    }
+  }
+  if (out.size() < 500000)
+    return make_error(std::string(kFortunesDir) + ": only " + std::to_string(out.size()) +
+                      " bytes of fortunes; install the Debian package fortunes (not only fortunes-min)");
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& corpus_names() {
+  static const std::vector<std::string> names = {"kjv", "fortunes"};
+  return names;
+}
+
+Result<std::string> load_corpus(const std::filesystem::path& cache_dir, const std::string& name) {
+  if (std::find(corpus_names().begin(), corpus_names().end(), name) == corpus_names().end())
+    return make_error("unknown corpus \"" + name + "\"; valid corpora: kjv, fortunes");
+  const auto path = cache_dir / "corpus" / (name + ".txt");
   if (auto text = read_file(path); text && !text->empty()) return text;
+  if (name == "fortunes") {
+    auto text = extract_fortunes();
+    if (!text) return text.error();
+    if (auto st = write_file_atomic(path, *text); !st) return st.error();
+    return text;
+  }
   FILE* p = ::popen("bible -l0 Gen1:1-Rev22:21 2>&1", "r");
   if (!p) return make_error("cannot run `bible` to extract the corpus (install bible-kjv)");
   std::string raw;

@@ -19,6 +19,7 @@ namespace asiarch::lab {
 struct EvalOptions {
   std::vector<std::string> tasks;  // empty: every task of the preset
   std::uint64_t seed = 0;
+  bool run_gates = true;  // false: a further seed of a mixer whose gates passed; train and test only
   std::string mixer_options;
   bool declared_quadratic = false;
   int64_t reference_parameters = 0;         // DeltaNet's, for the budget gate

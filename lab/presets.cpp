@@ -67,7 +67,46 @@ std::vector<std::string> preset_names(const std::string& text) {
   return names;
 }
 
+namespace {
+
+void read_tasks(const nlohmann::json& tasks, const std::string& path, Fields& parent,
+                std::vector<std::pair<std::string, nlohmann::json>>& out) {
+  if (!tasks.is_object() || tasks.empty()) parent.fail(path, "must be a non-empty object");
+  for (const auto& [task, settings] : tasks.items()) {
+    if (std::find(task_names().begin(), task_names().end(), task) == task_names().end()) {
+      std::string valid;
+      for (const auto& n : task_names()) valid += (valid.empty() ? "" : ", ") + n;
+      parent.fail(path + "." + task, "is not a known task; valid tasks: " + valid);
+    }
+    if (!settings.is_object()) parent.fail(path + "." + task, "must be a JSON object");
+    out.emplace_back(task, settings);
+  }
+}
+
+Result<Preset> parse_preset(const std::string& name, const std::string& text, const std::string& source);
+
+}  // namespace
+
 Result<Preset> load_preset(const std::string& name, const std::string& text, const std::string& source) {
+  const std::string suffix = kHeldOutSuffix;
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    const std::string base = name.substr(0, name.size() - suffix.size());
+    auto p = parse_preset(base, text, source);
+    if (!p) return p.error();
+    if (p->held_out_tasks.empty())
+      return make_error(source + ": preset \"" + base + "\" has no held_out tasks, so \"" + name + "\" does not exist");
+    p->name = name;
+    p->description = "the held-out tasks of " + base + ", never used for selection";
+    p->tasks = std::move(p->held_out_tasks);
+    p->held_out_tasks.clear();
+    return p;
+  }
+  return parse_preset(name, text, source);
+}
+
+namespace {
+
+Result<Preset> parse_preset(const std::string& name, const std::string& text, const std::string& source) {
   nlohmann::json all;
   try {
     all = nlohmann::json::parse(text);
@@ -118,16 +157,12 @@ Result<Preset> load_preset(const std::string& name, const std::string& text, con
     gates.read("parameter_tolerance", p.parameter_tolerance, "a number");
     gates.done();
     if (p.gate_lengths.size() < 2) gates.fail(name + ".gates.lengths", "needs at least two lengths");
-    const auto& tasks = top.object("tasks");
-    if (!tasks.is_object() || tasks.empty()) top.fail(name + ".tasks", "must be a non-empty object");
-    for (const auto& [task, settings] : tasks.items()) {
-      if (std::find(task_names().begin(), task_names().end(), task) == task_names().end()) {
-        std::string valid;
-        for (const auto& n : task_names()) valid += (valid.empty() ? "" : ", ") + n;
-        top.fail(name + ".tasks." + task, "is not a known task; valid tasks: " + valid);
-      }
-      if (!settings.is_object()) top.fail(name + ".tasks." + task, "must be a JSON object");
-      p.tasks.emplace_back(task, settings);
+    read_tasks(top.object("tasks"), name + ".tasks", top, p.tasks);
+    if (all.at(name).contains("held_out")) {
+      Fields held(top.object("held_out"), name + ".held_out", source);
+      held.read("seed_offset", p.held_out_seed_offset, "a non-negative integer");
+      read_tasks(held.object("tasks"), name + ".held_out.tasks", held, p.held_out_tasks);
+      held.done();
     }
     top.done();
     return p;
@@ -137,6 +172,8 @@ Result<Preset> load_preset(const std::string& name, const std::string& text, con
     return make_error(source + ": " + e.what());
   }
 }
+
+}  // namespace
 
 TrainConfig train_config_for(const Preset& preset, const nlohmann::json& task) {
   TrainConfig c = preset.train;

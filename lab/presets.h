@@ -25,12 +25,21 @@ struct Preset {
   double parameter_tolerance = 0.3;
   // Task name -> its settings (generator keys plus optional steps / batch_size / lr).
   std::vector<std::pair<std::string, nlohmann::json>> tasks;
+  // Tasks kept for the final report and never used for selection: other generator settings of the
+  // same tasks, and byte-level LM on a second corpus. Evaluated as the preset "<name>/held-out",
+  // on seeds offset by `held_out_seed_offset` (other generator seeds). Empty: the preset has none.
+  std::vector<std::pair<std::string, nlohmann::json>> held_out_tasks;
+  std::uint64_t held_out_seed_offset = 1000;
 };
+
+// The suffix that names a preset's held-out task set ("explore/held-out").
+inline constexpr const char* kHeldOutSuffix = "/held-out";
 
 // The presets file the binary was built with.
 const std::string& embedded_presets();
 
-// Parses preset `name` from `text` (whose origin `source` names in errors).
+// Parses preset `name` from `text` (whose origin `source` names in errors). "<name>/held-out" is
+// preset <name> with its held-out tasks as its tasks (an error where it has none).
 // Unknown presets, unknown keys and wrong types are errors naming the field.
 Result<Preset> load_preset(const std::string& name, const std::string& text = embedded_presets(),
                            const std::string& source = "lab/presets.json");

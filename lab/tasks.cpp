@@ -40,6 +40,12 @@ class Params {
     if (!j_[key].is_boolean()) throw std::invalid_argument(where(key) + " must be true or false");
     return j_[key].get<bool>();
   }
+  std::string text(const std::string& key, const std::string& fallback) {
+    used_.insert(key);
+    if (!j_.contains(key)) return fallback;
+    if (!j_[key].is_string()) throw std::invalid_argument(where(key) + " must be a string");
+    return j_[key].get<std::string>();
+  }
   void require(bool ok, const std::string& what) const {
     if (!ok) throw std::invalid_argument("task " + task_ + ": " + what);
   }
@@ -397,6 +403,7 @@ Result<TaskData> make_task(const std::string& name, const nlohmann::json& params
       t.seq_len = p.integer("seq_len", 256);
       t.metric = Metric::bits_per_byte;
       const double held_out = p.real("held_out", 0.1);
+      p.text("corpus", "kjv");  // which corpus the caller loaded (lab/corpus.h); checked there
       p.require(held_out > 0 && held_out < 0.5, "held_out must be in (0, 0.5)");
       if (static_cast<double>(corpus.size()) * held_out < static_cast<double>(2 * t.seq_len + 2))
         return make_error("task byte_lm: the corpus is too small (" + std::to_string(corpus.size()) + " bytes)");

@@ -9,7 +9,7 @@ pkgs=(
   nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libcli11-dev
   libcurl4-openssl-dev zlib1g-dev python3 openssl
-  bible-kjv bible-kjv-text
+  bible-kjv bible-kjv-text fortunes
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
