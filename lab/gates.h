@@ -24,6 +24,12 @@ struct GateConfig {
   // (DeltaNet at the same d_model). 0 = no reference: gate skipped.
   int64_t reference_parameters = 0;
   double parameter_tolerance = 0.3;
+  // The gate compares whole models, as ASI-Arch's budget does: this many layers of the mixer plus
+  // everything else of the byte-level model (embedding, SwiGLU blocks, norms, head), against the
+  // same model with DeltaNet. A mixer twice DeltaNet's size in a model whose other parts dominate
+  // is within budget. 0 layers: compare mixers alone.
+  int64_t num_layers = 0;
+  int64_t vocab = 256;
   double tolerance = 1e-5;  // causality / batch independence (relative to output scale)
   // The gradient test: an output's gradient with respect to later inputs, relative to its largest
   // with respect to earlier ones (round-off of an FFT convolution stays below 1e-6).

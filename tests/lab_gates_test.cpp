@@ -149,6 +149,28 @@ TEST(Gates, ParameterBudget) {
   EXPECT_NE(g.reason.find("outside +-30%"), std::string::npos) << g.reason;
 }
 
+// ASI-Arch's budget is on the whole model: a mixer at half DeltaNet's size is refused alone, but in
+// a byte-level model whose embedding and SwiGLU blocks dominate it is within budget.
+TEST(Gates, ParameterBudgetComparesWholeModels) {
+  auto c = quick();
+  const int64_t mixer = 32 * 32 + 32;
+  c.reference_parameters = 2 * mixer;
+  EXPECT_FALSE(gate(run_gates(t::make<t::MeanMixer>, c), "parameter_budget").passed);
+  c.num_layers = 2;
+  const auto g = gate(run_gates(t::make<t::MeanMixer>, c), "parameter_budget");
+  EXPECT_TRUE(g.passed) << g.reason;
+  const auto total = g.details["model_parameters"].get<int64_t>();
+  const auto reference = g.details["reference_model_parameters"].get<int64_t>();
+  EXPECT_EQ(reference - total, 2 * (2 * mixer - mixer));
+  EXPECT_DOUBLE_EQ(g.details["ratio"].get<double>(), static_cast<double>(total) / static_cast<double>(reference));
+  EXPECT_DOUBLE_EQ(g.details["mixer_ratio"].get<double>(), 0.5);
+  // Far outside: a reference mixer 40 times this one's.
+  c.reference_parameters = 40 * mixer;
+  const auto far = gate(run_gates(t::make<t::MeanMixer>, c), "parameter_budget");
+  EXPECT_FALSE(far.passed);
+  EXPECT_NE(far.reason.find("DeltaNet model's"), std::string::npos) << far.reason;
+}
+
 TEST(Gates, FitExponent) {
   EXPECT_NEAR(fit_exponent({1, 2, 4, 8}, {3, 12, 48, 192}), 2.0, 1e-9);
   EXPECT_NEAR(fit_exponent({100, 200, 400}, {5, 10, 20}), 1.0, 1e-9);
