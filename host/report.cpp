@@ -1,0 +1,101 @@
+#include "host/report.h"
+
+#include <cstdio>
+
+namespace asiarch::host {
+
+std::optional<int64_t> reference_experiment(const archive::Archive& a) {
+  for (const auto& e : a.experiments())
+    if (e.origin == archive::Origin::baseline && e.name == "delta_net") return e.id;
+  return std::nullopt;
+}
+
+std::optional<double> fitness_on(const archive::Archive& a, int64_t id, const std::string& preset,
+                                 const std::string& first_preset) {
+  if (preset == first_preset) {
+    auto s = a.score(id);
+    return s ? std::optional<double>(s->total) : std::nullopt;
+  }
+  for (const auto& st : a.stages(id))
+    if (st.preset == preset && st.status == "scored") return st.score.total;
+  return std::nullopt;
+}
+
+std::vector<DesignRow> design_rows(const archive::Archive& a, const std::vector<int64_t>& ids, const std::string& preset,
+                                   const std::string& first_preset) {
+  const auto ref = reference_experiment(a);
+  SeedMetrics ref_seeds;
+  if (ref) ref_seeds = metrics_by_seed(a.measurements(*ref), preset);
+  std::vector<DesignRow> rows;
+  for (int64_t id : ids) {
+    auto e = a.experiment(id);
+    if (!e) continue;
+    DesignRow r;
+    r.id = id;
+    r.name = e->name;
+    r.origin = archive::to_string(e->origin);
+    r.fitness = fitness_on(a, id, preset, first_preset);
+    const auto seeds = metrics_by_seed(a.measurements(id), preset);
+    r.measured = replicated(seeds);
+    r.reference = ref && *ref == id;
+    if (ref && !r.reference && !seeds.empty() && !ref_seeds.empty()) r.against_reference = compare_paired(seeds, ref_seeds);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+std::string verdict_text(const Comparison& c) {
+  if (c.pairs == 0) return "no seed measured on both";
+  std::string s = c.verdict;
+  s += ": fitness " + std::string(c.fitness.mean >= 0 ? "+" : "") + format_interval(c.fitness);
+  s += " (" + std::to_string(c.pairs) + (c.pairs == 1 ? " seed)" : " seeds)");
+  // The fitness parts saturate (a gain of 10% scores as much as one of 50%) and can cancel: the
+  // metrics' own paired differences say which way each went.
+  auto part = [](const char* name, const lab::Interval& i, bool lower_better) {
+    std::string t = std::string("; ") + name + " " + (i.mean >= 0 ? "+" : "") + format_interval(i);
+    if (i.excludes_zero()) t += (i.mean < 0) == lower_better ? " (better)" : " (worse)";
+    return t;
+  };
+  if (c.loss) s += part("bits/byte", *c.loss, true);
+  if (c.accuracy) s += part("accuracy", *c.accuracy, false);
+  return s;
+}
+
+void print_rows(std::ostream& out, const std::vector<DesignRow>& rows) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "  %-5s %-32s %-12s %8s %5s  %-16s %-16s %s\n", "id", "name", "origin", "fitness",
+                "seeds", "bits/byte", "mean accuracy", "against DeltaNet, paired by seed");
+  out << buf;
+  int max_seeds = 0;
+  for (const auto& r : rows) {
+    max_seeds = std::max(max_seeds, r.measured.seeds);
+    const std::string fit = r.fitness ? [&] {
+      char f[32];
+      std::snprintf(f, sizeof f, "%.3f", *r.fitness);
+      return std::string(f);
+    }()
+                                      : std::string("-");
+    const std::string bpb = r.measured.loss ? format_interval(*r.measured.loss) : "-";
+    const std::string acc = r.measured.accuracy ? format_interval(*r.measured.accuracy) : "-";
+    const std::string vs = r.reference ? "the reference" : r.against_reference ? verdict_text(*r.against_reference) : "-";
+    std::snprintf(buf, sizeof buf, "  %-5lld %-32s %-12s %8s %5d  %-16s %-16s %s\n", static_cast<long long>(r.id),
+                  r.name.substr(0, 32).c_str(), r.origin.c_str(), fit.c_str(), r.measured.seeds, bpb.c_str(), acc.c_str(),
+                  vs.c_str());
+    out << buf;
+  }
+  if (max_seeds >= 2)
+    out << "  ± is a 95% interval over seeds (Student's t). \"better\" or \"worse\" only where the interval of the\n"
+           "  paired fitness difference (seed k against the reference's seed k) excludes zero.\n";
+  else
+    out << "  one seed each: no intervals, and no difference can be called significant (--seeds 3 measures the noise).\n";
+}
+
+nlohmann::json to_json(const DesignRow& r) {
+  nlohmann::json j = {{"id", r.id}, {"name", r.name}, {"origin", r.origin}, {"reference", r.reference},
+                      {"measured", to_json(r.measured)}};
+  j["fitness"] = r.fitness ? nlohmann::json(*r.fitness) : nlohmann::json(nullptr);
+  if (r.against_reference) j["against_reference"] = to_json(*r.against_reference);
+  return j;
+}
+
+}  // namespace asiarch::host
