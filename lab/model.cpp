@@ -72,6 +72,24 @@ torch::Tensor LanguageModelImpl::forward(const torch::Tensor& tokens) {
   return head_(h);
 }
 
+LanguageModelImpl::Pass LanguageModelImpl::forward_with_aux(const torch::Tensor& tokens) {
+  for (auto& m : mixers_) m->begin_aux_losses();
+  Pass p;
+  try {
+    p.logits = forward(tokens);
+  } catch (...) {
+    for (auto& m : mixers_) m->end_aux_losses();
+    throw;
+  }
+  for (auto& m : mixers_)
+    for (const auto& t : m->end_aux_losses()) {
+      if (!t.defined()) continue;
+      const auto term = t.numel() == 1 ? t.reshape({}) : t.sum();  // a term is a scalar; a tensor counts as its sum
+      p.aux = p.aux.defined() ? p.aux + term : term;
+    }
+  return p;
+}
+
 int64_t LanguageModelImpl::mixer_parameters() const {
   int64_t n = 0;
   for (const auto& m : mixers_)

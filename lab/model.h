@@ -36,6 +36,12 @@ class LanguageModelImpl : public torch::nn::Module {
   LanguageModelImpl(const ModelConfig& config, const MixerFactory& make_mixer);
   // tokens [B, L] int64 -> logits [B, L, vocab] (or [B, decode_length, vocab]).
   torch::Tensor forward(const torch::Tensor& tokens);
+  // A training pass: the logits and the sum of the auxiliary loss terms the mixers added on this
+  // thread during it (TokenMixer::add_aux_loss; undefined: none).
+  struct Pass {
+    torch::Tensor logits, aux;
+  };
+  Pass forward_with_aux(const torch::Tensor& tokens);
   // The final per-position states [B, L, d] (before any decoding): causal when the mixers are.
   torch::Tensor states(const torch::Tensor& tokens);
   // Parameters of the mixers alone (for the parameter-budget gate and reports).

@@ -33,8 +33,14 @@ double forward_backward(LanguageModel& model, const torch::Tensor& x, const torc
   namespace F = torch::nn::functional;
   const auto sum_ce = F::CrossEntropyFuncOptions().ignore_index(kIgnore).reduction(torch::kSum);
   const double count = std::max<double>(1.0, (y != kIgnore).sum().item<double>());
+  // A shard's share of the mixers' auxiliary terms is its share of the batch, so that the shards'
+  // terms add up to the whole batch's.
+  const double rows = static_cast<double>(std::max<int64_t>(1, x.size(0)));
   auto loss_of = [&](const torch::Tensor& xi, const torch::Tensor& yi) {
-    return F::cross_entropy(model->forward(xi).reshape({-1, vocab}), yi.reshape({-1}), sum_ce) / count;
+    auto pass = model->forward_with_aux(xi);
+    auto loss = F::cross_entropy(pass.logits.reshape({-1, vocab}), yi.reshape({-1}), sum_ce) / count;
+    if (pass.aux.defined()) loss = loss + pass.aux.to(loss.dtype()) * (static_cast<double>(xi.size(0)) / rows);
+    return loss;
   };
   if (shards <= 1) {
     auto loss = loss_of(x, y);

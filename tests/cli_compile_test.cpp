@@ -28,8 +28,9 @@ std::string temp_file(const std::string& name, const std::string& text) {
 
 TEST(CliCompile, ExamplePluginsSucceed) {
   auto r = run("compile " ASIARCH_SOURCE_DIR "/plugins/examples/short_conv_gate.cpp " ASIARCH_SOURCE_DIR
-               "/plugins/examples/elu_linear_attention.cpp");
+               "/plugins/examples/elu_linear_attention.cpp " ASIARCH_SOURCE_DIR "/plugins/examples/router_aux_loss.cpp");
   EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("mixer \"router_aux_loss\""), std::string::npos) << r.output;  // ABI 2's helpers
   EXPECT_NE(r.output.find("mixer \"short_conv_gate\""), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("forward [2, 16, 64] -> [2, 16, 64]"), std::string::npos) << r.output;
 }

@@ -10,7 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#define ASIARCH_ABI_VERSION 1
+// 2: TokenMixer::add_aux_loss (the class's layout changed); chunkwise_scan, causal_chunk_mask and
+//    LongCausalConv in <asiarch/ops.h>. Plugin sources written for 1 compile unchanged.
+#define ASIARCH_ABI_VERSION 2
 
 // Every mixer a plugin registers becomes one extern "C" function whose name
 // starts with this prefix; the host finds them in the object's symbol table.

@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -377,5 +378,82 @@ inline Tensor delta_rule_chunkwise(const Tensor& q, const Tensor& k, const Tenso
   const bool native = !g.defined() && q.size(2) > 0 && detail::native_cpu_float({q, k, v, beta});
   return native ? DeltaRuleChunk::apply(q, k, v, beta, chunk) : detail::delta_rule_chunkwise_composite(q, k, v, beta, g, chunk);
 }
+
+// ---- For custom chunkwise rules (ABI 2) ----
+
+// The [C, C] causal mask of a chunk: true where position i may see position j (j <= i, or j < i
+// without the diagonal).
+inline Tensor causal_chunk_mask(int64_t c, const torch::TensorOptions& opts, bool include_diagonal = true) {
+  return torch::ones({c, c}, opts.dtype(torch::kBool)).tril(include_diagonal ? 0 : -1);
+}
+
+// What one chunk's step returns: its output rows and the state handed to the next chunk.
+struct ChunkStep {
+  Tensor out;    // [B, H, C, ...]
+  Tensor state;  // anything; given to the next chunk's step
+};
+
+// A chunkwise rule written as its per-chunk math: the inputs ([B, H, L, ...] each, the same L)
+// are padded with zeros to a multiple of `chunk` and cut into chunks; step(n, chunks, state) is
+// called for n = 0, 1, ... in order with chunk n of every input ([B, H, C, ...]) and the state the
+// previous step returned (`initial` first); the outputs are joined back to [B, H, L, ...]. Work
+// inside a step is O(C^2) at most, so the whole is O(L C). `final_state`, when given, gets the last
+// state (padded positions included: pad with values that leave the state unchanged, e.g. zero
+// keys, or ignore it).
+inline Tensor chunkwise_scan(const std::vector<Tensor>& inputs, int64_t chunk, const Tensor& initial,
+                             const std::function<ChunkStep(int64_t n, const std::vector<Tensor>& chunks,
+                                                           const Tensor& state)>& step,
+                             Tensor* final_state = nullptr) {
+  TORCH_CHECK(!inputs.empty(), "chunkwise_scan: no inputs");
+  TORCH_CHECK(chunk > 0, "chunkwise_scan: chunk must be positive");
+  const int64_t L = inputs.front().size(2);
+  TORCH_CHECK(L > 0, "chunkwise_scan: empty sequence");
+  for (const auto& x : inputs)
+    TORCH_CHECK(x.dim() >= 3 && x.size(2) == L, "chunkwise_scan: every input must be [B, H, L, ...] with the same L");
+  const int64_t c = std::max<int64_t>(1, std::min<int64_t>(chunk, L));
+  std::vector<std::vector<Tensor>> split;  // per input, its chunks
+  for (const auto& x : inputs) split.push_back(detail::to_chunks(detail::pad_to_chunks(x, c), c).unbind(2));
+  const size_t n_chunks = split.front().size();
+  Tensor state = initial;
+  std::vector<Tensor> outs;
+  for (size_t n = 0; n < n_chunks; ++n) {
+    std::vector<Tensor> chunks;
+    for (const auto& s : split) chunks.push_back(s[n]);
+    ChunkStep r = step(static_cast<int64_t>(n), chunks, state);
+    TORCH_CHECK(r.out.defined() && r.out.dim() >= 3 && r.out.size(2) == c,
+                "chunkwise_scan: a step must return [B, H, C, ...] with C = ", c);
+    outs.push_back(r.out);
+    state = r.state;
+  }
+  if (final_state) *final_state = state;
+  return torch::cat(outs, 2).narrow(2, 0, L);
+}
+
+// A long depthwise causal filter over [B, L, C] (a FIR filter as long as `kernel` positions), as
+// the published designs' long convolutions use: O(L kernel). Initialised as the identity (tap 0,
+// the current position, is 1) plus taps at lag j drawn from N(0, init_scale) times a decay
+// exp(-4 j / kernel), so a fresh filter passes its input on and learns its reach. No activation.
+class LongCausalConvImpl : public torch::nn::Module {
+ public:
+  LongCausalConvImpl(int64_t channels, int64_t kernel = 64, double init_scale = 0.02) : kernel_(kernel) {
+    TORCH_CHECK(channels > 0 && kernel > 0, "LongCausalConv: channels and kernel must be positive");
+    weight = register_parameter("weight", torch::empty({channels, 1, kernel}));
+    torch::NoGradGuard no_grad;
+    // Conv1d correlates: weight[..., kernel - 1] meets the current position, [..., kernel - 1 - j] lag j.
+    auto lag = torch::arange(kernel, torch::kFloat).flip(0);
+    weight.copy_((torch::randn({channels, 1, kernel}) * init_scale * torch::exp(-4.0 * lag / static_cast<double>(kernel))));
+    weight.select(2, kernel - 1).fill_(1.0);
+  }
+  Tensor forward(const Tensor& x) {
+    auto y = torch::constant_pad_nd(x.transpose(1, 2), {kernel_ - 1, 0});
+    return torch::nn::functional::conv1d(y, weight, torch::nn::functional::Conv1dFuncOptions().groups(weight.size(0)))
+        .transpose(1, 2);
+  }
+  Tensor weight;
+
+ private:
+  int64_t kernel_;
+};
+TORCH_MODULE(LongCausalConv);
 
 }  // namespace asiarch::ops

@@ -21,7 +21,11 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #define ASIARCH_STR_(x) #x
 #define ASIARCH_STR(x) ASIARCH_STR_(x)
@@ -53,6 +57,34 @@ class TokenMixer : public torch::nn::Module {
  public:
   ~TokenMixer() override = default;
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+
+  // Adds a term to the training objective from inside forward(): a router's load-balance or
+  // entropy loss, a scalar whose graph reaches this mixer's parameters. The trainer adds every
+  // term added during a training pass to that pass's loss (batch shards run on their own threads:
+  // each pass collects its own thread's terms). Outside a training pass the terms are dropped.
+  void add_aux_loss(const torch::Tensor& loss) {
+    std::lock_guard<std::mutex> lock(aux_mutex_);
+    auto it = aux_.find(std::this_thread::get_id());
+    if (it != aux_.end()) it->second.push_back(loss);
+  }
+
+  // The host's side (lab/model.cpp): start collecting this thread's terms, then take them.
+  void begin_aux_losses() {
+    std::lock_guard<std::mutex> lock(aux_mutex_);
+    aux_[std::this_thread::get_id()].clear();
+  }
+  std::vector<torch::Tensor> end_aux_losses() {
+    std::lock_guard<std::mutex> lock(aux_mutex_);
+    auto it = aux_.find(std::this_thread::get_id());
+    if (it == aux_.end()) return {};
+    auto out = std::move(it->second);
+    aux_.erase(it);
+    return out;
+  }
+
+ private:
+  std::mutex aux_mutex_;
+  std::map<std::thread::id, std::vector<torch::Tensor>> aux_;
 };
 
 // The value of `key` in cfg.options ("k=v,k=v"), or `fallback`.
