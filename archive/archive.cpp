@@ -858,6 +858,8 @@ std::vector<StageResult> Archive::stages(int64_t id) const {
     r.fail_reason = q.getColumn(7).getString();
     for (auto& run : training_runs(id))
       if (run.preset == r.preset) r.runs.push_back(std::move(run));
+    for (auto& m : measurements(id))
+      if (m.preset == r.preset) r.measurements.push_back(std::move(m));
     out.push_back(std::move(r));
   }
   return out;

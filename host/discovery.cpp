@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -26,11 +27,15 @@
 #include "host/knowledge.h"
 #include "host/llm_calls.h"
 #include "host/lab_setup.h"
+#include "host/replicates.h"
+#include "host/report.h"
 #include "host/run_settings.h"
 #include "host/scoring.h"
 #include "jit/compiler.h"
 #include "jit/cuda.h"
 #include "jit/toolchain.h"
+#include "lab/presets.h"
+#include "lab/stats.h"
 #include "util/files.h"
 #include "util/similarity.h"
 
@@ -73,6 +78,13 @@ struct InFlight {
   // it is recorded; its first run and scored outcome wait here.
   std::unique_ptr<CandidateRun> first;
   std::optional<archive::Outcome> first_outcome;
+  // Replicated scores (`seeds` > 1): after the first seed's evaluation, the built source is trained
+  // on the next seeds in turn (`run` then); the first seed's run waits here. Every seed's metrics
+  // are collected in `measurements`.
+  std::unique_ptr<CandidateRun> seed0;
+  std::vector<archive::Measurement> measurements;
+  int seeds_started = 1;
+  std::vector<std::string> seed_failures;
   std::string gpu;  // the GPU its workers see (--gpus), empty: none assigned
 };
 
@@ -92,6 +104,8 @@ class Loop {
   // Records a finished candidate; false when it started a recheck instead (keep it in flight).
   bool finish(InFlight& f);
   bool start_recheck(InFlight& f, archive::Outcome rec);
+  // Starts the next seed's evaluation of a design whose first seed scored; false when all ran.
+  bool start_replica(InFlight& f);
   void compare_recheck(archive::Outcome& first, const archive::Outcome& again, int64_t id);
   void summary(bool interrupted);
   std::optional<Metrics> baseline_metrics() const { return baseline_metrics(c_.preset); }
@@ -105,7 +119,13 @@ class Loop {
   }
   std::map<std::string, lab::Reference> references_on(const std::string& preset) const;
   bool promote();
-  bool evaluate_stage(int64_t id, const std::string& preset);
+  bool held_out_report();
+  std::vector<std::string> rungs() const;
+  std::optional<double> fitness_on(int64_t id, const std::string& preset) const {
+    return host::fitness_on(*archive_, id, preset, c_.preset);
+  }
+  // Evaluates `id` on `preset` with `stage_seeds` seeds from `first_seed` and records it as a stage.
+  bool evaluate_stage(int64_t id, const std::string& preset, std::uint64_t first_seed);
   // Every experiment as the roles see it; `suspicious` collects those whose score is flagged.
   std::vector<agents::ExperimentView> views(std::set<int64_t>* suspicious = nullptr) const;
   int evolved_done() const;
@@ -215,10 +235,13 @@ Status Loop::setup() {
   if (!preset) return preset.error();
   if (auto t = lab::select_tasks(*preset, c_.tasks); !t) return t.error();
   if (c_.promote < 0) c_.promote = c_.preset == "explore" ? 2 : 0;  // ASI-Arch's two stages: explore, then verify
-  if (c_.promote > 0) {
-    auto p2 = load_preset_arg(c_.promote_preset, c_.presets_file);
-    if (!p2) return make_error("promote_preset: " + p2.error().message);
-    if (auto t = lab::select_tasks(*p2, c_.tasks); !t) return make_error("promote_preset: " + t.error().message);
+  if (!(c_.promote_share > 0 && c_.promote_share <= 1))
+    return make_error("promote_share: " + format_number(c_.promote_share) + " is not a share: give a number in (0, 1]");
+  for (const auto& rung : rungs()) {
+    const std::string key = c_.ladder.empty() ? "promote_preset" : "ladder";
+    auto p2 = load_preset_arg(rung, c_.presets_file);
+    if (!p2) return make_error(key + ": " + p2.error().message);
+    if (auto t = lab::select_tasks(*p2, c_.tasks); !t) return make_error(key + ": " + rung + ": " + t.error().message);
   }
   auto a = archive::Archive::open(workdir_ / "archive.db");
   if (!a) return a.error();
@@ -360,6 +383,9 @@ std::optional<Metrics> Loop::baseline_metrics(const std::string& preset) const {
   if (!id) return std::nullopt;
   auto e = archive_->experiment(*id);
   if (!e || !done_status(e->status)) return std::nullopt;
+  // The mean over the reference's seeds where it has them (the same seeds as every candidate's).
+  auto by_seed = metrics_by_seed(archive_->measurements(*id), preset);
+  if (!by_seed.empty()) return mean_metrics(by_seed);
   return metrics_of(runs_on(*id, preset));
 }
 
@@ -379,7 +405,8 @@ std::map<std::string, lab::Reference> Loop::references_on(const std::string& pre
 }
 
 void Loop::describe(agents::ExperimentView& v) const {
-  v.results = results_json(archive_->training_runs(v.id), archive_->gates(v.id), archive_->score(v.id));
+  // The run's own preset only: the ladder's rungs and the held-out tasks are never read by selection.
+  v.results = results_json(runs_on(v.id, c_.preset), archive_->gates(v.id), archive_->score(v.id));
   for (const auto& a : archive_->analyses(v.id)) v.analysis = a.text;
 }
 
@@ -573,6 +600,25 @@ Status Loop::start(int64_t id) {
 }
 
 bool Loop::finish(InFlight& f) {
+  if (f.seed0) {
+    // A replica ended: keep its metrics, then the next seed, else back to the first seed's run.
+    const auto& o = f.run->outcome();
+    const std::uint64_t seed = f.run->spec().job.seed;
+    if (o.status == "scored") {
+      auto m = measurements_of(o.runs, seed);
+      f.measurements.insert(f.measurements.end(), m.begin(), m.end());
+    } else {
+      f.seed_failures.push_back("seed " + std::to_string(seed) + ": " + o.fail_reason);
+    }
+    events_->emit("seed_finished", f.run->spec().id,
+                  {{"name", f.run->spec().name}, {"seed", seed}, {"status", o.status}, {"fail_reason", o.fail_reason},
+                   {"results", results_json(o.runs, {}, std::nullopt)["tasks"]}});
+    if (start_replica(f)) return false;
+    f.run = std::move(f.seed0);
+  } else if (!f.first && f.measurements.empty() && f.run->outcome().status == "scored") {
+    f.measurements = measurements_of(f.run->outcome().runs, c_.seed);
+    if (start_replica(f)) return false;
+  }
   if (f.first) {
     // The recheck ended: the first evaluation is what is recorded, with what the second said of it.
     archive::Outcome again = std::move(f.run->outcome());
@@ -593,14 +639,27 @@ bool Loop::finish(InFlight& f) {
   calls_->working_on(id);
   self->results = results_json(rec.runs, rec.gates, std::nullopt);
   const auto& eval = r.evaluation();
+  if (!rechecked && rec.status == "scored") rec.measurements = f.measurements;
   if (!rechecked && rec.status == "scored" && eval && eval->result.report) {
-    const Metrics base = is_reference(id) ? metrics_of(rec.runs) : baseline_metrics().value_or(Metrics{});
+    // Fitness is measured on the mean over seeds (the first seed's runs keep their curves).
+    const auto mean_runs = with_mean_metrics(rec.runs, rec.measurements);
+    const Metrics base = is_reference(id) ? metrics_of(mean_runs) : baseline_metrics().value_or(Metrics{});
     agents::JudgeInput ji;
     ji.report = &*eval->result.report;
     ji.reference_parameters = base_job_.reference_parameters;
     ji.candidate = *self;
     ji.archive = all;
-    rec.score = score(*agents_.judge, ji, rec.runs, base);
+    rec.score = score(*agents_.judge, ji, mean_runs, base);
+    if (c_.seeds > 1) {
+      auto& d = rec.score->details;
+      d["seeds"] = metrics_by_seed(rec.measurements, c_.preset).size();
+      if (!f.seed_failures.empty()) d["seed_failures"] = f.seed_failures;
+      if (auto ref = reference_id(); ref && !is_reference(id)) {
+        const auto cmp = compare_paired(metrics_by_seed(rec.measurements, c_.preset),
+                                        metrics_by_seed(archive_->measurements(*ref), c_.preset));
+        d["against_reference"] = to_json(cmp);
+      }
+    }
     if (start_recheck(f, std::move(rec))) return false;
     rec = std::move(*f.first_outcome);
   }
@@ -638,6 +697,22 @@ bool Loop::finish(InFlight& f) {
   std::error_code ec;
   std::filesystem::create_directories(workdir_ / "logs", ec);
   (void)write_file_atomic(workdir_ / "logs" / (std::to_string(id) + ".log"), r.log());
+  return true;
+}
+
+bool Loop::start_replica(InFlight& f) {
+  if (f.seeds_started >= c_.seeds) return false;
+  CandidateRun& from = f.seed0 ? *f.seed0 : *f.run;
+  CandidateSpec spec = from.spec();
+  spec.source = from.built_source();
+  spec.max_repair_attempts = 1;
+  spec.max_runtime_revisions = 0;
+  spec.job.replica = true;
+  spec.job.seed = c_.seed + static_cast<std::uint64_t>(f.seeds_started);
+  ++f.seeds_started;
+  events_->emit("seed_started", spec.id, {{"name", spec.name}, {"seed", spec.job.seed}, {"of", c_.seeds}});
+  if (!f.seed0) f.seed0 = std::move(f.run);
+  f.run = std::make_unique<CandidateRun>(std::move(spec), deps());
   return true;
 }
 
@@ -704,32 +779,61 @@ void Loop::summary(bool interrupted) {
   else if (prog.find('/') != std::string::npos) prog = "./" + prog;
   auto top = archive_->top(10);
   out_ << "\n" << (interrupted ? "stopped" : "done") << ": " << evolved_done() << "/" << c_.budget
-       << " evolved experiments in " << workdir_.string() << "\n\n";
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "  %-5s %-40s %-12s %8s %6s %6s %6s\n", "id", "name", "origin", "fitness", "loss",
-                "bench", "judge");
-  out_ << buf;
-  for (const auto& [id, total] : top) {
-    auto e = archive_->experiment(id);
-    auto s = archive_->score(id);
-    if (!e || !s) continue;
-    std::snprintf(buf, sizeof buf, "  %-5lld %-40s %-12s %8.3f %6.3f %6.3f %6.3f\n", static_cast<long long>(id),
-                  e->name.substr(0, 40).c_str(), to_string(e->origin), total, s->loss_score, s->bench_score,
-                  s->judge_score);
-    out_ << buf;
-  }
+       << " evolved experiments in " << workdir_.string() << "\n";
+  if (c_.preset == "smoke")
+    out_ << "TEST-ONLY preset smoke: 40 training steps, metrics at chance; this ranking is noise. "
+            "`--preset first` (minutes) or `explore` compare designs.\n";
+  out_ << "\non " << c_.preset << " (the top " << top.size() << " by fitness):\n";
+  std::vector<int64_t> ids;
+  for (const auto& [id, total] : top) ids.push_back(id);
+  print_rows(out_, design_rows(*archive_, ids, c_.preset, c_.preset));
   int failed = 0;
   for (const auto& e : archive_->experiments()) failed += e.status == "failed";
-  bool header = false;
+  // The ladder's rungs and the held-out tasks, each with the designs evaluated there.
+  // In the ladder's order, then any other stage (a rung of an earlier configuration), held-out last.
+  std::vector<std::string> stage_presets, held_out_presets;
+  for (const auto& rung : rungs()) stage_presets.push_back(rung);
   for (const auto& e : archive_->experiments())
     for (const auto& st : archive_->stages(e.id)) {
-      if (!header) out_ << "\nsecond stage:\n";
-      header = true;
-      auto s1 = archive_->score(e.id);
-      out_ << "  #" << e.id << " " << e.name << " on " << st.preset << ": "
-           << (st.status == "scored" ? "fitness " + format_number(st.score.total) : "FAILED: " + st.fail_reason)
-           << (s1 ? " (first stage " + format_number(s1->total) + ")" : "") << "\n";
+      auto& into = st.preset.find(lab::kHeldOutSuffix) != std::string::npos ? held_out_presets : stage_presets;
+      if (std::find(into.begin(), into.end(), st.preset) == into.end()) into.push_back(st.preset);
     }
+  stage_presets.insert(stage_presets.end(), held_out_presets.begin(), held_out_presets.end());
+  std::string below = c_.preset;
+  for (const auto& sp : stage_presets) {
+    std::vector<std::pair<double, int64_t>> order;
+    std::vector<int64_t> unscored;
+    for (const auto& e : archive_->experiments())
+      for (const auto& st : archive_->stages(e.id))
+        if (st.preset == sp) {
+          if (st.status == "scored") order.emplace_back(st.score.total, e.id);
+          else unscored.push_back(e.id);
+        }
+    std::stable_sort(order.begin(), order.end(), [](const auto& l, const auto& r) { return l.first > r.first; });
+    std::vector<int64_t> at;
+    for (const auto& [f, id] : order) at.push_back(id);
+    if (at.empty() && unscored.empty()) continue;
+    const bool held = sp.find(lab::kHeldOutSuffix) != std::string::npos;
+    out_ << "\n" << (held ? "held-out tasks, " : "ladder rung ") << sp
+         << (held ? " (never used for selection):" : ":") << "\n";
+    print_rows(out_, design_rows(*archive_, at, sp, c_.preset));
+    for (int64_t id : unscored) {
+      for (const auto& st : archive_->stages(id))
+        if (st.preset == sp) out_ << "  #" << id << " FAILED: " << st.fail_reason << "\n";
+    }
+    if (!held) {
+      std::vector<double> x, y;
+      for (int64_t id : at)
+        if (auto f0 = fitness_on(id, below)) {
+          x.push_back(*f0);
+          y.push_back(*fitness_on(id, sp));
+        }
+      const auto rho = lab::spearman(x, y);
+      out_ << "  rank agreement with " << below << ": Spearman "
+           << (rho ? format_number(*rho) : std::string("undefined")) << " over " << x.size() << " design(s)\n";
+      below = sp;
+    }
+  }
   if (failed) out_ << "  (" << failed << " failed; `" << prog << " ls --workdir " << c_.workdir << "` lists them)\n";
   // The best evolved design, else the best of all.
   std::optional<int64_t> best;
@@ -754,32 +858,98 @@ void Loop::summary(bool interrupted) {
   if (interrupted) out_ << "re-run the same command to resume\n";
 }
 
+std::vector<std::string> Loop::rungs() const {
+  if (!c_.ladder.empty()) return c_.ladder;
+  if (c_.promote > 0) return {c_.promote_preset};
+  return {};
+}
+
+// The ladder: each rung re-evaluates the reference and the best share of the candidates (evolved
+// and hand-written designs, never a flagged one) scored on the rung below (at most `promote` of them), on `stage_seeds` seeds; how well each rung's
+// order predicts the next is its Spearman correlation, over the designs scored on both.
 bool Loop::promote() {
-  if (c_.promote <= 0) return true;
-  note("second stage: the best " + std::to_string(c_.promote) + " evolved design(s) and DeltaNet on " +
-       c_.promote_preset + " (Ctrl-C stops; re-running resumes)");
-  std::vector<int64_t> ids;
-  if (auto dn = reference_id()) ids.push_back(*dn);  // the reference first
+  const auto ladder = rungs();
+  if (ladder.empty()) return true;
+  std::vector<int64_t> below;  // evolved, not suspicious, best first on the rung below
   for (const auto& [id, total] : archive_->top(1000000)) {
-    if (static_cast<int>(ids.size()) > c_.promote) break;
     auto e = archive_->experiment(id);
     auto s = archive_->score(id);
-    if (e && e->origin == archive::Origin::evolved && s && !s->details.value("suspicious", false)) ids.push_back(id);
+    if (e && e->origin != archive::Origin::baseline && s && !s->details.value("suspicious", false)) below.push_back(id);
   }
-  for (int64_t id : ids) {
-    bool done = false;
-    for (const auto& st : archive_->stages(id)) done = done || st.preset == c_.promote_preset;
-    if (!done && !evaluate_stage(id, c_.promote_preset)) return false;
+  std::string below_preset = c_.preset;
+  for (const auto& rung : ladder) {
+    size_t keep = static_cast<size_t>(std::ceil(c_.promote_share * static_cast<double>(below.size()) - 1e-9));
+    if (c_.promote > 0) keep = std::min(keep, static_cast<size_t>(c_.promote));
+    if (!below.empty()) keep = std::max<size_t>(keep, 1);
+    std::vector<int64_t> ids;
+    if (auto dn = reference_id()) ids.push_back(*dn);  // the reference first: the rest are scored against it
+    ids.insert(ids.end(), below.begin(), below.begin() + static_cast<std::ptrdiff_t>(std::min(keep, below.size())));
+    note("ladder: " + rung + " gets DeltaNet and the best " + std::to_string(ids.size() - 1) + " of " +
+         std::to_string(below.size()) + " candidate(s) on " + below_preset + ", " +
+         std::to_string(c_.stage_seeds) + " seed(s) each (Ctrl-C stops; re-running resumes)");
+    for (int64_t id : ids) {
+      bool done = false;
+      for (const auto& st : archive_->stages(id)) done = done || st.preset == rung;
+      if (!done && !evaluate_stage(id, rung, c_.seed)) return false;
+    }
+    std::vector<double> x, y;
+    for (int64_t id : ids) {
+      auto a = fitness_on(id, below_preset), b = fitness_on(id, rung);
+      if (a && b) {
+        x.push_back(*a);
+        y.push_back(*b);
+      }
+    }
+    const auto rho = lab::spearman(x, y);
+    events_->emit("ladder_rung", std::nullopt,
+                  {{"preset", rung}, {"below", below_preset}, {"promoted", ids}, {"pairs", x.size()},
+                   {"spearman", rho ? nlohmann::json(*rho) : nlohmann::json(nullptr)}});
+    std::vector<std::pair<double, int64_t>> next;
+    for (size_t i = 1; i < ids.size(); ++i)
+      if (auto f = fitness_on(ids[i], rung)) next.emplace_back(*f, ids[i]);
+    std::stable_sort(next.begin(), next.end(), [](const auto& l, const auto& r) { return l.first > r.first; });
+    below.clear();
+    for (const auto& [f, id] : next) below.push_back(id);
+    below_preset = rung;
   }
   return true;
 }
 
-bool Loop::evaluate_stage(int64_t id, const std::string& preset) {
+// The final report's held-out tasks: the reference and the best `held_out` candidates (evolved or
+// hand-written) on the run's preset, once the search is over. Nothing here is read by selection: the Researcher, the
+// parent choice and the ladder see first-stage and rung scores only.
+bool Loop::held_out_report() {
+  if (c_.held_out <= 0) return true;
+  auto p = load_preset_arg(c_.preset, c_.presets_file);
+  if (!p || p->held_out_tasks.empty()) return true;
+  const std::string preset = c_.preset + lab::kHeldOutSuffix;
+  std::vector<int64_t> ids;
+  if (auto dn = reference_id()) ids.push_back(*dn);
+  for (const auto& [id, total] : archive_->top(1000000)) {
+    if (static_cast<int>(ids.size()) > c_.held_out) break;
+    auto e = archive_->experiment(id);
+    auto s = archive_->score(id);
+    if (e && e->origin != archive::Origin::baseline && s && !s->details.value("suspicious", false)) ids.push_back(id);
+  }
+  note("held-out tasks (" + preset + "): DeltaNet and the best " + std::to_string(ids.size() - 1) +
+       " candidate(s), " + std::to_string(c_.stage_seeds) + " seed(s) each; reported, never selected on");
+  for (int64_t id : ids) {
+    bool done = false;
+    for (const auto& st : archive_->stages(id)) done = done || st.preset == preset;
+    if (!done && !evaluate_stage(id, preset, c_.seed + p->held_out_seed_offset)) return false;
+  }
+  return true;
+}
+
+bool Loop::evaluate_stage(int64_t id, const std::string& preset, std::uint64_t first_seed) {
   auto e = archive_->experiment(id);
   if (!e) return true;
   std::string source = e->source;  // the Engineer's final, built source when there is one
   for (const auto& a : archive_->compile_attempts(id))
     if (a.ok) source = a.source;
+  const bool held_out = preset.size() > std::strlen(lab::kHeldOutSuffix) &&
+                        preset.compare(preset.size() - std::strlen(lab::kHeldOutSuffix), std::string::npos,
+                                       lab::kHeldOutSuffix) == 0;
   CandidateSpec spec;
   spec.id = id;
   spec.name = e->name;
@@ -787,36 +957,63 @@ bool Loop::evaluate_stage(int64_t id, const std::string& preset) {
   spec.job = base_job_;
   spec.job.experiment = id;
   spec.job.preset = preset;
+  if (held_out) spec.job.tasks = {};  // the held-out set is whole, whatever --tasks chose
   spec.job.name = e->name + ".cpp";  // compiled before: a cache hit
   spec.job.reference_parameters = 0;  // the worker counts DeltaNet's at this preset's width
   if (!is_reference(id)) spec.job.references = references_on(preset);
   spec.max_repair_attempts = 1;
   spec.max_runtime_revisions = 0;
   spec.stage_preset = preset;
-  events_->emit("promoted", id, {{"name", e->name}, {"preset", preset}, {"stage_preset", preset}});
-  CandidateRun run(spec, deps());
-  calls_->working_on(id);
-  while (!run.step()) {
-    if (cancel_.cancelled()) {
-      run.cancel();
-      return false;
-    }
-    executor_->wait(20);
-  }
-  archive::Outcome& rec = run.outcome();
+  events_->emit("promoted", id, {{"name", e->name}, {"preset", preset}, {"stage_preset", preset}, {"seeds", c_.stage_seeds}});
   archive::StageResult st;
   st.preset = preset;
-  st.runs = rec.runs;
-  st.status = rec.status;
-  st.fail_reason = rec.fail_reason;
   st.score = {0, 0, 0, 0, nlohmann::json::object()};
-  const auto& eval = run.evaluation();
-  if (rec.status == "scored" && eval && eval->result.report) {
-    const Metrics base = is_reference(id) ? metrics_of(rec.runs) : baseline_metrics(preset).value_or(Metrics{});
+  std::optional<WorkerOutcome> report;
+  std::vector<std::string> seed_failures;
+  std::string log;
+  for (int k = 0; k < std::max(1, c_.stage_seeds); ++k) {
+    CandidateSpec s = spec;
+    s.job.seed = first_seed + static_cast<std::uint64_t>(k);
+    s.job.replica = k > 0;
+    if (k > 0) events_->emit("seed_started", id, {{"name", e->name}, {"seed", s.job.seed}, {"of", c_.stage_seeds}, {"stage_preset", preset}});
+    CandidateRun run(s, deps());
+    calls_->working_on(id);
+    while (!run.step()) {
+      if (cancel_.cancelled()) {
+        run.cancel();
+        return false;
+      }
+      executor_->wait(20);
+    }
+    archive::Outcome& rec = run.outcome();
+    log += run.log();
+    if (k == 0) {
+      st.runs = rec.runs;
+      st.status = rec.status;
+      st.fail_reason = rec.fail_reason;
+      if (rec.status != "scored") break;  // a design that fails its first seed is not run again
+      report = run.evaluation();
+    } else if (rec.status != "scored") {
+      seed_failures.push_back("seed " + std::to_string(s.job.seed) + ": " + rec.fail_reason);
+    }
+    if (rec.status == "scored") {
+      auto m = measurements_of(rec.runs, s.job.seed);
+      st.measurements.insert(st.measurements.end(), m.begin(), m.end());
+    }
+  }
+  if (st.status == "scored" && report && report->result.report) {
+    const auto mean_runs = with_mean_metrics(st.runs, st.measurements);
+    const Metrics base = is_reference(id) ? metrics_of(mean_runs) : baseline_metrics(preset).value_or(Metrics{});
     agents::JudgeInput ji;
-    ji.report = &*eval->result.report;
-    ji.reference_parameters = eval->result.reference_parameters;
-    st.score = score(*agents_.judge, ji, rec.runs, base);
+    ji.report = &*report->result.report;
+    ji.reference_parameters = report->result.reference_parameters;
+    st.score = score(*agents_.judge, ji, mean_runs, base);
+    auto& d = st.score.details;
+    d["seeds"] = metrics_by_seed(st.measurements, preset).size();
+    if (!seed_failures.empty()) d["seed_failures"] = seed_failures;
+    if (auto ref = reference_id(); ref && !is_reference(id))
+      d["against_reference"] = to_json(compare_paired(metrics_by_seed(st.measurements, preset),
+                                                      metrics_by_seed(archive_->measurements(*ref), preset)));
   }
   std::vector<archive::Event> ev{
       st.status == "scored"
@@ -826,7 +1023,9 @@ bool Loop::evaluate_stage(int64_t id, const std::string& preset) {
   else events_->published(ev);
   std::error_code ec;
   std::filesystem::create_directories(workdir_ / "logs", ec);
-  (void)write_file_atomic(workdir_ / "logs" / (std::to_string(id) + "-" + preset + ".log"), run.log());
+  std::string file = preset;
+  std::replace(file.begin(), file.end(), '/', '-');
+  (void)write_file_atomic(workdir_ / "logs" / (std::to_string(id) + "-" + file + ".log"), log);
   return true;
 }
 
@@ -996,7 +1195,7 @@ int Loop::run() {
     running_.clear();
   }
   publish("stopping");
-  if (!interrupted && evolved_done() >= c_.budget) interrupted = !promote();
+  if (!interrupted && evolved_done() >= c_.budget) interrupted = !promote() || !held_out_report();
   pool_->shutdown();
   events_->emit("run_stopped", std::nullopt,
                 {{"reason", interrupted ? "interrupted" : stop_reason.empty() ? done_reason : stop_reason},

@@ -67,6 +67,15 @@ std::string line_for(const archive::Event& e) {
   if (k == "rechecked")
     return d.value("agree", false) ? "re-evaluation agrees" : "re-evaluation DISAGREES: flagged, never a parent";
   if (k == "stage_scored") return "fitness " + format_number(num(d, "fitness"));
+  if (k == "seed_started")
+    return "seed " + std::to_string(d.value("seed", int64_t{0})) + " (" + std::to_string(d.value("of", 1)) +
+           " seeds per design): training the built source again";
+  if (k == "seed_finished" && str(d, "status") != "scored")
+    return "seed " + std::to_string(d.value("seed", int64_t{0})) + " FAILED: " + str(d, "fail_reason");
+  if (k == "ladder_rung")
+    return "ladder: " + str(d, "preset") + " done; rank agreement with " + str(d, "below") + ": Spearman " +
+           (d.contains("spearman") && d["spearman"].is_number() ? format_number(num(d, "spearman")) : std::string("undefined")) +
+           " over " + std::to_string(d.value("pairs", 0)) + " design(s)";
   if (k == "llm_call")
     return "LLM " + str(d, "role") + " (" + str(d, "purpose") + ", " + str(d, "model") + "): " +
            (str(d, "error").empty() ? str(d, "outcome") : "ERROR " + str(d, "error")) + ", " +

@@ -39,8 +39,13 @@ struct RunConfig {
   std::string events = "text";     // what `run` prints: text (progress lines) | jsonl (one event a line)
   std::vector<std::string> baselines = {"linear_attention", "delta_net", "gated_delta_net", "mamba2"};
   int recheck = 1;                 // 1: a design that beats the reference is evaluated again in a fresh worker
-  int promote = -1;                // second stage: the best this many evolved designs ... (-1: 2 on explore, else 0)
-  std::string promote_preset = "verify";  // ... re-evaluated on this preset (with DeltaNet)
+  int seeds = 1;                   // seeds per evaluation on `preset`; fitness is measured on their mean
+  int promote = -1;                // the ladder: at most this many evolved designs per rung (-1: 2 on explore, else 0; 0 with no ladder: off)
+  std::string promote_preset = "verify";  // the one rung above `preset` when `ladder` is empty
+  std::vector<std::string> ladder; // the rungs above `preset`, in order (empty: promote_preset when promote > 0)
+  double promote_share = 0.25;     // each rung keeps this share of the evolved designs scored on the rung below
+  int stage_seeds = 3;             // seeds per evaluation on the rungs above `preset` and on the held-out tasks
+  int held_out = 3;                // the best this many evolved designs and the reference get the held-out tasks at the end
   SandboxLimits limits;            // wall_seconds is the per-experiment timeout
   StageLimits stage_limits;        // gates and training, per stage
   std::string cache_dir;           // empty: the default cache

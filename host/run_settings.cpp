@@ -126,12 +126,30 @@ std::vector<RunSetting> make_settings() {
       setting("recheck", "--recheck", integer(0), ASIARCH_FIELD(recheck),
               "1: each design that beats the reference is evaluated again in a fresh worker before it is "
               "recorded, and flagged when the two disagree; 2: every scored design; 0: off"),
+      setting("seeds", "--seeds", integer(1), ASIARCH_FIELD(seeds),
+              "seeds each design is trained with on the run's preset: every metric is stored per seed, fitness "
+              "uses their means, and comparisons with the reference are paired by seed"),
       setting("promote", "--promote", integer(0), ASIARCH_FIELD(promote),
-              "second stage: re-evaluate the best this many evolved designs on promote_preset",
+              "the ladder: at most this many candidates (evolved or hand-written) are kept per rung (0: no limit when ladder is set, "
+              "else no ladder)",
               "2 on explore, else 0"),
-      setting("promote_preset", "--promote-preset", text(), ASIARCH_FIELD(promote_preset), "the second stage's preset"),
-      setting("baselines", "", texts(), ASIARCH_FIELD(baselines),
-              "the baseline plugins (in baselines_dir) that seed the archive"),
+      setting("promote_preset", "--promote-preset", text(), ASIARCH_FIELD(promote_preset),
+              "the one rung above the run's preset when ladder is empty"),
+      setting("ladder", "--ladder", texts(), ASIARCH_FIELD(ladder),
+              "the rungs above the run's preset, in order, comma-separated on the command line: each re-evaluates "
+              "the best share of the rung below (with DeltaNet)",
+              "promote_preset when promote > 0"),
+      setting("promote_share", "--promote-share", positive_number(), ASIARCH_FIELD(promote_share),
+              "the share of the candidates scored on a rung that the next rung keeps (at most 1; at least one "
+              "design)"),
+      setting("stage_seeds", "--stage-seeds", integer(1), ASIARCH_FIELD(stage_seeds),
+              "seeds per evaluation on the ladder's rungs and on the held-out tasks"),
+      setting("held_out", "--held-out", integer(0), ASIARCH_FIELD(held_out),
+              "at the end, the best this many candidates (evolved or hand-written) and DeltaNet are evaluated on the preset's held-out "
+              "tasks (never read during selection; presets without held-out tasks: none)"),
+      setting("baselines", "--baselines", texts(), ASIARCH_FIELD(baselines),
+              "the baseline plugins (in baselines_dir) that seed the archive, comma-separated on the command line "
+              "(DeltaNet, the reference, is always among them in practice: fitness is measured against it)"),
       setting("timeout_seconds", "--timeout", positive_number(), ASIARCH_FIELD(limits.wall_seconds),
               "wall-clock limit per experiment, seconds"),
       setting("memory_limit_mb", "", integer(1), ASIARCH_FIELD(limits.address_space_mb),

@@ -337,11 +337,11 @@ TEST(CliRun, SecondStagePromotesTheBestToALargerPresetOnce) {
   presets["smoke2"]["train"]["steps"] = 60;
   std::ofstream(w / "presets.json") << presets.dump(2);
   const std::string cmd = run_args(w, 1) + " --presets " + (w / "presets.json").string() +
-                          " --promote 1 --promote-preset smoke2";
+                          " --promote 1 --promote-preset smoke2 --stage-seeds 1";
   auto r = run_cli(cmd);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("promoted to smoke2"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("second stage:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ladder rung smoke2:"), std::string::npos) << r.output;
   auto ls = json_of("ls --workdir " + w.string());
   int promoted = 0;
   for (const auto& e : ls) {
