@@ -11,6 +11,8 @@
 #include "archive/views.h"
 #include "host/commands.h"
 #include "host/inspect.h"
+#include "host/replicates.h"
+#include "host/scoring.h"
 
 namespace asiarch::host {
 
@@ -30,6 +32,7 @@ struct InspectArgs {
   int n = 10;
   bool json = false;
   bool source = false;
+  bool pareto = false;
 };
 
 std::string fitness_text(std::optional<double> total) {
@@ -67,9 +70,104 @@ int cmd_ls(const InspectArgs& a) {
   return 0;
 }
 
+// The designs no other design beats on loss (bits per byte, lower), mean accuracy (higher) and
+// training throughput (tokens/s, higher) together, each the mean over the seeds measured on the
+// first stage's preset. Peak memory (the complexity gate's, at its longest length) is shown beside.
+int cmd_pareto(const archive::Archive& ar, const InspectArgs& a) {
+  struct Point {
+    int64_t id;
+    std::string name;
+    double fitness;
+    std::optional<double> loss, accuracy;
+    double tokens_per_second;
+    std::optional<double> peak_bytes;
+  };
+  std::vector<Point> pts;
+  for (const auto& [id, total] : ar.top(1000000)) {
+    auto e = ar.experiment(id);
+    if (!e) continue;
+    auto runs = ar.training_runs(id);
+    if (runs.empty()) continue;
+    const std::string preset = runs.front().preset;
+    std::vector<archive::TrainingRun> first;
+    for (auto& r : runs)
+      if (r.preset == preset) first.push_back(r);
+    auto ms = ar.measurements(id);
+    const auto mean = metrics_of(with_mean_metrics(first, ms));
+    double tps = 0;
+    int n = 0;
+    for (const auto& m : ms)
+      if (m.preset == preset && m.tokens_per_second > 0) tps += m.tokens_per_second, ++n;
+    if (!n)
+      for (const auto& r : first)
+        if (r.tokens_per_second > 0) tps += r.tokens_per_second, ++n;
+    if (!n) continue;
+    Point p{id, e->name, total, mean.loss, std::nullopt, tps / n, std::nullopt};
+    if (!mean.accuracy.empty()) {
+      double s = 0;
+      for (const auto& [t, v] : mean.accuracy) s += v;
+      p.accuracy = s / static_cast<double>(mean.accuracy.size());
+    }
+    for (const auto& g : ar.gates(id))
+      if (g.name == "complexity" && g.details.contains("peak_bytes") && g.details["peak_bytes"].is_array() &&
+          !g.details["peak_bytes"].empty())
+        p.peak_bytes = g.details["peak_bytes"].back().get<double>();
+    pts.push_back(std::move(p));
+  }
+  // q dominates p: at least as good on every objective both have, better on one.
+  auto dominates = [](const Point& q, const Point& p) {
+    bool better = false;
+    if (q.loss && p.loss) {
+      if (*q.loss > *p.loss) return false;
+      better = better || *q.loss < *p.loss;
+    }
+    if (q.accuracy && p.accuracy) {
+      if (*q.accuracy < *p.accuracy) return false;
+      better = better || *q.accuracy > *p.accuracy;
+    }
+    if (q.tokens_per_second < p.tokens_per_second) return false;
+    return better || q.tokens_per_second > p.tokens_per_second;
+  };
+  std::vector<Point> front;
+  for (const auto& p : pts)
+    if (std::none_of(pts.begin(), pts.end(), [&](const Point& q) { return dominates(q, p); })) front.push_back(p);
+  if (static_cast<int>(front.size()) > a.n) front.resize(static_cast<size_t>(a.n));
+  auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  if (a.json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& p : front)
+      j.push_back({{"id", p.id}, {"name", p.name}, {"fitness", p.fitness}, {"bits_per_byte", opt(p.loss)},
+                   {"accuracy", opt(p.accuracy)}, {"tokens_per_second", p.tokens_per_second},
+                   {"peak_bytes", opt(p.peak_bytes)}});
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "Pareto front of " << pts.size() << " scored design(s): none of these is beaten on bits per byte (lower),\n"
+            << "mean accuracy (higher) and training tokens/s (higher) together by another design\n\n";
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-5s %-36s %8s %10s %9s %10s %9s\n", "id", "name", "fitness", "bits/byte",
+                "accuracy", "tokens/s", "peak MiB");
+  std::cout << buf;
+  auto num = [](const std::optional<double>& v, const char* f) {
+    if (!v) return std::string("-");
+    char b[32];
+    std::snprintf(b, sizeof b, f, *v);
+    return std::string(b);
+  };
+  for (const auto& p : front) {
+    std::snprintf(buf, sizeof buf, "%-5lld %-36s %8.3f %10s %9s %10.0f %9s\n", static_cast<long long>(p.id),
+                  p.name.substr(0, 36).c_str(), p.fitness, num(p.loss, "%.3f").c_str(), num(p.accuracy, "%.3f").c_str(),
+                  p.tokens_per_second,
+                  num(p.peak_bytes ? std::optional<double>(*p.peak_bytes / (1024.0 * 1024.0)) : std::nullopt, "%.2f").c_str());
+    std::cout << buf;
+  }
+  return 0;
+}
+
 int cmd_top(const InspectArgs& a) {
   auto ar = open_workdir_archive(a.workdir);
   if (!ar) return std::cerr << "asiarch top: " << ar.error().message << "\n", 1;
+  if (a.pareto) return cmd_pareto(**ar, a);
   if (a.json) {
     std::cout << archive::top_view(**ar, a.n).dump(2) << "\n";
     return 0;
@@ -157,11 +255,21 @@ int cmd_show(const InspectArgs& a) {
   for (const auto& st : A.stages(a.id)) {
     char buf[256];
     if (st.status == "scored")
-      std::snprintf(buf, sizeof buf, "\nsecond stage on %s: fitness %.3f = loss %.3f + benchmarks %.3f + judge %.3f\n",
+      std::snprintf(buf, sizeof buf, "\nstage %s: fitness %.3f = loss %.3f + benchmarks %.3f + judge %.3f\n",
                     st.preset.c_str(), st.score.total, st.score.loss_score, st.score.bench_score, st.score.judge_score);
     else
-      std::snprintf(buf, sizeof buf, "\nsecond stage on %s: FAILED: %s\n", st.preset.c_str(), st.fail_reason.c_str());
+      std::snprintf(buf, sizeof buf, "\nstage %s: FAILED: %s\n", st.preset.c_str(), st.fail_reason.c_str());
     std::cout << buf;
+  }
+  // Every seed's metrics, per preset: mean ± 95% interval when there are several.
+  std::vector<std::string> presets;
+  for (const auto& m : A.measurements(a.id))
+    if (std::find(presets.begin(), presets.end(), m.preset) == presets.end()) presets.push_back(m.preset);
+  for (const auto& p : presets) {
+    const auto r = replicated(metrics_by_seed(A.measurements(a.id), p));
+    std::cout << "\nover " << r.seeds << " seed(s) on " << p << ":";
+    for (const auto& [task, i] : r.tasks) std::cout << " " << task << " " << format_interval(i) << ";";
+    std::cout << "\n";
   }
   for (const auto& an : analyses) std::cout << "\nanalysis: " << an.text << "\n";
   std::cout << "\n(source: asiarch show " << e->id << " --source; compile history: asiarch history " << e->id << ")\n";
@@ -321,6 +429,8 @@ void add_inspect_commands(CLI::App& app, int& exit_code) {
     auto a = std::make_shared<InspectArgs>();
     auto* c = add(app, "top", "The best experiments by fitness.", a);
     c->add_option("-n", a->n, "how many")->capture_default_str();
+    c->add_flag("--pareto", a->pareto,
+                "only the designs on the Pareto front of loss, accuracy and training throughput (peak memory shown)");
     c->callback([a, &exit_code] { exit_code = cmd_top(*a); });
   }
   {

@@ -18,6 +18,7 @@ void add_daemon_command(CLI::App& app, int& exit_code);  // the loop kept going,
 void add_client_commands(CLI::App& app, int& exit_code);  // status, pause, resume, tail: talk to a daemon
 void add_settings_command(CLI::App& app, int& exit_code);  // the run settings, for people and docs
 void add_inspect_commands(CLI::App& app, int& exit_code);  // ls, show, history, lineage, top
+void add_compare_commands(CLI::App& app, int& exit_code);  // compare (paired, with intervals), ladder
 void add_events_command(CLI::App& app, int& exit_code);
 void add_cognition_command(CLI::App& app, int& exit_code);  // search the knowledge base, add a note
 

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   asiarch::host::add_client_commands(app, exit_code);
   asiarch::host::add_settings_command(app, exit_code);
   asiarch::host::add_inspect_commands(app, exit_code);
+  asiarch::host::add_compare_commands(app, exit_code);
   asiarch::host::add_events_command(app, exit_code);
   asiarch::host::add_cognition_command(app, exit_code);
   asiarch::host::add_worker_command(app, exit_code);

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "util/format.h"
+
 namespace asiarch::host {
 
 std::optional<int64_t> reference_experiment(const archive::Archive& a) {
@@ -78,10 +80,9 @@ void print_rows(std::ostream& out, const std::vector<DesignRow>& rows) {
     const std::string bpb = r.measured.loss ? format_interval(*r.measured.loss) : "-";
     const std::string acc = r.measured.accuracy ? format_interval(*r.measured.accuracy) : "-";
     const std::string vs = r.reference ? "the reference" : r.against_reference ? verdict_text(*r.against_reference) : "-";
-    std::snprintf(buf, sizeof buf, "  %-5lld %-32s %-12s %8s %5d  %-16s %-16s %s\n", static_cast<long long>(r.id),
-                  r.name.substr(0, 32).c_str(), r.origin.c_str(), fit.c_str(), r.measured.seeds, bpb.c_str(), acc.c_str(),
-                  vs.c_str());
-    out << buf;
+    std::snprintf(buf, sizeof buf, "  %-5lld %-32s %-12s %8s %5d  ", static_cast<long long>(r.id),
+                  r.name.substr(0, 32).c_str(), r.origin.c_str(), fit.c_str(), r.measured.seeds);
+    out << buf << pad_right(bpb, 16) << " " << pad_right(acc, 16) << " " << vs << "\n";
   }
   if (max_seeds >= 2)
     out << "  ± is a 95% interval over seeds (Student's t). \"better\" or \"worse\" only where the interval of the\n"
