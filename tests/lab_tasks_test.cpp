@@ -6,6 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "lab/corpus.h"
 #include "lab/tasks.h"
 
 using namespace asiarch::lab;
@@ -208,4 +213,21 @@ TEST(Tasks, BadSettingsAreNamed) {
   auto tiny = make_task("byte_lm", json::object(), 0, "too small");
   ASSERT_FALSE(tiny);
   EXPECT_NE(tiny.error().message.find("corpus is too small"), std::string::npos);
+}
+
+// The second corpus, for held-out byte LM: Debian's fortunes, extracted once into the cache.
+TEST(Corpus, FortunesIsASecondCorpusOfItsOwn) {
+  const auto cache = std::filesystem::temp_directory_path() / ("asiarch-corpus-" + std::to_string(::getpid()));
+  auto f = asiarch::lab::load_corpus(cache, "fortunes");
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_GT(f->size(), 500000u);
+  EXPECT_EQ(f->find("\n%\n"), std::string::npos);  // the collections' separators are gone
+  EXPECT_TRUE(std::filesystem::exists(cache / "corpus" / "fortunes.txt"));
+  auto again = asiarch::lab::load_corpus(cache, "fortunes");  // from the cache now
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *f);
+  auto unknown = asiarch::lab::load_corpus(cache, "shakespeare");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("shakespeare"), std::string::npos) << unknown.error().message;
+  std::filesystem::remove_all(cache);
 }

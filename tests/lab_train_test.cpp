@@ -182,13 +182,13 @@ TEST(Presets, AllBuiltInPresetsLoad) {
       EXPECT_TRUE(data) << name << "/" << task << ": " << (data ? "" : data.error().message);
     }
   }
-  EXPECT_EQ(preset_names(), (std::vector<std::string>{"explore", "smoke", "verify"}));
+  EXPECT_EQ(preset_names(), (std::vector<std::string>{"explore", "first", "smoke", "verify"}));
 }
 
 TEST(Presets, ErrorsNameTheField) {
   auto unknown = load_preset("fast");
   ASSERT_FALSE(unknown);
-  EXPECT_EQ(unknown.error().message, "unknown preset \"fast\"; valid presets: explore, smoke, verify");
+  EXPECT_EQ(unknown.error().message, "unknown preset \"fast\"; valid presets: explore, first, smoke, verify");
   const std::string base = R"({"p": {"model": {"d_model": 64, "num_layers": 2, "num_heads": 2},
     "train": {"steps": 10}, "monitor": {}, "gates": {}, "tasks": {"mqar": {}}}})";
   EXPECT_TRUE(load_preset("p", base, "mine.json"));
@@ -212,6 +212,33 @@ TEST(Presets, ErrorsNameTheField) {
   auto json = load_preset("p", "{ nope", "mine.json");
   ASSERT_FALSE(json);
   EXPECT_NE(json.error().message.find("mine.json: not valid JSON"), std::string::npos);
+}
+
+// Held-out tasks: "<preset>/held-out" is the preset with its held-out tasks as its tasks; a
+// preset without them has no held-out set; a bad field is named.
+TEST(Presets, HeldOutTasksAreAPresetOfTheirOwn) {
+  auto first = load_preset("first");
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_FALSE(first->held_out_tasks.empty());
+  auto held = load_preset("first/held-out");
+  ASSERT_TRUE(held) << held.error().message;
+  EXPECT_EQ(held->name, "first/held-out");
+  EXPECT_EQ(held->tasks, first->held_out_tasks);
+  EXPECT_TRUE(held->held_out_tasks.empty());
+  EXPECT_EQ(held->model.d_model, first->model.d_model);
+  EXPECT_EQ(held->held_out_seed_offset, 1000u);
+  bool second_corpus = false;
+  for (const auto& [task, settings] : held->tasks) second_corpus = second_corpus || settings.value("corpus", "") == "fortunes";
+  EXPECT_TRUE(second_corpus);
+  auto none = load_preset("smoke/held-out");
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("preset \"smoke\" has no held_out tasks"), std::string::npos) << none.error().message;
+  const std::string base = R"({"p": {"model": {"d_model": 64, "num_layers": 2, "num_heads": 2},
+    "train": {"steps": 10}, "monitor": {}, "gates": {}, "tasks": {"mqar": {}},
+    "held_out": {"tasks": {"mqarr": {}}}}})";
+  auto bad = load_preset("p", base, "mine.json");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("p.held_out.tasks.mqarr"), std::string::npos) << bad.error().message;
 }
 
 TEST(Presets, TaskOverridesTraining) {

@@ -94,7 +94,10 @@ TEST_F(WorkerContainment, WellBehavedPluginRunsEveryGate) {
   EXPECT_TRUE(o.result.built());
   ASSERT_EQ(o.result.report->gates.size(), 6u);
   EXPECT_TRUE(o.result.report->gates[2].passed) << o.result.report->gates[2].reason;  // causality
-  EXPECT_FALSE(o.result.report->gates[5].passed);  // one Linear is far below DeltaNet's parameter budget
+  // One Linear is far below DeltaNet's mixer, but the budget compares whole models, where it is within 30%.
+  const auto& budget = o.result.report->gates[5];
+  EXPECT_LT(budget.details.value("mixer_ratio", 1.0), 0.7) << budget.reason;
+  EXPECT_TRUE(budget.details.contains("model_parameters")) << budget.reason;
   EXPECT_TRUE(o.confinement.writes_confined) << o.confinement.notes;
 }
 
