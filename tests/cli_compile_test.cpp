@@ -35,6 +35,16 @@ TEST(CliCompile, ExamplePluginsSucceed) {
   EXPECT_NE(r.output.find("forward [2, 16, 64] -> [2, 16, 64]"), std::string::npos) << r.output;
 }
 
+// The two published ASI-Arch designs ported to the ABI (docs/published-designs.md) build and
+// register their names.
+TEST(CliCompile, PublishedDesignsBuild) {
+  auto r = run("compile " ASIARCH_SOURCE_DIR "/plugins/published/delta_net_htcg.cpp " ASIARCH_SOURCE_DIR
+               "/plugins/published/delta_net_ahm_gate.cpp");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("mixer \"delta_net_htcg\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("mixer \"delta_net_ahm_gate\""), std::string::npos) << r.output;
+}
+
 TEST(CliCompile, JsonReport) {
   auto r = run("compile --json " ASIARCH_SOURCE_DIR "/plugins/examples/short_conv_gate.cpp");
   ASSERT_EQ(r.status, 0) << r.output;
