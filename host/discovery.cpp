@@ -166,6 +166,7 @@ class Loop {
   std::vector<std::string> refusals_;  // this run's refused proposals, for the Researcher
   bool llm_paused_ = false;
   bool budget_noted_ = false;
+  bool test_only_ = false;  // the preset is for tests (smoke): said at the start and in the summary
   // Fills what a proposal's parent and references are read with.
   void describe(agents::ExperimentView& v) const;
   std::optional<std::string> duplicate_of(const agents::Proposal& p, const std::vector<agents::ExperimentView>& all,
@@ -234,6 +235,7 @@ Status Loop::setup() {
   auto preset = load_preset_arg(c_.preset, c_.presets_file);
   if (!preset) return preset.error();
   if (auto t = lab::select_tasks(*preset, c_.tasks); !t) return t.error();
+  test_only_ = test_only(*preset);
   if (c_.promote < 0) c_.promote = c_.preset == "explore" ? 2 : 0;  // ASI-Arch's two stages: explore, then verify
   if (!(c_.promote_share > 0 && c_.promote_share <= 1))
     return make_error("promote_share: " + format_number(c_.promote_share) + " is not a share: give a number in (0, 1]");
@@ -780,8 +782,8 @@ void Loop::summary(bool interrupted) {
   auto top = archive_->top(10);
   out_ << "\n" << (interrupted ? "stopped" : "done") << ": " << evolved_done() << "/" << c_.budget
        << " evolved experiments in " << workdir_.string() << "\n";
-  if (c_.preset == "smoke")
-    out_ << "TEST-ONLY preset smoke: 40 training steps, metrics at chance; this ranking is noise. "
+  if (test_only_)
+    out_ << "TEST-ONLY preset " << c_.preset << ": 40 training steps, metrics at chance; this ranking is noise. "
             "`--preset first` (minutes) or `explore` compare designs.\n";
   out_ << "\non " << c_.preset << " (the top " << top.size() << " by fitness):\n";
   std::vector<int64_t> ids;
@@ -1104,6 +1106,9 @@ int Loop::run() {
                    {"engineer", c_.agents.engineer},
                    {"analyst", c_.agents.analyst},
                    {"judge", c_.agents.judge}}}});
+  if (test_only_)
+    note("preset " + c_.preset + " is TEST-ONLY: at 40 steps every metric is at chance and rankings are noise; "
+         "use --preset first or explore to compare designs");
   bool interrupted = false;
   bool refill = true;
   std::string stop_reason;  // why the run stopped short, as an error

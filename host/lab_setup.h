@@ -17,6 +17,9 @@ namespace asiarch::host {
 // --preset / --presets handling: the embedded presets, or a user file.
 Result<lab::Preset> load_preset_arg(const std::string& name, const std::string& presets_file);
 
+// A preset whose description starts "TEST-ONLY" (smoke) says so whenever it is run: its numbers rank nothing.
+inline bool test_only(const lab::Preset& p) { return p.description.rfind("TEST-ONLY", 0) == 0; }
+
 // <workdir>/baselines/<preset>.json: per baseline mixer, the source hash and
 // settings it was evaluated with, and its report.
 std::filesystem::path baseline_table_path(const std::string& workdir, const std::string& preset);
