@@ -77,7 +77,7 @@ int run_baselines(const BaselinesArgs& a) {
     std::cerr << "asiarch baselines: " << t.error().message << "\n";
     return 2;
   }
-  if (test_only(*preset)) std::cerr << "asiarch baselines: preset " << a.preset << ": " << preset->description << "\n";
+  if (test_only(*preset) && !a.json) std::cerr << "asiarch baselines: preset " << a.preset << ": " << preset->description << "\n";
   // This command trains in-process: the preset's threads (lab/threads.h).
   lab::set_compute_threads(preset->train.threads);
   const std::string dir = a.dir.empty() ? default_baselines_dir() : a.dir;

@@ -39,7 +39,7 @@ int run_eval(const EvalArgs& a) {
     std::cerr << "asiarch eval: " << t.error().message << "\n";
     return 2;
   }
-  if (test_only(*preset)) std::cerr << "asiarch eval: preset " << a.preset << ": " << preset->description << "\n";
+  if (test_only(*preset) && !a.json && !a.quiet) std::cerr << "asiarch eval: preset " << a.preset << ": " << preset->description << "\n";
   auto source = read_file(a.file);
   if (!source) {
     std::cerr << "asiarch eval: " << source.error().message << "\n";
