@@ -849,6 +849,9 @@ std::vector<StageResult> Archive::stages(int64_t id) const {
                       "SELECT preset, loss_score, bench_score, judge_score, total, details, status, fail_reason "
                       "FROM stage_scores WHERE experiment_id = ? ORDER BY preset");
   q.bind(1, id);
+  // Read once: a design with several stages would otherwise read its runs once per stage.
+  const auto runs = training_runs(id);
+  const auto ms = measurements(id);
   while (q.executeStep()) {
     StageResult r;
     r.preset = q.getColumn(0).getString();
@@ -856,10 +859,10 @@ std::vector<StageResult> Archive::stages(int64_t id) const {
                q.getColumn(4).getDouble(), nlohmann::json::parse(q.getColumn(5).getString())};
     r.status = q.getColumn(6).getString();
     r.fail_reason = q.getColumn(7).getString();
-    for (auto& run : training_runs(id))
-      if (run.preset == r.preset) r.runs.push_back(std::move(run));
-    for (auto& m : measurements(id))
-      if (m.preset == r.preset) r.measurements.push_back(std::move(m));
+    for (const auto& run : runs)
+      if (run.preset == r.preset) r.runs.push_back(run);
+    for (const auto& m : ms)
+      if (m.preset == r.preset) r.measurements.push_back(m);
     out.push_back(std::move(r));
   }
   return out;
