@@ -175,14 +175,7 @@ int run_compare(CompareArgs a) {
     auto preset = load_preset_arg(a.preset, a.presets_file);
     if (!preset) return std::cerr << "asiarch compare: " << preset.error().message << "\n", 2;
     if (auto t = lab::select_tasks(*preset, a.tasks); !t) return std::cerr << "asiarch compare: " << t.error().message << "\n", 2;
-    WorkerJob job;
-    job.preset = a.preset;
-    job.presets_file = a.presets_file.empty() ? "" : std::filesystem::absolute(a.presets_file).string();
-    job.tasks = a.tasks;
-    job.kind = "evaluate";
-    job.baselines_dir = default_baselines_dir();
-    job.cache_dir = a.cache_dir.empty() ? jit::default_cache_dir().string() : a.cache_dir;
-    job.references = baseline_references(a.workdir, a.preset);
+    WorkerJob job = plugin_eval_job(a.preset, a.presets_file, a.tasks, a.cache_dir, a.workdir);
     WorkerSettings settings;
     settings.limits.wall_seconds = a.timeout;
     const auto scratch = std::filesystem::absolute(a.workdir) / "scratch" / ("compare-" + std::to_string(::getpid()));

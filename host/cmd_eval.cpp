@@ -45,17 +45,10 @@ int run_eval(const EvalArgs& a) {
     std::cerr << "asiarch eval: " << source.error().message << "\n";
     return 1;
   }
-  WorkerJob job;
+  WorkerJob job = plugin_eval_job(a.preset, a.presets_file, a.tasks, a.cache_dir, a.workdir);
   job.name = a.file;
-  job.preset = a.preset;
-  job.presets_file = a.presets_file.empty() ? "" : std::filesystem::absolute(a.presets_file).string();
-  job.tasks = a.tasks;
   job.seed = a.seed;
   job.mixer_options = a.options;
-  job.kind = "evaluate";
-  job.baselines_dir = default_baselines_dir();
-  job.cache_dir = a.cache_dir.empty() ? jit::default_cache_dir().string() : a.cache_dir;
-  job.references = baseline_references(a.workdir, a.preset);
   WorkerSettings settings;
   settings.limits.wall_seconds = a.timeout;
   settings.stage_limits.gates_seconds = a.gate_timeout;

@@ -95,4 +95,17 @@ PluginEvalOutcome evaluate_plugin_file(JitContext& jit, PluginEvalRequest req) {
   return out;
 }
 
+WorkerJob plugin_eval_job(const std::string& preset, const std::string& presets_file, const std::vector<std::string>& tasks,
+                          const std::string& cache_dir, const std::string& workdir) {
+  WorkerJob job;
+  job.preset = preset;
+  job.presets_file = presets_file.empty() ? "" : std::filesystem::absolute(presets_file).string();
+  job.tasks = tasks;
+  job.kind = "evaluate";
+  job.baselines_dir = default_baselines_dir();
+  job.cache_dir = cache_dir.empty() ? jit::default_cache_dir().string() : cache_dir;
+  job.references = baseline_references(workdir, preset);
+  return job;
+}
+
 }  // namespace asiarch::host

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "host/jit_context.h"
+#include "host/worker_job.h"
 #include "lab/eval.h"
 #include "lab/presets.h"
 
@@ -31,6 +32,12 @@ std::map<std::string, lab::Reference> baseline_references(const std::string& wor
 // Parameters of the DeltaNet baseline at the preset's width (0 if it cannot be
 // built). baselines_dir empty: default_baselines_dir().
 int64_t delta_net_parameters(JitContext& jit, const lab::Preset& preset, const std::string& baselines_dir = "");
+
+// The job `eval` and `compare` give a worker for a plugin file on `preset`: the compile cache, and
+// DeltaNet's curves from `workdir`'s baseline table as the quality monitor's references. The
+// caller sets the name, seed and options.
+WorkerJob plugin_eval_job(const std::string& preset, const std::string& presets_file, const std::vector<std::string>& tasks,
+                          const std::string& cache_dir, const std::string& workdir);
 
 struct PluginEvalRequest {
   std::string file;
