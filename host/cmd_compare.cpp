@@ -275,6 +275,8 @@ int run_ladder(const LadderArgs& a) {
     }
     std::cout << (k ? "\n" : "") << "rung " << k << ": " << rungs[k] << " (" << ids.size() << " design(s))\n";
     print_rows(std::cout, rows);
+    for (const auto& row : rows)  // each candidate against the other baselines measured here
+      if (row.origin == "baseline" && !row.reference) print_against(std::cout, ar, ids, row.id, rungs[k]);
     if (k > 0)
       std::cout << "  Spearman with " << rungs[k - 1] << ": " << (rho ? format_number(*rho) : std::string("undefined"))
                 << " over " << pairs << " design(s) scored on both\n";

@@ -111,6 +111,15 @@ class Loop {
   std::optional<Metrics> baseline_metrics() const { return baseline_metrics(c_.preset); }
   std::optional<Metrics> baseline_metrics(const std::string& preset) const;
   std::optional<int64_t> reference_id() const;
+  // The reference, then the archived `stage_baselines`: the fixed points of every rung and of the held-out tasks.
+  std::vector<int64_t> stage_baseline_ids() const;
+  // The names of the first `n` of `ids`, for notes.
+  std::string names_of(const std::vector<int64_t>& ids, size_t n) const {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < n && i < ids.size(); ++i)
+      if (auto e = archive_->experiment(ids[i])) names.push_back(e->name);
+    return join(names);
+  }
   std::vector<archive::TrainingRun> runs_on(int64_t id, const std::string& preset) const {
     std::vector<archive::TrainingRun> out;
     for (auto& r : archive_->training_runs(id))
@@ -239,6 +248,9 @@ Status Loop::setup() {
   if (c_.promote < 0) c_.promote = c_.preset == "explore" ? 2 : 0;  // ASI-Arch's two stages: explore, then verify
   if (!(c_.promote_share > 0 && c_.promote_share <= 1))
     return make_error("promote_share: " + format_number(c_.promote_share) + " is not a share: give a number in (0, 1]");
+  for (const auto& b : c_.stage_baselines)
+    if (std::find(c_.baselines.begin(), c_.baselines.end(), b) == c_.baselines.end())
+      return make_error("stage_baselines: " + b + " is not among the run's baselines (" + join(c_.baselines, ",") + ")");
   for (const auto& rung : rungs()) {
     const std::string key = c_.ladder.empty() ? "promote_preset" : "ladder";
     auto p2 = load_preset_arg(rung, c_.presets_file);
@@ -378,6 +390,17 @@ std::optional<int64_t> Loop::reference_id() const {
   for (const auto& e : archive_->experiments())
     if (e.origin == archive::Origin::baseline && e.name == "delta_net") return e.id;
   return std::nullopt;
+}
+
+std::vector<int64_t> Loop::stage_baseline_ids() const {
+  std::vector<int64_t> ids;
+  if (auto dn = reference_id()) ids.push_back(*dn);
+  for (const auto& name : c_.stage_baselines)
+    for (const auto& e : archive_->experiments())
+      if (e.origin == archive::Origin::baseline && e.name == name && done_status(e.status) &&
+          std::find(ids.begin(), ids.end(), e.id) == ids.end())
+        ids.push_back(e.id);
+  return ids;
 }
 
 std::optional<Metrics> Loop::baseline_metrics(const std::string& preset) const {
@@ -789,6 +812,10 @@ void Loop::summary(bool interrupted) {
   std::vector<int64_t> ids;
   for (const auto& [id, total] : top) ids.push_back(id);
   print_rows(out_, design_rows(*archive_, ids, c_.preset, c_.preset));
+  {
+    const auto fixed = stage_baseline_ids();
+    for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, ids, fixed[i], c_.preset);
+  }
   int failed = 0;
   for (const auto& e : archive_->experiments()) failed += e.status == "failed";
   // The ladder's rungs and the held-out tasks, each with the designs evaluated there.
@@ -819,6 +846,8 @@ void Loop::summary(bool interrupted) {
     out_ << "\n" << (held ? "held-out tasks, " : "ladder rung ") << sp
          << (held ? " (never used for selection):" : ":") << "\n";
     print_rows(out_, design_rows(*archive_, at, sp, c_.preset));
+    const auto fixed = stage_baseline_ids();
+    for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, at, fixed[i], sp);
     for (int64_t id : unscored) {
       for (const auto& st : archive_->stages(id))
         if (st.preset == sp) out_ << "  #" << id << " FAILED: " << st.fail_reason << "\n";
@@ -883,10 +912,10 @@ bool Loop::promote() {
     size_t keep = static_cast<size_t>(std::ceil(c_.promote_share * static_cast<double>(below.size()) - 1e-9));
     if (c_.promote > 0) keep = std::min(keep, static_cast<size_t>(c_.promote));
     if (!below.empty()) keep = std::max<size_t>(keep, 1);
-    std::vector<int64_t> ids;
-    if (auto dn = reference_id()) ids.push_back(*dn);  // the reference first: the rest are scored against it
+    std::vector<int64_t> ids = stage_baseline_ids();  // the reference first: the rest are scored against it
+    const size_t fixed = ids.size();
     ids.insert(ids.end(), below.begin(), below.begin() + static_cast<std::ptrdiff_t>(std::min(keep, below.size())));
-    note("ladder: " + rung + " gets DeltaNet and the best " + std::to_string(ids.size() - 1) + " of " +
+    note("ladder: " + rung + " gets " + names_of(ids, fixed) + " and the best " + std::to_string(ids.size() - fixed) + " of " +
          std::to_string(below.size()) + " candidate(s) on " + below_preset + ", " +
          std::to_string(c_.stage_seeds) + " seed(s) each (Ctrl-C stops; re-running resumes)");
     for (int64_t id : ids) {
@@ -907,7 +936,7 @@ bool Loop::promote() {
                   {{"preset", rung}, {"below", below_preset}, {"promoted", ids}, {"pairs", x.size()},
                    {"spearman", rho ? nlohmann::json(*rho) : nlohmann::json(nullptr)}});
     std::vector<std::pair<double, int64_t>> next;
-    for (size_t i = 1; i < ids.size(); ++i)
+    for (size_t i = fixed; i < ids.size(); ++i)
       if (auto f = fitness_on(ids[i], rung)) next.emplace_back(*f, ids[i]);
     std::stable_sort(next.begin(), next.end(), [](const auto& l, const auto& r) { return l.first > r.first; });
     below.clear();
@@ -925,15 +954,15 @@ bool Loop::held_out_report() {
   auto p = load_preset_arg(c_.preset, c_.presets_file);
   if (!p || p->held_out_tasks.empty()) return true;
   const std::string preset = c_.preset + lab::kHeldOutSuffix;
-  std::vector<int64_t> ids;
-  if (auto dn = reference_id()) ids.push_back(*dn);
+  std::vector<int64_t> ids = stage_baseline_ids();
+  const size_t fixed = ids.size();
   for (const auto& [id, total] : archive_->top(1000000)) {
-    if (static_cast<int>(ids.size()) > c_.held_out) break;
+    if (ids.size() - fixed >= static_cast<size_t>(c_.held_out)) break;
     auto e = archive_->experiment(id);
     auto s = archive_->score(id);
     if (e && e->origin != archive::Origin::baseline && s && !s->details.value("suspicious", false)) ids.push_back(id);
   }
-  note("held-out tasks (" + preset + "): DeltaNet and the best " + std::to_string(ids.size() - 1) +
+  note("held-out tasks (" + preset + "): " + names_of(ids, fixed) + " and the best " + std::to_string(ids.size() - fixed) +
        " candidate(s), " + std::to_string(c_.stage_seeds) + " seed(s) each; reported, never selected on");
   for (int64_t id : ids) {
     bool done = false;

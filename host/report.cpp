@@ -91,6 +91,25 @@ void print_rows(std::ostream& out, const std::vector<DesignRow>& rows) {
     out << "  one seed each: no intervals, and no difference can be called significant (--seeds 3 measures the noise).\n";
 }
 
+void print_against(std::ostream& out, const archive::Archive& a, const std::vector<int64_t>& ids, int64_t other,
+                   const std::string& preset) {
+  auto b = a.experiment(other);
+  const auto other_seeds = metrics_by_seed(a.measurements(other), preset);
+  if (!b || other_seeds.size() < 2) return;  // one seed: no interval, nothing to say
+  bool heading = false;
+  for (int64_t id : ids) {
+    auto e = a.experiment(id);
+    if (!e || e->origin == archive::Origin::baseline) continue;
+    const auto seeds = metrics_by_seed(a.measurements(id), preset);
+    if (seeds.empty()) continue;
+    if (!heading) out << "  against " << b->name << " (#" << other << "), paired by seed:\n";
+    heading = true;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "    #%-5lld %-32s ", static_cast<long long>(id), e->name.substr(0, 32).c_str());
+    out << buf << verdict_text(compare_paired(seeds, other_seeds)) << "\n";
+  }
+}
+
 nlohmann::json to_json(const DesignRow& r) {
   nlohmann::json j = {{"id", r.id}, {"name", r.name}, {"origin", r.origin}, {"reference", r.reference},
                       {"measured", to_json(r.measured)}};

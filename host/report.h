@@ -42,6 +42,11 @@ std::vector<DesignRow> design_rows(const archive::Archive& a, const std::vector<
 // and the paired verdict against the reference; a line says what ± means.
 void print_rows(std::ostream& out, const std::vector<DesignRow>& rows);
 
+// Each candidate (non-baseline) of `ids` against the baseline `other` on `preset`, paired by seed:
+// a heading and one verdict line each (nothing when `other` has fewer than two seeds there).
+void print_against(std::ostream& out, const archive::Archive& a, const std::vector<int64_t>& ids, int64_t other,
+                   const std::string& preset);
+
 // "better: fitness +0.12 ± 0.05 (3 seeds)" and the like.
 std::string verdict_text(const Comparison& c);
 

@@ -46,6 +46,7 @@ struct RunConfig {
   double promote_share = 0.25;     // each rung keeps this share of the evolved designs scored on the rung below
   int stage_seeds = 3;             // seeds per evaluation on the rungs above `preset` and on the held-out tasks
   int held_out = 3;                // the best this many evolved designs and the reference get the held-out tasks at the end
+  std::vector<std::string> stage_baselines;  // baselines beside the reference on the rungs and held-out tasks (empty: none)
   SandboxLimits limits;            // wall_seconds is the per-experiment timeout
   StageLimits stage_limits;        // gates and training, per stage
   std::string cache_dir;           // empty: the default cache

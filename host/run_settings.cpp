@@ -147,6 +147,10 @@ std::vector<RunSetting> make_settings() {
       setting("held_out", "--held-out", integer(0), ASIARCH_FIELD(held_out),
               "at the end, the best this many candidates (evolved or hand-written) and DeltaNet are evaluated on the preset's held-out "
               "tasks (never read during selection; presets without held-out tasks: none)"),
+      setting("stage_baselines", "--stage-baselines", texts(), ASIARCH_FIELD(stage_baselines),
+              "baselines (of `baselines`) evaluated beside DeltaNet on every rung and on the held-out tasks, at the "
+              "same seeds, so the summary compares each candidate with them paired by seed (e.g. gated_delta_net)",
+              "none: DeltaNet only"),
       setting("baselines", "--baselines", texts(), ASIARCH_FIELD(baselines),
               "the baseline plugins (in baselines_dir) that seed the archive, comma-separated on the command line "
               "(DeltaNet, the reference, is always among them in practice: fitness is measured against it)"),

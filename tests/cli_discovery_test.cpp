@@ -23,6 +23,7 @@
 
 namespace fs = std::filesystem;
 using asiarch::testing::fresh_dir;
+using asiarch::testing::json_of;
 using asiarch::testing::run_cli;
 using asiarch::testing::text_of;
 using asiarch::testing::wait_exit;
@@ -87,17 +88,6 @@ int64_t wait_for_training(const fs::path& workdir, pid_t pid, int64_t since) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return -1;
-}
-
-nlohmann::json json_of(const std::string& args) {
-  auto r = run_cli(args + " --json");
-  EXPECT_EQ(r.status, 0) << r.output;
-  try {
-    return nlohmann::json::parse(r.output);
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << e.what() << "\n" << r.output;
-    return {};
-  }
 }
 
 const char* kCrashingPlugin = R"cpp(
@@ -304,6 +294,12 @@ TEST(CliRun, ConfigWithUnknownFieldOrWrongTypeIsRefusedBeforeAnythingIsWritten) 
   r = run_cli(run_args(w, 1));
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("field \"workers\" must be a positive integer"), std::string::npos) << r.output;
+  // A stage baseline must be one of the run's baselines (it is compared on every rung).
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "stage_baselines": ["mamba2"]})";
+  r = run_cli(run_args(w, 1));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("stage_baselines: mamba2 is not among the run's baselines (delta_net)"), std::string::npos)
+      << r.output;
   EXPECT_FALSE(fs::exists(w / "archive.db"));
   fs::remove_all(w);
 }

@@ -18,22 +18,12 @@
 
 namespace fs = std::filesystem;
 using asiarch::testing::fresh_dir;
+using asiarch::testing::json_of;
 using asiarch::testing::run_cli;
 using asiarch::testing::text_of;
 namespace ar = asiarch::archive;
 
 namespace {
-
-nlohmann::json json_of(const std::string& args) {
-  auto r = run_cli(args + " --json");
-  EXPECT_EQ(r.status, 0) << r.output;
-  try {
-    return nlohmann::json::parse(r.output);
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << e.what() << "\n" << r.output;
-    return {};
-  }
-}
 
 std::optional<double> stage_fitness(const ar::Archive& a, int64_t id, const std::string& preset) {
   for (const auto& st : a.stages(id))
@@ -46,7 +36,8 @@ std::optional<double> stage_fitness(const ar::Archive& a, int64_t id, const std:
 TEST(CliLadder, SeedsLadderAndHeldOutTasksEndToEnd) {
   const auto w = fresh_dir("ladder");
   std::ofstream(w / "asiarch.json")
-      << R"({"baselines": ["delta_net"], "tasks": ["compression", "byte_lm"], "timeout_seconds": 120})";
+      << R"({"baselines": ["delta_net", "linear_attention"], "stage_baselines": ["linear_attention"],
+             "tasks": ["compression", "byte_lm"], "timeout_seconds": 120})";
   // smoke with held-out tasks (other generator settings, byte LM on the second corpus) and a
   // longer copy of smoke as the ladder's second rung.
   auto presets = nlohmann::json::parse(text_of(fs::path(ASIARCH_SOURCE_DIR) / "lab" / "presets.json"));
@@ -72,10 +63,11 @@ TEST(CliLadder, SeedsLadderAndHeldOutTasksEndToEnd) {
   auto opened = ar::Archive::open_read_only(w / "archive.db");
   ASSERT_TRUE(opened) << opened.error().message;
   const ar::Archive& a = **opened;
-  int64_t ref = 0;
+  int64_t ref = 0, la = 0;
   std::vector<std::pair<double, int64_t>> evolved;  // scored, not suspicious: the ladder's candidates
   for (const auto& e : a.experiments()) {
     if (e.name == "delta_net") ref = e.id;
+    if (e.name == "linear_attention") la = e.id;
     auto s = a.score(e.id);
     if (!s) continue;
     // Every seed's metric, per task, on the run's preset; the first seed's also as the training run.
@@ -98,12 +90,16 @@ TEST(CliLadder, SeedsLadderAndHeldOutTasksEndToEnd) {
     }
   }
   ASSERT_GT(ref, 0);
+  ASSERT_GT(la, 0);
   ASSERT_FALSE(evolved.empty());
+  // The stage baseline is compared with each candidate on the rung, paired by seed.
+  EXPECT_NE(r.output.find("against linear_attention (#" + std::to_string(la) + "), paired by seed:"), std::string::npos)
+      << r.output;
   std::stable_sort(evolved.begin(), evolved.end(), [](const auto& l, const auto& r) { return l.first > r.first; });
 
-  // The rung: DeltaNet and the best ceil(0.5 n) evolved designs, each on two seeds.
+  // The rung: DeltaNet, the stage baseline and the best ceil(0.5 n) evolved designs, each on two seeds.
   const size_t keep = (evolved.size() + 1) / 2;
-  std::set<int64_t> on_rung, expected = {ref};
+  std::set<int64_t> on_rung, expected = {ref, la};
   for (size_t i = 0; i < keep; ++i) expected.insert(evolved[i].second);
   for (const auto& e : a.experiments())
     for (const auto& st : a.stages(e.id))
@@ -147,8 +143,9 @@ TEST(CliLadder, SeedsLadderAndHeldOutTasksEndToEnd) {
   if (rho) EXPECT_NEAR(rung_event->data["spearman"].get<double>(), *rho, 1e-12);
   else EXPECT_TRUE(rung_event->data["spearman"].is_null());
 
-  // The held-out tasks: DeltaNet and the best evolved design, after every selection was made.
-  EXPECT_EQ(held_out_ids, (std::set<int64_t>{ref, evolved[0].second}));
+  // The held-out tasks: DeltaNet, the stage baseline and the best evolved design, after every
+  // selection was made.
+  EXPECT_EQ(held_out_ids, (std::set<int64_t>{ref, la, evolved[0].second}));
   EXPECT_GT(first_held_out, last_evolved_scored);
   EXPECT_GT(first_held_out, last_rung_seq);
   for (int64_t id : held_out_ids)

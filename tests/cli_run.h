@@ -16,6 +16,9 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
 #include "util/files.h"
 
 extern char** environ;
@@ -36,6 +39,18 @@ inline CliRun run_cli(const std::string& args) {
   const int raw = ::pclose(p);
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
   return r;
+}
+
+// `asiarch ARGS --json`, parsed; a test failure (and null) when it exits non-zero or prints no JSON.
+inline nlohmann::json json_of(const std::string& args) {
+  auto r = run_cli(args + " --json");
+  EXPECT_EQ(r.status, 0) << r.output;
+  try {
+    return nlohmann::json::parse(r.output);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what() << "\n" << r.output;
+    return {};
+  }
 }
 
 // Starts `asiarch ARGS...` in the background with the tests' cache, stdout and stderr to `log`.
