@@ -4,27 +4,19 @@
 #include "lab/presets.h"
 #include "lab/threads.h"
 #include "lab/train.h"
+#include "small_model.h"
 #include "test_mixers.h"
 
 using namespace asiarch;
 using namespace asiarch::lab;
 using asiarch::testing::MeanMixer;
+using asiarch::testing::small_model;
 
 namespace {
 
 TaskData recall_task() {
   auto t = make_task("in_context_recall", {{"seq_len", 32}, {"train_examples", 256}, {"test_examples", 32}}, 1);
   return std::move(t).value();
-}
-
-ModelConfig small_model(const TaskData& t) {
-  ModelConfig m;
-  m.vocab = t.vocab;
-  m.d_model = 32;
-  m.num_layers = 2;
-  m.num_heads = 2;
-  m.decode_length = t.decode_from_last ? t.seq_len : 0;
-  return m;
 }
 
 TrainConfig short_training(int64_t steps = 30) {

@@ -8,10 +8,12 @@
 #include "lab/model.h"
 #include "lab/tasks.h"
 #include "lab/train.h"
+#include "small_model.h"
 #include "test_mixers.h"
 
 using namespace asiarch;
 using namespace asiarch::lab;
+using asiarch::testing::small_model;
 
 namespace {
 
@@ -36,20 +38,10 @@ TaskData task() {
   return make_task("compression", {{"seq_len", 16}, {"train_examples", 256}, {"test_examples", 16}}, 1).value();
 }
 
-ModelConfig model_for(const TaskData& t) {
-  ModelConfig m;
-  m.vocab = t.vocab;
-  m.d_model = 32;
-  m.num_layers = 2;
-  m.num_heads = 2;
-  m.decode_length = t.decode_from_last ? t.seq_len : 0;
-  return m;
-}
-
 double trained_target(bool with_aux, int threads) {
   auto t = task();
   std::vector<std::shared_ptr<AuxMixer>> made;
-  LanguageModel m(model_for(t), [&](const MixerConfig& c) {
+  LanguageModel m(small_model(t), [&](const MixerConfig& c) {
     made.push_back(std::make_shared<AuxMixer>(c, with_aux));
     return made.back();
   });
@@ -81,13 +73,13 @@ TEST(AuxLoss, ReachesTheOptimiser) {
 
 TEST(AuxLoss, OnlyATrainingPassCollectsTerms) {
   auto t = task();
-  LanguageModel m(model_for(t), [](const MixerConfig& c) { return std::make_shared<AuxMixer>(c); });
+  LanguageModel m(small_model(t), [](const MixerConfig& c) { return std::make_shared<AuxMixer>(c); });
   auto x = torch::zeros({2, 16}, torch::kLong);
   for (int i = 0; i < 3; ++i) m->forward(x);  // evaluation and the gates: dropped
   auto pass = m->forward_with_aux(x);
   ASSERT_TRUE(pass.aux.defined());
   EXPECT_DOUBLE_EQ(pass.aux.item<double>(), 2 * 9.0);  // two layers, (0 - 3)^2 each, this pass only
-  auto plain = LanguageModel(model_for(t), asiarch::testing::make<asiarch::testing::MeanMixer>)->forward_with_aux(x);
+  auto plain = LanguageModel(small_model(t), asiarch::testing::make<asiarch::testing::MeanMixer>)->forward_with_aux(x);
   EXPECT_FALSE(plain.aux.defined());
 }
 
