@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -96,6 +97,7 @@ struct ApiServer::Impl {
   const CancelToken& stopping;
   httplib::Server server;
   std::thread thread;
+  std::atomic<bool> listen_returned{false};
   int port = 0;
   std::string token;
   std::filesystem::path plugins_dir;
@@ -368,7 +370,13 @@ Status ApiServer::start(const ApiOptions& o) {
   if (!impl_->server.bind_to_port(o.host.c_str(), o.port))
     return make_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or not an address here)");
   impl_->port = o.port;
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  impl_->thread = std::thread([this] {
+    impl_->server.listen_after_bind();
+    impl_->listen_returned = true;
+  });
+  // httplib's stop() does nothing until the listening thread has marked itself running, so a
+  // daemon refused at once (e.g. --gpus without a device) would wait on that thread for ever.
+  while (!impl_->server.is_running() && !impl_->listen_returned) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return Ok{};
 }
 

@@ -4,6 +4,7 @@
 
 #include <httplib.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <map>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_run.h"
+#include "host/http_api.h"
 #include "llm/fake_server.h"
 
 using namespace asiarch::testing;
@@ -427,5 +429,34 @@ TEST(Daemon, GpusAreRefusedWithAClearMessageWhereNoCudaDeviceExists) {
   EXPECT_NE(r.output.find("gpus: 0,1 asked for, but no CUDA device can be used here"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("leave --gpus out"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(w / "archive.db"));  // refused before anything was written
+  fs::remove_all(w);
+}
+
+// A server stopped right after it starts (the daemon refused at once) must not wait for ever on
+// its listening thread. The cycles run in a child, so a hang fails the test instead of stalling it.
+TEST(ApiServer, StopsRightAfterItStarts) {
+  const auto w = fresh_dir("api-stop");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    for (int i = 0; i < 300; ++i) {
+      asiarch::host::LoopControl control;
+      asiarch::CancelToken stopping;
+      asiarch::host::ApiServer server(w, control, stopping);
+      asiarch::host::ApiOptions o;
+      o.port = free_port();
+      if (!server.start(o)) continue;  // the port was taken meanwhile
+      server.stop();
+    }
+    ::_exit(0);
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  bool exited = wait_until([&] { return ::waitpid(child, &status, WNOHANG) == child; }, 60);
+  if (!exited) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+  }
+  EXPECT_TRUE(exited) << "300 start/stop cycles did not end within 60 s: stop() missed a starting server";
+  if (exited) EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   fs::remove_all(w);
 }
