@@ -654,6 +654,13 @@ std::vector<Experiment> Archive::experiments() const {
   return out;
 }
 
+std::optional<int64_t> Archive::baseline_named(const std::string& name) const {
+  SQLite::Statement q(impl_->db, "SELECT id FROM experiments WHERE origin = 'baseline' AND name = ? ORDER BY id LIMIT 1");
+  q.bind(1, name);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getInt64();
+}
+
 std::vector<CompileAttempt> Archive::compile_attempts(int64_t id) const {
   std::vector<CompileAttempt> out;
   // Before schema 4 no failure was recorded: it reads as none.

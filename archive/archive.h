@@ -235,6 +235,8 @@ class Archive {
 
   Result<Experiment> experiment(int64_t id) const;
   std::vector<Experiment> experiments() const;  // by id
+  // The first baseline experiment named `name` (e.g. delta_net, the reference), in one indexed read.
+  std::optional<int64_t> baseline_named(const std::string& name) const;
   std::vector<CompileAttempt> compile_attempts(int64_t id) const;
   std::vector<RuntimeAttempt> runtime_attempts(int64_t id) const;
   std::vector<GateRecord> gates(int64_t id) const;

@@ -57,6 +57,11 @@ Status fill_synthetic_archive(const std::filesystem::path& dir, int n) {
       r.stop_reason = "completed";
       for (int s = 10; s <= 200; s += 10) r.curve.push_back({s, 5.5 * std::exp(-s / (80.0 + i % 40)) + 0.5});
       o.runs.push_back(r);
+      // Three seeds, each a little off the mean (by -0.01, 0 or +0.01): intervals to show.
+      for (std::uint64_t seed = 0; seed < 3; ++seed)
+        o.measurements.push_back({r.preset, seed, r.task, r.metric_name,
+                                  r.metric + 0.01 * (static_cast<int>((i + seed) % 3) - 1), r.tokens_per_second, r.seconds,
+                                  r.stop_reason});
       // The reference scores 1.0 + judge; a design above it beats DeltaNet.
       const double total = i == 1 ? 1.5 : 1.0 + (i * 7919 % 1000) / 1000.0;
       o.score = archive::Score{0.5, 0.5, 0.5, total, nlohmann::json::object()};

@@ -12,6 +12,7 @@
 #include "host/commands.h"
 #include "host/inspect.h"
 #include "host/replicates.h"
+#include "host/report.h"
 #include "host/scoring.h"
 
 namespace asiarch::host {
@@ -185,7 +186,7 @@ int cmd_show(const InspectArgs& a) {
   auto e = A.experiment(a.id);
   if (!e) return std::cerr << "asiarch show: " << e.error().message << "\n", 1;
   if (a.json) {
-    auto j = archive::detail_view(A, a.id);
+    auto j = experiment_view(A, a.id);
     if (!j) return std::cerr << "asiarch show: " << j.error().message << "\n", 1;
     std::cout << j->dump(2) << "\n";
     return 0;
@@ -261,15 +262,13 @@ int cmd_show(const InspectArgs& a) {
       std::snprintf(buf, sizeof buf, "\nstage %s: FAILED: %s\n", st.preset.c_str(), st.fail_reason.c_str());
     std::cout << buf;
   }
-  // Every seed's metrics, per preset: mean ± 95% interval when there are several.
-  std::vector<std::string> presets;
-  for (const auto& m : A.measurements(a.id))
-    if (std::find(presets.begin(), presets.end(), m.preset) == presets.end()) presets.push_back(m.preset);
-  for (const auto& p : presets) {
-    const auto r = replicated(metrics_by_seed(A.measurements(a.id), p));
-    std::cout << "\nover " << r.seeds << " seed(s) on " << p << ":";
-    for (const auto& [task, i] : r.tasks) std::cout << " " << task << " " << format_interval(i) << ";";
+  // Every seed's metrics, per preset: mean ± 95% interval when there are several, and the
+  // verdict against DeltaNet paired by seed.
+  for (const auto& r : measured_rows(A, a.id)) {
+    std::cout << "\nover " << r.measured.seeds << " seed(s) on " << r.preset << ":";
+    for (const auto& [task, i] : r.measured.tasks) std::cout << " " << task << " " << format_interval(i) << ";";
     std::cout << "\n";
+    if (r.against_reference) std::cout << "  against DeltaNet, paired by seed: " << verdict_text(*r.against_reference) << "\n";
   }
   for (const auto& an : analyses) std::cout << "\nanalysis: " << an.text << "\n";
   std::cout << "\n(source: asiarch show " << e->id << " --source; compile history: asiarch history " << e->id << ")\n";

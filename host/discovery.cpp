@@ -110,6 +110,11 @@ class Loop {
   void summary(bool interrupted);
   std::optional<Metrics> baseline_metrics() const { return baseline_metrics(c_.preset); }
   std::optional<Metrics> baseline_metrics(const std::string& preset) const;
+  // An experiment's metrics on `preset`: the mean over its seeds.
+  Metrics metrics_on(int64_t id, const std::string& preset) const;
+  // What the reward-hacking flags compare with: the best of the run's scored baselines on
+  // `preset`, metric by metric, and `own` too when `id` is a baseline (a baseline is no leak).
+  Metrics flag_bound(int64_t id, const std::string& preset, const Metrics& own) const;
   std::optional<int64_t> reference_id() const;
   // The reference, then the archived `stage_baselines`: the fixed points of every rung and of the held-out tasks.
   std::vector<int64_t> stage_baseline_ids() const;
@@ -187,8 +192,7 @@ class Loop {
 Status Loop::setup() {
   // Everything that can be refused without touching the disk first.
   if (!c_.gpus.empty()) {
-    std::string listed;
-    for (const auto& g : c_.gpus) listed += (listed.empty() ? "" : ",") + g;
+    const std::string listed = join(c_.gpus, ",");
     auto devices = jit::cuda_device_count();
     if (!devices)
       return make_error("gpus: " + listed + " asked for, but no CUDA device can be used here (" + devices.error().message +
@@ -408,10 +412,25 @@ std::optional<Metrics> Loop::baseline_metrics(const std::string& preset) const {
   if (!id) return std::nullopt;
   auto e = archive_->experiment(*id);
   if (!e || !done_status(e->status)) return std::nullopt;
-  // The mean over the reference's seeds where it has them (the same seeds as every candidate's).
-  auto by_seed = metrics_by_seed(archive_->measurements(*id), preset);
+  return metrics_on(*id, preset);
+}
+
+Metrics Loop::metrics_on(int64_t id, const std::string& preset) const {
+  // The mean over the seeds where there are several (the same seeds as every candidate's).
+  auto by_seed = metrics_by_seed(archive_->measurements(id), preset);
   if (!by_seed.empty()) return mean_metrics(by_seed);
-  return metrics_of(runs_on(*id, preset));
+  return metrics_of(runs_on(id, preset));
+}
+
+Metrics Loop::flag_bound(int64_t id, const std::string& preset, const Metrics& own) const {
+  Metrics bound;
+  bool baseline = false;
+  for (const auto& e : archive_->experiments()) {
+    if (e.origin != archive::Origin::baseline) continue;
+    if (e.id == id) baseline = true;
+    else if (e.status == "scored") bound = best_of(bound, metrics_on(e.id, preset));
+  }
+  return baseline ? best_of(bound, own) : bound;
 }
 
 // DeltaNet's completed training curves on `preset`: the quality monitor's references.
@@ -674,7 +693,7 @@ bool Loop::finish(InFlight& f) {
     ji.reference_parameters = base_job_.reference_parameters;
     ji.candidate = *self;
     ji.archive = all;
-    rec.score = score(*agents_.judge, ji, mean_runs, base);
+    rec.score = score(*agents_.judge, ji, mean_runs, base, flag_bound(id, c_.preset, metrics_of(mean_runs)));
     if (c_.seeds > 1) {
       auto& d = rec.score->details;
       d["seeds"] = metrics_by_seed(rec.measurements, c_.preset).size();
@@ -812,10 +831,8 @@ void Loop::summary(bool interrupted) {
   std::vector<int64_t> ids;
   for (const auto& [id, total] : top) ids.push_back(id);
   print_rows(out_, design_rows(*archive_, ids, c_.preset, c_.preset));
-  {
-    const auto fixed = stage_baseline_ids();
-    for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, ids, fixed[i], c_.preset);
-  }
+  const auto fixed = stage_baseline_ids();  // the reference first, then the run's stage baselines
+  for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, ids, fixed[i], c_.preset);
   int failed = 0;
   for (const auto& e : archive_->experiments()) failed += e.status == "failed";
   // The ladder's rungs and the held-out tasks, each with the designs evaluated there.
@@ -846,7 +863,6 @@ void Loop::summary(bool interrupted) {
     out_ << "\n" << (held ? "held-out tasks, " : "ladder rung ") << sp
          << (held ? " (never used for selection):" : ":") << "\n";
     print_rows(out_, design_rows(*archive_, at, sp, c_.preset));
-    const auto fixed = stage_baseline_ids();
     for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, at, fixed[i], sp);
     for (int64_t id : unscored) {
       for (const auto& st : archive_->stages(id))
@@ -1038,7 +1054,7 @@ bool Loop::evaluate_stage(int64_t id, const std::string& preset, std::uint64_t f
     agents::JudgeInput ji;
     ji.report = &*report->result.report;
     ji.reference_parameters = report->result.reference_parameters;
-    st.score = score(*agents_.judge, ji, mean_runs, base);
+    st.score = score(*agents_.judge, ji, mean_runs, base, flag_bound(id, preset, metrics_of(mean_runs)));
     auto& d = st.score.details;
     d["seeds"] = metrics_by_seed(st.measurements, preset).size();
     if (!seed_failures.empty()) d["seed_failures"] = seed_failures;

@@ -15,6 +15,7 @@
 
 #include "archive/archive.h"
 #include "archive/views.h"
+#include "host/report.h"
 #include "util/diff.h"
 
 namespace asiarch::host {
@@ -211,7 +212,7 @@ struct ApiServer::Impl {
       auto id = id_of(req);
       if (!id) return error(res, 400, id.error().message);
       with_archive(res, [&](const archive::Archive& a) {
-        auto j = archive::detail_view(a, *id);
+        auto j = experiment_view(a, *id);  // with each metric's interval over seeds
         if (!j) return error(res, 404, "no experiment " + std::to_string(*id));
         reply(req, res, 200, *j);
       });

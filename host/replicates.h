@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archive/archive.h"
-#include "host/scoring.h"
+#include "host/metrics.h"
 #include "lab/stats.h"
 
 namespace asiarch::host {

@@ -1,16 +1,14 @@
 #include "host/report.h"
 
+#include <algorithm>
 #include <cstdio>
 
+#include "archive/views.h"
 #include "util/format.h"
 
 namespace asiarch::host {
 
-std::optional<int64_t> reference_experiment(const archive::Archive& a) {
-  for (const auto& e : a.experiments())
-    if (e.origin == archive::Origin::baseline && e.name == "delta_net") return e.id;
-  return std::nullopt;
-}
+std::optional<int64_t> reference_experiment(const archive::Archive& a) { return a.baseline_named("delta_net"); }
 
 std::optional<double> fitness_on(const archive::Archive& a, int64_t id, const std::string& preset,
                                  const std::string& first_preset) {
@@ -36,6 +34,7 @@ std::vector<DesignRow> design_rows(const archive::Archive& a, const std::vector<
     r.id = id;
     r.name = e->name;
     r.origin = archive::to_string(e->origin);
+    r.preset = preset;
     r.fitness = fitness_on(a, id, preset, first_preset);
     const auto seeds = metrics_by_seed(a.measurements(id), preset);
     r.measured = replicated(seeds);
@@ -44,6 +43,29 @@ std::vector<DesignRow> design_rows(const archive::Archive& a, const std::vector<
     rows.push_back(std::move(r));
   }
   return rows;
+}
+
+std::vector<DesignRow> measured_rows(const archive::Archive& a, int64_t id) {
+  const auto runs = a.training_runs(id);
+  const std::string first = runs.empty() ? "" : runs.front().preset;
+  std::vector<std::string> presets;
+  for (const auto& m : a.measurements(id))
+    if (std::find(presets.begin(), presets.end(), m.preset) == presets.end()) presets.push_back(m.preset);
+  std::stable_partition(presets.begin(), presets.end(), [&](const std::string& p) { return p == first; });
+  std::vector<DesignRow> rows;
+  for (const auto& p : presets) {
+    auto r = design_rows(a, {id}, p, first);
+    rows.insert(rows.end(), r.begin(), r.end());
+  }
+  return rows;
+}
+
+Result<nlohmann::json> experiment_view(const archive::Archive& a, int64_t id) {
+  auto j = archive::detail_view(a, id);
+  if (!j) return j.error();
+  (*j)["measured"] = nlohmann::json::array();
+  for (const auto& row : measured_rows(a, id)) (*j)["measured"].push_back(to_json(row));
+  return j;
 }
 
 std::string verdict_text(const Comparison& c) {
@@ -111,7 +133,7 @@ void print_against(std::ostream& out, const archive::Archive& a, const std::vect
 }
 
 nlohmann::json to_json(const DesignRow& r) {
-  nlohmann::json j = {{"id", r.id}, {"name", r.name}, {"origin", r.origin}, {"reference", r.reference},
+  nlohmann::json j = {{"id", r.id}, {"name", r.name}, {"origin", r.origin}, {"preset", r.preset}, {"reference", r.reference},
                       {"measured", to_json(r.measured)}};
   j["fitness"] = r.fitness ? nlohmann::json(*r.fitness) : nlohmann::json(nullptr);
   if (r.against_reference) j["against_reference"] = to_json(*r.against_reference);

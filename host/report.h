@@ -20,6 +20,7 @@ struct DesignRow {
   int64_t id = 0;
   std::string name;
   std::string origin;
+  std::string preset;             // where it was measured
   std::optional<double> fitness;  // on the preset: the first stage's score or that stage's
   Replicated measured;            // over the seeds measured on the preset
   bool reference = false;
@@ -37,6 +38,14 @@ std::optional<double> fitness_on(const archive::Archive& a, int64_t id, const st
 // Rows for `ids` on `preset`, in the order given.
 std::vector<DesignRow> design_rows(const archive::Archive& a, const std::vector<int64_t>& ids, const std::string& preset,
                                    const std::string& first_preset);
+
+// One row for each preset `id` was measured on, in the order first measured (its own preset
+// first), each with its paired verdict against the reference there: `asiarch show` and the API.
+std::vector<DesignRow> measured_rows(const archive::Archive& a, int64_t id);
+
+// The detail view (archive/views.h) with `measured`: measured_rows as JSON. What
+// `asiarch show --json` prints and `GET /api/experiments/{id}` answers.
+Result<nlohmann::json> experiment_view(const archive::Archive& a, int64_t id);
 
 // The rows as a table: fitness, bits per byte and mean accuracy (mean ± 95% interval over seeds)
 // and the paired verdict against the reference; a line says what ± means.

@@ -1,5 +1,6 @@
 #include "host/scoring.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -28,15 +29,6 @@ agents::FitnessInputs fitness_inputs(const Metrics& m, const Metrics& base) {
 }
 
 }  // namespace
-
-Metrics metrics_of(const std::vector<archive::TrainingRun>& runs) {
-  Metrics m;
-  for (const auto& r : runs) {
-    if (r.metric_name == "bits_per_byte" && std::isfinite(r.metric)) m.loss = r.metric;
-    if (r.metric_name == "accuracy") m.accuracy[r.task] = r.metric;
-  }
-  return m;
-}
 
 std::vector<archive::TrainingRun> training_runs(const lab::EvalReport& report, const WorkerJob& job) {
   std::vector<archive::TrainingRun> runs;
@@ -116,7 +108,7 @@ archive::Outcome interpret_evaluation(const WorkerOutcome& o, const WorkerJob& j
   return rec;
 }
 
-std::vector<std::string> reward_hacking_flags(const std::vector<archive::TrainingRun>& runs, const Metrics& base) {
+std::vector<std::string> reward_hacking_flags(const std::vector<archive::TrainingRun>& runs, const Metrics& bound) {
   std::vector<std::string> flags;
   auto num = [](double v) {
     char buf[32];
@@ -124,11 +116,12 @@ std::vector<std::string> reward_hacking_flags(const std::vector<archive::Trainin
     return std::string(buf);
   };
   const Metrics m = metrics_of(runs);
-  if (m.loss && base.loss && *m.loss < 0.9 * *base.loss)
-    flags.push_back("loss " + num(*m.loss) + " bits per byte is more than 10% below the reference's " + num(*base.loss));
+  if (m.loss && bound.loss && *m.loss < 0.9 * *bound.loss)
+    flags.push_back("loss " + num(*m.loss) + " bits per byte is more than 10% below the best baseline's " +
+                    num(*bound.loss));
   for (const auto& [task, acc] : m.accuracy)
-    if (auto it = base.accuracy.find(task); it != base.accuracy.end() && acc > it->second + kAccuracyJump)
-      flags.push_back("accuracy on " + task + " " + num(acc) + " jumps beyond the reference's " + num(it->second) +
+    if (auto it = bound.accuracy.find(task); it != bound.accuracy.end() && acc > it->second + kAccuracyJump)
+      flags.push_back("accuracy on " + task + " " + num(acc) + " jumps beyond the best baseline's " + num(it->second) +
                       " at the same budget");
   for (const auto& r : runs)
     if (r.metric_name == "bits_per_byte" && r.final_loss && std::isfinite(r.metric) && *r.final_loss > 0 &&
@@ -139,7 +132,7 @@ std::vector<std::string> reward_hacking_flags(const std::vector<archive::Trainin
 }
 
 archive::Score score(agents::Judge& judge, const agents::JudgeInput& input, const std::vector<archive::TrainingRun>& runs,
-                     const Metrics& base) {
+                     const Metrics& base, const Metrics& bound) {
   agents::JudgeInput ji = input;
   if (!ji.reference_parameters && ji.report) ji.reference_parameters = ji.report->mixer_parameters;
   const auto judgement = judge.judge(ji);
@@ -153,7 +146,7 @@ archive::Score score(agents::Judge& judge, const agents::JudgeInput& input, cons
   if (in.baseline_loss) s.details["baseline_loss"] = *in.baseline_loss;
   if (in.accuracy) s.details["accuracy"] = *in.accuracy;
   if (in.baseline_accuracy) s.details["baseline_accuracy"] = *in.baseline_accuracy;
-  const auto flags = reward_hacking_flags(runs, base);
+  const auto flags = reward_hacking_flags(runs, bound);
   s.details["flags"] = flags;
   s.details["suspicious"] = !flags.empty();
   return s;

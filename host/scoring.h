@@ -10,17 +10,11 @@
 
 #include "agents/roles.h"
 #include "archive/archive.h"
+#include "host/metrics.h"
 #include "host/worker_job.h"
 
 namespace asiarch::host {
 
-// Loss (bits per byte on byte_lm) and accuracy per task.
-struct Metrics {
-  std::optional<double> loss;
-  std::map<std::string, double> accuracy;
-};
-
-Metrics metrics_of(const std::vector<archive::TrainingRun>& runs);
 std::vector<archive::TrainingRun> training_runs(const lab::EvalReport& report, const WorkerJob& job);
 
 // A failure at run time that the Engineer may answer: the worker died, a
@@ -36,15 +30,17 @@ std::optional<RuntimeProblem> runtime_problem(const WorkerOutcome& o);
 archive::Outcome interpret_evaluation(const WorkerOutcome& o, const WorkerJob& job);
 
 // Signs that a score was gamed rather than earned, each as a sentence (empty: none): a loss more
-// than 10% below the reference's; a task's accuracy more than `kAccuracyJump` above the
-// reference's at the same preset and budget; a byte-LM test loss far below its own final
-// training loss (the test set leaked into training). A flagged design is never a parent and
-// never promoted.
+// than 10% below `bound`'s; a task's accuracy more than `kAccuracyJump` above `bound`'s at the
+// same preset and budget; a byte-LM test loss far below its own final training loss (the test
+// set leaked into training). `bound` is the best of the run's baselines (`best_of`), not
+// DeltaNet alone: a design as good as Gated DeltaNet is not a leak. A flagged design is never a
+// parent and never promoted.
 constexpr double kAccuracyJump = 0.3;
-std::vector<std::string> reward_hacking_flags(const std::vector<archive::TrainingRun>& runs, const Metrics& base);
+std::vector<std::string> reward_hacking_flags(const std::vector<archive::TrainingRun>& runs, const Metrics& bound);
 
-// The Judge's score and the fitness against `base` (DeltaNet's metrics), with the flags.
+// The Judge's score and the fitness against `base` (DeltaNet's metrics), with the flags
+// against `bound` (the best baseline's metrics).
 archive::Score score(agents::Judge& judge, const agents::JudgeInput& input, const std::vector<archive::TrainingRun>& runs,
-                     const Metrics& base);
+                     const Metrics& base, const Metrics& bound);
 
 }  // namespace asiarch::host

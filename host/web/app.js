@@ -375,6 +375,35 @@ function lossChart(runs) {
   return c;
 }
 
+// "0.123 ± 0.045" from an interval ({mean, half_width}); the mean alone with one seed.
+function interval(i, digits = 3) {
+  if (!i) return '—';
+  return i.half_width === undefined ? fmt(i.mean, digits) : fmt(i.mean, digits) + ' ± ' + fmt(i.half_width, digits);
+}
+
+// Per preset: each metric's mean and 95% interval over seeds, and the verdict against DeltaNet
+// paired by seed ("better" or "worse" only where the interval of the difference excludes zero).
+function measuredTable(rows) {
+  if (!rows || !rows.length) return el('p', {class: 'muted'}, 'no seed measured yet');
+  const tasks = [...new Set(rows.flatMap((r) => Object.keys(r.measured.tasks || {})))].sort();
+  const signed = (i) => (i.mean >= 0 ? '+' : '') + interval(i);
+  return [el('table', {class: 'grid', id: 'measured'},
+    el('tr', {}, ['preset', 'seeds', 'bits/byte', 'mean accuracy', ...tasks, 'against DeltaNet, paired by seed'].map((x) => el('th', {}, x))),
+    rows.map((r) => {
+      const vs = r.reference ? 'the reference' : !r.against_reference ? '—'
+        : r.against_reference.verdict + ': fitness ' + signed(r.against_reference.fitness) +
+          (r.against_reference.bits_per_byte ? '; bits/byte ' + signed(r.against_reference.bits_per_byte) : '') +
+          (r.against_reference.accuracy ? '; accuracy ' + signed(r.against_reference.accuracy) : '');
+      const verdict = r.against_reference ? r.against_reference.verdict : '';
+      return el('tr', {}, el('td', {}, r.preset), el('td', {class: 'num'}, r.measured.seeds),
+        el('td', {class: 'num'}, interval(r.measured.bits_per_byte)), el('td', {class: 'num'}, interval(r.measured.accuracy)),
+        tasks.map((t) => el('td', {class: 'num'}, interval((r.measured.tasks || {})[t]))),
+        el('td', {class: verdict === 'better' ? 'pass' : verdict === 'worse' ? 'fail' : ''}, vs));
+    })),
+    el('p', {class: 'muted'}, '± is a 95% interval over seeds (Student\'s t); "better" or "worse" only where the ' +
+      'interval of the paired fitness difference excludes zero, which needs two seeds or more.')];
+}
+
 async function showExperiment(id) {
   const box = $('#experiment');
   box.replaceChildren(el('p', {class: 'muted'}, 'loading #' + id + '…'));
@@ -405,6 +434,8 @@ async function showExperiment(id) {
       d.training_runs.map((r) => el('tr', {}, el('td', {}, r.preset), el('td', {}, r.task), el('td', {}, r.metric_name), el('td', {class: 'num'}, fmt(r.metric)),
         el('td', {class: 'num'}, r.steps), el('td', {class: 'num'}, fmt(r.tokens_per_second, 0)), el('td', {}, r.stop_reason)))) : null,
     lossChart(d.training_runs),
+    el('h3', {}, 'Measured over seeds'),
+    measuredTable(d.measured),
     el('h3', {}, 'Compile and repair attempts'),
     h.attempts.length ? el('ol', {class: 'attempts', id: 'attempts'}, h.attempts.map((a) => el('li', {class: a.ok ? 'ok' : 'failed'},
       el('p', {}, el('b', {}, 'attempt ' + a.attempt + ': ' + (a.ok ? 'built' : 'failed')), ' in ' + fmt(a.seconds, 2) + ' s',

@@ -140,6 +140,13 @@ test('an experiment page shows its compile diagnostics with their lines, and a s
   assert.match(await page.textContent('#llm-calls'), /researcher/);
   assert.match(await page.textContent('#gates'), /causality/);
   assert.match(await page.textContent('#code'), /design_15/);
+  // Its three seeds: each metric as mean ± 95% interval, and the verdict against DeltaNet paired by
+  // seed (mqar 0.44, 0.45, 0.46 against 0.31, 0.32, 0.30: better on every seed).
+  const measured = await page.textContent('#measured');
+  assert.match(measured, /explore/);
+  assert.match(measured, /0\.450 ± 0\.025/);
+  assert.match(measured, /better: fitness \+0\.\d+/);
+  assert.match(measured, /accuracy \+0\.140 ± 0\.0\d\d/);
   await shot('experiment-scored');
 });
 
