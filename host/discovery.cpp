@@ -925,9 +925,14 @@ bool Loop::promote() {
   }
   std::string below_preset = c_.preset;
   for (const auto& rung : ladder) {
+    // Baselines alone on a rung compare nothing, and a larger rung is the dearest part of a run.
+    if (below.empty()) {
+      note("ladder: no candidate scored on " + below_preset + ", so " + rung + " and the rungs above it are skipped");
+      break;
+    }
     size_t keep = static_cast<size_t>(std::ceil(c_.promote_share * static_cast<double>(below.size()) - 1e-9));
     if (c_.promote > 0) keep = std::min(keep, static_cast<size_t>(c_.promote));
-    if (!below.empty()) keep = std::max<size_t>(keep, 1);
+    keep = std::max<size_t>(keep, 1);
     std::vector<int64_t> ids = stage_baseline_ids();  // the reference first: the rest are scored against it
     const size_t fixed = ids.size();
     ids.insert(ids.end(), below.begin(), below.begin() + static_cast<std::ptrdiff_t>(std::min(keep, below.size())));
@@ -977,6 +982,10 @@ bool Loop::held_out_report() {
     auto e = archive_->experiment(id);
     auto s = archive_->score(id);
     if (e && e->origin != archive::Origin::baseline && s && !s->details.value("suspicious", false)) ids.push_back(id);
+  }
+  if (ids.size() == fixed) {
+    note("held-out tasks (" + preset + "): no candidate to report on, skipped");
+    return true;
   }
   note("held-out tasks (" + preset + "): " + names_of(ids, fixed) + " and the best " + std::to_string(ids.size() - fixed) +
        " candidate(s), " + std::to_string(c_.stage_seeds) + " seed(s) each; reported, never selected on");
