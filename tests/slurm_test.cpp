@@ -159,6 +159,17 @@ TEST_F(Slurm, AJobOverItsTimeLimitIsRecordedAsTimeout) {
   ASSERT_GE(all.size(), 1u) << r.output;
   EXPECT_EQ(all[0]["status"], "failed") << r.output;
   EXPECT_NE(all[0]["fail_reason"].get<std::string>().find("TIMEOUT"), std::string::npos) << all[0].dump();
+  // The worker's end says how long the job was followed: past its 20 s limit, not 0 s.
+  bool ended = false;
+  for (const auto& e : events(w))
+    if (e["kind"] == "worker_ended" && e["experiment"] == 1 && e["data"].value("cause", "").rfind("timed out after", 0) == 0) {
+      ended = true;
+      EXPECT_GE(e["data"]["seconds"].get<double>(), 20.0) << e.dump();
+      EXPECT_EQ(e["data"]["cause"].get<std::string>().find("after 0 s"), std::string::npos) << e.dump();
+    }
+  EXPECT_TRUE(ended);
+  // With no candidate, nothing more runs: no held-out tasks, no rung for DeltaNet alone.
+  for (const auto& e : events(w)) EXPECT_NE(e["kind"], "promoted") << e.dump();
   fs::remove_all(w);
 }
 

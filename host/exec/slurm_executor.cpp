@@ -125,6 +125,9 @@ class SlurmExecutor : public Executor {
     bool resubmitted = false;
     bool ended = false;
     std::vector<nlohmann::json> pending;
+    // When this host submitted (or adopted) it: a job that ends without an outcome reports how
+    // long it was followed, queueing included, not 0 s.
+    std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
   };
 
   static std::string describe(const slurm::JobState& s) {
@@ -210,6 +213,7 @@ class SlurmExecutor : public Executor {
     o.failure = "Slurm job " + j.slurm_id + ": " + why;
     o.stage = "slurm " + j.state.state;
     o.exit.timed_out = j.state.state == "TIMEOUT";
+    o.exit.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - j.since).count();
     auto log = read_file(j.dir / "slurm.out");
     if (log) o.log_tail = log->size() > 4000 ? log->substr(log->size() - 4000) : *log;
     u.outcome = std::move(o);
