@@ -897,6 +897,14 @@ void Loop::summary(bool interrupted) {
     const auto path = workdir_ / "best" / (e->name + ".cpp");
     (void)write_file_atomic(path, e->source);
     out_ << "\nbest design: #" << *best << " " << e->name << ", source in " << path.string() << "\n"
+         << [&] {
+              // "Best" is by fitness; whether it beats the reference is the paired verdict's to say.
+              auto sc = archive_->score(*best);
+              if (!sc || !sc->details.contains("against_reference")) return std::string();
+              const std::string v = sc->details["against_reference"].value("verdict", "");
+              return "against DeltaNet, paired by seed: " + v +
+                     (v == "better" ? "\n" : " (the best by fitness, not shown to beat DeltaNet)\n");
+            }()
          << "inspect it:  " << prog << " show " << *best << " --workdir " << c_.workdir << "\n"
          << "             " << prog << " history " << *best << " --workdir " << c_.workdir << "\n"
          << "             " << prog << " lineage " << *best << " --workdir " << c_.workdir << "\n"

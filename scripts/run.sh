@@ -12,7 +12,7 @@ echo
 # baselines separate at 300 steps (DeltaNet far above linear attention). Three seeds per design
 # give each metric a 95% interval and each design a verdict against DeltaNet paired by seed; the
 # best design is then checked on the held-out tasks (other task settings, another corpus). About
-# 12 minutes on 2 cores; Gated DeltaNet beside them (--baselines ...,gated_delta_net) adds 3.
+# 10 minutes on 2 cores; Gated DeltaNet beside them (--baselines ...,gated_delta_net) adds 3.
 args=(run --workdir first-run --preset first --budget 2 --seeds 3 --held-out 1
       --baselines linear_attention,delta_net)
 echo "== asiarch ${args[*]}"

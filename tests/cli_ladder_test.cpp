@@ -59,6 +59,10 @@ TEST(CliLadder, SeedsLadderAndHeldOutTasksEndToEnd) {
   EXPECT_NE(r.output.find("± is a 95% interval over seeds"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("ladder rung rung2:"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("held-out tasks, smoke/held-out (never used for selection):"), std::string::npos) << r.output;
+  // "Best" is by fitness: the line under it gives the paired verdict against DeltaNet.
+  const auto best_at = r.output.find("\nbest design: #");
+  ASSERT_NE(best_at, std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nagainst DeltaNet, paired by seed: ", best_at), std::string::npos) << r.output;
 
   auto opened = ar::Archive::open_read_only(w / "archive.db");
   ASSERT_TRUE(opened) << opened.error().message;
