@@ -390,11 +390,7 @@ int Loop::evolved_pending() const {
   return n;
 }
 
-std::optional<int64_t> Loop::reference_id() const {
-  for (const auto& e : archive_->experiments())
-    if (e.origin == archive::Origin::baseline && e.name == "delta_net") return e.id;
-  return std::nullopt;
-}
+std::optional<int64_t> Loop::reference_id() const { return reference_experiment(*archive_); }
 
 std::vector<int64_t> Loop::stage_baseline_ids() const {
   std::vector<int64_t> ids;

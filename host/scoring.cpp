@@ -1,6 +1,5 @@
 #include "host/scoring.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
