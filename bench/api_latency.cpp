@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "bench/synthetic_archive.h"
-#include "host/http_api.h"
+#include "serve/http_api.h"
 
 namespace fs = std::filesystem;
 using namespace asiarch;

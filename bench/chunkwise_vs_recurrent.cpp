@@ -14,7 +14,7 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "lab/threads.h"
-#include "host/jit_context.h"
+#include "worker/jit_context.h"
 #include "jit/mixer.h"
 
 using namespace asiarch;

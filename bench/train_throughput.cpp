@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/profiler_legacy.h>
 
-#include "host/jit_context.h"
+#include "worker/jit_context.h"
 #include "jit/mixer.h"
 #include "lab/threads.h"
 #include "lab/train.h"

@@ -36,7 +36,7 @@ struct GateConfig {
   double gradient_tolerance = 1e-6;
   // Called around the complexity gate's timed runs: "start" before each pass over the lengths,
   // then the run's length after each run. A trusted process that reads this process's CPU time
-  // from the kernel at every mark times the runs itself (host/worker_job.cpp); it returns once
+  // from the kernel at every mark times the runs itself (worker/worker_job.cpp); it returns once
   // that process has read it.
   std::function<void(const std::string& label)> mark;
 };

@@ -2,8 +2,8 @@
 //
 // Both are process-wide, so only a program's main sets them, once, at the
 // start (or, where the count comes from a preset, as soon as it has read
-// the preset): host/main.cpp and the commands that train in-process, the
-// worker's main (host/worker_job.cpp), the benchmarks and the test main.
+// the preset): cli/main.cpp and the commands that train in-process, the
+// worker's main (worker/worker_job.cpp), the benchmarks and the test main.
 // Library code (the trainer, the gates, the lab) never sets them: a call
 // deep inside would silently override whatever the program chose, and two
 // parts of a program would fight over one setting.

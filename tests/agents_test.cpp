@@ -11,7 +11,7 @@
 #include "agents/offline/judge.h"
 #include "agents/offline/researcher.h"
 #include "archive/selection.h"
-#include "host/run_config.h"
+#include "config/run_config.h"
 #include "jit/mixer.h"
 #include "jit_fixture.h"
 #include "lab/gates.h"

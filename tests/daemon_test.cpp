@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_run.h"
-#include "host/http_api.h"
+#include "serve/http_api.h"
 #include "llm/fake_server.h"
 
 using namespace asiarch::testing;

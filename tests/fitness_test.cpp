@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "agents/fitness.h"
-#include "host/scoring.h"
+#include "results/fitness.h"
+#include "engine/scoring.h"
 
 using namespace asiarch::agents;
 

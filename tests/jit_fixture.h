@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "host/jit_context.h"
+#include "worker/jit_context.h"
 
 namespace asiarch::testing {
 

@@ -1,10 +1,10 @@
 // Replicated scores: per-seed metrics, their means, and comparisons with the reference paired by
-// seed (host/replicates.h), against values worked out by hand.
+// seed (results/replicates.h), against values worked out by hand.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "host/replicates.h"
+#include "results/replicates.h"
 #include "lab/stats.h"
 
 using namespace asiarch;

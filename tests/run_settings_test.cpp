@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "host/run_flags.h"
-#include "host/run_settings.h"
+#include "cli/run_flags.h"
+#include "config/run_settings.h"
 
 using namespace asiarch;
 using namespace asiarch::host;

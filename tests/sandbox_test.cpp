@@ -20,7 +20,7 @@
 #include <filesystem>
 #include <string>
 
-#include "host/worker_job.h"
+#include "worker/worker_job.h"
 #include "tests/worker_fixture.h"
 #include "util/files.h"
 

@@ -8,8 +8,8 @@
 
 #include <string>
 
-#include "host/lab_setup.h"
-#include "host/worker_job.h"
+#include "worker/lab_setup.h"
+#include "worker/worker_job.h"
 #include "tests/worker_fixture.h"
 
 using namespace asiarch;

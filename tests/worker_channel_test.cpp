@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "host/worker_channel.h"
+#include "worker/worker_channel.h"
 
 using namespace asiarch::host;
 

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string>
 
-#include "host/worker_job.h"
+#include "worker/worker_job.h"
 
 namespace asiarch::testing {
 

@@ -13,7 +13,7 @@
 
 #include <filesystem>
 
-#include "host/worker_job.h"
+#include "worker/worker_job.h"
 #include "tests/worker_fixture.h"
 #include "jit/compiler.h"
 #include "jit/toolchain.h"

@@ -1,6 +1,6 @@
 // Runs a program (found on PATH) to its end and captures what it printed: for the
 // cluster's command-line tools (sbatch, squeue, scontrol, scancel). Not for
-// untrusted code: that runs in host/sandbox.h's workers.
+// untrusted code: that runs in worker/sandbox.h's workers.
 #pragma once
 
 #include <string>

@@ -1,6 +1,6 @@
 // The `llm` section of asiarch.json: where the OpenAI-compatible endpoint is,
 // which model plays each role, and what the loop may spend. Plain data; the
-// host's settings table (host/run_settings.cpp) reads and writes it, and
+// host's settings table (config/run_settings.cpp) reads and writes it, and
 // `check_config` turns its free-form parts (roles, prices) into typed values
 // with errors that name the field.
 #pragma once

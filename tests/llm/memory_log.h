@@ -1,4 +1,4 @@
-// Keeps LLM calls in memory, as the host keeps them in the archive (host/llm_calls.h):
+// Keeps LLM calls in memory, as the host keeps them in the archive (engine/llm_calls.h):
 // recorded in order, and an answered request replayed.
 #pragma once
 

@@ -1,0 +1,33 @@
+// asiarch: a JIT-compiling plugin host that discovers token-mixer architectures.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "lab/threads.h"
+
+int main(int argc, char** argv) {
+  // Process-wide, so set here, before any command allocates (lab/threads.h).
+  // The compute threads are the preset's: the commands that train set them.
+  asiarch::lab::keep_freed_memory();
+  CLI::App app{
+      "asiarch: discovers linear-attention token mixers. Candidate mixers are C++ plugins\n"
+      "compiled in-process with Clang/ORC (and CUDA kernels with NVRTC), then checked,\n"
+      "trained and scored."};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  asiarch::host::add_compile_command(app, exit_code);
+  asiarch::host::add_eval_command(app, exit_code);
+  asiarch::host::add_baselines_command(app, exit_code);
+  asiarch::host::add_repair_command(app, exit_code);
+  asiarch::host::add_run_command(app, exit_code);
+  asiarch::host::add_daemon_command(app, exit_code);
+  asiarch::host::add_client_commands(app, exit_code);
+  asiarch::host::add_settings_command(app, exit_code);
+  asiarch::host::add_inspect_commands(app, exit_code);
+  asiarch::host::add_compare_commands(app, exit_code);
+  asiarch::host::add_events_command(app, exit_code);
+  asiarch::host::add_cognition_command(app, exit_code);
+  asiarch::host::add_worker_command(app, exit_code);
+  asiarch::host::add_slurm_job_command(app, exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

@@ -1,0 +1,1284 @@
+#include "engine/discovery.h"
+#include "util/format.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <list>
+#include <memory>
+#include <ostream>
+#include <set>
+#include <thread>
+
+#include "agents/offline/design.h"
+#include "archive/archive.h"
+#include "engine/candidate.h"
+#include "engine/drop_folder.h"
+#include "engine/events.h"
+#include "exec/executor.h"
+#include "exec/worker_pool.h"
+#include "worker/jit_context.h"
+#include "engine/knowledge.h"
+#include "engine/llm_calls.h"
+#include "worker/lab_setup.h"
+#include "results/replicates.h"
+#include "results/report.h"
+#include "config/run_settings.h"
+#include "engine/scoring.h"
+#include "jit/compiler.h"
+#include "jit/cuda.h"
+#include "jit/toolchain.h"
+#include "lab/presets.h"
+#include "lab/stats.h"
+#include "util/files.h"
+#include "util/similarity.h"
+
+namespace asiarch::host {
+namespace {
+
+bool done_status(const std::string& s) { return s == "scored" || s == "failed"; }
+
+// A proposal this alike (renaming aside) to an archived source is a near-duplicate.
+constexpr double kNearDuplicate = 0.95;
+// Proposals that fail in a row (no answer that could be used) before the run stops asking.
+constexpr int kMaxFailedProposals = 3;
+
+// What a role reads of an experiment's results: per-task metrics, the fitness parts, the gates.
+nlohmann::json results_json(const std::vector<archive::TrainingRun>& runs, const std::vector<archive::GateRecord>& gates,
+                            const std::optional<archive::Score>& score) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& r : runs) {
+    auto& t = j["tasks"][r.task];
+    t[r.metric_name] = r.metric;
+    if (r.final_loss) t["final_loss"] = *r.final_loss;
+    t["stop"] = r.stop_reason;
+    t["tokens_per_second"] = r.tokens_per_second;
+  }
+  for (const auto& g : gates) j["gates"][g.name] = {{"passed", g.passed}, {"reason", g.reason}};
+  if (score)
+    j["fitness"] = {{"total", score->total},
+                    {"loss_score", score->loss_score},
+                    {"bench_score", score->bench_score},
+                    {"judge_score", score->judge_score}};
+  return j;
+}
+
+// A candidate in flight and when its clock started.
+struct InFlight {
+  std::unique_ptr<CandidateRun> run;
+  std::chrono::steady_clock::time_point began;  // proposal (evolved) or start
+  double propose_seconds = 0;
+  // A design that beat the reference is evaluated once more in a fresh worker (`run` then) before
+  // it is recorded; its first run and scored outcome wait here.
+  std::unique_ptr<CandidateRun> first;
+  std::optional<archive::Outcome> first_outcome;
+  // Replicated scores (`seeds` > 1): after the first seed's evaluation, the built source is trained
+  // on the next seeds in turn (`run` then); the first seed's run waits here. Every seed's metrics
+  // are collected in `measurements`.
+  std::unique_ptr<CandidateRun> seed0;
+  std::vector<archive::Measurement> measurements;
+  int seeds_started = 1;
+  std::vector<std::string> seed_failures;
+  std::string gpu;  // the GPU its workers see (--gpus), empty: none assigned
+};
+
+class Loop {
+ public:
+  Loop(const RunConfig& c, std::ostream& out, std::ostream& err, const CancelToken& cancel, LoopControl* control)
+      : c_(c), given_(c), out_(out), err_(err), cancel_(cancel), control_(control), text_(out), jsonl_(out) {}
+  int run();
+
+ private:
+  Status setup();
+  void seed_experiments();
+  bool adopt_hand_written();
+  std::optional<DropFolder> drop_;
+  std::optional<int64_t> propose();
+  Status start(int64_t id);
+  // Records a finished candidate; false when it started a recheck instead (keep it in flight).
+  bool finish(InFlight& f);
+  bool start_recheck(InFlight& f, archive::Outcome rec);
+  // Starts the next seed's evaluation of a design whose first seed scored; false when all ran.
+  bool start_replica(InFlight& f);
+  void compare_recheck(archive::Outcome& first, const archive::Outcome& again, int64_t id);
+  void summary(bool interrupted);
+  std::optional<Metrics> baseline_metrics() const { return baseline_metrics(c_.preset); }
+  std::optional<Metrics> baseline_metrics(const std::string& preset) const;
+  // An experiment's metrics on `preset`: the mean over its seeds.
+  Metrics metrics_on(int64_t id, const std::string& preset) const;
+  // What the reward-hacking flags compare with: the best of the run's scored baselines on
+  // `preset`, metric by metric, and `own` too when `id` is a baseline (a baseline is no leak).
+  Metrics flag_bound(int64_t id, const std::string& preset, const Metrics& own) const;
+  std::optional<int64_t> reference_id() const;
+  // The reference, then the archived `stage_baselines`: the fixed points of every rung and of the held-out tasks.
+  std::vector<int64_t> stage_baseline_ids() const;
+  // The names of the first `n` of `ids`, for notes.
+  std::string names_of(const std::vector<int64_t>& ids, size_t n) const {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < n && i < ids.size(); ++i)
+      if (auto e = archive_->experiment(ids[i])) names.push_back(e->name);
+    return join(names);
+  }
+  std::vector<archive::TrainingRun> runs_on(int64_t id, const std::string& preset) const {
+    std::vector<archive::TrainingRun> out;
+    for (auto& r : archive_->training_runs(id))
+      if (r.preset == preset) out.push_back(std::move(r));
+    return out;
+  }
+  std::map<std::string, lab::Reference> references_on(const std::string& preset) const;
+  bool promote();
+  bool held_out_report();
+  std::vector<std::string> rungs() const;
+  std::optional<double> fitness_on(int64_t id, const std::string& preset) const {
+    return host::fitness_on(*archive_, id, preset, c_.preset);
+  }
+  // Evaluates `id` on `preset` with `stage_seeds` seeds from `first_seed` and records it as a stage.
+  bool evaluate_stage(int64_t id, const std::string& preset, std::uint64_t first_seed);
+  // Every experiment as the roles see it; `suspicious` collects those whose score is flagged.
+  std::vector<agents::ExperimentView> views(std::set<int64_t>* suspicious = nullptr) const;
+  int evolved_done() const;
+  int evolved_pending() const;
+  bool is_reference(int64_t id) const { return reference_id() == id; }
+  void note(const std::string& text) { events_->emit("note", std::nullopt, {{"text", text}}); }
+  CandidateDeps deps() { return {*pool_, *executor_, *agents_.engineer, *events_, *toolchain_}; }
+
+  RunConfig c_;
+  RunConfig given_;  // as given, before setup resolved defaults: what a reload is compared with
+  std::ostream& out_;
+  std::ostream& err_;
+  const CancelToken& cancel_;
+  LoopControl* control_;
+  bool was_paused_ = false;
+  // Tells the control (when there is one) what the loop is doing; notices pause and resume.
+  void publish(const std::string& state);
+  bool paused();
+  // Applies what can change in a running loop from a configuration re-read on SIGHUP.
+  void reload(const Result<RunConfig>& next);
+  TextSink text_;
+  JsonlSink jsonl_;
+  std::filesystem::path workdir_;
+  std::unique_ptr<archive::Archive> archive_;
+  std::unique_ptr<EventLog> events_;
+  agents::Agents agents_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<Executor> executor_;
+  std::optional<jit::Toolchain> toolchain_;
+  int lock_fd_ = -1;
+  WorkerJob base_job_;
+  std::list<InFlight> running_;
+  std::set<int64_t> failed_to_start_;
+  std::map<int64_t, std::pair<std::chrono::steady_clock::time_point, double>> proposed_at_;
+  std::unique_ptr<ArchiveCallLog> calls_ = std::make_unique<ArchiveCallLog>();
+  int failed_proposals_ = 0;
+  std::string last_proposal_failure_;
+  std::vector<std::string> refusals_;  // this run's refused proposals, for the Researcher
+  bool llm_paused_ = false;
+  bool budget_noted_ = false;
+  bool test_only_ = false;  // the preset is for tests (smoke): said at the start and in the summary
+  // Fills what a proposal's parent and references are read with.
+  void describe(agents::ExperimentView& v) const;
+  std::optional<std::string> duplicate_of(const agents::Proposal& p, const std::vector<agents::ExperimentView>& all,
+                                          nlohmann::json& details) const;
+  // Whether the LLM roles may be asked now; says so in the events when that changes.
+  bool llm_available();
+};
+
+Status Loop::setup() {
+  // Everything that can be refused without touching the disk first.
+  if (!c_.gpus.empty()) {
+    const std::string listed = join(c_.gpus, ",");
+    auto devices = jit::cuda_device_count();
+    if (!devices)
+      return make_error("gpus: " + listed + " asked for, but no CUDA device can be used here (" + devices.error().message +
+                        "); leave --gpus out to run on the CPU");
+    std::set<std::string> seen;
+    for (const auto& g : c_.gpus) {
+      const bool index = !g.empty() && g.size() < 4 && std::all_of(g.begin(), g.end(), ::isdigit);
+      if (!index && g.rfind("GPU-", 0) != 0 && g.rfind("MIG-", 0) != 0)
+        return make_error("gpus: \"" + g + "\" is neither a device index nor a GPU-/MIG- UUID");
+      if (index && std::stoi(g) >= *devices)
+        return make_error("gpus: device " + g + " does not exist: this machine has " + std::to_string(*devices) +
+                          " CUDA device(s), 0 to " + std::to_string(*devices - 1));
+      if (!seen.insert(g).second) return make_error("gpus: " + g + " is listed twice");
+    }
+    c_.workers = static_cast<int>(c_.gpus.size());
+  }
+  auto agents = agents::make_agents(c_.agents, c_.llm, calls_.get());
+  if (!agents) return agents.error();
+  agents_ = std::move(*agents);
+  c_.agents = agents_.backends;
+  // The pool starts nothing until asked, so the executor is made (or refused) before the disk is touched.
+  workdir_ = std::filesystem::absolute(c_.workdir);
+  base_job_.cache_dir = c_.cache_dir.empty() ? jit::default_cache_dir().string() : c_.cache_dir;
+  WorkerSettings settings;
+  settings.limits = c_.limits;
+  settings.stage_limits = c_.stage_limits;
+  settings.cache_dir = base_job_.cache_dir;  // spare workers set their JIT up while they wait
+  settings.task_cache = std::make_shared<TaskCache>();  // every experiment trains on the same tasks
+  // What workers read besides the system and the cache: the baselines and the presets file.
+  settings.readable.emplace_back(c_.baselines_dir.empty() ? default_baselines_dir() : c_.baselines_dir);
+  if (!c_.presets_file.empty()) settings.readable.push_back(std::filesystem::absolute(c_.presets_file));
+  pool_ = std::make_unique<WorkerPool>(settings, workdir_ / "scratch");
+  ExecutorOptions eo;
+  eo.slurm = c_.slurm;
+  eo.built_object = [this](const WorkerJob& job, const std::string& source) {
+    if (!toolchain_) return std::filesystem::path();
+    return toolchain_->shared_object_dir() / (jit::object_cache_key(*toolchain_, job.name, source) + ".o");
+  };
+  auto ex = make_executor(c_.executor, *pool_, eo);
+  if (!ex) return ex.error();
+  executor_ = std::move(*ex);
+
+  std::error_code ec;
+  std::filesystem::create_directories(workdir_, ec);
+  if (ec) return make_error(workdir_.string() + ": cannot create the workdir: " + ec.message());
+  if (::access(workdir_.c_str(), W_OK | X_OK) != 0)
+    return make_error(workdir_.string() + ": the workdir is not writable: " + std::strerror(errno));
+  lock_fd_ = ::open((workdir_ / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return make_error((workdir_ / ".lock").string() + ": " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
+    return make_error(workdir_.string() + ": another asiarch run is using this workdir");
+
+  auto preset = load_preset_arg(c_.preset, c_.presets_file);
+  if (!preset) return preset.error();
+  if (auto t = lab::select_tasks(*preset, c_.tasks); !t) return t.error();
+  test_only_ = test_only(*preset);
+  if (c_.promote < 0) c_.promote = c_.preset == "explore" ? 2 : 0;  // ASI-Arch's two stages: explore, then verify
+  if (!(c_.promote_share > 0 && c_.promote_share <= 1))
+    return make_error("promote_share: " + format_number(c_.promote_share) + " is not a share: give a number in (0, 1]");
+  for (const auto& b : c_.stage_baselines)
+    if (std::find(c_.baselines.begin(), c_.baselines.end(), b) == c_.baselines.end())
+      return make_error("stage_baselines: " + b + " is not among the run's baselines (" + join(c_.baselines, ",") + ")");
+  for (const auto& rung : rungs()) {
+    const std::string key = c_.ladder.empty() ? "promote_preset" : "ladder";
+    auto p2 = load_preset_arg(rung, c_.presets_file);
+    if (!p2) return make_error(key + ": " + p2.error().message);
+    if (auto t = lab::select_tasks(*p2, c_.tasks); !t) return make_error(key + ": " + rung + ": " + t.error().message);
+  }
+  auto a = archive::Archive::open(workdir_ / "archive.db");
+  if (!a) return a.error();
+  archive_ = std::move(*a);
+  std::vector<EventSink*> sinks;
+  if (c_.events == "jsonl") sinks.push_back(&jsonl_);
+  else if (!c_.quiet) sinks.push_back(&text_);
+  if (control_ && control_->log) sinks.push_back(control_->log);
+  events_ = std::make_unique<EventLog>(*archive_, sinks);
+  calls_->bind(archive_.get(), events_.get());
+  // The plugin folder: watched by the daemon (created if absent); read once by `run` when it exists.
+  const auto plugins = c_.plugins_dir.empty() ? workdir_ / "plugins" : std::filesystem::absolute(c_.plugins_dir);
+  if (control_ || std::filesystem::is_directory(plugins, ec)) {
+    auto d = DropFolder::open(plugins, static_cast<size_t>(c_.plugin_max_kb) * 1024,
+                              std::chrono::milliseconds(control_ ? 500 : 0));
+    if (!d) return d.error();
+    drop_.emplace(std::move(*d));
+  }
+
+  base_job_.preset = c_.preset;
+  base_job_.presets_file = c_.presets_file.empty() ? "" : std::filesystem::absolute(c_.presets_file).string();
+  base_job_.tasks = c_.tasks;
+  base_job_.seed = c_.seed;
+  base_job_.baselines_dir = c_.baselines_dir.empty() ? default_baselines_dir() : c_.baselines_dir;
+  auto tc = jit::Toolchain::create({base_job_.cache_dir});
+  if (!tc) return tc.error();
+  toolchain_ = std::move(*tc);
+  pool_->keep_spares();  // its start-up overlaps the preparation
+  note("preparing the compile cache (" + base_job_.cache_dir + ")");
+  auto prepared = prepare_cache(base_job_, workdir_ / "scratch" / "prepare", pool_->settings());
+  if (!prepared) return prepared.error();
+  base_job_.reference_parameters = prepared->reference_parameters;
+  return Ok{};
+}
+
+void Loop::seed_experiments() {
+  std::set<std::string> have;
+  for (const auto& e : archive_->experiments())
+    if (e.origin == archive::Origin::baseline) have.insert(e.name);
+  const auto designs = agents::baseline_designs();
+  for (const auto& name : c_.baselines) {
+    if (have.count(name)) continue;
+    const std::string path = base_job_.baselines_dir + "/" + name + ".cpp";
+    auto source = read_file(path);
+    if (!source) {
+      err_ << "asiarch run: baseline " << name << ": " << source.error().message << "\n";
+      continue;
+    }
+    archive::Experiment e;
+    e.name = name;
+    e.origin = archive::Origin::baseline;
+    e.source = *source;
+    e.source_hash = agents::normalised_source_hash(*source);
+    e.motivation = "Hand-written baseline from plugins/baselines; the first parents of the search.";
+    for (const auto& [n, d] : designs)
+      if (n == name) {
+        e.design = agents::to_json(d);
+        e.canonical = agents::canonical(d);
+      }
+    std::vector<archive::Event> ev{EventLog::make("experiment_queued", std::nullopt, {{"name", name}, {"origin", "baseline"}})};
+    if (archive_->add_experiment(e, &ev)) events_->published(ev);
+  }
+}
+
+// Plugins dropped into the plugin folder (default <workdir>/plugins/) join the archive as
+// hand-written experiments, each linked to its file (design {"file"}); a changed file is a new
+// attempt; a refused one is an event with the reason. True when something joined.
+bool Loop::adopt_hand_written() {
+  if (!drop_) return false;
+  std::vector<DroppedFile> ready;
+  std::vector<RefusedFile> refused;
+  drop_->poll(ready, refused);
+  for (const auto& r : refused)
+    events_->emit("plugin_refused", std::nullopt, {{"file", r.name}, {"reason", r.reason}, {"folder", drop_->dir().string()}});
+  bool added = false;
+  std::sort(ready.begin(), ready.end(), [](const DroppedFile& x, const DroppedFile& y) { return x.name < y.name; });
+  for (const auto& f : ready) {
+    const std::string hash = agents::normalised_source_hash(f.source);
+    if (archive_->find_duplicate("", hash)) continue;  // this source is in the archive already
+    archive::Experiment e;
+    e.name = std::filesystem::path(f.name).stem().string();
+    e.origin = archive::Origin::hand_written;
+    e.source = f.source;
+    e.source_hash = hash;
+    e.design = {{"file", f.name}};
+    e.motivation = "Hand-written plugin from " + (drop_->dir() / f.name).string() + ".";
+    std::vector<archive::Event> ev{EventLog::make("experiment_queued", std::nullopt,
+                                                  {{"name", e.name}, {"origin", "hand-written"}, {"file", f.name}})};
+    if (archive_->add_experiment(e, &ev)) {
+      events_->published(ev);
+      added = true;
+    }
+  }
+  return added;
+}
+
+std::vector<agents::ExperimentView> Loop::views(std::set<int64_t>* suspicious) const {
+  std::vector<agents::ExperimentView> out;
+  for (const auto& e : archive_->experiments()) {
+    agents::ExperimentView v;
+    v.id = e.id;
+    v.name = e.name;
+    v.origin = archive::to_string(e.origin);
+    v.parent = e.parent;
+    v.motivation = e.motivation;
+    v.source = e.source;
+    v.design = e.design;
+    if (auto s = archive_->score(e.id)) {
+      v.fitness = s->total;
+      if (suspicious && s->details.value("suspicious", false)) suspicious->insert(e.id);
+    }
+    v.failed = e.status == "failed";
+    v.fail_reason = e.fail_reason;
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+int Loop::evolved_done() const {
+  int n = 0;
+  for (const auto& e : archive_->experiments()) n += e.origin == archive::Origin::evolved && done_status(e.status);
+  return n;
+}
+
+int Loop::evolved_pending() const {
+  int n = 0;
+  for (const auto& e : archive_->experiments()) n += e.origin == archive::Origin::evolved && !done_status(e.status);
+  return n;
+}
+
+std::optional<int64_t> Loop::reference_id() const { return reference_experiment(*archive_); }
+
+std::vector<int64_t> Loop::stage_baseline_ids() const {
+  std::vector<int64_t> ids;
+  if (auto dn = reference_id()) ids.push_back(*dn);
+  for (const auto& name : c_.stage_baselines)
+    for (const auto& e : archive_->experiments())
+      if (e.origin == archive::Origin::baseline && e.name == name && done_status(e.status) &&
+          std::find(ids.begin(), ids.end(), e.id) == ids.end())
+        ids.push_back(e.id);
+  return ids;
+}
+
+std::optional<Metrics> Loop::baseline_metrics(const std::string& preset) const {
+  auto id = reference_id();
+  if (!id) return std::nullopt;
+  auto e = archive_->experiment(*id);
+  if (!e || !done_status(e->status)) return std::nullopt;
+  return metrics_on(*id, preset);
+}
+
+Metrics Loop::metrics_on(int64_t id, const std::string& preset) const {
+  // The mean over the seeds where there are several (the same seeds as every candidate's).
+  auto by_seed = metrics_by_seed(archive_->measurements(id), preset);
+  if (!by_seed.empty()) return mean_metrics(by_seed);
+  return metrics_of(runs_on(id, preset));
+}
+
+Metrics Loop::flag_bound(int64_t id, const std::string& preset, const Metrics& own) const {
+  Metrics bound;
+  bool baseline = false;
+  for (const auto& e : archive_->experiments()) {
+    if (e.origin != archive::Origin::baseline) continue;
+    if (e.id == id) baseline = true;
+    else if (e.status == "scored") bound = best_of(bound, metrics_on(e.id, preset));
+  }
+  return baseline ? best_of(bound, own) : bound;
+}
+
+// DeltaNet's completed training curves on `preset`: the quality monitor's references.
+std::map<std::string, lab::Reference> Loop::references_on(const std::string& preset) const {
+  std::map<std::string, lab::Reference> refs;
+  auto id = reference_id();
+  if (!id) return refs;
+  for (const auto& t : runs_on(*id, preset)) {
+    if (t.stop_reason != "completed") continue;
+    lab::Reference ref;
+    for (const auto& p : t.curve) ref.curve.emplace_back(p[0].get<int64_t>(), p[1].get<double>());
+    ref.seconds = t.config.value("train_seconds", t.seconds);
+    refs[t.task] = ref;
+  }
+  return refs;
+}
+
+void Loop::describe(agents::ExperimentView& v) const {
+  // The run's own preset only: the ladder's rungs and the held-out tasks are never read by selection.
+  v.results = results_json(runs_on(v.id, c_.preset), archive_->gates(v.id), archive_->score(v.id));
+  for (const auto& a : archive_->analyses(v.id)) v.analysis = a.text;
+}
+
+// Exact copies (the same design, or the same source once comments and spacing go) and, for
+// free-form code, near-duplicates (the same code under other names) are refused before any compile.
+std::optional<std::string> Loop::duplicate_of(const agents::Proposal& p, const std::vector<agents::ExperimentView>& all,
+                                              nlohmann::json& details) const {
+  if (auto id = archive_->find_duplicate(p.canonical, p.source_hash)) {
+    details = {{"similar_to", *id}, {"similarity", 1.0}};
+    auto e = archive_->experiment(*id);
+    return "\"" + p.name + "\" is a copy of experiment #" + std::to_string(*id) + (e ? " " + e->name : "") +
+           ": propose something different";
+  }
+  // A design from a gene space is new when its canonical form is: neighbouring genes differ by a
+  // token or two of source, which is a small step, not a copy. Free-form code has no such form.
+  if (!p.canonical.empty()) return std::nullopt;
+  double best = 0;
+  const agents::ExperimentView* near = nullptr;
+  for (const auto& v : all) {
+    if (v.source.empty()) continue;
+    const double sim = renamed_similarity(p.source, v.source);
+    if (sim > best) best = sim, near = &v;
+  }
+  if (!near || best < kNearDuplicate) return std::nullopt;
+  details = {{"similar_to", near->id}, {"similarity", best}};
+  char pct[16];
+  std::snprintf(pct, sizeof pct, "%.0f%%", best * 100);
+  return "\"" + p.name + "\" is a near-duplicate of experiment #" + std::to_string(near->id) + " " + near->name + " (" +
+         pct + " alike once names are ignored): change the mechanism, not the names";
+}
+
+bool Loop::llm_available() {
+  if (!agents_.llm) return true;
+  if (agents_.llm->budget_spent()) {
+    if (!budget_noted_)
+      note("the LLM budget is spent ($" + std::to_string(agents_.llm->spent_usd()) + " of $" +
+           std::to_string(c_.llm.budget_usd) + "): no new proposal starts");
+    budget_noted_ = true;
+    return false;
+  }
+  if (const double wait = agents_.llm->paused_for(); wait > 0) {
+    if (!llm_paused_)
+      events_->emit("llm_paused", std::nullopt, {{"seconds", wait}, {"reason", agents_.llm->pause_reason()}});
+    llm_paused_ = true;
+    return false;
+  }
+  if (llm_paused_) events_->emit("llm_resumed", std::nullopt, {{"reason", "the cool-down ended"}});
+  llm_paused_ = false;
+  return true;
+}
+
+std::optional<int64_t> Loop::propose() {
+  const auto began = std::chrono::steady_clock::now();
+  if (!llm_available()) return std::nullopt;
+  // Candidates: every scored experiment with a source (hand-written ones too), unless suspected of leakage.
+  std::set<int64_t> suspicious;
+  const auto all = views(&suspicious);
+  std::vector<std::pair<int64_t, double>> candidates;
+  std::map<int64_t, const agents::ExperimentView*> by_id;
+  for (const auto& v : all) {
+    by_id[v.id] = &v;
+    if (v.fitness && !v.source.empty() && !suspicious.count(v.id)) candidates.emplace_back(v.id, *v.fitness);
+  }
+  const auto count = all.size();
+  std::mt19937_64 rng(c_.seed * 0x9E3779B97F4A7C15ULL + count);
+  auto sel = archive::select(candidates, c_.selection, rng);
+  if (!sel) {
+    ++failed_proposals_;
+    last_proposal_failure_ = "no scored design to be a parent";
+    return std::nullopt;
+  }
+  agents::ResearchContext ctx;
+  ctx.parent = *by_id[sel->parent];
+  describe(ctx.parent);
+  for (int64_t r : sel->references) {
+    ctx.references.push_back(*by_id[r]);
+    describe(ctx.references.back());
+  }
+  ctx.archive = all;
+  ctx.seed = rng();
+  ctx.known = [this](const std::string& canonical, const std::string& hash) {
+    return archive_->find_duplicate(canonical, hash).has_value();
+  };
+  // What went wrong lately: the newest failures with their reasons, then this run's refusals.
+  for (auto it = all.rbegin(); it != all.rend() && ctx.rejections.size() < 5; ++it)
+    if (it->failed && it->origin == "evolved") ctx.rejections.push_back(it->name + " failed: " + it->fail_reason.substr(0, 300));
+  std::reverse(ctx.rejections.begin(), ctx.rejections.end());
+  for (size_t i = refusals_.size() > 3 ? refusals_.size() - 3 : 0; i < refusals_.size(); ++i)
+    ctx.rejections.push_back(refusals_[i]);
+  // The cognition base as it stands now: the built-in entries, the user's notes, every insight so far.
+  std::optional<cognition::Index> knowledge;
+  if (auto entries = workdir_knowledge(workdir_, archive_.get()); entries) {
+    if (auto ix = cognition::Index::build(*entries)) knowledge = std::move(*ix);
+  } else {
+    err_ << "asiarch run: the cognition base: " << entries.error().message << "\n";
+  }
+  if (knowledge)
+    ctx.retrieve = [&knowledge](const std::string& query, int k) {
+      std::vector<agents::Knowledge> out;
+      for (const auto& h : knowledge->search(query, k))
+        out.push_back({h.entry.id, h.entry.title, h.entry.year, h.entry.key_idea, h.entry.source});
+      return out;
+    };
+  calls_->working_on(std::nullopt);
+  for (int attempt = 0; attempt < c_.max_proposal_tries; ++attempt) {
+    auto p = agents_.researcher->propose(ctx);
+    if (!p) {
+      if (agents_.llm && agents_.llm->paused_for() > 0) return std::nullopt;  // not the proposal's fault: wait
+      ++failed_proposals_;
+      last_proposal_failure_ = p.error().message;
+      events_->emit("proposal_failed", std::nullopt,
+                    {{"researcher", c_.agents.researcher}, {"reason", p.error().message}, {"parent", sel->parent}});
+      err_ << "asiarch run: the Researcher: " << p.error().message << "\n";
+      return std::nullopt;
+    }
+    nlohmann::json details;
+    if (auto refused = duplicate_of(*p, all, details)) {
+      details["name"] = p->name;
+      details["reason"] = *refused;
+      details["try"] = attempt + 1;
+      events_->emit("proposal_refused", std::nullopt, details);
+      refusals_.push_back(*refused);
+      ctx.rejections.push_back(*refused);
+      ctx.seed = rng();
+      continue;
+    }
+    archive::Experiment e;
+    e.parent = sel->parent;
+    e.references = sel->references;
+    e.name = p->name;
+    e.motivation = p->motivation;
+    e.source = p->source;
+    e.design = p->design;
+    e.canonical = p->canonical;
+    e.source_hash = p->source_hash;
+    e.origin = archive::Origin::evolved;
+    std::vector<archive::Event> ev{EventLog::make(
+        "experiment_proposed", std::nullopt,
+        {{"name", p->name}, {"parent", sel->parent}, {"references", sel->references}, {"motivation", p->motivation},
+         {"researcher", c_.agents.researcher}})};
+    auto id = archive_->add_experiment(e, &ev);
+    if (!id) {
+      err_ << "asiarch run: " << id.error().message << "\n";
+      return std::nullopt;
+    }
+    calls_->attach(*id);
+    events_->published(ev);
+    failed_proposals_ = 0;
+    proposed_at_[*id] = {began, std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count()};
+    return *id;
+  }
+  ++failed_proposals_;
+  last_proposal_failure_ = "every one of " + std::to_string(c_.max_proposal_tries) + " tries was refused as a duplicate";
+  return std::nullopt;
+}
+
+Status Loop::start(int64_t id) {
+  auto e = archive_->experiment(id);
+  if (!e) return e.error();
+  InFlight f;
+  f.began = std::chrono::steady_clock::now();
+  if (auto it = proposed_at_.find(id); it != proposed_at_.end()) {
+    f.began = it->second.first;
+    f.propose_seconds = it->second.second;
+    proposed_at_.erase(it);
+  }
+  CandidateSpec spec;
+  spec.id = id;
+  spec.name = e->name;
+  spec.source = e->source;
+  spec.job = base_job_;
+  spec.job.experiment = id;
+  // The name is part of the object's cache key: the same source under the same name compiles once.
+  spec.job.name = e->name + ".cpp";
+  // One worker per GPU: the first GPU no running experiment holds (there is one: workers = GPUs).
+  for (const auto& g : c_.gpus)
+    if (std::none_of(running_.begin(), running_.end(), [&](const InFlight& r) { return r.gpu == g; })) {
+      f.gpu = spec.job.gpu = g;
+      break;
+    }
+  const bool baseline = e->origin == archive::Origin::baseline;
+  spec.max_repair_attempts = baseline ? 1 : c_.max_repair_attempts;
+  spec.max_runtime_revisions = baseline ? 0 : c_.max_runtime_revisions;
+  if (!is_reference(id)) spec.job.references = references_on(c_.preset);
+  nlohmann::json started = {{"name", e->name}, {"origin", archive::to_string(e->origin)}};
+  if (!f.gpu.empty()) started["gpu"] = f.gpu;
+  events_->emit("experiment_started", id, started);
+  f.run = std::make_unique<CandidateRun>(std::move(spec), deps());
+  running_.push_back(std::move(f));
+  return Ok{};
+}
+
+bool Loop::finish(InFlight& f) {
+  if (f.seed0) {
+    // A replica ended: keep its metrics, then the next seed, else back to the first seed's run.
+    const auto& o = f.run->outcome();
+    const std::uint64_t seed = f.run->spec().job.seed;
+    if (o.status == "scored") {
+      auto m = measurements_of(o.runs, seed);
+      f.measurements.insert(f.measurements.end(), m.begin(), m.end());
+    } else {
+      f.seed_failures.push_back("seed " + std::to_string(seed) + ": " + o.fail_reason);
+    }
+    events_->emit("seed_finished", f.run->spec().id,
+                  {{"name", f.run->spec().name}, {"seed", seed}, {"status", o.status}, {"fail_reason", o.fail_reason},
+                   {"results", results_json(o.runs, {}, std::nullopt)["tasks"]}});
+    if (start_replica(f)) return false;
+    f.run = std::move(f.seed0);
+  } else if (!f.first && f.measurements.empty() && f.run->outcome().status == "scored") {
+    f.measurements = measurements_of(f.run->outcome().runs, c_.seed);
+    if (start_replica(f)) return false;
+  }
+  if (f.first) {
+    // The recheck ended: the first evaluation is what is recorded, with what the second said of it.
+    archive::Outcome again = std::move(f.run->outcome());
+    archive::Outcome rec = std::move(*f.first_outcome);
+    compare_recheck(rec, again, f.first->spec().id);
+    f.run = std::move(f.first);
+    f.first_outcome = std::move(rec);
+  }
+  CandidateRun& r = *f.run;
+  const int64_t id = r.spec().id;
+  const bool rechecked = f.first_outcome.has_value();
+  archive::Outcome rec = rechecked ? std::move(*f.first_outcome) : std::move(r.outcome());
+  auto all = views();
+  agents::ExperimentView* self = nullptr;
+  for (auto& v : all)
+    if (v.id == id) self = &v;
+  if (!self) return true;
+  calls_->working_on(id);
+  self->results = results_json(rec.runs, rec.gates, std::nullopt);
+  const auto& eval = r.evaluation();
+  if (!rechecked && rec.status == "scored") rec.measurements = f.measurements;
+  if (!rechecked && rec.status == "scored" && eval && eval->result.report) {
+    // Fitness is measured on the mean over seeds (the first seed's runs keep their curves).
+    const auto mean_runs = with_mean_metrics(rec.runs, rec.measurements);
+    const Metrics base = is_reference(id) ? metrics_of(mean_runs) : baseline_metrics().value_or(Metrics{});
+    agents::JudgeInput ji;
+    ji.report = &*eval->result.report;
+    ji.reference_parameters = base_job_.reference_parameters;
+    ji.candidate = *self;
+    ji.archive = all;
+    rec.score = score(*agents_.judge, ji, mean_runs, base, flag_bound(id, c_.preset, metrics_of(mean_runs)));
+    if (c_.seeds > 1) {
+      auto& d = rec.score->details;
+      d["seeds"] = metrics_by_seed(rec.measurements, c_.preset).size();
+      if (!f.seed_failures.empty()) d["seed_failures"] = f.seed_failures;
+      if (auto ref = reference_id(); ref && !is_reference(id)) {
+        const auto cmp = compare_paired(metrics_by_seed(rec.measurements, c_.preset),
+                                        metrics_by_seed(archive_->measurements(*ref), c_.preset));
+        d["against_reference"] = to_json(cmp);
+      }
+    }
+    if (start_recheck(f, std::move(rec))) return false;
+    rec = std::move(*f.first_outcome);
+  }
+  if (rec.score) self->fitness = rec.score->total;
+  self->failed = rec.status == "failed";
+  self->fail_reason = rec.fail_reason;
+  std::vector<archive::Event> ev;
+  if (rec.score)
+    ev.push_back(EventLog::make("scored", id,
+                                {{"name", r.spec().name},
+                                 {"fitness", rec.score->total},
+                                 {"loss_score", rec.score->loss_score},
+                                 {"bench_score", rec.score->bench_score},
+                                 {"judge_score", rec.score->judge_score}}));
+  else
+    ev.push_back(EventLog::make("failed", id, {{"name", r.spec().name}, {"cause", rec.fail_reason}}));
+  if (self->parent) {
+    auto analysis = agents_.analyst->analyse(*self, all);
+    rec.analysis_text = analysis.text;
+    rec.insights = analysis.insights;
+    ev.push_back(EventLog::make("analysed", id,
+                                {{"name", r.spec().name}, {"analyst", c_.agents.analyst},
+                                 {"insights", rec.insights.size()}}));
+  }
+  // Where the time went: the loop's own overhead is wall - compile - lab.
+  const double compile = r.compile_seconds(), lab = r.lab_seconds();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.began).count();
+  rec.timing = {{"wall", wall},          {"compile", compile},           {"lab", lab},
+                {"worker", r.worker_seconds()}, {"propose", f.propose_seconds}, {"overhead", wall - compile - lab}};
+  if (auto st = archive_->record_outcome(id, rec, &ev); !st) {
+    err_ << "asiarch run: " << st.error().message << "\n";
+    return true;
+  }
+  events_->published(ev);
+  std::error_code ec;
+  std::filesystem::create_directories(workdir_ / "logs", ec);
+  (void)write_file_atomic(workdir_ / "logs" / (std::to_string(id) + ".log"), r.log());
+  return true;
+}
+
+bool Loop::start_replica(InFlight& f) {
+  if (f.seeds_started >= c_.seeds) return false;
+  CandidateRun& from = f.seed0 ? *f.seed0 : *f.run;
+  CandidateSpec spec = from.spec();
+  spec.source = from.built_source();
+  spec.max_repair_attempts = 1;
+  spec.max_runtime_revisions = 0;
+  spec.job.replica = true;
+  spec.job.seed = c_.seed + static_cast<std::uint64_t>(f.seeds_started);
+  ++f.seeds_started;
+  events_->emit("seed_started", spec.id, {{"name", spec.name}, {"seed", spec.job.seed}, {"of", c_.seeds}});
+  if (!f.seed0) f.seed0 = std::move(f.run);
+  f.run = std::make_unique<CandidateRun>(std::move(spec), deps());
+  return true;
+}
+
+// A scored design whose fitness beats the reference's (recheck 1; every scored design: 2) is evaluated again, from the source it
+// built, in a fresh worker: a design whose score depends on something other than its code (a
+// state it keeps, the time, a lucky race) shows as a disagreement. Keeps `rec` in `f` either way.
+bool Loop::start_recheck(InFlight& f, archive::Outcome rec) {
+  const int64_t id = f.run->spec().id;
+  auto ref = reference_id();
+  auto ref_score = ref ? archive_->score(*ref) : std::nullopt;
+  auto e = archive_->experiment(id);
+  const bool wanted = c_.recheck > 0 && rec.score && !is_reference(id) && e && e->origin != archive::Origin::baseline &&
+                      (c_.recheck >= 2 || (ref_score && rec.score->total > ref_score->total));
+  f.first_outcome = std::move(rec);
+  if (!wanted) return false;
+  CandidateSpec spec = f.run->spec();
+  spec.source = f.run->built_source();
+  spec.max_repair_attempts = 1;
+  spec.max_runtime_revisions = 0;
+  events_->emit("recheck_started", id,
+                {{"name", spec.name}, {"fitness", f.first_outcome->score->total},
+                 {"reference", ref_score ? nlohmann::json(ref_score->total) : nlohmann::json(nullptr)}});
+  f.first = std::move(f.run);
+  f.run = std::make_unique<CandidateRun>(std::move(spec), deps());
+  return true;
+}
+
+// Per task, the two evaluations' metrics must agree (the lab is deterministic for a seed: an
+// honest design gets the same numbers twice); any difference beyond rounding flags the design.
+void Loop::compare_recheck(archive::Outcome& first, const archive::Outcome& again, int64_t id) {
+  nlohmann::json detail = nlohmann::json::array();
+  std::vector<std::string> disagree;
+  if (again.status != "scored") disagree.push_back("the re-evaluation failed: " + again.fail_reason);
+  for (const auto& a : first.runs) {
+    auto b = std::find_if(again.runs.begin(), again.runs.end(), [&](const archive::TrainingRun& r) { return r.task == a.task; });
+    const double second = b == again.runs.end() ? std::nan("") : b->metric;
+    detail.push_back({{"task", a.task}, {"first", a.metric}, {"again", std::isfinite(second) ? nlohmann::json(second) : nlohmann::json(nullptr)}});
+    const double tolerance = a.metric_name == "accuracy" ? 0.02 : 0.01 * std::max(1.0, std::abs(a.metric));
+    if (again.status == "scored" && !(std::abs(a.metric - second) <= tolerance))
+      disagree.push_back(a.task + " " + format_number(a.metric) + " then " + format_number(second));
+  }
+  const bool agree = disagree.empty();
+  if (first.score) {
+    auto& d = first.score->details;
+    d["recheck"] = {{"agree", agree}, {"tasks", detail}};
+    if (!agree) {
+      std::string text = "re-evaluation in a fresh worker disagrees: ";
+      for (size_t i = 0; i < disagree.size(); ++i) text += (i ? "; " : "") + disagree[i];
+      if (!d.contains("flags") || !d["flags"].is_array()) d["flags"] = nlohmann::json::array();
+      d["flags"].push_back(text);
+      d["suspicious"] = true;
+    }
+  }
+  events_->emit("rechecked", id, {{"agree", agree}, {"tasks", detail}});
+}
+
+void Loop::summary(bool interrupted) {
+  // With JSON lines on stdout, the summary for people goes to stderr.
+  std::ostream& out_ = c_.events == "jsonl" ? err_ : this->out_;
+  // The program as the user can type it from here.
+  std::error_code rel_ec;
+  std::string prog = std::filesystem::relative(self_executable(), std::filesystem::current_path(), rel_ec).string();
+  if (rel_ec || prog.empty() || prog.rfind("..", 0) == 0) prog = self_executable();
+  else if (prog.find('/') != std::string::npos) prog = "./" + prog;
+  auto top = archive_->top(10);
+  out_ << "\n" << (interrupted ? "stopped" : "done") << ": " << evolved_done() << "/" << c_.budget
+       << " evolved experiments in " << workdir_.string() << "\n";
+  if (test_only_)
+    out_ << "TEST-ONLY preset " << c_.preset << ": 40 training steps, metrics at chance; this ranking is noise. "
+            "`--preset first` (minutes) or `explore` compare designs.\n";
+  out_ << "\non " << c_.preset << " (the top " << top.size() << " by fitness):\n";
+  std::vector<int64_t> ids;
+  for (const auto& [id, total] : top) ids.push_back(id);
+  print_rows(out_, design_rows(*archive_, ids, c_.preset, c_.preset));
+  const auto fixed = stage_baseline_ids();  // the reference first, then the run's stage baselines
+  for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, ids, fixed[i], c_.preset);
+  int failed = 0;
+  for (const auto& e : archive_->experiments()) failed += e.status == "failed";
+  // The ladder's rungs and the held-out tasks, each with the designs evaluated there.
+  // In the ladder's order, then any other stage (a rung of an earlier configuration), held-out last.
+  std::vector<std::string> stage_presets, held_out_presets;
+  for (const auto& rung : rungs()) stage_presets.push_back(rung);
+  for (const auto& e : archive_->experiments())
+    for (const auto& st : archive_->stages(e.id)) {
+      auto& into = st.preset.find(lab::kHeldOutSuffix) != std::string::npos ? held_out_presets : stage_presets;
+      if (std::find(into.begin(), into.end(), st.preset) == into.end()) into.push_back(st.preset);
+    }
+  stage_presets.insert(stage_presets.end(), held_out_presets.begin(), held_out_presets.end());
+  std::string below = c_.preset;
+  for (const auto& sp : stage_presets) {
+    std::vector<std::pair<double, int64_t>> order;
+    std::vector<int64_t> unscored;
+    for (const auto& e : archive_->experiments())
+      for (const auto& st : archive_->stages(e.id))
+        if (st.preset == sp) {
+          if (st.status == "scored") order.emplace_back(st.score.total, e.id);
+          else unscored.push_back(e.id);
+        }
+    std::stable_sort(order.begin(), order.end(), [](const auto& l, const auto& r) { return l.first > r.first; });
+    std::vector<int64_t> at;
+    for (const auto& [f, id] : order) at.push_back(id);
+    if (at.empty() && unscored.empty()) continue;
+    const bool held = sp.find(lab::kHeldOutSuffix) != std::string::npos;
+    out_ << "\n" << (held ? "held-out tasks, " : "ladder rung ") << sp
+         << (held ? " (never used for selection):" : ":") << "\n";
+    print_rows(out_, design_rows(*archive_, at, sp, c_.preset));
+    for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, at, fixed[i], sp);
+    for (int64_t id : unscored) {
+      for (const auto& st : archive_->stages(id))
+        if (st.preset == sp) out_ << "  #" << id << " FAILED: " << st.fail_reason << "\n";
+    }
+    if (!held) {
+      std::vector<double> x, y;
+      for (int64_t id : at)
+        if (auto f0 = fitness_on(id, below)) {
+          x.push_back(*f0);
+          y.push_back(*fitness_on(id, sp));
+        }
+      const auto rho = lab::spearman(x, y);
+      out_ << "  rank agreement with " << below << ": Spearman "
+           << (rho ? format_number(*rho) : std::string("undefined")) << " over " << x.size() << " design(s)\n";
+      below = sp;
+    }
+  }
+  if (failed) out_ << "  (" << failed << " failed; `" << prog << " ls --workdir " << c_.workdir << "` lists them)\n";
+  // The best evolved design, else the best of all.
+  std::optional<int64_t> best;
+  for (const auto& [id, total] : archive_->top(1000)) {
+    auto e = archive_->experiment(id);
+    if (e && e->origin == archive::Origin::evolved) {
+      best = id;
+      break;
+    }
+  }
+  if (!best && !top.empty()) best = top.front().first;
+  if (best) {
+    auto e = archive_->experiment(*best);
+    const auto path = workdir_ / "best" / (e->name + ".cpp");
+    (void)write_file_atomic(path, e->source);
+    out_ << "\nbest design: #" << *best << " " << e->name << ", source in " << path.string() << "\n"
+         << [&] {
+              // "Best" is by fitness; whether it beats the reference is the paired verdict's to say.
+              auto sc = archive_->score(*best);
+              if (!sc || !sc->details.contains("against_reference")) return std::string();
+              const std::string v = sc->details["against_reference"].value("verdict", "");
+              return "against DeltaNet, paired by seed: " + v +
+                     (v == "better" ? "\n" : " (the best by fitness, not shown to beat DeltaNet)\n");
+            }()
+         << "inspect it:  " << prog << " show " << *best << " --workdir " << c_.workdir << "\n"
+         << "             " << prog << " history " << *best << " --workdir " << c_.workdir << "\n"
+         << "             " << prog << " lineage " << *best << " --workdir " << c_.workdir << "\n"
+         << "             " << prog << " top --workdir " << c_.workdir << "\n";
+  }
+  if (interrupted) out_ << "re-run the same command to resume\n";
+}
+
+std::vector<std::string> Loop::rungs() const {
+  if (!c_.ladder.empty()) return c_.ladder;
+  if (c_.promote > 0) return {c_.promote_preset};
+  return {};
+}
+
+// The ladder: each rung re-evaluates the reference and the best share of the candidates (evolved
+// and hand-written designs, never a flagged one) scored on the rung below (at most `promote` of them), on `stage_seeds` seeds; how well each rung's
+// order predicts the next is its Spearman correlation, over the designs scored on both.
+bool Loop::promote() {
+  const auto ladder = rungs();
+  if (ladder.empty()) return true;
+  std::vector<int64_t> below;  // evolved, not suspicious, best first on the rung below
+  for (const auto& [id, total] : archive_->top(1000000)) {
+    auto e = archive_->experiment(id);
+    auto s = archive_->score(id);
+    if (e && e->origin != archive::Origin::baseline && s && !s->details.value("suspicious", false)) below.push_back(id);
+  }
+  std::string below_preset = c_.preset;
+  for (const auto& rung : ladder) {
+    // Baselines alone on a rung compare nothing, and a larger rung is the dearest part of a run.
+    if (below.empty()) {
+      note("ladder: no candidate scored on " + below_preset + ", so " + rung + " and the rungs above it are skipped");
+      break;
+    }
+    size_t keep = static_cast<size_t>(std::ceil(c_.promote_share * static_cast<double>(below.size()) - 1e-9));
+    if (c_.promote > 0) keep = std::min(keep, static_cast<size_t>(c_.promote));
+    keep = std::max<size_t>(keep, 1);
+    std::vector<int64_t> ids = stage_baseline_ids();  // the reference first: the rest are scored against it
+    const size_t fixed = ids.size();
+    ids.insert(ids.end(), below.begin(), below.begin() + static_cast<std::ptrdiff_t>(std::min(keep, below.size())));
+    note("ladder: " + rung + " gets " + names_of(ids, fixed) + " and the best " + std::to_string(ids.size() - fixed) + " of " +
+         std::to_string(below.size()) + " candidate(s) on " + below_preset + ", " +
+         std::to_string(c_.stage_seeds) + " seed(s) each (Ctrl-C stops; re-running resumes)");
+    for (int64_t id : ids) {
+      bool done = false;
+      for (const auto& st : archive_->stages(id)) done = done || st.preset == rung;
+      if (!done && !evaluate_stage(id, rung, c_.seed)) return false;
+    }
+    std::vector<double> x, y;
+    for (int64_t id : ids) {
+      auto a = fitness_on(id, below_preset), b = fitness_on(id, rung);
+      if (a && b) {
+        x.push_back(*a);
+        y.push_back(*b);
+      }
+    }
+    const auto rho = lab::spearman(x, y);
+    events_->emit("ladder_rung", std::nullopt,
+                  {{"preset", rung}, {"below", below_preset}, {"promoted", ids}, {"pairs", x.size()},
+                   {"spearman", rho ? nlohmann::json(*rho) : nlohmann::json(nullptr)}});
+    std::vector<std::pair<double, int64_t>> next;
+    for (size_t i = fixed; i < ids.size(); ++i)
+      if (auto f = fitness_on(ids[i], rung)) next.emplace_back(*f, ids[i]);
+    std::stable_sort(next.begin(), next.end(), [](const auto& l, const auto& r) { return l.first > r.first; });
+    below.clear();
+    for (const auto& [f, id] : next) below.push_back(id);
+    below_preset = rung;
+  }
+  return true;
+}
+
+// The final report's held-out tasks: the reference and the best `held_out` candidates (evolved or
+// hand-written) on the run's preset, once the search is over. Nothing here is read by selection: the Researcher, the
+// parent choice and the ladder see first-stage and rung scores only.
+bool Loop::held_out_report() {
+  if (c_.held_out <= 0) return true;
+  auto p = load_preset_arg(c_.preset, c_.presets_file);
+  if (!p || p->held_out_tasks.empty()) return true;
+  const std::string preset = c_.preset + lab::kHeldOutSuffix;
+  std::vector<int64_t> ids = stage_baseline_ids();
+  const size_t fixed = ids.size();
+  for (const auto& [id, total] : archive_->top(1000000)) {
+    if (ids.size() - fixed >= static_cast<size_t>(c_.held_out)) break;
+    auto e = archive_->experiment(id);
+    auto s = archive_->score(id);
+    if (e && e->origin != archive::Origin::baseline && s && !s->details.value("suspicious", false)) ids.push_back(id);
+  }
+  if (ids.size() == fixed) {
+    note("held-out tasks (" + preset + "): no candidate to report on, skipped");
+    return true;
+  }
+  note("held-out tasks (" + preset + "): " + names_of(ids, fixed) + " and the best " + std::to_string(ids.size() - fixed) +
+       " candidate(s), " + std::to_string(c_.stage_seeds) + " seed(s) each; reported, never selected on");
+  for (int64_t id : ids) {
+    bool done = false;
+    for (const auto& st : archive_->stages(id)) done = done || st.preset == preset;
+    if (!done && !evaluate_stage(id, preset, c_.seed + p->held_out_seed_offset)) return false;
+  }
+  return true;
+}
+
+bool Loop::evaluate_stage(int64_t id, const std::string& preset, std::uint64_t first_seed) {
+  auto e = archive_->experiment(id);
+  if (!e) return true;
+  std::string source = e->source;  // the Engineer's final, built source when there is one
+  for (const auto& a : archive_->compile_attempts(id))
+    if (a.ok) source = a.source;
+  const bool held_out = preset.size() > std::strlen(lab::kHeldOutSuffix) &&
+                        preset.compare(preset.size() - std::strlen(lab::kHeldOutSuffix), std::string::npos,
+                                       lab::kHeldOutSuffix) == 0;
+  CandidateSpec spec;
+  spec.id = id;
+  spec.name = e->name;
+  spec.source = source;
+  spec.job = base_job_;
+  spec.job.experiment = id;
+  spec.job.preset = preset;
+  if (held_out) spec.job.tasks = {};  // the held-out set is whole, whatever --tasks chose
+  spec.job.name = e->name + ".cpp";  // compiled before: a cache hit
+  spec.job.reference_parameters = 0;  // the worker counts DeltaNet's at this preset's width
+  if (!is_reference(id)) spec.job.references = references_on(preset);
+  spec.max_repair_attempts = 1;
+  spec.max_runtime_revisions = 0;
+  spec.stage_preset = preset;
+  events_->emit("promoted", id, {{"name", e->name}, {"preset", preset}, {"stage_preset", preset}, {"seeds", c_.stage_seeds}});
+  archive::StageResult st;
+  st.preset = preset;
+  st.score = {0, 0, 0, 0, nlohmann::json::object()};
+  std::optional<WorkerOutcome> report;
+  std::vector<std::string> seed_failures;
+  std::string log;
+  for (int k = 0; k < std::max(1, c_.stage_seeds); ++k) {
+    CandidateSpec s = spec;
+    s.job.seed = first_seed + static_cast<std::uint64_t>(k);
+    s.job.replica = k > 0;
+    if (k > 0) events_->emit("seed_started", id, {{"name", e->name}, {"seed", s.job.seed}, {"of", c_.stage_seeds}, {"stage_preset", preset}});
+    CandidateRun run(s, deps());
+    calls_->working_on(id);
+    while (!run.step()) {
+      if (cancel_.cancelled()) {
+        run.cancel();
+        return false;
+      }
+      executor_->wait(20);
+    }
+    archive::Outcome& rec = run.outcome();
+    log += run.log();
+    if (k == 0) {
+      st.runs = rec.runs;
+      st.status = rec.status;
+      st.fail_reason = rec.fail_reason;
+      if (rec.status != "scored") break;  // a design that fails its first seed is not run again
+      report = run.evaluation();
+    } else if (rec.status != "scored") {
+      seed_failures.push_back("seed " + std::to_string(s.job.seed) + ": " + rec.fail_reason);
+    }
+    if (rec.status == "scored") {
+      auto m = measurements_of(rec.runs, s.job.seed);
+      st.measurements.insert(st.measurements.end(), m.begin(), m.end());
+    }
+  }
+  if (st.status == "scored" && report && report->result.report) {
+    const auto mean_runs = with_mean_metrics(st.runs, st.measurements);
+    const Metrics base = is_reference(id) ? metrics_of(mean_runs) : baseline_metrics(preset).value_or(Metrics{});
+    agents::JudgeInput ji;
+    ji.report = &*report->result.report;
+    ji.reference_parameters = report->result.reference_parameters;
+    st.score = score(*agents_.judge, ji, mean_runs, base, flag_bound(id, preset, metrics_of(mean_runs)));
+    auto& d = st.score.details;
+    d["seeds"] = metrics_by_seed(st.measurements, preset).size();
+    if (!seed_failures.empty()) d["seed_failures"] = seed_failures;
+    if (auto ref = reference_id(); ref && !is_reference(id))
+      d["against_reference"] = to_json(compare_paired(metrics_by_seed(st.measurements, preset),
+                                                      metrics_by_seed(archive_->measurements(*ref), preset)));
+  }
+  std::vector<archive::Event> ev{
+      st.status == "scored"
+          ? EventLog::make("stage_scored", id, {{"name", e->name}, {"stage_preset", preset}, {"fitness", st.score.total}})
+          : EventLog::make("stage_failed", id, {{"name", e->name}, {"stage_preset", preset}, {"cause", st.fail_reason}})};
+  if (auto r = archive_->record_stage(id, st, &ev); !r) err_ << "asiarch run: " << r.error().message << "\n";
+  else events_->published(ev);
+  std::error_code ec;
+  std::filesystem::create_directories(workdir_ / "logs", ec);
+  std::string file = preset;
+  std::replace(file.begin(), file.end(), '/', '-');
+  (void)write_file_atomic(workdir_ / "logs" / (std::to_string(id) + "-" + file + ".log"), log);
+  return true;
+}
+
+void Loop::publish(const std::string& state) {
+  if (!control_) return;
+  nlohmann::json running = nlohmann::json::array();
+  for (const auto& f : running_) running.push_back({{"id", f.run->spec().id}, {"name", f.run->spec().name}});
+  nlohmann::json llm = nullptr;
+  if (agents_.llm)
+    llm = {{"spent_usd", agents_.llm->spent_usd()},
+           {"budget_usd", c_.llm.budget_usd},
+           {"breaker", agents_.llm->paused_for() > 0 ? "open" : "closed"},
+           {"paused_for_seconds", agents_.llm->paused_for()},
+           {"reason", agents_.llm->pause_reason()}};
+  control_->publish({{"state", state},
+                     {"running", running},
+                     {"workers", c_.workers},
+                     {"budget", c_.budget},
+                     {"preset", c_.preset},
+                     {"agents", {{"researcher", c_.agents.researcher}, {"engineer", c_.agents.engineer},
+                                 {"analyst", c_.agents.analyst}, {"judge", c_.agents.judge}}},
+                     {"llm", llm}});
+}
+
+void Loop::reload(const Result<RunConfig>& next) {
+  if (!next) {
+    events_->emit("config_refused", std::nullopt, {{"reason", next.error().message}, {"kept", "the running configuration"}});
+    return;
+  }
+  RunConfig n = next.value();
+  static const std::set<std::string> live = {"budget", "workers", "pool_size", "parent_top", "references",
+                                             "max_repair_attempts", "max_runtime_revisions", "recheck",
+                                             "max_proposal_tries", "plugin_max_kb"};
+  nlohmann::json applied = nlohmann::json::array(), restart = nlohmann::json::array();
+  for (const auto& s : run_settings()) {
+    if (s.get(given_) == s.get(n)) continue;
+    if (live.count(s.key)) {
+      s.set(given_, s.get(n));
+      s.set(c_, s.get(n));
+      if (s.key == "budget" && control_ && c_.budget == 0) c_.budget = std::numeric_limits<int>::max();
+      applied.push_back(s.key);
+    } else {
+      restart.push_back(s.key);
+    }
+  }
+  if (!c_.gpus.empty()) c_.workers = static_cast<int>(c_.gpus.size());  // one worker per GPU, whatever the file says
+  events_->emit("config_reloaded", std::nullopt, {{"applied", applied}, {"needs_restart", restart}});
+}
+
+bool Loop::paused() {
+  if (!control_) return false;
+  const bool now = control_->paused.load();
+  if (now != was_paused_) events_->emit(now ? "paused" : "resumed", std::nullopt);
+  if (was_paused_ && !now) failed_proposals_ = 0;  // resuming tries the Researcher again
+  was_paused_ = now;
+  return now;
+}
+
+int Loop::run() {
+  if (control_ && c_.budget == 0) c_.budget = std::numeric_limits<int>::max();  // the daemon: keep going
+  if (auto st = setup(); !st) {
+    err_ << "asiarch run: " << st.error().message << "\n";
+    return 1;
+  }
+  seed_experiments();
+  adopt_hand_written();
+  events_->emit("run_started", std::nullopt,
+                {{"preset", c_.preset},
+                 {"budget", c_.budget},
+                 {"done", evolved_done()},
+                 {"workers", c_.workers},
+                 {"executor", executor_->name()},
+                 {"seed", c_.seed},
+                 {"agents",
+                  {{"researcher", c_.agents.researcher},
+                   {"engineer", c_.agents.engineer},
+                   {"analyst", c_.agents.analyst},
+                   {"judge", c_.agents.judge}}}});
+  if (test_only_)
+    note("preset " + c_.preset + " is TEST-ONLY: at 40 steps every metric is at chance and rankings are noise; "
+         "use --preset first or explore to compare designs");
+  bool interrupted = false;
+  bool refill = true;
+  std::string stop_reason;  // why the run stopped short, as an error
+  std::string done_reason = "done";
+  for (;;) {
+    if (cancel_.cancelled()) {
+      interrupted = true;
+      break;
+    }
+    if (control_)
+      if (auto offer = control_->take_offer()) {
+        reload(*offer);
+        refill = true;
+      }
+    // Fill the workers: interrupted or queued experiments first, then new proposals.
+    // The archive is read only when something changed: at the start and after each finish.
+    while (refill && static_cast<int>(running_.size()) < c_.workers) {
+      std::optional<int64_t> next;
+      // Fitness is measured against DeltaNet: it goes first, the rest wait for it.
+      const bool have_reference = baseline_metrics().has_value() || !reference_id();
+      for (int64_t id : archive_->with_status("proposed")) {
+        bool busy = failed_to_start_.count(id) > 0;
+        for (const auto& r : running_) busy = busy || r.run->spec().id == id;
+        if (!busy && (have_reference || is_reference(id))) {
+          next = id;
+          break;
+        }
+      }
+      // Evolved proposals wait for the baseline that fitness is measured against.
+      if (!next && evolved_done() + evolved_pending() < c_.budget && have_reference && !paused()) next = propose();
+      if (!next) break;
+      if (auto st = start(*next); !st) {
+        err_ << "asiarch run: #" << *next << ": " << st.error().message << "\n";
+        failed_to_start_.insert(*next);
+      }
+    }
+    refill = false;
+    publish(paused() ? "paused" : running_.empty() ? "idle" : "running");
+    if (running_.empty() && control_ && control_->keep_serving &&
+        (paused() || evolved_done() + evolved_pending() >= c_.budget || (agents_.llm && agents_.llm->budget_spent()) ||
+         failed_proposals_ >= kMaxFailedProposals)) {
+      // The daemon: nothing to do now; it keeps serving (and watching the plugin folder) until stopped.
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      adopt_hand_written();
+      refill = true;
+      continue;
+    }
+    if (running_.empty()) {
+      // Nothing in flight and nothing started: the budget is met, or proposing failed.
+      if (evolved_done() + evolved_pending() >= c_.budget) break;
+      if (agents_.llm && agents_.llm->budget_spent()) {
+        done_reason = "the LLM budget is spent";
+        break;
+      }
+      if (failed_proposals_ >= kMaxFailedProposals) {
+        stop_reason = "the Researcher failed " + std::to_string(failed_proposals_) + " times in a row: " +
+                      last_proposal_failure_;
+        break;
+      }
+      if (agents_.llm && agents_.llm->paused_for() > 0) {
+        // LLM roles are paused: wait out the cool-down (Ctrl-C still stops), then propose again.
+        std::this_thread::sleep_for(std::chrono::milliseconds(
+            static_cast<int64_t>(std::min(agents_.llm->paused_for(), 0.5) * 1000) + 1));
+      }
+      refill = true;
+      continue;
+    }
+    for (auto it = running_.begin(); it != running_.end();) {
+      calls_->working_on(it->run->spec().id);
+      if (it->run->step() && finish(*it)) {
+        it = running_.erase(it);
+        adopt_hand_written();
+        refill = true;
+      } else {
+        ++it;
+      }
+    }
+    if (control_ && adopt_hand_written()) refill = true;  // the daemon watches the plugin folder throughout
+    // A finished compile worker waits for this poll: 10 ms costs little and is 0.5% of a smoke
+    // experiment. An evaluating one that waits on a reply is answered as soon as it asks.
+    executor_->wait(10);
+  }
+  if (interrupted) {
+    // Unfinished experiments stay "proposed" and are evaluated again on resume.
+    for (auto& r : running_) {
+      r.run->cancel();
+      events_->emit("experiment_stopped", r.run->spec().id, {{"name", r.run->spec().name}});
+    }
+    running_.clear();
+  }
+  publish("stopping");
+  if (!interrupted && evolved_done() >= c_.budget) interrupted = !promote() || !held_out_report();
+  pool_->shutdown();
+  events_->emit("run_stopped", std::nullopt,
+                {{"reason", interrupted ? "interrupted" : stop_reason.empty() ? done_reason : stop_reason},
+                 {"evolved_done", evolved_done()},
+                 {"budget", c_.budget}});
+  summary(interrupted);
+  if (!stop_reason.empty()) {
+    err_ << "asiarch run: stopped: " << stop_reason << "\n";
+    return 1;
+  }
+  if (control_ && control_->keep_serving) return 0;  // the daemon stops by being told to
+  return interrupted ? 130 : 0;
+}
+
+}  // namespace
+
+int run_discovery(const RunConfig& config, std::ostream& out, std::ostream& err, const CancelToken& cancel,
+                  LoopControl* control) {
+  Loop loop(config, out, err, cancel, control);
+  return loop.run();
+}
+
+}  // namespace asiarch::host

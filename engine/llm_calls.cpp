@@ -1,0 +1,62 @@
+#include "engine/llm_calls.h"
+
+namespace asiarch::host {
+
+void ArchiveCallLog::attach(int64_t experiment) {
+  if (!archive_ || unattached_.empty()) return;
+  (void)archive_->attach_llm_calls(unattached_, experiment);
+  unattached_.clear();
+}
+
+void ArchiveCallLog::record(const agents::llm::Call& c) {
+  if (!archive_) return;
+  archive::LlmCall a;
+  a.experiment = experiment_;
+  a.role = c.role;
+  a.purpose = c.purpose;
+  a.model = c.model;
+  a.template_name = c.template_name;
+  a.template_version = c.template_version;
+  a.request = c.request;
+  a.key = c.key;
+  a.response = c.response;
+  a.latency_seconds = c.latency_seconds;
+  a.prompt_tokens = c.prompt_tokens;
+  a.completion_tokens = c.completion_tokens;
+  a.tokens_estimated = c.tokens_estimated;
+  a.cost_usd = c.replayed ? 0 : c.cost_usd;
+  a.http_status = c.http_status;
+  a.retries = c.retries;
+  a.error = c.error;
+  a.replayed = c.replayed;
+  a.outcome = c.outcome;
+  auto id = archive_->add_llm_call(a);
+  if (id && !experiment_) unattached_.push_back(*id);
+  if (events_)
+    events_->emit("llm_call", experiment_,
+                  {{"role", c.role},
+                   {"purpose", c.purpose},
+                   {"model", c.model},
+                   {"tokens", c.prompt_tokens + c.completion_tokens},
+                   {"cost_usd", a.cost_usd},
+                   {"seconds", c.latency_seconds},
+                   {"retries", c.retries},
+                   {"replayed", c.replayed},
+                   {"error", c.error},
+                   {"outcome", c.outcome}});
+}
+
+std::optional<agents::llm::Call> ArchiveCallLog::replay(const std::string& key) {
+  if (!archive_) return std::nullopt;
+  auto a = archive_->answered_llm_call(key);
+  if (!a) return std::nullopt;
+  agents::llm::Call c;
+  c.response = a->response;
+  c.http_status = a->http_status;
+  c.prompt_tokens = a->prompt_tokens;
+  c.completion_tokens = a->completion_tokens;
+  c.tokens_estimated = a->tokens_estimated;
+  return c;
+}
+
+}  // namespace asiarch::host
