@@ -91,7 +91,8 @@ int run_baselines(const BaselinesArgs& a) {
   }
   // DeltaNet first: it is the reference the others are monitored against.
   std::sort(files.begin(), files.end(), [](const std::string& x, const std::string& y) {
-    const bool dx = x.find("/delta_net.cpp") != std::string::npos, dy = y.find("/delta_net.cpp") != std::string::npos;
+    const std::string ref = "/" + std::string(lab::kReferenceDesign) + ".cpp";
+    const bool dx = x.find(ref) != std::string::npos, dy = y.find(ref) != std::string::npos;
     return dx != dy ? dx : x < y;
   });
   auto jit = make_jit_context(a.cache_dir);

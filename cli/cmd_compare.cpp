@@ -242,7 +242,7 @@ int run_ladder(const LadderArgs& a) {
   }
   for (const auto& e : ar.experiments())
     for (const auto& st : ar.stages(e.id))
-      if (st.preset.find(lab::kHeldOutSuffix) == std::string::npos &&
+      if (!lab::is_held_out(st.preset) &&
           std::find(rungs.begin(), rungs.end(), st.preset) == rungs.end())
         rungs.push_back(st.preset);
   nlohmann::json j = nlohmann::json::array();

@@ -60,12 +60,11 @@ int run_eval(const EvalArgs& a) {
     return 2;
   }
   job.reference_parameters = prepared->reference_parameters;
-  std::function<void(const nlohmann::json&)> progress;
+  std::function<void(const Progress&)> progress;
   if (!a.quiet && !a.json)
-    progress = [](const nlohmann::json& m) {
-      const std::string kind = m.value("kind", "");
-      if (kind != "stage" && kind != "training_progress" && kind != "compiled")
-        std::cerr << "  " << lab::describe_progress(m) << "\n";
+    progress = [](const Progress& p) {
+      if (p.kind != ProgressKind::training_progress && p.kind != ProgressKind::compiled)
+        std::cerr << "  " << lab::describe_progress(to_message(p)) << "\n";
     };
   auto out = run_job(job, *source, scratch / "candidate", settings, progress);
   if (!out) {

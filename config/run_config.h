@@ -11,6 +11,7 @@
 #include "agents/factory.h"
 #include "archive/selection.h"
 #include "exec/slurm.h"
+#include "lab/names.h"
 #include "worker/sandbox.h"
 #include "util/result.h"
 
@@ -37,7 +38,7 @@ struct RunConfig {
   int max_proposal_tries = 3;      // a Researcher answer refused as a duplicate is asked again this many times in all
   std::string executor = "local";  // where built candidates are gated and trained
   std::string events = "text";     // what `run` prints: text (progress lines) | jsonl (one event a line)
-  std::vector<std::string> baselines = {"linear_attention", "delta_net", "gated_delta_net", "mamba2"};
+  std::vector<std::string> baselines = {"linear_attention", lab::kReferenceDesign, "gated_delta_net", "mamba2"};
   int recheck = 1;                 // 1: a design that beats the reference is evaluated again in a fresh worker
   int seeds = 1;                   // seeds per evaluation on `preset`; fitness is measured on their mean
   int promote = -1;                // the ladder: at most this many evolved designs per rung (-1: 2 on explore, else 0; 0 with no ladder: off)

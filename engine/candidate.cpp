@@ -82,7 +82,7 @@ bool CandidateRun::already_built() {
 void CandidateRun::start_compile() {
   if (already_built()) return;
   WorkerJob job = spec_.job;
-  job.kind = "compile";
+  job.kind = JobKind::compile;
   job.keep_alive = true;
   auto w = deps_.pool.start(job, source_);
   if (!w) {
@@ -253,9 +253,8 @@ bool CandidateRun::step() {
       start_compile();
       return phase_ == Phase::done;
     }
-    bool written = false;
-    for (auto& m : read_messages(*compile_job_)) written = written || m.value("kind", "") == "result_written";
-    if (written) compiled(peek_result(*compile_job_), true);
+    (void)read_messages(*compile_job_);  // a compile job's progress is its compiled summary, recorded from its result
+    if (compile_job_->awaiting_next) compiled(peek_result(*compile_job_), true);
     else if (auto o = poll_job(*compile_job_)) compiled(*o, false);
     return phase_ == Phase::done;
   }
@@ -268,7 +267,7 @@ bool CandidateRun::step() {
     }
     if (!eval_job_) {
       WorkerJob job = spec_.job;
-      job.kind = "evaluate";
+      job.kind = JobKind::evaluate;
       Result<Executor::JobId> id = make_error("");
       if (warm_) {
         id = deps_.executor.submit_warm(std::move(*warm_), job, source_);
@@ -286,17 +285,16 @@ bool CandidateRun::step() {
       eval_job_ = *id;
     }
     auto u = deps_.executor.poll(*eval_job_);
-    for (auto& m : u.messages) {
-      const std::string kind = m.value("kind", "");
-      if (kind == "stage" || kind == "compiled") continue;
-      nlohmann::json data = m;
-      data.erase("kind");
-      if (kind == "worker_started") data["role"] = "evaluate";
-      if (kind == "gate") {  // "name" names the experiment in every event
+    // Each progress item becomes the event the host's vocabulary names for its kind.
+    for (auto& p : u.messages) {
+      if (p.kind == ProgressKind::compiled) continue;
+      nlohmann::json data = std::move(p.data);
+      if (p.kind == ProgressKind::worker_started) data["role"] = "evaluate";
+      if (p.kind == ProgressKind::gate) {  // "name" names the experiment in every event
         data["gate"] = data["name"];
         data.erase("name");
       }
-      emit(kind, std::move(data));
+      emit(name_of(p.kind), std::move(data));
     }
     if (u.outcome) evaluated(std::move(*u.outcome));
     return phase_ == Phase::done;

@@ -22,7 +22,7 @@ namespace asiarch::host {
 class WorkerPool;
 
 struct ExecUpdate {
-  std::vector<nlohmann::json> messages;  // progress since the last poll, oldest first
+  std::vector<Progress> messages;  // progress since the last poll, oldest first, as the host kept it
   std::optional<WorkerOutcome> outcome;  // once the job has ended
 };
 
@@ -57,11 +57,14 @@ struct ExecutorOptions {
   std::function<std::filesystem::path(const WorkerJob&, const std::string& source)> built_object;
 };
 
-// "local": the pool's sandboxed workers; "slurm": batch jobs (exec/slurm_executor.cpp). An
-// unknown name is an error listing the known ones.
+// The executor named `name`, from the table in exec/executors.cpp ("local": the pool's sandboxed
+// workers; "slurm": batch jobs). An unknown name is an error listing the known ones.
 Result<std::unique_ptr<Executor>> make_executor(const std::string& name, WorkerPool& pool,
                                                 const ExecutorOptions& options = {});
-Result<std::unique_ptr<Executor>> make_slurm_executor(WorkerPool& pool, const ExecutorOptions& options);
 std::vector<std::string> known_executors();
+
+// The makers the table names, one per executor file.
+Result<std::unique_ptr<Executor>> make_local_executor(WorkerPool& pool, const ExecutorOptions& options);
+Result<std::unique_ptr<Executor>> make_slurm_executor(WorkerPool& pool, const ExecutorOptions& options);
 
 }  // namespace asiarch::host

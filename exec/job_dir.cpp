@@ -20,7 +20,7 @@ constexpr const char* kProgress = "progress.jsonl";
 // cache, preparing that cache first when the node has none. What was done, as a progress message.
 nlohmann::json install_objects(const std::filesystem::path& dir, const JobFile& f, const WorkerSettings& settings,
                                const std::filesystem::path& scratch) {
-  nlohmann::json note = {{"kind", "node_cache"}, {"objects_sent", 0}, {"installed", 0}, {"prepared", false}};
+  nlohmann::json note = {{"objects_sent", 0}, {"installed", 0}, {"prepared", false}};
   std::vector<std::string> keys;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir / "objects", ec))
@@ -111,8 +111,8 @@ Result<std::optional<WorkerOutcome>> read_outcome_file(const std::filesystem::pa
   }
 }
 
-std::vector<nlohmann::json> read_progress(const std::filesystem::path& dir, std::uintmax_t& offset) {
-  std::vector<nlohmann::json> out;
+std::vector<Progress> read_progress(const std::filesystem::path& dir, std::uintmax_t& offset) {
+  std::vector<Progress> out;
   std::ifstream in(dir / kProgress, std::ios::binary);
   if (!in) return out;
   in.seekg(static_cast<std::streamoff>(offset));
@@ -120,8 +120,9 @@ std::vector<nlohmann::json> read_progress(const std::filesystem::path& dir, std:
   while (std::getline(in, line)) {
     if (in.eof()) break;  // no newline yet: the node is still writing it
     offset += line.size() + 1;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object()) out.push_back(std::move(j));
+    auto j = parse_message(line);
+    if (!j) continue;
+    if (auto p = progress_from(*j)) out.push_back(std::move(*p));
   }
   return out;
 }
@@ -144,16 +145,16 @@ int run_job_dir(const std::filesystem::path& dir) {
   const auto scratch = std::filesystem::path(tmp && *tmp ? tmp : "/tmp") /
                        ("asiarch-job-" + std::to_string(::getpid()) + "-" + std::to_string(f->job.experiment));
   std::ofstream progress(dir / kProgress, std::ios::app | std::ios::binary);
-  auto write = [&](const nlohmann::json& m) {
-    progress << m.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  auto write = [&](const Progress& p) {
+    progress << to_message(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     progress.flush();
   };
   nlohmann::json node = install_objects(dir, *f, settings, scratch);
-  auto out = run_job(f->job, f->source, scratch / "job", settings, [&](const nlohmann::json& m) {
-    if (m.value("kind", "") == "compiled") node["cache_hit"] = m.value("cache_hit", false);
-    write(m);
+  auto out = run_job(f->job, f->source, scratch / "job", settings, [&](const Progress& p) {
+    if (p.kind == ProgressKind::compiled) node["cache_hit"] = p.data.value("cache_hit", false);
+    write(p);
   });
-  write(node);  // what the node's cache did for this job: a hit means the source was not compiled again
+  write({ProgressKind::node_cache, node});  // what the node's cache did for this job: a hit means the source was not compiled again
   std::error_code ec;
   std::filesystem::remove_all(scratch, ec);
   WorkerOutcome o;

@@ -30,7 +30,8 @@ Status write_outcome_file(const std::filesystem::path& dir, const WorkerOutcome&
 Result<std::optional<WorkerOutcome>> read_outcome_file(const std::filesystem::path& dir);
 
 // The progress lines complete since byte `offset` (which moves past them).
-std::vector<nlohmann::json> read_progress(const std::filesystem::path& dir, std::uintmax_t& offset);
+// A line whose kind is not a ProgressKind is skipped: the file cannot name any other event.
+std::vector<Progress> read_progress(const std::filesystem::path& dir, std::uintmax_t& offset);
 
 // The node's side: runs the job in DIR to its end. 0 when an outcome was written.
 int run_job_dir(const std::filesystem::path& dir);

@@ -22,10 +22,10 @@ class LocalExecutor : public Executor {
     if (!w) return w.error();
     const JobId id = ++next_;
     Job j{std::move(*w)};
-    j.pending.push_back({{"kind", "worker_started"},
-                         {"pid", j.worker.process.pid},
-                         {"executor", "local"},
-                         {"confinement", j.worker.process.confinement}});
+    j.pending.push_back({ProgressKind::worker_started,
+                         {{"pid", j.worker.process.pid},
+                          {"executor", "local"},
+                          {"confinement", j.worker.process.confinement}}});
     jobs_.emplace(id, std::move(j));
     pool_.keep_spares();  // the next job's worker starts while this one runs
     return id;
@@ -87,7 +87,7 @@ class LocalExecutor : public Executor {
   struct Job {
     RunningJob worker;
     bool ended = false;
-    std::vector<nlohmann::json> pending;
+    std::vector<Progress> pending;
   };
   WorkerPool& pool_;
   JobId next_ = 0;
@@ -96,14 +96,8 @@ class LocalExecutor : public Executor {
 
 }  // namespace
 
-std::vector<std::string> known_executors() { return {"local", "slurm"}; }
-
-Result<std::unique_ptr<Executor>> make_executor(const std::string& name, WorkerPool& pool, const ExecutorOptions& options) {
-  if (name == "local") return std::unique_ptr<Executor>(std::make_unique<LocalExecutor>(pool));
-  if (name == "slurm") return make_slurm_executor(pool, options);
-  std::string known;
-  for (const auto& k : known_executors()) known += (known.empty() ? "" : ", ") + k;
-  return make_error("executor: unknown executor \"" + name + "\"; known executors: " + known);
+Result<std::unique_ptr<Executor>> make_local_executor(WorkerPool& pool, const ExecutorOptions&) {
+  return std::unique_ptr<Executor>(std::make_unique<LocalExecutor>(pool));
 }
 
 }  // namespace asiarch::host

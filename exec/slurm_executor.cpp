@@ -38,8 +38,8 @@ class SlurmExecutor : public Executor {
     j.job = job;
     j.source = source;
     if (auto adopted = adopt(j)) {
-      j.pending.push_back({{"kind", "slurm_adopted"}, {"slurm_job", j.slurm_id}, {"state", *adopted},
-                           {"folder", j.dir.string()}});
+      j.pending.push_back({ProgressKind::slurm_adopted,
+                           {{"slurm_job", j.slurm_id}, {"state", *adopted}, {"folder", j.dir.string()}}});
     } else {
       std::error_code ec;
       std::filesystem::remove_all(j.dir, ec);  // what an earlier, ended attempt left
@@ -56,7 +56,7 @@ class SlurmExecutor : public Executor {
                                  self_executable() + "' slurm-job '" + j.dir.string() + "'\n";
       if (auto st = write_file_atomic(j.dir / "job.sh", script); !st) return st.error();
       if (auto st = sbatch(j); !st) return st.error();
-      j.pending.back()["object_sent"] = shipped;
+      j.pending.back().data["object_sent"] = shipped;
     }
     const JobId id = ++next_;
     jobs_.emplace(id, std::move(j));
@@ -87,8 +87,9 @@ class SlurmExecutor : public Executor {
       j.resubmitted = true;
       j.state = {};
       if (auto st = sbatch(j); !st) return end(j, u, "it ended " + describe(was) + " and could not be submitted again: " + st.error().message);
-      u.messages.push_back({{"kind", "slurm_resubmitted"}, {"previous_job", old_id}, {"slurm_job", j.slurm_id},
-                            {"state", was.state}, {"reason", was.reason}});
+      u.messages.push_back({ProgressKind::slurm_resubmitted,
+                            {{"previous_job", old_id}, {"slurm_job", j.slurm_id}, {"state", was.state},
+                             {"reason", was.reason}}});
       return u;
     }
     return end(j, u, "it ended " + describe(j.state) + " without an outcome");
@@ -124,7 +125,7 @@ class SlurmExecutor : public Executor {
     std::uintmax_t progress_offset = 0;
     bool resubmitted = false;
     bool ended = false;
-    std::vector<nlohmann::json> pending;
+    std::vector<Progress> pending;
     // When this host submitted (or adopted) it: a job that ends without an outcome reports how
     // long it was followed, queueing included, not 0 s.
     std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
@@ -144,7 +145,8 @@ class SlurmExecutor : public Executor {
     if (!id) return id.error();
     j.slurm_id = *id;
     (void)write_file_atomic(j.dir / "slurm_job", *id + "\n");
-    j.pending.push_back({{"kind", "worker_started"}, {"executor", "slurm"}, {"slurm_job", *id}, {"folder", j.dir.string()}});
+    j.pending.push_back({ProgressKind::worker_started,
+                         {{"executor", "slurm"}, {"slurm_job", *id}, {"folder", j.dir.string()}}});
     return Ok{};
   }
 
@@ -194,8 +196,8 @@ class SlurmExecutor : public Executor {
       auto s = st.find(j.slurm_id);
       if (s == st.end()) continue;
       if (s->second.state != j.state.state)
-        j.pending.push_back({{"kind", "slurm_state"}, {"slurm_job", j.slurm_id}, {"state", s->second.state},
-                             {"reason", s->second.reason}});
+        j.pending.push_back({ProgressKind::slurm_state,
+                             {{"slurm_job", j.slurm_id}, {"state", s->second.state}, {"reason", s->second.reason}}});
       j.state = s->second;
     }
   }

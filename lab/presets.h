@@ -10,6 +10,7 @@
 
 #include "lab/gates.h"
 #include "lab/model.h"
+#include "lab/names.h"
 #include "lab/train.h"
 #include "util/result.h"
 
@@ -32,8 +33,6 @@ struct Preset {
   std::uint64_t held_out_seed_offset = 1000;
 };
 
-// The suffix that names a preset's held-out task set ("explore/held-out").
-inline constexpr const char* kHeldOutSuffix = "/held-out";
 
 // The presets file the binary was built with.
 const std::string& embedded_presets();

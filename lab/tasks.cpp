@@ -307,18 +307,164 @@ void byte_lm(Rng& rng, const std::string& corpus, int64_t seq_len, int64_t n_tra
   }
 }
 
+// A task's generator: reads its settings from `p`, fills `t` (vocab, seq_len, train, test) from the
+// two streams. Settings it does not read are errors (Params::check_unknown).
+using Generator = Status (*)(Params& p, Rng& train_rng, Rng& test_rng, int64_t n_train, int64_t n_test,
+                             const std::string& corpus, TaskData& t);
+
+Status recall_task(Params& p, Rng& train_rng, Rng& test_rng, int64_t n_train, int64_t n_test, bool noisy,
+                   TaskData& t) {
+  t.vocab = p.integer("vocab", noisy ? 32 : 16);
+  t.seq_len = p.integer("seq_len", 128);
+  const bool mq = p.boolean("multi_query", true);
+  const int64_t noise_vocab = noisy ? p.integer("noise_vocab", 16) : 0;
+  const double frac_noise = noisy ? p.real("frac_noise", 0.2) : 0.0;
+  p.require(t.seq_len % 2 == 0 && t.seq_len >= 4, "seq_len must be even and >= 4");
+  p.require((mq ? t.vocab : t.vocab - 1) - noise_vocab >= 4, "vocab too small for keys and values");
+  p.require(frac_noise >= 0 && frac_noise < 1, "frac_noise must be in [0, 1)");
+  for (int64_t i = 0; i < n_train; ++i)
+    t.train.push_back(recall_example(train_rng, t.vocab, t.seq_len, true, mq, noise_vocab, frac_noise));
+  for (int64_t i = 0; i < n_test; ++i)
+    t.test.push_back(recall_example(test_rng, t.vocab, t.seq_len, false, mq, noise_vocab, frac_noise));
+  return Ok{};
+}
+
+Status in_context_recall(Params& p, Rng& tr, Rng& te, int64_t n_train, int64_t n_test, const std::string&, TaskData& t) {
+  return recall_task(p, tr, te, n_train, n_test, false, t);
+}
+
+Status noisy_in_context_recall(Params& p, Rng& tr, Rng& te, int64_t n_train, int64_t n_test, const std::string&,
+                               TaskData& t) {
+  return recall_task(p, tr, te, n_train, n_test, true, t);
+}
+
+Status fuzzy_in_context_recall(Params& p, Rng& train_rng, Rng& test_rng, int64_t n_train, int64_t n_test,
+                               const std::string&, TaskData& t) {
+  t.vocab = p.integer("vocab", 16);
+  t.seq_len = p.integer("seq_len", 128);
+  const bool mq = p.boolean("multi_query", true);
+  const int64_t km = p.integer("k_motif_size", 3), vm = p.integer("v_motif_size", 3);
+  p.require(km >= 1 && vm >= 1 && t.seq_len > 4 * (km + vm), "motif sizes must be >= 1 and fit seq_len");
+  p.require((t.vocab - 2) / 2 >= std::max(km, vm), "vocab too small for the motif sizes");
+  for (int64_t i = 0; i < n_train; ++i)
+    t.train.push_back(fuzzy_recall_example(train_rng, t.vocab, t.seq_len, true, mq, km, vm));
+  for (int64_t i = 0; i < n_test; ++i)
+    t.test.push_back(fuzzy_recall_example(test_rng, t.vocab, t.seq_len, false, mq, km, vm));
+  return Ok{};
+}
+
+Status selective_copying(Params& p, Rng& train_rng, Rng& test_rng, int64_t n_train, int64_t n_test,
+                         const std::string&, TaskData& t) {
+  t.vocab = p.integer("vocab", 16);
+  t.seq_len = p.integer("seq_len", 256);
+  const int64_t n = p.integer("num_tokens", 16);
+  p.require(t.vocab >= 4, "vocab must be >= 4");
+  p.require(t.seq_len > 2 * n + 1, "seq_len must exceed 2 * num_tokens + 1");
+  for (int64_t i = 0; i < n_train; ++i) t.train.push_back(selective_copy_example(train_rng, t.vocab, t.seq_len, n));
+  for (int64_t i = 0; i < n_test; ++i) t.test.push_back(selective_copy_example(test_rng, t.vocab, t.seq_len, n));
+  return Ok{};
+}
+
+Status compression(Params& p, Rng& train_rng, Rng& test_rng, int64_t n_train, int64_t n_test, const std::string&,
+                   TaskData& t) {
+  t.vocab = p.integer("vocab", 16);
+  t.seq_len = p.integer("seq_len", 32);
+  t.decode_from_last = true;
+  p.require(t.vocab >= 3 && t.seq_len >= 2, "vocab must be >= 3 and seq_len >= 2");
+  for (int64_t i = 0; i < n_train; ++i) t.train.push_back(compression_example(train_rng, t.vocab, t.seq_len));
+  for (int64_t i = 0; i < n_test; ++i) t.test.push_back(compression_example(test_rng, t.vocab, t.seq_len));
+  return Ok{};
+}
+
+Status memorization(Params& p, Rng& train_rng, Rng& test_rng, int64_t n_train, int64_t n_test, const std::string&,
+                    TaskData& t) {
+  t.vocab = p.integer("vocab", 256);
+  t.seq_len = p.integer("seq_len", 32);
+  const int64_t map_seed = p.integer("kv_map_seed", 12345);
+  p.require(t.vocab >= 5 && t.seq_len % 2 == 0, "vocab must be >= 5 and seq_len even");
+  // Keys [0, half), values [half, vocab - 1): a fixed random pairing.
+  const int64_t half = (t.vocab - 1) / 2;
+  std::vector<int64_t> values;
+  for (int64_t v = half; v < t.vocab - 1; ++v) values.push_back(v);
+  Rng map_rng(static_cast<uint64_t>(map_seed));
+  std::shuffle(values.begin(), values.end(), map_rng);
+  values.resize(half);
+  for (int64_t i = 0; i < n_train; ++i) t.train.push_back(memorization_example(train_rng, values, t.vocab, t.seq_len));
+  for (int64_t i = 0; i < n_test; ++i) t.test.push_back(memorization_example(test_rng, values, t.vocab, t.seq_len));
+  return Ok{};
+}
+
+Status mqar(Params& p, Rng& train_rng, Rng& test_rng, int64_t n_train, int64_t n_test, const std::string&, TaskData& t) {
+  t.seq_len = p.integer("seq_len", 128);
+  t.vocab = p.integer("vocab", 256);
+  const int64_t pairs = p.integer("pairs", 8);
+  const double a = p.real("power_a", 0.01);
+  p.require(t.vocab > t.seq_len, "vocab must exceed seq_len");
+  p.require(pairs >= 1 && 4 * pairs <= t.seq_len, "need 1 <= pairs and 4 * pairs <= seq_len");
+  p.require(pairs < t.vocab / 2 - 1, "too many pairs for the key vocabulary");
+  for (int64_t i = 0; i < n_train; ++i) t.train.push_back(mqar_example(train_rng, t.vocab, t.seq_len, pairs, a));
+  for (int64_t i = 0; i < n_test; ++i) t.test.push_back(mqar_example(test_rng, t.vocab, t.seq_len, pairs, a));
+  return Ok{};
+}
+
+Status byte_lm_task(Params& p, Rng& train_rng, Rng&, int64_t n_train, int64_t n_test, const std::string& corpus,
+                    TaskData& t) {
+  t.vocab = 256;
+  t.seq_len = p.integer("seq_len", 256);
+  const double held_out = p.real("held_out", 0.1);
+  p.text("corpus", "kjv");  // which corpus the caller loaded (lab/corpus.h); checked there
+  p.require(held_out > 0 && held_out < 0.5, "held_out must be in (0, 0.5)");
+  if (static_cast<double>(corpus.size()) * held_out < static_cast<double>(2 * t.seq_len + 2))
+    return make_error("task byte_lm: the corpus is too small (" + std::to_string(corpus.size()) + " bytes)");
+  byte_lm(train_rng, corpus, t.seq_len, n_train, n_test, held_out, t);
+  return Ok{};
+}
+
+// Every task the lab knows: its name, how it is measured, whether it reads a corpus, its generator.
+// A new task is one generator above and one row here; any other name is an error.
+struct TaskKind {
+  const char* name;
+  Metric metric;
+  bool reads_corpus;
+  Generator make;
+};
+constexpr TaskKind kTasks[] = {
+    {"in_context_recall", Metric::accuracy, false, in_context_recall},
+    {"fuzzy_in_context_recall", Metric::accuracy, false, fuzzy_in_context_recall},
+    {"noisy_in_context_recall", Metric::accuracy, false, noisy_in_context_recall},
+    {"selective_copying", Metric::accuracy, false, selective_copying},
+    {"compression", Metric::accuracy, false, compression},
+    {"memorization", Metric::accuracy, false, memorization},
+    {"mqar", Metric::accuracy, false, mqar},
+    {"byte_lm", Metric::bits_per_byte, true, byte_lm_task},
+};
+
+const TaskKind* task_kind(const std::string& name) {
+  for (const auto& k : kTasks)
+    if (name == k.name) return &k;
+  return nullptr;
+}
+
 }  // namespace
 
 const std::vector<std::string>& task_names() {
-  static const std::vector<std::string> names = {
-      "in_context_recall", "fuzzy_in_context_recall", "noisy_in_context_recall", "selective_copying",
-      "compression",       "memorization",            "mqar",                    "byte_lm"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& k : kTasks) out.emplace_back(k.name);
+    return out;
+  }();
   return names;
+}
+
+bool task_reads_corpus(const std::string& name) {
+  const TaskKind* k = task_kind(name);
+  return k && k->reads_corpus;
 }
 
 Result<TaskData> make_task(const std::string& name, const nlohmann::json& params, std::uint64_t seed,
                            const std::string& corpus) {
-  if (std::find(task_names().begin(), task_names().end(), name) == task_names().end()) {
+  const TaskKind* kind = task_kind(name);
+  if (!kind) {
     std::string valid;
     for (const auto& n : task_names()) valid += (valid.empty() ? "" : ", ") + n;
     return make_error("unknown task \"" + name + "\"; valid tasks: " + valid);
@@ -328,87 +474,14 @@ Result<TaskData> make_task(const std::string& name, const nlohmann::json& params
     Params p(name, params);
     TaskData t;
     t.name = name;
+    t.metric = kind->metric;
     // Train and test streams are independent, and differ per task.
     Rng train_rng(seed * 0x9E3779B97F4A7C15ULL + std::hash<std::string>{}(name));
     Rng test_rng(seed * 0xD1B54A32D192ED03ULL + std::hash<std::string>{}(name) + 1);
     const int64_t n_train = p.integer("train_examples", 12800), n_test = p.integer("test_examples", 1280);
     p.require(n_train > 0 && n_test > 0, "train_examples and test_examples must be positive");
     const std::set<std::string> trainer_keys = {"steps", "batch_size", "lr"};  // read by the trainer
-    if (name == "in_context_recall" || name == "noisy_in_context_recall") {
-      const bool noisy = name == "noisy_in_context_recall";
-      t.vocab = p.integer("vocab", noisy ? 32 : 16);
-      t.seq_len = p.integer("seq_len", 128);
-      const bool mq = p.boolean("multi_query", true);
-      const int64_t noise_vocab = noisy ? p.integer("noise_vocab", 16) : 0;
-      const double frac_noise = noisy ? p.real("frac_noise", 0.2) : 0.0;
-      p.require(t.seq_len % 2 == 0 && t.seq_len >= 4, "seq_len must be even and >= 4");
-      p.require((mq ? t.vocab : t.vocab - 1) - noise_vocab >= 4, "vocab too small for keys and values");
-      p.require(frac_noise >= 0 && frac_noise < 1, "frac_noise must be in [0, 1)");
-      for (int64_t i = 0; i < n_train; ++i)
-        t.train.push_back(recall_example(train_rng, t.vocab, t.seq_len, true, mq, noise_vocab, frac_noise));
-      for (int64_t i = 0; i < n_test; ++i)
-        t.test.push_back(recall_example(test_rng, t.vocab, t.seq_len, false, mq, noise_vocab, frac_noise));
-    } else if (name == "fuzzy_in_context_recall") {
-      t.vocab = p.integer("vocab", 16);
-      t.seq_len = p.integer("seq_len", 128);
-      const bool mq = p.boolean("multi_query", true);
-      const int64_t km = p.integer("k_motif_size", 3), vm = p.integer("v_motif_size", 3);
-      p.require(km >= 1 && vm >= 1 && t.seq_len > 4 * (km + vm), "motif sizes must be >= 1 and fit seq_len");
-      p.require((t.vocab - 2) / 2 >= std::max(km, vm), "vocab too small for the motif sizes");
-      for (int64_t i = 0; i < n_train; ++i)
-        t.train.push_back(fuzzy_recall_example(train_rng, t.vocab, t.seq_len, true, mq, km, vm));
-      for (int64_t i = 0; i < n_test; ++i)
-        t.test.push_back(fuzzy_recall_example(test_rng, t.vocab, t.seq_len, false, mq, km, vm));
-    } else if (name == "selective_copying") {
-      t.vocab = p.integer("vocab", 16);
-      t.seq_len = p.integer("seq_len", 256);
-      const int64_t n = p.integer("num_tokens", 16);
-      p.require(t.vocab >= 4, "vocab must be >= 4");
-      p.require(t.seq_len > 2 * n + 1, "seq_len must exceed 2 * num_tokens + 1");
-      for (int64_t i = 0; i < n_train; ++i) t.train.push_back(selective_copy_example(train_rng, t.vocab, t.seq_len, n));
-      for (int64_t i = 0; i < n_test; ++i) t.test.push_back(selective_copy_example(test_rng, t.vocab, t.seq_len, n));
-    } else if (name == "compression") {
-      t.vocab = p.integer("vocab", 16);
-      t.seq_len = p.integer("seq_len", 32);
-      t.decode_from_last = true;
-      p.require(t.vocab >= 3 && t.seq_len >= 2, "vocab must be >= 3 and seq_len >= 2");
-      for (int64_t i = 0; i < n_train; ++i) t.train.push_back(compression_example(train_rng, t.vocab, t.seq_len));
-      for (int64_t i = 0; i < n_test; ++i) t.test.push_back(compression_example(test_rng, t.vocab, t.seq_len));
-    } else if (name == "memorization") {
-      t.vocab = p.integer("vocab", 256);
-      t.seq_len = p.integer("seq_len", 32);
-      const int64_t map_seed = p.integer("kv_map_seed", 12345);
-      p.require(t.vocab >= 5 && t.seq_len % 2 == 0, "vocab must be >= 5 and seq_len even");
-      // Keys [0, half), values [half, vocab - 1): a fixed random pairing.
-      const int64_t half = (t.vocab - 1) / 2;
-      std::vector<int64_t> values;
-      for (int64_t v = half; v < t.vocab - 1; ++v) values.push_back(v);
-      Rng map_rng(static_cast<uint64_t>(map_seed));
-      std::shuffle(values.begin(), values.end(), map_rng);
-      values.resize(half);
-      for (int64_t i = 0; i < n_train; ++i) t.train.push_back(memorization_example(train_rng, values, t.vocab, t.seq_len));
-      for (int64_t i = 0; i < n_test; ++i) t.test.push_back(memorization_example(test_rng, values, t.vocab, t.seq_len));
-    } else if (name == "mqar") {
-      t.seq_len = p.integer("seq_len", 128);
-      t.vocab = p.integer("vocab", 256);
-      const int64_t pairs = p.integer("pairs", 8);
-      const double a = p.real("power_a", 0.01);
-      p.require(t.vocab > t.seq_len, "vocab must exceed seq_len");
-      p.require(pairs >= 1 && 4 * pairs <= t.seq_len, "need 1 <= pairs and 4 * pairs <= seq_len");
-      p.require(pairs < t.vocab / 2 - 1, "too many pairs for the key vocabulary");
-      for (int64_t i = 0; i < n_train; ++i) t.train.push_back(mqar_example(train_rng, t.vocab, t.seq_len, pairs, a));
-      for (int64_t i = 0; i < n_test; ++i) t.test.push_back(mqar_example(test_rng, t.vocab, t.seq_len, pairs, a));
-    } else {  // byte_lm
-      t.vocab = 256;
-      t.seq_len = p.integer("seq_len", 256);
-      t.metric = Metric::bits_per_byte;
-      const double held_out = p.real("held_out", 0.1);
-      p.text("corpus", "kjv");  // which corpus the caller loaded (lab/corpus.h); checked there
-      p.require(held_out > 0 && held_out < 0.5, "held_out must be in (0, 0.5)");
-      if (static_cast<double>(corpus.size()) * held_out < static_cast<double>(2 * t.seq_len + 2))
-        return make_error("task byte_lm: the corpus is too small (" + std::to_string(corpus.size()) + " bytes)");
-      byte_lm(train_rng, corpus, t.seq_len, n_train, n_test, held_out, t);
-    }
+    if (auto st = kind->make(p, train_rng, test_rng, n_train, n_test, corpus, t); !st) return st.error();
     p.check_unknown(trainer_keys);
     // The real length (recall without a copy token is seq_len - 1, as in MAD).
     t.seq_len = static_cast<int64_t>(t.train.front().input.size());

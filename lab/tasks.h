@@ -35,8 +35,10 @@ struct TaskData {
   std::vector<Example> train, test;
 };
 
-// All task names, in a fixed order.
+// All task names, in a fixed order (the table in lab/tasks.cpp: name, metric, generator).
 const std::vector<std::string>& task_names();
+// Whether a task reads a text corpus (byte_lm), which the caller loads and passes to make_task.
+bool task_reads_corpus(const std::string& name);
 
 // Generates a task. `params` holds the task's settings from a preset (vocab,
 // seq_len, train_examples, test_examples, and task-specific keys); an

@@ -1,5 +1,7 @@
 #include "results/report.h"
 
+#include "lab/names.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -8,7 +10,7 @@
 
 namespace asiarch::host {
 
-std::optional<int64_t> reference_experiment(const archive::Archive& a) { return a.baseline_named("delta_net"); }
+std::optional<int64_t> reference_experiment(const archive::Archive& a) { return a.baseline_named(lab::kReferenceDesign); }
 
 std::optional<double> fitness_on(const archive::Archive& a, int64_t id, const std::string& preset,
                                  const std::string& first_preset) {

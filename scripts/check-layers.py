@@ -23,7 +23,7 @@ ALLOWED = {
     "lab": ["util", "plugin_api"],
     "archive": ["util", "jit"],  # jit/diagnostics.h only: a compile's diagnostics are stored as they are
     "cognition": ["util"],
-    "results": ["util", "lab", "archive"],  # lab/stats.h: intervals and paired differences
+    "results": ["util", "lab", "archive"],  # lab's torch-free headers: stats (intervals), names
     "agents": ["util", "plugin_api", "jit", "lab"],
     "worker": ["util", "plugin_api", "jit", "lab"],
     "exec": ["util", "jit", "lab", "worker"],
@@ -32,14 +32,16 @@ ALLOWED = {
                "exec", "config"],
     # The HTTP side reads the archive and the results and talks to the loop through
     # engine/loop_control.h alone; it never links LibTorch.
-    "serve": ["util", "archive", "results", "engine", "config"],
+    "serve": ["util", "lab", "archive", "results", "engine", "config"],
     "cli": ["util", "plugin_api", "jit", "lab", "archive", "cognition", "results", "agents", "worker", "exec",
             "config", "engine", "serve"],
 }
 # Which headers of an allowed folder a folder may use, where it may use only some.
 ONLY = {
     ("archive", "jit"): {"jit/diagnostics.h"},
-    ("results", "lab"): {"lab/stats.h"},
+    # The torch-free libraries use only lab's torch-free headers.
+    ("results", "lab"): {"lab/stats.h", "lab/names.h"},
+    ("serve", "lab"): {"lab/names.h"},
     ("serve", "engine"): {"engine/loop_control.h", "engine/events.h"},
 }
 SOURCE = re.compile(r"\.(h|hpp|cpp|cc|inc)$")

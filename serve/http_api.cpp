@@ -15,6 +15,7 @@
 
 #include "archive/archive.h"
 #include "archive/views.h"
+#include "lab/names.h"
 #include "results/report.h"
 #include "util/diff.h"
 
@@ -254,7 +255,7 @@ struct ApiServer::Impl {
           nodes.push_back(archive::summary_view(r));
           if (r.parent) edges.push_back({{"from", *r.parent}, {"to", r.id}});
         }
-        reply(req, res, 200, {{"nodes", nodes}, {"edges", edges}});
+        reply(req, res, 200, {{"nodes", nodes}, {"edges", edges}, {"reference", lab::kReferenceDesign}});
       });
     });
 

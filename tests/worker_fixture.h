@@ -59,7 +59,7 @@ class WorkerFixture : public ::testing::Test {
     j.preset = "smoke";
     j.tasks = {"compression"};
     j.mixer_options = options;
-    j.kind = "evaluate";
+    j.kind = host::JobKind::evaluate;
     j.baselines_dir = ASIARCH_SOURCE_DIR "/plugins/baselines";
     j.cache_dir = ASIARCH_TEST_CACHE;
     j.reference_parameters = reference_parameters_;

@@ -167,7 +167,7 @@ TEST_F(WorkerContainment, SecondCompileOfASeenSourceInANewWorkerIsACacheHit) {
   const std::string source = std::string(kEvil) + "\n// unique " + std::to_string(::getpid()) + "-" +
                              std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + "\n";
   WorkerJob j = job("");
-  j.kind = "compile";
+  j.kind = JobKind::compile;
   auto first = run_job(j, source, *root_ / "compile1", settings());
   ASSERT_TRUE(first) << first.error().message;
   ASSERT_TRUE(first->failure.empty()) << first->failure;

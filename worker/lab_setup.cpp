@@ -6,6 +6,7 @@
 
 #include "jit/mixer.h"
 #include "lab/corpus.h"
+#include "lab/tasks.h"
 #include "util/files.h"
 
 namespace asiarch::host {
@@ -35,9 +36,9 @@ nlohmann::json load_baseline_table(const std::filesystem::path& path) {
 std::map<std::string, lab::Reference> baseline_references(const std::string& workdir, const std::string& preset) {
   std::map<std::string, lab::Reference> refs;
   auto table = load_baseline_table(baseline_table_path(workdir, preset));
-  if (!table.contains("delta_net")) return refs;
+  if (!table.contains(lab::kReferenceDesign)) return refs;
   try {
-    auto ref = table["delta_net"]["report"].get<lab::EvalReport>();
+    auto ref = table[lab::kReferenceDesign]["report"].get<lab::EvalReport>();
     for (const auto& t : ref.tasks)
       if (t.completed()) refs[t.task] = lab::reference_from(t);
   } catch (const std::exception&) {
@@ -47,7 +48,7 @@ std::map<std::string, lab::Reference> baseline_references(const std::string& wor
 }
 
 int64_t delta_net_parameters(JitContext& jit, const lab::Preset& preset, const std::string& baselines_dir) {
-  auto b = jit.build_file((baselines_dir.empty() ? default_baselines_dir() : baselines_dir) + "/delta_net.cpp");
+  auto b = jit.build_file((baselines_dir.empty() ? default_baselines_dir() : baselines_dir) + "/" + lab::kReferenceDesign + ".cpp");
   if (!b.ok()) return 0;
   MixerConfig cfg;
   cfg.d_model = preset.model.d_model;
@@ -71,7 +72,7 @@ PluginEvalOutcome evaluate_plugin_file(JitContext& jit, PluginEvalRequest req) {
     return out;
   }
   for (const auto& [name, settings] : *tasks) {
-    if (name != "byte_lm") continue;
+    if (!lab::task_reads_corpus(name)) continue;
     auto corpus = lab::load_corpus(req.cache_dir.empty() ? jit::default_cache_dir() : std::filesystem::path(req.cache_dir),
                                    settings.value("corpus", "kjv"));
     if (!corpus) {
@@ -101,7 +102,7 @@ WorkerJob plugin_eval_job(const std::string& preset, const std::string& presets_
   job.preset = preset;
   job.presets_file = presets_file.empty() ? "" : std::filesystem::absolute(presets_file).string();
   job.tasks = tasks;
-  job.kind = "evaluate";
+  job.kind = JobKind::evaluate;
   job.baselines_dir = default_baselines_dir();
   job.cache_dir = cache_dir.empty() ? jit::default_cache_dir().string() : cache_dir;
   job.references = baseline_references(workdir, preset);

@@ -1,12 +1,8 @@
-// One job's trip through a sandboxed worker: the job the host writes into the
-// worker's scratch directory, what the worker does with it, and the outcome
-// the host reads back, including how the worker ended when it crashed or was
-// killed. Three kinds of job:
-//   prepare   build the PCH, extract the corpus, count DeltaNet's parameters
-//             (the one job that may write the shared cache);
-//   compile   compile, link and check one source; its object stays in the
-//             worker's scratch for the host to file in the shared cache;
-//   evaluate  build (a cache hit once compiled) and run the gates and training.
+// One job's trip through a sandboxed worker, from the host's side: starting the worker, handing it
+// the job (worker/protocol.h names the kinds), reading what it sends as the protocol allows, and the
+// outcome, including how the worker ended when it crashed or was killed. The host's side is
+// worker/job_host.cpp (its trusted scoring worker/trusted_scoring.cpp), the worker's side
+// worker/worker_main.cpp, the wire format worker/wire.cpp.
 // The Engineer is not here: the host decides what to compile next.
 #pragma once
 
@@ -21,56 +17,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "worker/sandbox.h"
-#include "worker/worker_channel.h"
-#include "jit/diagnostics.h"
 #include "lab/eval.h"
 #include "lab/test_set.h"
+#include "worker/protocol.h"
+#include "worker/sandbox.h"
+#include "worker/wire.h"
+#include "worker/worker_channel.h"
 
 namespace asiarch::host {
-
-struct WorkerJob {
-  std::string kind = "evaluate";    // prepare | compile | evaluate
-  int64_t experiment = 0;           // the archive's id, for messages; 0 outside a run
-  std::string name;                 // the file name diagnostics give (also part of the cache key)
-  std::string preset;               // preset name
-  std::string presets_file;         // empty: the embedded presets
-  std::vector<std::string> tasks;   // empty: every task of the preset
-  std::uint64_t seed = 0;
-  std::string mixer_options;
-  int64_t reference_parameters = 0; // DeltaNet's; 0: the worker counts them
-  std::string baselines_dir;
-  std::map<std::string, lab::Reference> references;  // quality-monitor references per task
-  std::string cache_dir;            // the shared (read-only) compile and corpus cache
-  // compile jobs: once built, write the result, say "result_written" and wait for an evaluate
-  // job in next.json (assign_next_job) instead of exiting.
-  bool keep_alive = false;
-  // Set by the host, never by a plugin: the source is the shipped softmax-attention reference, the
-  // only one whose ASIARCH_DECLARE_QUADRATIC() exempts it from the complexity limit.
-  bool quadratic_reference = false;
-  // A further seed of a source whose gates passed on the first: the gates are not run again
-  // (their verdict does not depend on the seed's data), only the training and tests.
-  bool replica = false;
-  // The GPU this job may use, as CUDA_VISIBLE_DEVICES (set by the worker before CUDA starts); empty: as inherited.
-  std::string gpu;
-};
-
-// One compile of one source, as the worker measured it.
-struct CompileReport {
-  bool ok = false;               // compiled, linked and passed the ABI checks
-  jit::Diagnostics diagnostics;
-  double seconds = 0;            // compile + load
-  bool cache_hit = false;
-  std::string cache_key;         // of the object (in the worker's out/objects when not a hit)
-};
-
-struct WorkerResult {
-  std::optional<CompileReport> compile;   // compile and evaluate jobs
-  std::optional<lab::EvalReport> report;  // evaluate jobs that built
-  std::string error;                      // a setup error (preset, tasks, corpus)
-  int64_t reference_parameters = 0;
-  bool built() const { return compile && compile->ok; }
-};
 
 struct WorkerOutcome {
   WorkerResult result;     // what the worker sent (the compile report survives a later crash)
@@ -124,15 +78,18 @@ struct RunningJob {
   std::filesystem::path scratch;
   FrameReader frames;
   LogRing log;
-  std::vector<nlohmann::json> inbox;   // progress messages not yet read
+  std::vector<Progress> inbox;         // progress not yet read, as the host kept it
+  JobKind kind = JobKind::evaluate;     // of the job it was handed (what it may send)
+  bool awaiting_next = false;          // a compile worker kept alive said result_written
   std::optional<WorkerResult> build;   // the compile report, once sent
   std::optional<WorkerResult> result;  // the result, once sent
-  std::string stage = "starting";
+  Stage stage = Stage::starting;
+  std::string stage_task;              // the planned task of a training stage
   std::chrono::steady_clock::time_point stage_started;
   double stage_limit = 0;              // seconds; 0: none beyond the wall clock
   std::string violation;               // why the host ended it (protocol, a stage's time limit)
   std::string object_key, object_meta, object;
-  std::string expect_blob;             // "object" or "test_logits": what the next binary frame holds
+  std::optional<WorkerMessage> expect_blob;  // object or test_logits: what the next binary frame holds
   std::string logits_task;             // of the announced test_logits frame
   int64_t logits_first = 0;
   std::vector<int64_t> logits_shape;
@@ -168,19 +125,19 @@ Status assign_job(RunningJob& worker, const WorkerJob& job, const std::string& s
 Status assign_next_job(RunningJob& worker, const WorkerJob& job);
 // The result of a worker that is alive and done with its job (after "result_written").
 WorkerOutcome peek_result(RunningJob& job);
-// New structured progress messages (lab::EvalOptions::progress, plus
-// {"kind": "stage", "stage"}) the worker sent since the last call.
-std::vector<nlohmann::json> read_messages(RunningJob& job);
+// The progress the worker sent since the last call (lab::EvalOptions::progress), each checked
+// against the job and kept as the host chose.
+std::vector<Progress> read_messages(RunningJob& job);
 std::optional<WorkerOutcome> poll_job(RunningJob& job);
 // Waits at most `timeout_ms` for any of `jobs` to send something (or take what the host has queued
 // for it): a worker that waits on a reply (a timing mark) gets it within a poll, not a sleep.
 void wait_for_any(const std::vector<const RunningJob*>& jobs, int timeout_ms);
 WorkerOutcome finish_job(RunningJob& job);  // waits
 WorkerOutcome cancel_job(RunningJob& job);  // kills
-// start_job + finish_job, calling `progress` with each message.
+// start_job + finish_job, calling `progress` with each progress item.
 Result<WorkerOutcome> run_job(const WorkerJob& job, const std::string& source, const std::filesystem::path& scratch,
                               const WorkerSettings& settings,
-                              const std::function<void(const nlohmann::json&)>& progress = nullptr);
+                              const std::function<void(const Progress&)>& progress = nullptr);
 
 // Runs a prepare job in `scratch`: builds the PCH, extracts the corpus when a
 // task needs it and counts DeltaNet's parameters, so that candidate workers
@@ -197,10 +154,6 @@ Status file_compiled_object(const WorkerOutcome& outcome, const std::filesystem:
 // `prewarm_cache_dir`: set up the JIT for that cache while waiting for the job.
 int worker_main(int channel_fd, const std::string& prewarm_cache_dir = "");
 
-void to_json(nlohmann::json& j, const WorkerJob& w);
-void from_json(const nlohmann::json& j, WorkerJob& w);
-void to_json(nlohmann::json& j, const WorkerResult& r);
-void from_json(const nlohmann::json& j, WorkerResult& r);
 // An evaluate job's outcome as a file (the Slurm executor's results): everything but the compiled
 // object and the scratch path; the confinement is written for people and read back as given.
 void to_json(nlohmann::json& j, const WorkerOutcome& o);

@@ -162,7 +162,7 @@ function drawFitness() {
 function drawScaling() {
   const c = $('#scaling-chart'), ctx = c.getContext('2d');
   const nodes = [...model.nodes.values()].sort((a, b) => a.id - b.id);
-  const ref = nodes.find((n) => n.origin === 'baseline' && n.name === 'delta_net' && n.fitness !== null);
+  const ref = nodes.find((n) => n.origin === 'baseline' && n.name === model.reference && n.fitness !== null);
   let hours = 0, count = 0;
   const pts = [[0, 0]];
   for (const n of nodes) {
@@ -266,6 +266,7 @@ function drawOverview() {
 async function loadLineage() {
   const {body} = await api('/api/lineage');
   model.nodes = new Map(body.nodes.map((n) => [n.id, n]));
+  model.reference = body.reference;  // the server names the reference design
   drawOverview();
 }
 
