@@ -88,6 +88,21 @@ struct InFlight {
   std::string gpu;  // the GPU its workers see (--gpus), empty: none assigned
 };
 
+// One design's evaluation on a rung or the held-out tasks: its seeds in turn (a later seed only
+// once the first scored), then one recorded stage.
+struct StageRun {
+  int64_t id = 0;
+  std::string name, preset;
+  CandidateSpec spec;
+  std::uint64_t first_seed = 0;
+  int k = 0;  // the seed in flight: first_seed + k
+  std::unique_ptr<CandidateRun> run;
+  archive::StageResult st;
+  std::optional<WorkerOutcome> report;
+  std::vector<std::string> seed_failures;
+  std::string log;
+};
+
 class Loop {
  public:
   Loop(const RunConfig& c, std::ostream& out, std::ostream& err, const CancelToken& cancel, LoopControl* control)
@@ -138,8 +153,15 @@ class Loop {
   std::optional<double> fitness_on(int64_t id, const std::string& preset) const {
     return host::fitness_on(*archive_, id, preset, c_.preset);
   }
-  // Evaluates `id` on `preset` with `stage_seeds` seeds from `first_seed` and records it as a stage.
-  bool evaluate_stage(int64_t id, const std::string& preset, std::uint64_t first_seed);
+  // Evaluates each of `ids` not yet evaluated on `preset` with `stage_seeds` seeds from
+  // `first_seed`, as many at once as there are workers, and records each as a stage; false when
+  // cancelled (what finished is kept: re-running resumes).
+  bool evaluate_stages(const std::vector<int64_t>& ids, const std::string& preset, std::uint64_t first_seed);
+  std::optional<StageRun> begin_stage(int64_t id, const std::string& preset, std::uint64_t first_seed);
+  void start_stage_seed(StageRun& r);
+  // Takes a finished seed; true when the design's stage is complete, else its next seed started.
+  bool stage_seed_done(StageRun& r);
+  void record_stage(StageRun& r);
   // Every experiment as the roles see it; `suspicious` collects those whose score is flagged.
   std::vector<agents::ExperimentView> views(std::set<int64_t>* suspicious = nullptr) const;
   int evolved_done() const;
@@ -837,7 +859,7 @@ void Loop::summary(bool interrupted) {
   for (const auto& rung : rungs()) stage_presets.push_back(rung);
   for (const auto& e : archive_->experiments())
     for (const auto& st : archive_->stages(e.id)) {
-      auto& into = st.preset.find(lab::kHeldOutSuffix) != std::string::npos ? held_out_presets : stage_presets;
+      auto& into = lab::is_held_out(st.preset) ? held_out_presets : stage_presets;
       if (std::find(into.begin(), into.end(), st.preset) == into.end()) into.push_back(st.preset);
     }
   stage_presets.insert(stage_presets.end(), held_out_presets.begin(), held_out_presets.end());
@@ -855,7 +877,7 @@ void Loop::summary(bool interrupted) {
     std::vector<int64_t> at;
     for (const auto& [f, id] : order) at.push_back(id);
     if (at.empty() && unscored.empty()) continue;
-    const bool held = sp.find(lab::kHeldOutSuffix) != std::string::npos;
+    const bool held = lab::is_held_out(sp);
     out_ << "\n" << (held ? "held-out tasks, " : "ladder rung ") << sp
          << (held ? " (never used for selection):" : ":") << "\n";
     print_rows(out_, design_rows(*archive_, at, sp, c_.preset));
@@ -943,11 +965,10 @@ bool Loop::promote() {
     note("ladder: " + rung + " gets " + names_of(ids, fixed) + " and the best " + std::to_string(ids.size() - fixed) + " of " +
          std::to_string(below.size()) + " candidate(s) on " + below_preset + ", " +
          std::to_string(c_.stage_seeds) + " seed(s) each (Ctrl-C stops; re-running resumes)");
-    for (int64_t id : ids) {
-      bool done = false;
-      for (const auto& st : archive_->stages(id)) done = done || st.preset == rung;
-      if (!done && !evaluate_stage(id, rung, c_.seed)) return false;
-    }
+    // The fixed points first (every candidate is scored against the reference), then the candidates.
+    if (!evaluate_stages({ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(fixed)}, rung, c_.seed) ||
+        !evaluate_stages({ids.begin() + static_cast<std::ptrdiff_t>(fixed), ids.end()}, rung, c_.seed))
+      return false;
     std::vector<double> x, y;
     for (int64_t id : ids) {
       auto a = fitness_on(id, below_preset), b = fitness_on(id, rung);
@@ -993,100 +1014,136 @@ bool Loop::held_out_report() {
   }
   note("held-out tasks (" + preset + "): " + names_of(ids, fixed) + " and the best " + std::to_string(ids.size() - fixed) +
        " candidate(s), " + std::to_string(c_.stage_seeds) + " seed(s) each; reported, never selected on");
-  for (int64_t id : ids) {
-    bool done = false;
-    for (const auto& st : archive_->stages(id)) done = done || st.preset == preset;
-    if (!done && !evaluate_stage(id, preset, c_.seed + p->held_out_seed_offset)) return false;
-  }
-  return true;
+  const std::uint64_t seed = c_.seed + p->held_out_seed_offset;
+  return evaluate_stages({ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(fixed)}, preset, seed) &&
+         evaluate_stages({ids.begin() + static_cast<std::ptrdiff_t>(fixed), ids.end()}, preset, seed);
 }
 
-bool Loop::evaluate_stage(int64_t id, const std::string& preset, std::uint64_t first_seed) {
+std::optional<StageRun> Loop::begin_stage(int64_t id, const std::string& preset, std::uint64_t first_seed) {
   auto e = archive_->experiment(id);
-  if (!e) return true;
+  if (!e) return std::nullopt;
   std::string source = e->source;  // the Engineer's final, built source when there is one
   for (const auto& a : archive_->compile_attempts(id))
     if (a.ok) source = a.source;
-  const bool held_out = preset.size() > std::strlen(lab::kHeldOutSuffix) &&
-                        preset.compare(preset.size() - std::strlen(lab::kHeldOutSuffix), std::string::npos,
-                                       lab::kHeldOutSuffix) == 0;
-  CandidateSpec spec;
+  StageRun r;
+  r.id = id;
+  r.name = e->name;
+  r.preset = preset;
+  r.first_seed = first_seed;
+  CandidateSpec& spec = r.spec;
   spec.id = id;
   spec.name = e->name;
   spec.source = source;
   spec.job = base_job_;
   spec.job.experiment = id;
   spec.job.preset = preset;
-  if (held_out) spec.job.tasks = {};  // the held-out set is whole, whatever --tasks chose
+  if (lab::is_held_out(preset)) spec.job.tasks = {};  // the held-out set is whole, whatever --tasks chose
   spec.job.name = e->name + ".cpp";  // compiled before: a cache hit
-  spec.job.reference_parameters = 0;  // the worker counts DeltaNet's at this preset's width
+  spec.job.reference_parameters = 0;  // the worker counts the reference's at this preset's width
   if (!is_reference(id)) spec.job.references = references_on(preset);
   spec.max_repair_attempts = 1;
   spec.max_runtime_revisions = 0;
   spec.stage_preset = preset;
+  r.st.preset = preset;
+  r.st.score = {0, 0, 0, 0, nlohmann::json::object()};
   events_->emit("promoted", id, {{"name", e->name}, {"preset", preset}, {"stage_preset", preset}, {"seeds", c_.stage_seeds}});
-  archive::StageResult st;
-  st.preset = preset;
-  st.score = {0, 0, 0, 0, nlohmann::json::object()};
-  std::optional<WorkerOutcome> report;
-  std::vector<std::string> seed_failures;
-  std::string log;
-  for (int k = 0; k < std::max(1, c_.stage_seeds); ++k) {
-    CandidateSpec s = spec;
-    s.job.seed = first_seed + static_cast<std::uint64_t>(k);
-    s.job.replica = k > 0;
-    if (k > 0) events_->emit("seed_started", id, {{"name", e->name}, {"seed", s.job.seed}, {"of", c_.stage_seeds}, {"stage_preset", preset}});
-    CandidateRun run(s, deps());
-    calls_->working_on(id);
-    while (!run.step()) {
-      if (cancel_.cancelled()) {
-        run.cancel();
-        return false;
-      }
-      executor_->wait(20);
-    }
-    archive::Outcome& rec = run.outcome();
-    log += run.log();
-    if (k == 0) {
-      st.runs = rec.runs;
-      st.status = rec.status;
-      st.fail_reason = rec.fail_reason;
-      if (rec.status != "scored") break;  // a design that fails its first seed is not run again
-      report = run.evaluation();
-    } else if (rec.status != "scored") {
-      seed_failures.push_back("seed " + std::to_string(s.job.seed) + ": " + rec.fail_reason);
-    }
-    if (rec.status == "scored") {
-      auto m = measurements_of(rec.runs, s.job.seed);
-      st.measurements.insert(st.measurements.end(), m.begin(), m.end());
-    }
+  start_stage_seed(r);
+  return r;
+}
+
+void Loop::start_stage_seed(StageRun& r) {
+  CandidateSpec s = r.spec;
+  s.job.seed = r.first_seed + static_cast<std::uint64_t>(r.k);
+  s.job.replica = r.k > 0;
+  if (r.k > 0)
+    events_->emit("seed_started", r.id,
+                  {{"name", r.name}, {"seed", s.job.seed}, {"of", c_.stage_seeds}, {"stage_preset", r.preset}});
+  r.run = std::make_unique<CandidateRun>(s, deps());
+}
+
+bool Loop::stage_seed_done(StageRun& r) {
+  archive::Outcome& rec = r.run->outcome();
+  const std::uint64_t seed = r.first_seed + static_cast<std::uint64_t>(r.k);
+  r.log += r.run->log();
+  if (r.k == 0) {
+    r.st.runs = rec.runs;
+    r.st.status = rec.status;
+    r.st.fail_reason = rec.fail_reason;
+    if (rec.status != "scored") return true;  // a design that fails its first seed is not run again
+    r.report = r.run->evaluation();
+  } else if (rec.status != "scored") {
+    r.seed_failures.push_back("seed " + std::to_string(seed) + ": " + rec.fail_reason);
   }
-  if (st.status == "scored" && report && report->result.report) {
+  if (rec.status == "scored") {
+    auto m = measurements_of(rec.runs, seed);
+    r.st.measurements.insert(r.st.measurements.end(), m.begin(), m.end());
+  }
+  if (++r.k >= std::max(1, c_.stage_seeds)) return true;
+  start_stage_seed(r);
+  return false;
+}
+
+void Loop::record_stage(StageRun& r) {
+  const int64_t id = r.id;
+  const std::string& preset = r.preset;
+  archive::StageResult& st = r.st;
+  if (st.status == "scored" && r.report && r.report->result.report) {
     const auto mean_runs = with_mean_metrics(st.runs, st.measurements);
     const Metrics base = is_reference(id) ? metrics_of(mean_runs) : baseline_metrics(preset).value_or(Metrics{});
     agents::JudgeInput ji;
-    ji.report = &*report->result.report;
-    ji.reference_parameters = report->result.reference_parameters;
+    ji.report = &*r.report->result.report;
+    ji.reference_parameters = r.report->result.reference_parameters;
     st.score = score(*agents_.judge, ji, mean_runs, base, flag_bound(id, preset, metrics_of(mean_runs)));
     auto& d = st.score.details;
     d["seeds"] = metrics_by_seed(st.measurements, preset).size();
-    if (!seed_failures.empty()) d["seed_failures"] = seed_failures;
+    if (!r.seed_failures.empty()) d["seed_failures"] = r.seed_failures;
     if (auto ref = reference_id(); ref && !is_reference(id))
       d["against_reference"] = to_json(compare_paired(metrics_by_seed(st.measurements, preset),
                                                       metrics_by_seed(archive_->measurements(*ref), preset)));
   }
   std::vector<archive::Event> ev{
       st.status == "scored"
-          ? EventLog::make("stage_scored", id, {{"name", e->name}, {"stage_preset", preset}, {"fitness", st.score.total}})
-          : EventLog::make("stage_failed", id, {{"name", e->name}, {"stage_preset", preset}, {"cause", st.fail_reason}})};
-  if (auto r = archive_->record_stage(id, st, &ev); !r) err_ << "asiarch run: " << r.error().message << "\n";
+          ? EventLog::make("stage_scored", id, {{"name", r.name}, {"stage_preset", preset}, {"fitness", st.score.total}})
+          : EventLog::make("stage_failed", id, {{"name", r.name}, {"stage_preset", preset}, {"cause", st.fail_reason}})};
+  if (auto rec = archive_->record_stage(id, st, &ev); !rec) err_ << "asiarch run: " << rec.error().message << "\n";
   else events_->published(ev);
   std::error_code ec;
   std::filesystem::create_directories(workdir_ / "logs", ec);
   std::string file = preset;
   std::replace(file.begin(), file.end(), '/', '-');
-  (void)write_file_atomic(workdir_ / "logs" / (std::to_string(id) + "-" + file + ".log"), log);
-  return true;
+  (void)write_file_atomic(workdir_ / "logs" / (std::to_string(id) + "-" + file + ".log"), r.log);
+}
+
+bool Loop::evaluate_stages(const std::vector<int64_t>& ids, const std::string& preset, std::uint64_t first_seed) {
+  std::vector<int64_t> todo;
+  for (int64_t id : ids) {
+    bool done = false;
+    for (const auto& st : archive_->stages(id)) done = done || st.preset == preset;
+    if (!done) todo.push_back(id);
+  }
+  // As many designs at once as the run has workers, each running its seeds in turn: a rung fills
+  // every worker, the way the search does.
+  std::list<StageRun> active;
+  size_t next = 0;
+  for (;;) {
+    while (next < todo.size() && static_cast<int>(active.size()) < std::max(1, c_.workers))
+      if (auto r = begin_stage(todo[next++], preset, first_seed)) active.push_back(std::move(*r));
+    if (active.empty()) return true;
+    if (cancel_.cancelled()) {
+      for (auto& r : active) r.run->cancel();
+      return false;
+    }
+    for (auto it = active.begin(); it != active.end();) {
+      calls_->working_on(it->id);
+      if (it->run->step() && stage_seed_done(*it)) {
+        record_stage(*it);
+        it = active.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    executor_->wait(20);
+  }
 }
 
 void Loop::publish(const std::string& state) {

@@ -215,3 +215,49 @@ TEST(CliLadder, SeedsLadderAndHeldOutTasksEndToEnd) {
   }
   fs::remove_all(w);
 }
+
+// The rungs use the run's workers as the search does: with two workers, two candidates' rung
+// evaluations are in flight at once: each one's worker starts before the other's stage is recorded
+// (one at a time, the next would start only after).
+TEST(CliLadder, RungCandidatesFillEveryWorker) {
+  const auto w = fresh_dir("ladder-workers");
+  std::ofstream(w / "asiarch.json")
+      << R"({"baselines": ["delta_net"], "tasks": ["compression"], "timeout_seconds": 120})";
+  auto presets = nlohmann::json::parse(text_of(fs::path(ASIARCH_SOURCE_DIR) / "lab" / "presets.json"));
+  presets["rung2"] = presets["smoke"];
+  presets["rung2"]["train"]["steps"] = 60;
+  std::ofstream(w / "presets.json") << presets.dump(2);
+  auto r = run_cli("run --workdir " + w.string() + " --budget 4 --preset smoke --seed 5 --workers 2 --presets " +
+                   (w / "presets.json").string() +
+                   " --ladder rung2 --promote-share 1 --stage-seeds 1 --held-out 0");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto opened = ar::Archive::open_read_only(w / "archive.db");
+  ASSERT_TRUE(opened) << opened.error().message;
+  const ar::Archive& a = **opened;
+  std::set<int64_t> evolved;
+  for (const auto& e : a.experiments())
+    if (e.origin == ar::Origin::evolved) evolved.insert(e.id);
+  // Per candidate on the rung: when its first worker started and when its stage was recorded.
+  std::map<int64_t, std::pair<int64_t, int64_t>> span;
+  for (int64_t seq = 0;;) {
+    auto batch = a.events_since(seq);
+    if (batch.empty()) break;
+    seq = batch.back().seq;
+    for (const auto& ev : batch) {
+      if (!ev.experiment || !evolved.count(*ev.experiment) || ev.data.value("stage_preset", "") != "rung2") continue;
+      auto& s = span[*ev.experiment];
+      if (ev.kind == "worker_started" && !s.first) s.first = ev.seq;
+      if (ev.kind == "stage_scored" || ev.kind == "stage_failed") s.second = ev.seq;
+    }
+  }
+  ASSERT_GE(span.size(), 2u) << "fewer than two candidates on the rung\n" << r.output;
+  int overlapping = 0;
+  for (auto i = span.begin(); i != span.end(); ++i)
+    for (auto j = std::next(i); j != span.end(); ++j) {
+      const auto& [a0, a1] = i->second;
+      const auto& [b0, b1] = j->second;
+      ASSERT_TRUE(a0 && a1 && b0 && b1) << "#" << i->first << " or #" << j->first << " did not finish its stage";
+      if (a0 < b1 && b0 < a1) ++overlapping;
+    }
+  EXPECT_GT(overlapping, 0) << "no two rung evaluations overlapped with --workers 2";
+}
