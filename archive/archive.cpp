@@ -175,6 +175,10 @@ CREATE TABLE measurements (
   stop_reason TEXT NOT NULL,
   PRIMARY KEY (experiment_id, preset, seed, task));
 )sql",
+      // 8: each training run's peak memory.
+      R"sql(
+ALTER TABLE training_runs ADD COLUMN peak_bytes INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return m;
 }
@@ -445,8 +449,8 @@ void replace_gates(SQLite::Database& db, int64_t id, const std::vector<GateRecor
 void insert_training_run(SQLite::Database& db, int64_t id, const TrainingRun& r) {
   SQLite::Statement q(db,
                       "INSERT OR REPLACE INTO training_runs (experiment_id, preset, task, config, curve, metric_name, "
-                      "metric, final_loss, steps, tokens_per_second, seconds, stop_reason) "
-                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+                      "metric, final_loss, steps, tokens_per_second, seconds, stop_reason, peak_bytes) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, id);
   q.bind(2, r.preset);
   q.bind(3, r.task);
@@ -459,6 +463,7 @@ void insert_training_run(SQLite::Database& db, int64_t id, const TrainingRun& r)
   q.bind(10, r.tokens_per_second);
   q.bind(11, r.seconds);
   q.bind(12, r.stop_reason);
+  q.bind(13, r.peak_bytes);
   q.exec();
 }
 
@@ -755,9 +760,11 @@ std::vector<GateRecord> Archive::gates(int64_t id) const {
 
 std::vector<TrainingRun> Archive::training_runs(int64_t id) const {
   std::vector<TrainingRun> out;
-  SQLite::Statement q(impl_->db,
-                      "SELECT preset, task, config, curve, metric_name, metric, final_loss, steps, tokens_per_second, "
-                      "seconds, stop_reason FROM training_runs WHERE experiment_id = ? ORDER BY id");
+  // An archive read where it lies (read-only) may predate the peak memory column (schema 8).
+  SQLite::Statement q(impl_->db, std::string("SELECT preset, task, config, curve, metric_name, metric, final_loss, steps, "
+                                             "tokens_per_second, seconds, stop_reason, ") +
+                                     (impl_->version >= 8 ? "peak_bytes" : "0") +
+                                     " FROM training_runs WHERE experiment_id = ? ORDER BY id");
   q.bind(1, id);
   while (q.executeStep()) {
     TrainingRun r;
@@ -772,6 +779,7 @@ std::vector<TrainingRun> Archive::training_runs(int64_t id) const {
     r.tokens_per_second = q.getColumn(8).getDouble();
     r.seconds = q.getColumn(9).getDouble();
     r.stop_reason = q.getColumn(10).getString();
+    r.peak_bytes = q.getColumn(11).getInt64();
     out.push_back(std::move(r));
   }
   return out;

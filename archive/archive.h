@@ -19,7 +19,7 @@
 
 namespace asiarch::archive {
 
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 enum class Origin { evolved, hand_written, baseline };
 const char* to_string(Origin o);
@@ -90,6 +90,9 @@ struct TrainingRun {
   double tokens_per_second = 0;
   double seconds = 0;
   std::string stop_reason;
+  // Peak bytes of LibTorch allocations while training, as the worker measured it: shown, never
+  // selected on (a worker's word).
+  int64_t peak_bytes = 0;
 };
 
 // One seed's result on one task: what replicated scores, the ladder and the held-out set are

@@ -72,7 +72,8 @@ Result<nlohmann::json> detail_view(const Archive& a, int64_t id) {
   for (const auto& r : a.training_runs(id))
     j["training_runs"].push_back({{"preset", r.preset}, {"task", r.task}, {"metric_name", r.metric_name},
                                   {"metric", r.metric}, {"steps", r.steps}, {"tokens_per_second", r.tokens_per_second},
-                                  {"seconds", r.seconds}, {"stop_reason", r.stop_reason}, {"curve", r.curve}});
+                                  {"seconds", r.seconds}, {"stop_reason", r.stop_reason}, {"peak_bytes", r.peak_bytes},
+                                  {"curve", r.curve}});
   if (auto score = a.score(id)) j["score"] = score_json(*score);
   j["stages"] = nlohmann::json::array();
   for (const auto& st : a.stages(id)) {

@@ -54,6 +54,7 @@ Status fill_synthetic_archive(const std::filesystem::path& dir, int n) {
       r.steps = 200;
       r.seconds = 20;
       r.tokens_per_second = 5000;
+      r.peak_bytes = (20 + i % 5) * 1048576;
       r.stop_reason = "completed";
       for (int s = 10; s <= 200; s += 10) r.curve.push_back({s, 5.5 * std::exp(-s / (80.0 + i % 40)) + 0.5});
       o.runs.push_back(r);

@@ -45,6 +45,7 @@ std::vector<archive::TrainingRun> training_runs(const lab::EvalReport& report, c
     r.tokens_per_second = t.tokens_per_second;
     r.seconds = t.train_seconds + t.eval_seconds;
     r.stop_reason = t.stop_reason;
+    r.peak_bytes = t.peak_bytes;
     runs.push_back(std::move(r));
   }
   return runs;

@@ -152,7 +152,8 @@ Reference reference_from(const TaskResult& r) { return Reference{r.curve, r.trai
 void to_json(nlohmann::json& j, const TaskResult& r) {
   j = {{"task", r.task}, {"metric_name", r.metric_name}, {"metric", r.metric}, {"final_loss", r.final_loss},
        {"steps", r.steps}, {"tokens_per_second", r.tokens_per_second}, {"train_seconds", r.train_seconds},
-       {"eval_seconds", r.eval_seconds}, {"stop_reason", r.stop_reason}, {"curve", finite_points(r.curve)}};
+       {"eval_seconds", r.eval_seconds}, {"peak_bytes", r.peak_bytes}, {"stop_reason", r.stop_reason},
+       {"curve", finite_points(r.curve)}};
   if (r.causality_probe) j["causality_probe"] = *r.causality_probe;
   if (r.test_probe) j["test_probe"] = *r.test_probe;
   if (r.scored_by_host) j["scored_by_host"] = true;
@@ -170,6 +171,7 @@ void from_json(const nlohmann::json& j, TaskResult& r) {
   r.tokens_per_second = j.at("tokens_per_second");
   r.train_seconds = j.at("train_seconds");
   r.eval_seconds = j.value("eval_seconds", 0.0);
+  r.peak_bytes = j.value("peak_bytes", std::int64_t{0});
   r.stop_reason = j.at("stop_reason");
   r.curve = j.at("curve").get<Curve>();
   if (j.contains("causality_probe")) r.causality_probe = j.at("causality_probe").get<ProbeResult>();

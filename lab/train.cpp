@@ -1,4 +1,5 @@
 #include "lab/train.h"
+#include "lab/memory.h"
 #include "lab/test_set.h"
 #include "lab/threads.h"
 
@@ -124,6 +125,7 @@ double worst_metric(const TaskData& task) { return task.metric == Metric::accura
 TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& config,
                  const std::optional<Reference>& reference, const MonitorConfig& monitor, const CurveCallback& on_log) {
   torch::manual_seed(config.seed);
+  const MemoryScope memory;
   TaskResult r;
   r.task = task.name;
   r.metric_name = task.metric == Metric::accuracy ? "accuracy" : "bits_per_byte";
@@ -205,6 +207,7 @@ TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& 
   r.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   one_per_shard.reset();
   r.tokens_per_second = r.train_seconds > 0 ? static_cast<double>(r.steps * batch * seq) / r.train_seconds : 0;
+  r.peak_bytes = memory.peak_bytes();
   r.metric = std::nan("");
   return r;
 }

@@ -58,6 +58,9 @@ struct TaskResult {
   double tokens_per_second = 0;
   double train_seconds = 0;
   double eval_seconds = 0;
+  // The most bytes of LibTorch CPU allocations live at once while training, above the level at its
+  // start (lab/memory.h): what the model, its activations and the optimizer's state took.
+  std::int64_t peak_bytes = 0;
   std::string stop_reason;  // "completed", or why the monitor stopped it
   bool completed() const { return stop_reason == "completed"; }
   Curve curve;

@@ -112,13 +112,17 @@ TEST(Archive, RecordsAndReadsBackEverything) {
   tr.metric = 0.75;
   tr.curve = {{1, 2.0}, {2, 1.5}};
   tr.stop_reason = "completed";
+  tr.peak_bytes = 3 << 20;
   ASSERT_TRUE(ar.add_training_run(c, tr));
   tr.task = "byte_lm";
+  tr.peak_bytes = 0;
   tr.final_loss = std::nullopt;  // diverged
   ASSERT_TRUE(ar.add_training_run(c, tr));
   auto runs = ar.training_runs(c);
   ASSERT_EQ(runs.size(), 2u);
   EXPECT_EQ(runs[0].metric, 0.75);
+  EXPECT_EQ(runs[0].peak_bytes, 3 << 20);
+  EXPECT_EQ(runs[1].peak_bytes, 0);
   EXPECT_FALSE(runs[1].final_loss.has_value());
 
   ASSERT_TRUE(ar.set_score(c, {0.7, 0.6, 0.5, 1.8, {{"why", "test"}}}));
@@ -245,6 +249,7 @@ TEST(Archive, ReadsAVersionOneArchiveReadOnlyWithoutChangingIt) {
     EXPECT_EQ(a.gates(1).size(), 6u);
     EXPECT_EQ(a.training_runs(1).size(), 2u);
     EXPECT_EQ(a.training_runs(1)[1].metric_name, "bits_per_byte");
+    EXPECT_EQ(a.training_runs(1)[1].peak_bytes, 0);  // no such column before schema 8
     ASSERT_TRUE(a.score(3));
     EXPECT_NEAR(a.score(3)->total, 2.04, 1e-9);
     EXPECT_EQ(a.analyses(3).size(), 1u);

@@ -56,6 +56,13 @@ TEST(Trainer, SameSeedSameCurveAndLossFalls) {
   EXPECT_GE(a.metric, 0.0);
   EXPECT_LE(a.metric, 1.0);
   EXPECT_GT(a.tokens_per_second, 0);
+  // The model, its activations and Adam's two moments were live at once: more than the weights.
+  int64_t weights = 0;
+  {
+    LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
+    for (const auto& p : m->parameters()) weights += p.numel() * static_cast<int64_t>(sizeof(float));
+  }
+  EXPECT_GT(a.peak_bytes, 2 * weights);
 }
 
 // Two threads split each batch into shards: the same run twice gives the same

@@ -431,9 +431,10 @@ async function showExperiment(id) {
       d.gates.map((g) => el('tr', {class: g.passed ? 'pass' : 'fail'}, el('td', {}, g.name), el('td', {}, g.passed ? 'passed' : 'failed'), el('td', {}, g.reason))))
       : el('p', {class: 'muted'}, 'no gate ran'),
     el('h3', {}, 'Training'),
-    d.training_runs.length ? el('table', {class: 'grid'}, el('tr', {}, ['preset', 'task', 'metric', 'value', 'steps', 'tokens/s', 'stopped'].map((x) => el('th', {}, x))),
+    d.training_runs.length ? el('table', {class: 'grid', id: 'training-runs'}, el('tr', {}, ['preset', 'task', 'metric', 'value', 'steps', 'tokens/s', 'peak memory', 'stopped'].map((x) => el('th', {}, x))),
       d.training_runs.map((r) => el('tr', {}, el('td', {}, r.preset), el('td', {}, r.task), el('td', {}, r.metric_name), el('td', {class: 'num'}, fmt(r.metric)),
-        el('td', {class: 'num'}, r.steps), el('td', {class: 'num'}, fmt(r.tokens_per_second, 0)), el('td', {}, r.stop_reason)))) : null,
+        el('td', {class: 'num'}, r.steps), el('td', {class: 'num'}, fmt(r.tokens_per_second, 0)),
+        el('td', {class: 'num peak-memory'}, r.peak_bytes ? fmt(r.peak_bytes / 1048576, 1) + ' MiB' : '—'), el('td', {}, r.stop_reason)))) : null,
     lossChart(d.training_runs),
     el('h3', {}, 'Measured over seeds'),
     measuredTable(d.measured),

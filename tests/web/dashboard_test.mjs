@@ -139,6 +139,9 @@ test('an experiment page shows its compile diagnostics with their lines, and a s
   assert.equal(await page.$eval('#experiment canvas.loss-chart', (c) => c.dataset.curves), '1');
   assert.match(await page.textContent('#llm-calls'), /researcher/);
   assert.match(await page.textContent('#gates'), /causality/);
+  // Each training run's peak memory (experiment 15: 20 MiB in the seeded archive).
+  assert.match(await page.textContent('#training-runs'), /peak memory/);
+  assert.equal(await page.$eval('#training-runs td.peak-memory', (td) => td.textContent), '20.0 MiB');
   assert.match(await page.textContent('#code'), /design_15/);
   // Its three seeds: each metric as mean ± 95% interval, and the verdict against DeltaNet paired by
   // seed (mqar 0.44, 0.45, 0.46 against 0.31, 0.32, 0.30: better on every seed).
