@@ -88,6 +88,11 @@ struct InFlight {
   std::string gpu;  // the GPU its workers see (--gpus), empty: none assigned
 };
 
+// The one eligibility rule: a design may be built upon (a parent, a reference) or promoted (a rung,
+// the held-out tasks) only when its score is not flagged as suspicious by the reward-hacking checks.
+// Baselines may be parents; they are never promoted, being every rung's fixed points.
+bool trusted(const archive::Score& s) { return !s.details.value("suspicious", false); }
+
 // One design's evaluation on a rung or the held-out tasks: its seeds in turn (a later seed only
 // once the first scored), then one recorded stage.
 struct StageRun {
@@ -122,6 +127,13 @@ class Loop {
   // Starts the next seed's evaluation of a design whose first seed scored; false when all ran.
   bool start_replica(InFlight& f);
   void compare_recheck(archive::Outcome& first, const archive::Outcome& again, int64_t id);
+  // The one scoring of a design measured on seeds of `preset`: fitness on the mean over its seeds,
+  // the reward-hacking flags against the best baseline, and (replicated) the seed count, the failed
+  // seeds and the verdict against the reference, paired by seed. Every stage scores through it.
+  archive::Score score_seeds(int64_t id, const std::string& preset, const agents::JudgeInput& ji,
+                             const std::vector<archive::TrainingRun>& runs,
+                             const std::vector<archive::Measurement>& measurements,
+                             const std::vector<std::string>& seed_failures, bool replicated);
   void summary(bool interrupted);
   std::optional<Metrics> baseline_metrics() const { return baseline_metrics(c_.preset); }
   std::optional<Metrics> baseline_metrics(const std::string& preset) const;
@@ -149,6 +161,16 @@ class Loop {
   std::map<std::string, lab::Reference> references_on(const std::string& preset) const;
   bool promote();
   bool held_out_report();
+  // Scored designs that are not baselines and whose score is trusted, best first.
+  std::vector<int64_t> promotable() const {
+    std::vector<int64_t> out;
+    for (const auto& [id, total] : archive_->top(1000000)) {
+      auto e = archive_->experiment(id);
+      auto s = archive_->score(id);
+      if (e && e->origin != archive::Origin::baseline && s && trusted(*s)) out.push_back(id);
+    }
+    return out;
+  }
   std::vector<std::string> rungs() const;
   std::optional<double> fitness_on(int64_t id, const std::string& preset) const {
     return host::fitness_on(*archive_, id, preset, c_.preset);
@@ -169,6 +191,26 @@ class Loop {
   bool is_reference(int64_t id) const { return reference_id() == id; }
   void note(const std::string& text) { events_->emit("note", std::nullopt, {{"text", text}}); }
   CandidateDeps deps() { return {*pool_, *executor_, *agents_.engineer, *events_, *toolchain_}; }
+  // A candidate of `e` with `source`, on the run's job. The name is part of the object's cache key:
+  // the same source under the same name compiles once.
+  CandidateSpec spec_for(const archive::Experiment& e, const std::string& source) const {
+    CandidateSpec spec;
+    spec.id = e.id;
+    spec.name = e.name;
+    spec.source = source;
+    spec.job = base_job_;
+    spec.job.experiment = e.id;
+    spec.job.name = e.name + ".cpp";
+    return spec;
+  }
+  // The same candidate again from the source it built, with no repair: a further seed or a recheck.
+  static CandidateSpec rerun_of(const CandidateRun& from) {
+    CandidateSpec spec = from.spec();
+    spec.source = from.built_source();
+    spec.max_repair_attempts = 1;
+    spec.max_runtime_revisions = 0;
+    return spec;
+  }
 
   RunConfig c_;
   RunConfig given_;  // as given, before setup resolved defaults: what a reload is compared with
@@ -391,7 +433,7 @@ std::vector<agents::ExperimentView> Loop::views(std::set<int64_t>* suspicious) c
     v.design = e.design;
     if (auto s = archive_->score(e.id)) {
       v.fitness = s->total;
-      if (suspicious && s->details.value("suspicious", false)) suspicious->insert(e.id);
+      if (suspicious && !trusted(*s)) suspicious->insert(e.id);
     }
     v.failed = e.status == "failed";
     v.fail_reason = e.fail_reason;
@@ -635,14 +677,7 @@ Status Loop::start(int64_t id) {
     f.propose_seconds = it->second.second;
     proposed_at_.erase(it);
   }
-  CandidateSpec spec;
-  spec.id = id;
-  spec.name = e->name;
-  spec.source = e->source;
-  spec.job = base_job_;
-  spec.job.experiment = id;
-  // The name is part of the object's cache key: the same source under the same name compiles once.
-  spec.job.name = e->name + ".cpp";
+  CandidateSpec spec = spec_for(*e, e->source);
   // One worker per GPU: the first GPU no running experiment holds (there is one: workers = GPUs).
   for (const auto& g : c_.gpus)
     if (std::none_of(running_.begin(), running_.end(), [&](const InFlight& r) { return r.gpu == g; })) {
@@ -703,25 +738,12 @@ bool Loop::finish(InFlight& f) {
   const auto& eval = r.evaluation();
   if (!rechecked && rec.status == "scored") rec.measurements = f.measurements;
   if (!rechecked && rec.status == "scored" && eval && eval->result.report) {
-    // Fitness is measured on the mean over seeds (the first seed's runs keep their curves).
-    const auto mean_runs = with_mean_metrics(rec.runs, rec.measurements);
-    const Metrics base = is_reference(id) ? metrics_of(mean_runs) : baseline_metrics().value_or(Metrics{});
     agents::JudgeInput ji;
     ji.report = &*eval->result.report;
     ji.reference_parameters = base_job_.reference_parameters;
     ji.candidate = *self;
     ji.archive = all;
-    rec.score = score(*agents_.judge, ji, mean_runs, base, flag_bound(id, c_.preset, metrics_of(mean_runs)));
-    if (c_.seeds > 1) {
-      auto& d = rec.score->details;
-      d["seeds"] = metrics_by_seed(rec.measurements, c_.preset).size();
-      if (!f.seed_failures.empty()) d["seed_failures"] = f.seed_failures;
-      if (auto ref = reference_id(); ref && !is_reference(id)) {
-        const auto cmp = compare_paired(metrics_by_seed(rec.measurements, c_.preset),
-                                        metrics_by_seed(archive_->measurements(*ref), c_.preset));
-        d["against_reference"] = to_json(cmp);
-      }
-    }
+    rec.score = score_seeds(id, c_.preset, ji, rec.runs, rec.measurements, f.seed_failures, c_.seeds > 1);
     if (start_recheck(f, std::move(rec))) return false;
     rec = std::move(*f.first_outcome);
   }
@@ -762,13 +784,29 @@ bool Loop::finish(InFlight& f) {
   return true;
 }
 
+archive::Score Loop::score_seeds(int64_t id, const std::string& preset, const agents::JudgeInput& ji,
+                                 const std::vector<archive::TrainingRun>& runs,
+                                 const std::vector<archive::Measurement>& measurements,
+                                 const std::vector<std::string>& seed_failures, bool replicated) {
+  // Fitness is measured on the mean over seeds (the first seed's runs keep their curves).
+  const auto mean_runs = with_mean_metrics(runs, measurements);
+  const Metrics own = metrics_of(mean_runs);
+  const Metrics base = is_reference(id) ? own : baseline_metrics(preset).value_or(Metrics{});
+  archive::Score s = score(*agents_.judge, ji, mean_runs, base, flag_bound(id, preset, own));
+  if (!replicated) return s;
+  auto& d = s.details;
+  d["seeds"] = metrics_by_seed(measurements, preset).size();
+  if (!seed_failures.empty()) d["seed_failures"] = seed_failures;
+  if (auto ref = reference_id(); ref && !is_reference(id))
+    d["against_reference"] = to_json(compare_paired(metrics_by_seed(measurements, preset),
+                                                    metrics_by_seed(archive_->measurements(*ref), preset)));
+  return s;
+}
+
 bool Loop::start_replica(InFlight& f) {
   if (f.seeds_started >= c_.seeds) return false;
   CandidateRun& from = f.seed0 ? *f.seed0 : *f.run;
-  CandidateSpec spec = from.spec();
-  spec.source = from.built_source();
-  spec.max_repair_attempts = 1;
-  spec.max_runtime_revisions = 0;
+  CandidateSpec spec = rerun_of(from);
   spec.job.replica = true;
   spec.job.seed = c_.seed + static_cast<std::uint64_t>(f.seeds_started);
   ++f.seeds_started;
@@ -790,10 +828,7 @@ bool Loop::start_recheck(InFlight& f, archive::Outcome rec) {
                       (c_.recheck >= 2 || (ref_score && rec.score->total > ref_score->total));
   f.first_outcome = std::move(rec);
   if (!wanted) return false;
-  CandidateSpec spec = f.run->spec();
-  spec.source = f.run->built_source();
-  spec.max_repair_attempts = 1;
-  spec.max_runtime_revisions = 0;
+  CandidateSpec spec = rerun_of(*f.run);
   events_->emit("recheck_started", id,
                 {{"name", spec.name}, {"fitness", f.first_outcome->score->total},
                  {"reference", ref_score ? nlohmann::json(ref_score->total) : nlohmann::json(nullptr)}});
@@ -943,12 +978,7 @@ std::vector<std::string> Loop::rungs() const {
 bool Loop::promote() {
   const auto ladder = rungs();
   if (ladder.empty()) return true;
-  std::vector<int64_t> below;  // evolved, not suspicious, best first on the rung below
-  for (const auto& [id, total] : archive_->top(1000000)) {
-    auto e = archive_->experiment(id);
-    auto s = archive_->score(id);
-    if (e && e->origin != archive::Origin::baseline && s && !s->details.value("suspicious", false)) below.push_back(id);
-  }
+  std::vector<int64_t> below = promotable();  // best first on the rung below
   std::string below_preset = c_.preset;
   for (const auto& rung : ladder) {
     // Baselines alone on a rung compare nothing, and a larger rung is the dearest part of a run.
@@ -1002,11 +1032,9 @@ bool Loop::held_out_report() {
   const std::string preset = c_.preset + lab::kHeldOutSuffix;
   std::vector<int64_t> ids = stage_baseline_ids();
   const size_t fixed = ids.size();
-  for (const auto& [id, total] : archive_->top(1000000)) {
+  for (int64_t id : promotable()) {
     if (ids.size() - fixed >= static_cast<size_t>(c_.held_out)) break;
-    auto e = archive_->experiment(id);
-    auto s = archive_->score(id);
-    if (e && e->origin != archive::Origin::baseline && s && !s->details.value("suspicious", false)) ids.push_back(id);
+    ids.push_back(id);
   }
   if (ids.size() == fixed) {
     note("held-out tasks (" + preset + "): no candidate to report on, skipped");
@@ -1030,15 +1058,10 @@ std::optional<StageRun> Loop::begin_stage(int64_t id, const std::string& preset,
   r.name = e->name;
   r.preset = preset;
   r.first_seed = first_seed;
+  r.spec = spec_for(*e, source);  // compiled before: a cache hit
   CandidateSpec& spec = r.spec;
-  spec.id = id;
-  spec.name = e->name;
-  spec.source = source;
-  spec.job = base_job_;
-  spec.job.experiment = id;
   spec.job.preset = preset;
   if (lab::is_held_out(preset)) spec.job.tasks = {};  // the held-out set is whole, whatever --tasks chose
-  spec.job.name = e->name + ".cpp";  // compiled before: a cache hit
   spec.job.reference_parameters = 0;  // the worker counts the reference's at this preset's width
   if (!is_reference(id)) spec.job.references = references_on(preset);
   spec.max_repair_attempts = 1;
@@ -1088,18 +1111,10 @@ void Loop::record_stage(StageRun& r) {
   const std::string& preset = r.preset;
   archive::StageResult& st = r.st;
   if (st.status == "scored" && r.report && r.report->result.report) {
-    const auto mean_runs = with_mean_metrics(st.runs, st.measurements);
-    const Metrics base = is_reference(id) ? metrics_of(mean_runs) : baseline_metrics(preset).value_or(Metrics{});
     agents::JudgeInput ji;
     ji.report = &*r.report->result.report;
     ji.reference_parameters = r.report->result.reference_parameters;
-    st.score = score(*agents_.judge, ji, mean_runs, base, flag_bound(id, preset, metrics_of(mean_runs)));
-    auto& d = st.score.details;
-    d["seeds"] = metrics_by_seed(st.measurements, preset).size();
-    if (!r.seed_failures.empty()) d["seed_failures"] = r.seed_failures;
-    if (auto ref = reference_id(); ref && !is_reference(id))
-      d["against_reference"] = to_json(compare_paired(metrics_by_seed(st.measurements, preset),
-                                                      metrics_by_seed(archive_->measurements(*ref), preset)));
+    st.score = score_seeds(id, preset, ji, st.runs, st.measurements, r.seed_failures, true);
   }
   std::vector<archive::Event> ev{
       st.status == "scored"
