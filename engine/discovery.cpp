@@ -86,6 +86,13 @@ struct InFlight {
   int seeds_started = 1;
   std::vector<std::string> seed_failures;
   std::string gpu;  // the GPU its workers see (--gpus), empty: none assigned
+  // Compile and lab time of its further seeds and its recheck: part of where its wall time went.
+  double more_compile = 0, more_lab = 0, more_worker = 0;
+  void count(const CandidateRun& r) {
+    more_compile += r.compile_seconds();
+    more_lab += r.lab_seconds();
+    more_worker += r.worker_seconds();
+  }
 };
 
 // The one eligibility rule: a design may be built upon (a parent, a reference) or promoted (a rung,
@@ -701,6 +708,7 @@ bool Loop::finish(InFlight& f) {
     // A replica ended: keep its metrics, then the next seed, else back to the first seed's run.
     const auto& o = f.run->outcome();
     const std::uint64_t seed = f.run->spec().job.seed;
+    f.count(*f.run);
     if (o.status == "scored") {
       auto m = measurements_of(o.runs, seed);
       f.measurements.insert(f.measurements.end(), m.begin(), m.end());
@@ -718,6 +726,7 @@ bool Loop::finish(InFlight& f) {
   }
   if (f.first) {
     // The recheck ended: the first evaluation is what is recorded, with what the second said of it.
+    f.count(*f.run);
     archive::Outcome again = std::move(f.run->outcome());
     archive::Outcome rec = std::move(*f.first_outcome);
     compare_recheck(rec, again, f.first->spec().id);
@@ -769,10 +778,10 @@ bool Loop::finish(InFlight& f) {
                                  {"insights", rec.insights.size()}}));
   }
   // Where the time went: the loop's own overhead is wall - compile - lab.
-  const double compile = r.compile_seconds(), lab = r.lab_seconds();
+  const double compile = r.compile_seconds() + f.more_compile, lab = r.lab_seconds() + f.more_lab;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.began).count();
   rec.timing = {{"wall", wall},          {"compile", compile},           {"lab", lab},
-                {"worker", r.worker_seconds()}, {"propose", f.propose_seconds}, {"overhead", wall - compile - lab}};
+                {"worker", r.worker_seconds() + f.more_worker}, {"propose", f.propose_seconds}, {"overhead", wall - compile - lab}};
   if (auto st = archive_->record_outcome(id, rec, &ev); !st) {
     err_ << "asiarch run: " << st.error().message << "\n";
     return true;
