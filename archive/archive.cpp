@@ -179,6 +179,12 @@ CREATE TABLE measurements (
       R"sql(
 ALTER TABLE training_runs ADD COLUMN peak_bytes INTEGER NOT NULL DEFAULT 0;
 )sql",
+      // 9: the run's ladder: its own preset (position 0), then its rungs in the order it climbs them.
+      R"sql(
+CREATE TABLE ladder (
+  position INTEGER PRIMARY KEY,
+  preset TEXT NOT NULL UNIQUE);
+)sql",
   };
   return m;
 }
@@ -656,6 +662,32 @@ std::vector<Experiment> Archive::experiments() const {
   std::vector<Experiment> out;
   SQLite::Statement q(impl_->db, experiment_select(impl_->version) + " ORDER BY id");
   while (q.executeStep()) out.push_back(read_experiment(q));
+  return out;
+}
+
+Status Archive::set_ladder(const std::vector<std::string>& presets) {
+  if (auto refused = impl_->refuse_write(path_, "record the run's ladder")) return *refused;
+  try {
+    SQLite::Transaction t(impl_->db);
+    impl_->db.exec("DELETE FROM ladder");
+    for (size_t i = 0; i < presets.size(); ++i) {
+      SQLite::Statement q(impl_->db, "INSERT INTO ladder (position, preset) VALUES (?, ?)");
+      q.bind(1, static_cast<int64_t>(i));
+      q.bind(2, presets[i]);
+      q.exec();
+    }
+    t.commit();
+    return Ok{};
+  } catch (const SQLite::Exception& e) {
+    return db_error(path_, "cannot record the run's ladder", e);
+  }
+}
+
+std::vector<std::string> Archive::ladder() const {
+  std::vector<std::string> out;
+  if (impl_->version < 9) return out;  // an older archive read where it lies: none stored
+  SQLite::Statement q(impl_->db, "SELECT preset FROM ladder ORDER BY position");
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
   return out;
 }
 

@@ -19,7 +19,7 @@
 
 namespace asiarch::archive {
 
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 
 enum class Origin { evolved, hand_written, baseline };
 const char* to_string(Origin o);
@@ -240,6 +240,11 @@ class Archive {
   std::vector<Experiment> experiments() const;  // by id
   // The first baseline experiment named `name` (e.g. delta_net, the reference), in one indexed read.
   std::optional<int64_t> baseline_named(const std::string& name) const;
+  // The run's ladder as it was last configured: its own preset, then its rungs in the order it
+  // climbs them (empty in an archive that predates schema 9, or before a run set it). Replaces what
+  // was there.
+  Status set_ladder(const std::vector<std::string>& presets);
+  std::vector<std::string> ladder() const;
   std::vector<CompileAttempt> compile_attempts(int64_t id) const;
   std::vector<RuntimeAttempt> runtime_attempts(int64_t id) const;
   std::vector<GateRecord> gates(int64_t id) const;

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/inspect.h"
 #include "worker/lab_setup.h"
+#include "results/ladder.h"
 #include "results/replicates.h"
 #include "results/report.h"
 #include "engine/scoring.h"
@@ -214,72 +215,32 @@ int run_ladder(const LadderArgs& a) {
   auto opened = open_workdir_archive(a.workdir);
   if (!opened) return std::cerr << "asiarch ladder: " << opened.error().message << "\n", 1;
   const auto& ar = **opened;
-  // The first stage's preset: where the experiments' own runs were made.
-  std::string first;
-  for (const auto& e : ar.experiments()) {
-    auto runs = ar.training_runs(e.id);
-    for (const auto& r : runs) {
-      bool staged = false;
-      for (const auto& st : ar.stages(e.id)) staged = staged || st.preset == r.preset;
-      if (!staged) {
-        first = r.preset;
-        break;
-      }
-    }
-    if (!first.empty()) break;
-  }
-  // The rungs in the order the run climbed them (its ladder_rung events), then any other stage.
-  std::vector<std::string> rungs{first};
-  for (int64_t seq = 0;;) {
-    auto batch = ar.events_since(seq);
-    if (batch.empty()) break;
-    seq = batch.back().seq;
-    for (const auto& ev : batch)
-      if (ev.kind == "ladder_rung" && ev.data.contains("preset") && ev.data["preset"].is_string()) {
-        const auto p = ev.data["preset"].get<std::string>();
-        if (std::find(rungs.begin(), rungs.end(), p) == rungs.end()) rungs.push_back(p);
-      }
-  }
-  for (const auto& e : ar.experiments())
-    for (const auto& st : ar.stages(e.id))
-      if (!lab::is_held_out(st.preset) &&
-          std::find(rungs.begin(), rungs.end(), st.preset) == rungs.end())
-        rungs.push_back(st.preset);
+  // The rungs as the archive stores them (results/ladder.h), the held-out sets left out.
+  std::vector<Rung> rungs;
+  for (auto& r : ladder_of(ar))
+    if (!r.held_out && (rungs.empty() || !r.scored.empty() || !r.failed.empty())) rungs.push_back(std::move(r));
+  const std::string first = rungs.empty() ? std::string() : rungs.front().preset;
   nlohmann::json j = nlohmann::json::array();
   for (size_t k = 0; k < rungs.size(); ++k) {
-    std::vector<std::pair<double, int64_t>> order;
-    for (const auto& e : ar.experiments())
-      if (auto f = fitness_on(ar, e.id, rungs[k], first)) order.emplace_back(*f, e.id);
-    std::stable_sort(order.begin(), order.end(), [](const auto& l, const auto& r) { return l.first > r.first; });
-    std::vector<int64_t> ids;
-    for (const auto& [f, id] : order) ids.push_back(id);
-    std::optional<double> rho;
-    size_t pairs = 0;
-    if (k > 0) {
-      std::vector<double> x, y;
-      for (int64_t id : ids)
-        if (auto f0 = fitness_on(ar, id, rungs[k - 1], first)) {
-          x.push_back(*f0);
-          y.push_back(*fitness_on(ar, id, rungs[k], first));
-        }
-      rho = lab::spearman(x, y);
-      pairs = x.size();
-    }
-    const auto rows = design_rows(ar, ids, rungs[k], first);
+    const Rung& rung = rungs[k];
+    const auto& ids = rung.scored;
+    const auto& rho = rung.agreement.spearman;
+    const auto rows = design_rows(ar, ids, rung.preset, first);
     if (a.json) {
-      nlohmann::json r = {{"preset", rungs[k]}, {"designs", nlohmann::json::array()}};
+      nlohmann::json r = {{"preset", rung.preset}, {"designs", nlohmann::json::array()}};
       for (const auto& row : rows) r["designs"].push_back(to_json(row));
-      if (k > 0) r["spearman_with_below"] = rho ? nlohmann::json(*rho) : nlohmann::json(nullptr), r["pairs"] = pairs;
+      if (k > 0)
+        r["spearman_with_below"] = rho ? nlohmann::json(*rho) : nlohmann::json(nullptr), r["pairs"] = rung.agreement.pairs;
       j.push_back(r);
       continue;
     }
-    std::cout << (k ? "\n" : "") << "rung " << k << ": " << rungs[k] << " (" << ids.size() << " design(s))\n";
+    std::cout << (k ? "\n" : "") << "rung " << k << ": " << rung.preset << " (" << ids.size() << " design(s))\n";
     print_rows(std::cout, rows);
     for (const auto& row : rows)  // each candidate against the other baselines measured here
-      if (row.origin == "baseline" && !row.reference) print_against(std::cout, ar, ids, row.id, rungs[k]);
+      if (row.origin == "baseline" && !row.reference) print_against(std::cout, ar, ids, row.id, rung.preset);
     if (k > 0)
-      std::cout << "  Spearman with " << rungs[k - 1] << ": " << (rho ? format_number(*rho) : std::string("undefined"))
-                << " over " << pairs << " design(s) scored on both\n";
+      std::cout << "  Spearman with " << rung.below << ": " << (rho ? format_number(*rho) : std::string("undefined"))
+                << " over " << rung.agreement.pairs << " design(s) scored on both\n";
   }
   if (a.json) std::cout << j.dump(2) << "\n";
   return 0;

@@ -27,6 +27,7 @@
 #include "engine/knowledge.h"
 #include "engine/llm_calls.h"
 #include "worker/lab_setup.h"
+#include "results/ladder.h"
 #include "results/replicates.h"
 #include "results/report.h"
 #include "config/run_settings.h"
@@ -335,6 +336,10 @@ Status Loop::setup() {
   auto a = archive::Archive::open(workdir_ / "archive.db");
   if (!a) return a.error();
   archive_ = std::move(*a);
+  // The ladder this run climbs, stored: the summary and `asiarch ladder` read rung order from it.
+  std::vector<std::string> ladder{c_.preset};
+  for (const auto& rung : rungs()) ladder.push_back(rung);
+  if (auto st = archive_->set_ladder(ladder); !st) return st.error();
   std::vector<EventSink*> sinks;
   if (c_.events == "jsonl") sinks.push_back(&jsonl_);
   else if (!c_.quiet) sinks.push_back(&text_);
@@ -897,51 +902,23 @@ void Loop::summary(bool interrupted) {
   for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, ids, fixed[i], c_.preset);
   int failed = 0;
   for (const auto& e : archive_->experiments()) failed += e.status == "failed";
-  // The ladder's rungs and the held-out tasks, each with the designs evaluated there.
-  // In the ladder's order, then any other stage (a rung of an earlier configuration), held-out last.
-  std::vector<std::string> stage_presets, held_out_presets;
-  for (const auto& rung : rungs()) stage_presets.push_back(rung);
-  for (const auto& e : archive_->experiments())
-    for (const auto& st : archive_->stages(e.id)) {
-      auto& into = lab::is_held_out(st.preset) ? held_out_presets : stage_presets;
-      if (std::find(into.begin(), into.end(), st.preset) == into.end()) into.push_back(st.preset);
-    }
-  stage_presets.insert(stage_presets.end(), held_out_presets.begin(), held_out_presets.end());
-  std::string below = c_.preset;
-  for (const auto& sp : stage_presets) {
-    std::vector<std::pair<double, int64_t>> order;
-    std::vector<int64_t> unscored;
-    for (const auto& e : archive_->experiments())
-      for (const auto& st : archive_->stages(e.id))
-        if (st.preset == sp) {
-          if (st.status == "scored") order.emplace_back(st.score.total, e.id);
-          else unscored.push_back(e.id);
-        }
-    std::stable_sort(order.begin(), order.end(), [](const auto& l, const auto& r) { return l.first > r.first; });
-    std::vector<int64_t> at;
-    for (const auto& [f, id] : order) at.push_back(id);
-    if (at.empty() && unscored.empty()) continue;
-    const bool held = lab::is_held_out(sp);
-    out_ << "\n" << (held ? "held-out tasks, " : "ladder rung ") << sp
-         << (held ? " (never used for selection):" : ":") << "\n";
-    print_rows(out_, design_rows(*archive_, at, sp, c_.preset));
-    for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, at, fixed[i], sp);
-    for (int64_t id : unscored) {
+  // The ladder's rungs and the held-out tasks, each with the designs evaluated there, as stored
+  // (results/ladder.h: the same rungs `asiarch ladder` shows).
+  const auto ladder = ladder_of(*archive_);
+  for (size_t k = 1; k < ladder.size(); ++k) {
+    const Rung& rung = ladder[k];
+    if (rung.scored.empty() && rung.failed.empty()) continue;
+    out_ << "\n" << (rung.held_out ? "held-out tasks, " : "ladder rung ") << rung.preset
+         << (rung.held_out ? " (never used for selection):" : ":") << "\n";
+    print_rows(out_, design_rows(*archive_, rung.scored, rung.preset, c_.preset));
+    for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, rung.scored, fixed[i], rung.preset);
+    for (int64_t id : rung.failed)
       for (const auto& st : archive_->stages(id))
-        if (st.preset == sp) out_ << "  #" << id << " FAILED: " << st.fail_reason << "\n";
-    }
-    if (!held) {
-      std::vector<double> x, y;
-      for (int64_t id : at)
-        if (auto f0 = fitness_on(id, below)) {
-          x.push_back(*f0);
-          y.push_back(*fitness_on(id, sp));
-        }
-      const auto rho = lab::spearman(x, y);
-      out_ << "  rank agreement with " << below << ": Spearman "
-           << (rho ? format_number(*rho) : std::string("undefined")) << " over " << x.size() << " design(s)\n";
-      below = sp;
-    }
+        if (st.preset == rung.preset) out_ << "  #" << id << " FAILED: " << st.fail_reason << "\n";
+    if (!rung.below.empty())
+      out_ << "  rank agreement with " << rung.below << ": Spearman "
+           << (rung.agreement.spearman ? format_number(*rung.agreement.spearman) : std::string("undefined")) << " over "
+           << rung.agreement.pairs << " design(s)\n";
   }
   if (failed) out_ << "  (" << failed << " failed; `" << prog << " ls --workdir " << c_.workdir << "` lists them)\n";
   // The best evolved design, else the best of all.
@@ -1008,18 +985,10 @@ bool Loop::promote() {
     if (!evaluate_stages({ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(fixed)}, rung, c_.seed) ||
         !evaluate_stages({ids.begin() + static_cast<std::ptrdiff_t>(fixed), ids.end()}, rung, c_.seed))
       return false;
-    std::vector<double> x, y;
-    for (int64_t id : ids) {
-      auto a = fitness_on(id, below_preset), b = fitness_on(id, rung);
-      if (a && b) {
-        x.push_back(*a);
-        y.push_back(*b);
-      }
-    }
-    const auto rho = lab::spearman(x, y);
+    const auto agreement = rank_agreement(*archive_, ids, below_preset, rung, c_.preset);
     events_->emit("ladder_rung", std::nullopt,
-                  {{"preset", rung}, {"below", below_preset}, {"promoted", ids}, {"pairs", x.size()},
-                   {"spearman", rho ? nlohmann::json(*rho) : nlohmann::json(nullptr)}});
+                  {{"preset", rung}, {"below", below_preset}, {"promoted", ids}, {"pairs", agreement.pairs},
+                   {"spearman", agreement.spearman ? nlohmann::json(*agreement.spearman) : nlohmann::json(nullptr)}});
     std::vector<std::pair<double, int64_t>> next;
     for (size_t i = fixed; i < ids.size(); ++i)
       if (auto f = fitness_on(ids[i], rung)) next.emplace_back(*f, ids[i]);

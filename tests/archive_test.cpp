@@ -567,3 +567,19 @@ TEST(CliInspect, HistoryShowsCompileFailuresAndRuntimeAttempts) {
   EXPECT_NE(rev2, std::string::npos) << t;
   EXPECT_TRUE(compile < runtime && runtime < rev1 && rev1 < rev2) << t;  // runtime attempts after compile attempts
 }
+
+TEST(Archive, TheLadderIsStoredInOrderAndReplacedWhole) {
+  auto a = Archive::open(fresh_path("ladder.db"));
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_TRUE((*a)->ladder().empty());
+  ASSERT_TRUE((*a)->set_ladder({"explore", "verify", "first"}));
+  EXPECT_EQ((*a)->ladder(), (std::vector<std::string>{"explore", "verify", "first"}));
+  ASSERT_TRUE((*a)->set_ladder({"smoke"}));
+  EXPECT_EQ((*a)->ladder(), std::vector<std::string>{"smoke"});
+  // A read-only archive from before schema 9 has none, and reading it changes nothing.
+  const auto v1 = copy_of_v1(fresh_path("ladder-v1-dir"), "archive.db");
+  auto old = Archive::open_read_only(v1);
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_TRUE((*old)->ladder().empty());
+  EXPECT_FALSE((*old)->set_ladder({"x"}));
+}

@@ -4,6 +4,11 @@
 
 #include <cmath>
 
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "results/ladder.h"
 #include "results/replicates.h"
 #include "lab/stats.h"
 
@@ -101,4 +106,63 @@ TEST(Replicates, ReplicatedGivesMeanAndIntervalPerTask) {
   EXPECT_NEAR(*r.loss->half_width, lab::student_t(0.95, 2) * 0.2 / std::sqrt(3.0), 1e-9);
   EXPECT_NEAR(r.tasks.at("noisy_in_context_recall").mean, 0.6, 1e-12);
   EXPECT_EQ(host::format_interval(*r.loss), "2.200 ± 0.497");
+}
+
+// The ladder is read from what the archive stores: the run's order of rungs, not the order the
+// stages happened to be recorded in; each rung's Spearman is with the rung below it.
+TEST(Ladder, RungsFollowTheStoredOrderWithSpearmanAgainstTheRungBelow) {
+  const auto path = std::filesystem::temp_directory_path() / ("asiarch-ladder-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  auto opened = archive::Archive::open(path);
+  ASSERT_TRUE(opened) << opened.error().message;
+  auto& a = **opened;
+  std::vector<int64_t> ids;
+  // Fitness on smoke 1, 2, 3; on rung b (the upper rung) 30, 10, 20; on rung a 3, 2, 1.
+  const double own[] = {1, 2, 3}, on_b[] = {30, 10, 20}, on_a[] = {3, 2, 1};
+  for (int i = 0; i < 3; ++i) {
+    archive::Experiment e;
+    e.name = "d" + std::to_string(i);
+    e.source = "// " + e.name;
+    e.canonical = e.name;
+    e.source_hash = e.name;
+    ids.push_back(a.add_experiment(e).value());
+    archive::Outcome o;
+    o.status = "scored";
+    o.score = archive::Score{0, 0, 0, own[i], nlohmann::json::object()};
+    ASSERT_TRUE(a.record_outcome(ids.back(), o));
+  }
+  // Rung b is recorded first, but the run climbs a, then b.
+  for (int i = 0; i < 3; ++i)
+    for (const auto& [preset, f] : {std::pair<std::string, double>{"b", on_b[i]}, {"a", on_a[i]}}) {
+      archive::StageResult st;
+      st.preset = preset;
+      st.status = "scored";
+      st.score = archive::Score{0, 0, 0, f, nlohmann::json::object()};
+      ASSERT_TRUE(a.record_stage(ids[i], st));
+    }
+  archive::StageResult failed;
+  failed.preset = "smoke/held-out";
+  failed.status = "failed";
+  failed.fail_reason = "no";
+  ASSERT_TRUE(a.record_stage(ids[0], failed));
+  ASSERT_TRUE(a.set_ladder({"smoke", "a", "b"}));
+  const auto ladder = host::ladder_of(a);
+  ASSERT_EQ(ladder.size(), 4u);
+  EXPECT_EQ(ladder[0].preset, "smoke");
+  EXPECT_EQ(ladder[0].scored, (std::vector<int64_t>{ids[2], ids[1], ids[0]}));
+  EXPECT_EQ(ladder[1].preset, "a");
+  EXPECT_EQ(ladder[1].below, "smoke");
+  ASSERT_TRUE(ladder[1].agreement.spearman);
+  EXPECT_DOUBLE_EQ(*ladder[1].agreement.spearman, -1.0);  // a reverses smoke's order
+  EXPECT_EQ(ladder[2].preset, "b");
+  EXPECT_EQ(ladder[2].below, "a");
+  EXPECT_EQ(ladder[2].scored, (std::vector<int64_t>{ids[0], ids[2], ids[1]}));
+  ASSERT_TRUE(ladder[2].agreement.spearman);
+  EXPECT_DOUBLE_EQ(*ladder[2].agreement.spearman, 0.5);  // ranks (1,2,3) against (3,1,2)
+  EXPECT_EQ(ladder[2].agreement.pairs, 3u);
+  EXPECT_TRUE(ladder[3].held_out);
+  EXPECT_TRUE(ladder[3].scored.empty());
+  EXPECT_EQ(ladder[3].failed, std::vector<int64_t>{ids[0]});
+  EXPECT_TRUE(ladder[3].below.empty());
+  std::filesystem::remove(path);
 }
