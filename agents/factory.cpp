@@ -1,5 +1,7 @@
 #include "agents/factory.h"
 
+#include "agents/offline/design.h"
+
 #include <cstdlib>
 
 #include "agents/llm/roles.h"
@@ -76,6 +78,12 @@ Result<Agents> make_agents(const Backends& given, const llm::Config& llm, llm::C
   a.analyst = find(backends.analyst)->analyst(a.llm);
   a.judge = find(backends.judge)->judge(a.llm);
   return a;
+}
+
+std::optional<KnownDesign> baseline_design(const std::string& name) {
+  for (const auto& [n, d] : baseline_designs())
+    if (n == name) return KnownDesign{to_json(d), canonical(d)};
+  return std::nullopt;
 }
 
 }  // namespace asiarch::agents

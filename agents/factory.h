@@ -4,8 +4,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "agents/llm/client.h"
 #include "agents/llm/config.h"
@@ -38,5 +41,14 @@ struct Agents {
 Result<Agents> make_agents(const Backends& backends, const llm::Config& llm = {}, llm::CallLog* calls = nullptr);
 Backends resolved(Backends backends, const llm::Config& llm);
 std::vector<std::string> known_backends();
+
+// A baseline as the offline design space knows it (its genes as JSON and their canonical form), so
+// the offline Researcher can recombine it; none for a name outside that space. The engine seeds
+// baselines through this and needs no backend's header.
+struct KnownDesign {
+  nlohmann::json design;
+  std::string canonical;
+};
+std::optional<KnownDesign> baseline_design(const std::string& name);
 
 }  // namespace asiarch::agents

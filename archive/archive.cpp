@@ -496,6 +496,32 @@ void delete_measurements(SQLite::Database& db, int64_t id, const std::string& pr
   del.exec();
 }
 
+}  // namespace
+
+nlohmann::json Score::stored_details() const {
+  nlohmann::json d = details.is_object() ? details : nlohmann::json::object();
+  d["flags"] = flags;
+  d["suspicious"] = suspicious;
+  if (recheck) d["recheck"] = *recheck;
+  return d;
+}
+
+Score Score::from_stored(double loss_score, double bench_score, double judge_score, double total, nlohmann::json details) {
+  Score s{loss_score, bench_score, judge_score, total, details.is_object() ? std::move(details) : nlohmann::json::object()};
+  auto& d = s.details;
+  if (auto f = d.find("flags"); f != d.end() && f->is_array())
+    for (const auto& x : *f)
+      if (x.is_string()) s.flags.push_back(x.get<std::string>());
+  if (auto x = d.find("suspicious"); x != d.end() && x->is_boolean()) s.suspicious = x->get<bool>();
+  if (auto r = d.find("recheck"); r != d.end()) s.recheck = *r;
+  d.erase("flags");
+  d.erase("suspicious");
+  d.erase("recheck");
+  return s;
+}
+
+namespace {
+
 void insert_score(SQLite::Database& db, int64_t id, const Score& s) {
   SQLite::Statement q(db, "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?)");
   q.bind(1, id);
@@ -503,7 +529,7 @@ void insert_score(SQLite::Database& db, int64_t id, const Score& s) {
   q.bind(3, s.bench_score);
   q.bind(4, s.judge_score);
   q.bind(5, s.total);
-  q.bind(6, s.details.dump());
+  q.bind(6, s.stored_details().dump());
   q.exec();
 }
 
@@ -843,8 +869,8 @@ std::optional<Score> Archive::score(int64_t id) const {
   SQLite::Statement q(impl_->db, "SELECT loss_score, bench_score, judge_score, total, details FROM scores WHERE experiment_id = ?");
   q.bind(1, id);
   if (!q.executeStep()) return std::nullopt;
-  return Score{q.getColumn(0).getDouble(), q.getColumn(1).getDouble(), q.getColumn(2).getDouble(),
-               q.getColumn(3).getDouble(), nlohmann::json::parse(q.getColumn(4).getString())};
+  return Score::from_stored(q.getColumn(0).getDouble(), q.getColumn(1).getDouble(), q.getColumn(2).getDouble(),
+                            q.getColumn(3).getDouble(), nlohmann::json::parse(q.getColumn(4).getString()));
 }
 
 std::vector<Analysis> Archive::analyses(int64_t id) const {
@@ -877,7 +903,7 @@ Status Archive::record_stage(int64_t id, const StageResult& r, std::vector<Event
     q.bind(4, r.score.bench_score);
     q.bind(5, r.score.judge_score);
     q.bind(6, r.score.total);
-    q.bind(7, r.score.details.dump());
+    q.bind(7, r.score.stored_details().dump());
     q.bind(8, r.status);
     q.bind(9, r.fail_reason);
     q.exec();
@@ -902,8 +928,8 @@ std::vector<StageResult> Archive::stages(int64_t id) const {
   while (q.executeStep()) {
     StageResult r;
     r.preset = q.getColumn(0).getString();
-    r.score = {q.getColumn(1).getDouble(), q.getColumn(2).getDouble(), q.getColumn(3).getDouble(),
-               q.getColumn(4).getDouble(), nlohmann::json::parse(q.getColumn(5).getString())};
+    r.score = Score::from_stored(q.getColumn(1).getDouble(), q.getColumn(2).getDouble(), q.getColumn(3).getDouble(),
+                                 q.getColumn(4).getDouble(), nlohmann::json::parse(q.getColumn(5).getString()));
     r.status = q.getColumn(6).getString();
     r.fail_reason = q.getColumn(7).getString();
     for (const auto& run : runs)

@@ -110,7 +110,25 @@ struct Measurement {
 
 struct Score {
   double loss_score = 0.5, bench_score = 0.5, judge_score = 0.5, total = 1.5;
+  // Everything else the scoring says: fitness parts, the judge's, seeds, the verdict against the
+  // reference.
   nlohmann::json details = nlohmann::json::object();
+  // What the reward-hacking checks (and a recheck that disagreed) found, a sentence each. A suspect
+  // score's design is never a parent nor promoted.
+  std::vector<std::string> flags;
+  bool suspicious = false;
+  // The recheck's verdict when the design was evaluated again in a fresh worker: {agree, tasks}.
+  std::optional<nlohmann::json> recheck;
+
+  void flag(const std::string& why) {
+    flags.push_back(why);
+    suspicious = true;
+  }
+  // As stored and shown: `details` with "flags", "suspicious" and "recheck" in it.
+  nlohmann::json stored_details() const;
+  // From a stored row; the three typed fields are taken out of `details`.
+  static Score from_stored(double loss_score, double bench_score, double judge_score, double total,
+                           nlohmann::json details);
 };
 
 struct GateRecord {

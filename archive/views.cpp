@@ -8,7 +8,7 @@ namespace {
 
 nlohmann::json score_json(const Score& s) {
   return {{"loss", s.loss_score}, {"bench", s.bench_score}, {"judge", s.judge_score},
-          {"total", s.total},     {"details", s.details}};
+          {"total", s.total},     {"details", s.stored_details()}};
 }
 
 }  // namespace

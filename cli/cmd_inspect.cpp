@@ -243,10 +243,11 @@ int cmd_show(const InspectArgs& a) {
     if (d.contains("accuracy") && d.contains("baseline_accuracy"))
       std::cout << "  mean accuracy " << d["accuracy"].get<double>() << " (DeltaNet "
                 << d["baseline_accuracy"].get<double>() << ")\n";
-    if (d.value("suspicious", false)) {
+    if (score->suspicious) {
       std::cout << "  SUSPICIOUS (never a parent):\n";
-      for (const auto& f : d.value("flags", nlohmann::json::array())) std::cout << "    " << f.get<std::string>() << "\n";
-      if (!d.contains("flags")) std::cout << "    loss more than 10% below the baseline's\n";
+      for (const auto& f : score->flags) std::cout << "    " << f << "\n";
+      // Archives from before the flags were written said only this.
+      if (score->flags.empty()) std::cout << "    loss more than 10% below the baseline's\n";
     }
     if (d.contains("judge"))
       for (const auto& [part, v] : d["judge"].items())

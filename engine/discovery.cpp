@@ -16,7 +16,6 @@
 #include <set>
 #include <thread>
 
-#include "agents/offline/design.h"
 #include "archive/archive.h"
 #include "engine/candidate.h"
 #include "engine/drop_folder.h"
@@ -99,7 +98,7 @@ struct InFlight {
 // The one eligibility rule: a design may be built upon (a parent, a reference) or promoted (a rung,
 // the held-out tasks) only when its score is not flagged as suspicious by the reward-hacking checks.
 // Baselines may be parents; they are never promoted, being every rung's fixed points.
-bool trusted(const archive::Score& s) { return !s.details.value("suspicious", false); }
+bool trusted(const archive::Score& s) { return !s.suspicious; }
 
 // One design's evaluation on a rung or the held-out tasks: its seeds in turn (a later seed only
 // once the first scored), then one recorded stage.
@@ -375,7 +374,6 @@ void Loop::seed_experiments() {
   std::set<std::string> have;
   for (const auto& e : archive_->experiments())
     if (e.origin == archive::Origin::baseline) have.insert(e.name);
-  const auto designs = agents::baseline_designs();
   for (const auto& name : c_.baselines) {
     if (have.count(name)) continue;
     const std::string path = base_job_.baselines_dir + "/" + name + ".cpp";
@@ -388,13 +386,12 @@ void Loop::seed_experiments() {
     e.name = name;
     e.origin = archive::Origin::baseline;
     e.source = *source;
-    e.source_hash = agents::normalised_source_hash(*source);
+    e.source_hash = normalised_source_hash(*source);
     e.motivation = "Hand-written baseline from plugins/baselines; the first parents of the search.";
-    for (const auto& [n, d] : designs)
-      if (n == name) {
-        e.design = agents::to_json(d);
-        e.canonical = agents::canonical(d);
-      }
+    if (auto known = agents::baseline_design(name)) {
+      e.design = std::move(known->design);
+      e.canonical = std::move(known->canonical);
+    }
     std::vector<archive::Event> ev{EventLog::make("experiment_queued", std::nullopt, {{"name", name}, {"origin", "baseline"}})};
     if (archive_->add_experiment(e, &ev)) events_->published(ev);
   }
@@ -413,7 +410,7 @@ bool Loop::adopt_hand_written() {
   bool added = false;
   std::sort(ready.begin(), ready.end(), [](const DroppedFile& x, const DroppedFile& y) { return x.name < y.name; });
   for (const auto& f : ready) {
-    const std::string hash = agents::normalised_source_hash(f.source);
+    const std::string hash = normalised_source_hash(f.source);
     if (archive_->find_duplicate("", hash)) continue;  // this source is in the archive already
     archive::Experiment e;
     e.name = std::filesystem::path(f.name).stem().string();
@@ -867,14 +864,11 @@ void Loop::compare_recheck(archive::Outcome& first, const archive::Outcome& agai
   }
   const bool agree = disagree.empty();
   if (first.score) {
-    auto& d = first.score->details;
-    d["recheck"] = {{"agree", agree}, {"tasks", detail}};
+    first.score->recheck = nlohmann::json{{"agree", agree}, {"tasks", detail}};
     if (!agree) {
       std::string text = "re-evaluation in a fresh worker disagrees: ";
       for (size_t i = 0; i < disagree.size(); ++i) text += (i ? "; " : "") + disagree[i];
-      if (!d.contains("flags") || !d["flags"].is_array()) d["flags"] = nlohmann::json::array();
-      d["flags"].push_back(text);
-      d["suspicious"] = true;
+      first.score->flag(text);
     }
   }
   events_->emit("rechecked", id, {{"agree", agree}, {"tasks", detail}});

@@ -146,9 +146,7 @@ archive::Score score(agents::Judge& judge, const agents::JudgeInput& input, cons
   if (in.baseline_loss) s.details["baseline_loss"] = *in.baseline_loss;
   if (in.accuracy) s.details["accuracy"] = *in.accuracy;
   if (in.baseline_accuracy) s.details["baseline_accuracy"] = *in.baseline_accuracy;
-  const auto flags = reward_hacking_flags(runs, bound);
-  s.details["flags"] = flags;
-  s.details["suspicious"] = !flags.empty();
+  for (const auto& f : reward_hacking_flags(runs, bound)) s.flag(f);
   return s;
 }
 

@@ -43,6 +43,9 @@ ONLY = {
     ("results", "lab"): {"lab/stats.h", "lab/names.h"},
     ("serve", "lab"): {"lab/names.h"},
     ("serve", "engine"): {"engine/loop_control.h", "engine/events.h"},
+    # The engine and the configuration know the roles, the factory and the call log, never a backend.
+    ("engine", "agents"): {"agents/roles.h", "agents/factory.h", "agents/llm/client.h"},
+    ("config", "agents"): {"agents/factory.h"},
 }
 SOURCE = re.compile(r"\.(h|hpp|cpp|cc|inc)$")
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([A-Za-z0-9_]+)/([^"]+)"')

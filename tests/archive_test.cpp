@@ -583,3 +583,33 @@ TEST(Archive, TheLadderIsStoredInOrderAndReplacedWhole) {
   EXPECT_TRUE((*old)->ladder().empty());
   EXPECT_FALSE((*old)->set_ladder({"x"}));
 }
+
+// The reward-hacking verdicts are typed on Score and stored in its details as before, so the API,
+// `show --json` and archives written earlier read the same.
+TEST(Archive, ScoreVerdictsAreTypedAndStoredInTheDetails) {
+  auto a = Archive::open(fresh_path("verdicts.db"));
+  ASSERT_TRUE(a) << a.error().message;
+  const int64_t id = (*a)->add_experiment(exp("flagged")).value();
+  Score s{0.7, 0.6, 0.5, 1.8, {{"seeds", 3}}};
+  EXPECT_FALSE(s.suspicious);
+  s.flag("loss 1.2 bits per byte is more than 10% below the best baseline's 2.0");
+  s.recheck = nlohmann::json{{"agree", false}, {"tasks", nlohmann::json::array()}};
+  ASSERT_TRUE((*a)->set_score(id, s));
+  auto back = (*a)->score(id);
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->suspicious);
+  ASSERT_EQ(back->flags.size(), 1u);
+  EXPECT_NE(back->flags[0].find("10% below"), std::string::npos);
+  ASSERT_TRUE(back->recheck);
+  EXPECT_FALSE((*back->recheck)["agree"].get<bool>());
+  EXPECT_EQ(back->details, (nlohmann::json{{"seeds", 3}}));  // the typed fields are not also left in details
+  const auto d = back->stored_details();
+  EXPECT_TRUE(d["suspicious"].get<bool>());
+  EXPECT_EQ(d["flags"].size(), 1u);
+  EXPECT_EQ(d["seeds"], 3);
+  // A stored row of the older kind: suspicious without flags, a recheck that agreed.
+  auto old = Score::from_stored(0, 0, 0, 1, {{"suspicious", true}, {"recheck", {{"agree", true}}}, {"flags", {1, "x"}}});
+  EXPECT_TRUE(old.suspicious);
+  EXPECT_EQ(old.flags, std::vector<std::string>{"x"});  // what is not a sentence is dropped
+  EXPECT_TRUE((*old.recheck)["agree"].get<bool>());
+}

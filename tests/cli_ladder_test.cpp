@@ -90,7 +90,7 @@ TEST(CliLadder, SeedsLadderAndHeldOutTasksEndToEnd) {
     if (e.origin == ar::Origin::evolved) {
       ASSERT_TRUE(s->details.contains("against_reference")) << s->details.dump();
       EXPECT_EQ(s->details["against_reference"]["pairs"], 2);
-      if (!s->details.value("suspicious", false)) evolved.emplace_back(s->total, e.id);
+      if (!s->suspicious) evolved.emplace_back(s->total, e.id);
     }
   }
   ASSERT_GT(ref, 0);

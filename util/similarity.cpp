@@ -1,5 +1,7 @@
 #include "util/similarity.h"
 
+#include "util/hash.h"
+
 #include <cctype>
 #include <functional>
 #include <map>
@@ -108,6 +110,30 @@ double source_similarity(const std::string& a, const std::string& b) {
 
 double renamed_similarity(const std::string& a, const std::string& b) {
   return jaccard(shingles_of(renamed(tokens(a))), shingles_of(renamed(tokens(b))));
+}
+
+std::string normalised_source_hash(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s.compare(i, 2, "//") == 0) {
+      while (i < s.size() && s[i] != '\n') ++i;
+      continue;
+    }
+    if (s.compare(i, 2, "/*") == 0) {
+      const size_t end = s.find("*/", i + 2);
+      i = end == std::string::npos ? s.size() : end + 1;
+      continue;
+    }
+    if (s[i] == '"') {  // keep string literals verbatim
+      const size_t start = i++;
+      while (i < s.size() && s[i] != '"') i += s[i] == '\\' ? 2 : 1;
+      out.append(s, start, std::min(i, s.size() - 1) - start + 1);
+      continue;
+    }
+    if (!std::isspace(static_cast<unsigned char>(s[i]))) out += s[i];
+  }
+  return sha256_hex(out);
 }
 
 }  // namespace asiarch

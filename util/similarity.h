@@ -15,4 +15,8 @@ double source_similarity(const std::string& a, const std::string& b);
 // and C++ keywords are kept. A copy with other identifiers scores 1.
 double renamed_similarity(const std::string& a, const std::string& b);
 
+// Source with comments and whitespace removed (string literals kept), hashed: the same code written
+// twice has one hash. Novelty's exact-copy check, whoever proposed the source.
+std::string normalised_source_hash(const std::string& source);
+
 }  // namespace asiarch

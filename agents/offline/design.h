@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/result.h"
+#include "util/similarity.h"
 
 namespace asiarch::agents {
 
@@ -56,8 +57,8 @@ double distance(const Design& a, const Design& b);
 std::string design_name(const Design& d);
 // The plugin source (one self-contained file against <asiarch/plugin.h>).
 std::string emit_source(const Design& d, const std::string& name, const std::string& motivation);
-// Source with comments and whitespace removed, hashed: the same code written twice.
-std::string normalised_source_hash(const std::string& source);
+// util/similarity.h: the same code written twice has one hash.
+using asiarch::normalised_source_hash;
 
 nlohmann::json to_json(const Design& d);
 // Errors name the field.
