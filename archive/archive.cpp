@@ -288,6 +288,21 @@ Result<Origin> origin_from_string(const std::string& s) {
   return make_error("unknown origin \"" + s + "\"");
 }
 
+const char* to_string(ExperimentStatus s) {
+  switch (s) {
+    case ExperimentStatus::proposed: return "proposed";
+    case ExperimentStatus::scored: return "scored";
+    case ExperimentStatus::failed: return "failed";
+  }
+  return "failed";
+}
+
+Result<ExperimentStatus> status_from_string(const std::string& s) {
+  for (auto x : {ExperimentStatus::proposed, ExperimentStatus::scored, ExperimentStatus::failed})
+    if (s == to_string(x)) return x;
+  return make_error("unknown status \"" + s + "\"");
+}
+
 Result<std::unique_ptr<Archive>> Archive::open(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return make_error(path.string() + ": is a directory, not an archive");
@@ -367,7 +382,7 @@ Result<int64_t> Archive::add_experiment(const Experiment& e, std::vector<Event>*
     q.bind(6, e.canonical);
     q.bind(7, e.source_hash);
     q.bind(8, to_string(e.origin));
-    q.bind(9, e.status);
+    q.bind(9, to_string(e.status));
     q.bind(10, e.fail_reason);
     q.bind(11, now);
     q.bind(12, now);
@@ -387,11 +402,11 @@ Result<int64_t> Archive::add_experiment(const Experiment& e, std::vector<Event>*
   }
 }
 
-Status Archive::set_status(int64_t id, const std::string& status, const std::string& reason) {
+Status Archive::set_status(int64_t id, ExperimentStatus status, const std::string& reason) {
   if (auto refused = impl_->refuse_write(path_, "update experiment " + std::to_string(id))) return *refused;
   try {
     SQLite::Statement q(impl_->db, "UPDATE experiments SET status = ?, fail_reason = ?, updated_at = ? WHERE id = ?");
-    q.bind(1, status);
+    q.bind(1, to_string(status));
     q.bind(2, reason);
     q.bind(3, now_utc());
     q.bind(4, id);
@@ -630,7 +645,7 @@ Status Archive::record_outcome(int64_t id, const Outcome& o, std::vector<Event>*
     insert_measurements(db, id, o.measurements);
     if (o.score) insert_score(db, id, *o.score);
     if (!o.analysis_text.empty()) insert_analysis(db, id, o.analysis_text, o.insights);
-    update_status(db, id, o.status, o.fail_reason);
+    update_status(db, id, to_string(o.status), o.fail_reason);
     SQLite::Statement t(db, "UPDATE experiments SET timing = ? WHERE id = ?");
     t.bind(1, o.timing.dump());
     t.bind(2, id);
@@ -656,7 +671,7 @@ Experiment read_experiment(SQLite::Statement& q) {
   e.canonical = q.getColumn(6).getString();
   e.source_hash = q.getColumn(7).getString();
   e.origin = origin_from_string(q.getColumn(8).getString()).value();
-  e.status = q.getColumn(9).getString();
+  e.status = status_from_string(q.getColumn(9).getString()).value();
   e.fail_reason = q.getColumn(10).getString();
   e.created_at = q.getColumn(11).getString();
   e.updated_at = q.getColumn(12).getString();
@@ -904,7 +919,7 @@ Status Archive::record_stage(int64_t id, const StageResult& r, std::vector<Event
     q.bind(5, r.score.judge_score);
     q.bind(6, r.score.total);
     q.bind(7, r.score.stored_details().dump());
-    q.bind(8, r.status);
+    q.bind(8, to_string(r.status));
     q.bind(9, r.fail_reason);
     q.exec();
     insert_events(db, events, id);
@@ -930,7 +945,7 @@ std::vector<StageResult> Archive::stages(int64_t id) const {
     r.preset = q.getColumn(0).getString();
     r.score = Score::from_stored(q.getColumn(1).getDouble(), q.getColumn(2).getDouble(), q.getColumn(3).getDouble(),
                                  q.getColumn(4).getDouble(), nlohmann::json::parse(q.getColumn(5).getString()));
-    r.status = q.getColumn(6).getString();
+    r.status = status_from_string(q.getColumn(6).getString()).value();
     r.fail_reason = q.getColumn(7).getString();
     for (const auto& run : runs)
       if (run.preset == r.preset) r.runs.push_back(run);
@@ -941,10 +956,10 @@ std::vector<StageResult> Archive::stages(int64_t id) const {
   return out;
 }
 
-std::vector<int64_t> Archive::with_status(const std::string& status) const {
+std::vector<int64_t> Archive::with_status(ExperimentStatus status) const {
   std::vector<int64_t> out;
   SQLite::Statement q(impl_->db, "SELECT id FROM experiments WHERE status = ? ORDER BY id");
-  q.bind(1, status);
+  q.bind(1, to_string(status));
   while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
   return out;
 }

@@ -25,6 +25,12 @@ enum class Origin { evolved, hand_written, baseline };
 const char* to_string(Origin o);
 Result<Origin> origin_from_string(const std::string& s);
 
+// Where an experiment stands: proposed (queued or in flight: evaluated again on resume), scored or
+// failed. An outcome and a stage's result are scored or failed. Stored by name.
+enum class ExperimentStatus { proposed, scored, failed };
+const char* to_string(ExperimentStatus s);
+Result<ExperimentStatus> status_from_string(const std::string& s);
+
 struct Experiment {
   int64_t id = 0;
   std::optional<int64_t> parent;
@@ -36,7 +42,7 @@ struct Experiment {
   std::string canonical;     // canonical design form, for novelty
   std::string source_hash;   // of the normalised source, for novelty
   Origin origin = Origin::evolved;
-  std::string status = "proposed";  // proposed, built, gated, trained, scored, failed
+  ExperimentStatus status = ExperimentStatus::proposed;
   std::string fail_reason;
   std::string created_at, updated_at;
   nlohmann::json timing = nlohmann::json::object();  // seconds: wall, compile, lab, worker_start, ...
@@ -155,7 +161,7 @@ struct Outcome {
   std::vector<TrainingRun> runs;
   std::vector<Measurement> measurements;  // every seed's, the first included
   std::optional<Score> score;
-  std::string status;       // "scored" or "failed"
+  ExperimentStatus status = ExperimentStatus::failed;
   std::string fail_reason;
   std::string analysis_text;  // the Analyst's, when not empty
   nlohmann::json insights = nlohmann::json::array();
@@ -209,7 +215,7 @@ struct StageResult {
   std::vector<TrainingRun> runs;       // the first seed's, with curves
   std::vector<Measurement> measurements;  // every seed's
   Score score;  // against DeltaNet on the same preset; zeros when it failed
-  std::string status;  // "scored" or "failed"
+  ExperimentStatus status = ExperimentStatus::failed;
   std::string fail_reason;
 };
 
@@ -237,7 +243,7 @@ class Archive {
   // transaction, given their seq and time (and the experiment's id when
   // unset), and returned through the same vector.
   Result<int64_t> add_experiment(const Experiment& e, std::vector<Event>* events = nullptr);
-  Status set_status(int64_t id, const std::string& status, const std::string& reason = "");
+  Status set_status(int64_t id, ExperimentStatus status, const std::string& reason = "");
   // Events that describe no stored state (progress, a worker started): their own transaction.
   Status append_events(std::vector<Event>& events);
   // Events after `seq`, oldest first, at most `limit`.
@@ -272,7 +278,7 @@ class Archive {
   std::vector<Measurement> measurements(int64_t id) const;
   std::vector<Analysis> analyses(int64_t id) const;
   std::vector<int64_t> children(int64_t id) const;
-  std::vector<int64_t> with_status(const std::string& status) const;  // ids, ascending
+  std::vector<int64_t> with_status(ExperimentStatus status) const;  // ids, ascending
   // Scored experiments, best first.
   std::vector<std::pair<int64_t, double>> top(int n) const;
   // Novelty: is there an experiment with this canonical form or source hash?

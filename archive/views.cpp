@@ -15,7 +15,7 @@ nlohmann::json score_json(const Score& s) {
 
 nlohmann::json summary_view(const Archive& a, const Experiment& e) {
   nlohmann::json j = {{"id", e.id},         {"name", e.name},
-                      {"origin", to_string(e.origin)}, {"status", e.status},
+                      {"origin", to_string(e.origin)}, {"status", to_string(e.status)},
                       {"fail_reason", e.fail_reason}, {"created_at", e.created_at}};
   j["parent"] = e.parent ? nlohmann::json(*e.parent) : nlohmann::json(nullptr);
   if (auto s = a.score(e.id)) j["fitness"] = s->total;
@@ -81,7 +81,7 @@ Result<nlohmann::json> detail_view(const Archive& a, int64_t id) {
     for (const auto& r : st.runs)
       runs_j.push_back({{"task", r.task}, {"metric_name", r.metric_name}, {"metric", r.metric}, {"steps", r.steps},
                         {"stop_reason", r.stop_reason}});
-    j["stages"].push_back({{"preset", st.preset}, {"status", st.status}, {"fail_reason", st.fail_reason},
+    j["stages"].push_back({{"preset", st.preset}, {"status", to_string(st.status)}, {"fail_reason", st.fail_reason},
                            {"score", score_json(st.score)}, {"training_runs", runs_j}});
   }
   j["measurements"] = nlohmann::json::array();

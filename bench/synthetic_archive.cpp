@@ -41,7 +41,7 @@ Status fill_synthetic_archive(const std::filesystem::path& dir, int n) {
       c.diagnostics.items.push_back(d);
     }
     o.attempts.push_back(c);
-    o.status = c.ok ? "scored" : "failed";
+    o.status = c.ok ? archive::ExperimentStatus::scored : archive::ExperimentStatus::failed;
     o.fail_reason = c.ok ? "" : "did not build after 1 attempt";
     o.timing = {{"wall", 30.0 + i % 17}, {"compile", 1.5}};
     if (c.ok) {

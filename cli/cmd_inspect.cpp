@@ -51,7 +51,7 @@ std::string fitness_text(const archive::Archive& a, int64_t id) {
 std::string row(const archive::Archive& a, const archive::Experiment& e) {
   char buf[512];
   std::snprintf(buf, sizeof buf, "%-5lld %-40s %-12s %-7s %8s %7s  %s", static_cast<long long>(e.id),
-                e.name.substr(0, 40).c_str(), archive::to_string(e.origin), e.status.c_str(),
+                e.name.substr(0, 40).c_str(), archive::to_string(e.origin), archive::to_string(e.status),
                 fitness_text(a, e.id).c_str(), e.parent ? ("#" + std::to_string(*e.parent)).c_str() : "-",
                 e.fail_reason.substr(0, 80).c_str());
   return buf;
@@ -199,7 +199,7 @@ int cmd_show(const InspectArgs& a) {
     std::cout << e->source;
     return 0;
   }
-  std::cout << "#" << e->id << " " << e->name << " (" << archive::to_string(e->origin) << ", " << e->status << ")\n";
+  std::cout << "#" << e->id << " " << e->name << " (" << archive::to_string(e->origin) << ", " << archive::to_string(e->status) << ")\n";
   if (e->parent) std::cout << "parent:     #" << *e->parent << "\n";
   if (!e->references.empty()) {
     std::cout << "references:";
@@ -256,7 +256,7 @@ int cmd_show(const InspectArgs& a) {
   }
   for (const auto& st : A.stages(a.id)) {
     char buf[256];
-    if (st.status == "scored")
+    if (st.status == archive::ExperimentStatus::scored)
       std::snprintf(buf, sizeof buf, "\nstage %s: fitness %.3f = loss %.3f + benchmarks %.3f + judge %.3f\n",
                     st.preset.c_str(), st.score.total, st.score.loss_score, st.score.bench_score, st.score.judge_score);
     else
@@ -289,7 +289,7 @@ int cmd_history(const InspectArgs& a) {
   }
   auto attempts = (*ar)->compile_attempts(a.id);
   std::cout << "#" << e->id << " " << e->name << ": " << attempts.size() << " compile attempt(s)\n";
-  if (attempts.empty()) std::cout << "(none recorded: status " << e->status << ")\n";
+  if (attempts.empty()) std::cout << "(none recorded: status " << archive::to_string(e->status) << ")\n";
   for (const auto& t : attempts) {
     char buf[256];
     std::snprintf(buf, sizeof buf, "\nattempt %d: %s in %.2f s", t.attempt, t.ok ? "built" : "failed", t.seconds);

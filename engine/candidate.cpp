@@ -37,7 +37,7 @@ void CandidateRun::keep_log(const std::string& title, const WorkerOutcome& o) {
 }
 
 void CandidateRun::fail(const std::string& reason) {
-  outcome_.status = "failed";
+  outcome_.status = archive::ExperimentStatus::failed;
   outcome_.fail_reason = reason;
   phase_ = Phase::done;
 }

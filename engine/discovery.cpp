@@ -42,7 +42,7 @@
 namespace asiarch::host {
 namespace {
 
-bool done_status(const std::string& s) { return s == "scored" || s == "failed"; }
+bool done_status(archive::ExperimentStatus s) { return s != archive::ExperimentStatus::proposed; }
 
 // A proposal this alike (renaming aside) to an archived source is a near-duplicate.
 constexpr double kNearDuplicate = 0.95;
@@ -444,7 +444,7 @@ std::vector<agents::ExperimentView> Loop::views(std::set<int64_t>* suspicious) c
       v.fitness = s->total;
       if (suspicious && !trusted(*s)) suspicious->insert(e.id);
     }
-    v.failed = e.status == "failed";
+    v.failed = e.status == archive::ExperimentStatus::failed;
     v.fail_reason = e.fail_reason;
     out.push_back(std::move(v));
   }
@@ -497,7 +497,7 @@ Metrics Loop::flag_bound(int64_t id, const std::string& preset, const Metrics& o
   for (const auto& e : archive_->experiments()) {
     if (e.origin != archive::Origin::baseline) continue;
     if (e.id == id) baseline = true;
-    else if (e.status == "scored") bound = best_of(bound, metrics_on(e.id, preset));
+    else if (e.status == archive::ExperimentStatus::scored) bound = best_of(bound, metrics_on(e.id, preset));
   }
   return baseline ? best_of(bound, own) : bound;
 }
@@ -711,18 +711,18 @@ bool Loop::finish(InFlight& f) {
     const auto& o = f.run->outcome();
     const std::uint64_t seed = f.run->spec().job.seed;
     f.count(*f.run);
-    if (o.status == "scored") {
+    if (o.status == archive::ExperimentStatus::scored) {
       auto m = measurements_of(o.runs, seed);
       f.measurements.insert(f.measurements.end(), m.begin(), m.end());
     } else {
       f.seed_failures.push_back("seed " + std::to_string(seed) + ": " + o.fail_reason);
     }
     events_->emit("seed_finished", f.run->spec().id,
-                  {{"name", f.run->spec().name}, {"seed", seed}, {"status", o.status}, {"fail_reason", o.fail_reason},
+                  {{"name", f.run->spec().name}, {"seed", seed}, {"status", archive::to_string(o.status)}, {"fail_reason", o.fail_reason},
                    {"results", results_json(o.runs, {}, std::nullopt)["tasks"]}});
     if (start_replica(f)) return false;
     f.run = std::move(f.seed0);
-  } else if (!f.first && f.measurements.empty() && f.run->outcome().status == "scored") {
+  } else if (!f.first && f.measurements.empty() && f.run->outcome().status == archive::ExperimentStatus::scored) {
     f.measurements = measurements_of(f.run->outcome().runs, c_.seed);
     if (start_replica(f)) return false;
   }
@@ -747,8 +747,8 @@ bool Loop::finish(InFlight& f) {
   calls_->working_on(id);
   self->results = results_json(rec.runs, rec.gates, std::nullopt);
   const auto& eval = r.evaluation();
-  if (!rechecked && rec.status == "scored") rec.measurements = f.measurements;
-  if (!rechecked && rec.status == "scored" && eval && eval->result.report) {
+  if (!rechecked && rec.status == archive::ExperimentStatus::scored) rec.measurements = f.measurements;
+  if (!rechecked && rec.status == archive::ExperimentStatus::scored && eval && eval->result.report) {
     agents::JudgeInput ji;
     ji.report = &*eval->result.report;
     ji.reference_parameters = base_job_.reference_parameters;
@@ -759,7 +759,7 @@ bool Loop::finish(InFlight& f) {
     rec = std::move(*f.first_outcome);
   }
   if (rec.score) self->fitness = rec.score->total;
-  self->failed = rec.status == "failed";
+  self->failed = rec.status == archive::ExperimentStatus::failed;
   self->fail_reason = rec.fail_reason;
   std::vector<archive::Event> ev;
   if (rec.score)
@@ -853,13 +853,13 @@ bool Loop::start_recheck(InFlight& f, archive::Outcome rec) {
 void Loop::compare_recheck(archive::Outcome& first, const archive::Outcome& again, int64_t id) {
   nlohmann::json detail = nlohmann::json::array();
   std::vector<std::string> disagree;
-  if (again.status != "scored") disagree.push_back("the re-evaluation failed: " + again.fail_reason);
+  if (again.status != archive::ExperimentStatus::scored) disagree.push_back("the re-evaluation failed: " + again.fail_reason);
   for (const auto& a : first.runs) {
     auto b = std::find_if(again.runs.begin(), again.runs.end(), [&](const archive::TrainingRun& r) { return r.task == a.task; });
     const double second = b == again.runs.end() ? std::nan("") : b->metric;
     detail.push_back({{"task", a.task}, {"first", a.metric}, {"again", std::isfinite(second) ? nlohmann::json(second) : nlohmann::json(nullptr)}});
     const double tolerance = a.metric_name == "accuracy" ? 0.02 : 0.01 * std::max(1.0, std::abs(a.metric));
-    if (again.status == "scored" && !(std::abs(a.metric - second) <= tolerance))
+    if (again.status == archive::ExperimentStatus::scored && !(std::abs(a.metric - second) <= tolerance))
       disagree.push_back(a.task + " " + format_number(a.metric) + " then " + format_number(second));
   }
   const bool agree = disagree.empty();
@@ -895,7 +895,7 @@ void Loop::summary(bool interrupted) {
   const auto fixed = stage_baseline_ids();  // the reference first, then the run's stage baselines
   for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, ids, fixed[i], c_.preset);
   int failed = 0;
-  for (const auto& e : archive_->experiments()) failed += e.status == "failed";
+  for (const auto& e : archive_->experiments()) failed += e.status == archive::ExperimentStatus::failed;
   // The ladder's rungs and the held-out tasks, each with the designs evaluated there, as stored
   // (results/ladder.h: the same rungs `asiarch ladder` shows).
   const auto ladder = ladder_of(*archive_);
@@ -1064,12 +1064,12 @@ bool Loop::stage_seed_done(StageRun& r) {
     r.st.runs = rec.runs;
     r.st.status = rec.status;
     r.st.fail_reason = rec.fail_reason;
-    if (rec.status != "scored") return true;  // a design that fails its first seed is not run again
+    if (rec.status != archive::ExperimentStatus::scored) return true;  // a design that fails its first seed is not run again
     r.report = r.run->evaluation();
-  } else if (rec.status != "scored") {
+  } else if (rec.status != archive::ExperimentStatus::scored) {
     r.seed_failures.push_back("seed " + std::to_string(seed) + ": " + rec.fail_reason);
   }
-  if (rec.status == "scored") {
+  if (rec.status == archive::ExperimentStatus::scored) {
     auto m = measurements_of(rec.runs, seed);
     r.st.measurements.insert(r.st.measurements.end(), m.begin(), m.end());
   }
@@ -1082,14 +1082,14 @@ void Loop::record_stage(StageRun& r) {
   const int64_t id = r.id;
   const std::string& preset = r.preset;
   archive::StageResult& st = r.st;
-  if (st.status == "scored" && r.report && r.report->result.report) {
+  if (st.status == archive::ExperimentStatus::scored && r.report && r.report->result.report) {
     agents::JudgeInput ji;
     ji.report = &*r.report->result.report;
     ji.reference_parameters = r.report->result.reference_parameters;
     st.score = score_seeds(id, preset, ji, st.runs, st.measurements, r.seed_failures, true);
   }
   std::vector<archive::Event> ev{
-      st.status == "scored"
+      st.status == archive::ExperimentStatus::scored
           ? EventLog::make("stage_scored", id, {{"name", r.name}, {"stage_preset", preset}, {"fitness", st.score.total}})
           : EventLog::make("stage_failed", id, {{"name", r.name}, {"stage_preset", preset}, {"cause", st.fail_reason}})};
   if (auto rec = archive_->record_stage(id, st, &ev); !rec) err_ << "asiarch run: " << rec.error().message << "\n";
@@ -1231,7 +1231,7 @@ int Loop::run() {
       std::optional<int64_t> next;
       // Fitness is measured against DeltaNet: it goes first, the rest wait for it.
       const bool have_reference = baseline_metrics().has_value() || !reference_id();
-      for (int64_t id : archive_->with_status("proposed")) {
+      for (int64_t id : archive_->with_status(archive::ExperimentStatus::proposed)) {
         bool busy = failed_to_start_.count(id) > 0;
         for (const auto& r : running_) busy = busy || r.run->spec().id == id;
         if (!busy && (have_reference || is_reference(id))) {

@@ -82,7 +82,7 @@ archive::Outcome interpret_evaluation(const WorkerOutcome& o, const WorkerJob& j
     for (const auto& g : report->gates) rec.gates.push_back({g.name, g.passed, g.reason, g.details});
     rec.runs = training_runs(*report, job);
   }
-  rec.status = "failed";
+  rec.status = archive::ExperimentStatus::failed;
   if (!o.failure.empty()) {
     rec.fail_reason = o.failure;
   } else if (!o.result.built()) {
@@ -96,11 +96,11 @@ archive::Outcome interpret_evaluation(const WorkerOutcome& o, const WorkerJob& j
         break;
       }
   } else {
-    rec.status = "scored";
+    rec.status = archive::ExperimentStatus::scored;
     // A trained model that reads the future is not scored, whatever its metrics.
     for (const auto& t : report->tasks)
       if (const auto* p = failed_probe(t)) {
-        rec.status = "failed";
+        rec.status = archive::ExperimentStatus::failed;
         rec.fail_reason = "task " + t.task + ": causality probe failed: " + p->reason;
         break;
       }

@@ -67,7 +67,7 @@ std::vector<Rung> ladder_of(const archive::Archive& a) {
       }
       if (preset == first) continue;
       for (const auto& st : a.stages(e.id))
-        if (st.preset == preset && st.status != "scored") r.failed.push_back(e.id);
+        if (st.preset == preset && st.status != archive::ExperimentStatus::scored) r.failed.push_back(e.id);
     }
     std::stable_sort(scored.begin(), scored.end(), [](const auto& l, const auto& r) { return l.first > r.first; });
     for (const auto& [f, id] : scored) r.scored.push_back(id);

@@ -19,7 +19,7 @@ std::optional<double> fitness_on(const archive::Archive& a, int64_t id, const st
     return s ? std::optional<double>(s->total) : std::nullopt;
   }
   for (const auto& st : a.stages(id))
-    if (st.preset == preset && st.status == "scored") return st.score.total;
+    if (st.preset == preset && st.status == archive::ExperimentStatus::scored) return st.score.total;
   return std::nullopt;
 }
 

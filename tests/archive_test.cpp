@@ -79,7 +79,7 @@ TEST(Archive, RecordsAndReadsBackEverything) {
   EXPECT_EQ(back.name, "child");
   EXPECT_EQ(back.parent, r);
   EXPECT_EQ(back.references, std::vector<int64_t>{r});
-  EXPECT_EQ(back.status, "proposed");
+  EXPECT_EQ(back.status, asiarch::archive::ExperimentStatus::proposed);
   EXPECT_EQ(ar.experiment(r)->origin, Origin::baseline);
   EXPECT_EQ(ar.experiment(r)->design["update"], "delta");
   EXPECT_EQ(ar.children(r), (std::vector<int64_t>{c, c2}));
@@ -134,9 +134,9 @@ TEST(Archive, RecordsAndReadsBackEverything) {
   ASSERT_TRUE(ar.add_analysis(c, "better than parent", nlohmann::json::array({"gates help"})));
   EXPECT_EQ(ar.analyses(c)[0].insights[0], "gates help");
 
-  ASSERT_TRUE(ar.set_status(c, "failed", "worker crashed: SIGSEGV"));
+  ASSERT_TRUE(ar.set_status(c, asiarch::archive::ExperimentStatus::failed, "worker crashed: SIGSEGV"));
   EXPECT_EQ(ar.experiment(c)->fail_reason, "worker crashed: SIGSEGV");
-  EXPECT_FALSE(ar.set_status(999, "failed"));
+  EXPECT_FALSE(ar.set_status(999, asiarch::archive::ExperimentStatus::failed));
 
   EXPECT_EQ(ar.find_duplicate("canon:child", "nothing"), c);
   EXPECT_EQ(ar.find_duplicate("nothing", "hash:delta_net"), r);
@@ -228,7 +228,7 @@ TEST(Archive, ReadsAVersionOneArchiveReadOnlyWithoutChangingIt) {
     EXPECT_NE(all[1].fail_reason.find("SIGSEGV"), std::string::npos);
     EXPECT_EQ(all[2].origin, Origin::evolved);
     EXPECT_EQ(all[2].parent, 1);
-    EXPECT_EQ(all[4].status, "proposed");
+    EXPECT_EQ(all[4].status, asiarch::archive::ExperimentStatus::proposed);
     for (const auto& e : all) EXPECT_TRUE(e.timing.empty()) << e.id;  // schema 1 had no timing
     EXPECT_EQ(a.experiment(4)->references, (std::vector<int64_t>{1, 3}));
 
@@ -258,7 +258,7 @@ TEST(Archive, ReadsAVersionOneArchiveReadOnlyWithoutChangingIt) {
     EXPECT_TRUE(a.events_since(0).empty());
     EXPECT_EQ(a.last_event_seq(), 0);
     EXPECT_EQ(a.top(10).size(), 2u);
-    EXPECT_EQ(a.with_status("failed"), (std::vector<int64_t>{2, 4}));
+    EXPECT_EQ(a.with_status(asiarch::archive::ExperimentStatus::failed), (std::vector<int64_t>{2, 4}));
 
     auto history = history_view(a, 3);
     ASSERT_TRUE(history) << history.error().message;
@@ -275,7 +275,7 @@ TEST(Archive, ReadsAVersionOneArchiveReadOnlyWithoutChangingIt) {
 
     // Writes are refused, and say why.
     auto* writable = opened->get();
-    auto st = writable->set_status(5, "failed", "x");
+    auto st = writable->set_status(5, asiarch::archive::ExperimentStatus::failed, "x");
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().message,
               path.string() + ": the archive was opened read-only; cannot update experiment 5");
@@ -313,7 +313,7 @@ TEST(Archive, MigratesAVersionOneArchiveKeepingItsData) {
   // What later schemas added works on the migrated data.
   const int64_t id = 5;  // the experiment version 1 left proposed
   Outcome o;
-  o.status = "failed";
+  o.status = asiarch::archive::ExperimentStatus::failed;
   o.fail_reason = "test";
   o.timing = {{"wall", 1.5}};
   CompileAttempt at;
@@ -340,7 +340,7 @@ TEST(Archive, MigratesAVersionOneArchiveKeepingItsData) {
   st.runs = (*a)->training_runs(3);
   for (auto& r : st.runs) r.preset = "verify";
   st.score = {0.6, 0.7, 0.5, 1.8, {{"note", "x"}}};
-  st.status = "scored";
+  st.status = asiarch::archive::ExperimentStatus::scored;
   ASSERT_TRUE((*a)->record_stage(3, st));
   ASSERT_TRUE((*a)->record_stage(3, st));  // again: replaced, not duplicated
   EXPECT_EQ((*a)->training_runs(3).size(), 4u);
@@ -372,7 +372,7 @@ TEST(Archive, ReadOnlySeesAWritersCommitsAndNeverWrites) {
   EXPECT_EQ(st.error().message,
             path.string() + ": the archive was opened read-only; cannot record the outcome of experiment " +
                 std::to_string(id));
-  EXPECT_EQ(w->experiment(id)->status, "proposed");
+  EXPECT_EQ(w->experiment(id)->status, asiarch::archive::ExperimentStatus::proposed);
 }
 
 TEST(Archive, ReadOnlyRefusesAMissingNewerOrForeignFileWithoutWriting) {
@@ -511,7 +511,7 @@ TEST(CliInspect, HistoryShowsCompileFailuresAndRuntimeAttempts) {
     auto a = Archive::open(path).value();
     id = a->add_experiment(exp("revised")).value();
     Outcome o;
-    o.status = "failed";
+    o.status = asiarch::archive::ExperimentStatus::failed;
     o.fail_reason = "still failing";
     CompileAttempt c1;
     c1.attempt = 1;
@@ -612,4 +612,16 @@ TEST(Archive, ScoreVerdictsAreTypedAndStoredInTheDetails) {
   EXPECT_TRUE(old.suspicious);
   EXPECT_EQ(old.flags, std::vector<std::string>{"x"});  // what is not a sentence is dropped
   EXPECT_TRUE((*old.recheck)["agree"].get<bool>());
+}
+
+TEST(Archive, AnExperimentStatusHasOneNameAndAnUnknownOneIsAnError) {
+  using asiarch::archive::ExperimentStatus;
+  for (auto s : {ExperimentStatus::proposed, ExperimentStatus::scored, ExperimentStatus::failed}) {
+    auto back = asiarch::archive::status_from_string(asiarch::archive::to_string(s));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, s);
+  }
+  auto bad = asiarch::archive::status_from_string("built");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "unknown status \"built\"");
 }

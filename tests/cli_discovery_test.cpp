@@ -79,7 +79,7 @@ int64_t wait_for_training(const fs::path& workdir, pid_t pid, int64_t since) {
           for (const auto& ev : batch) {
             if (ev.kind != "training_progress" || !ev.experiment) continue;
             for (const auto& e : (*a)->experiments())
-              if (e.id == *ev.experiment && e.origin == asiarch::archive::Origin::evolved && e.status == "proposed")
+              if (e.id == *ev.experiment && e.origin == asiarch::archive::Origin::evolved && e.status == asiarch::archive::ExperimentStatus::proposed)
                 return e.id;
           }
         }
@@ -231,10 +231,10 @@ TEST(CliRun, StopsCleanlyOnSigtermAndResumesAfterSigkillWithoutLossOrDuplicates)
   auto after_term = experiments(w);
   std::map<int64_t, std::string> finished;  // id -> updated_at, for the "loses nothing" check
   for (const auto& e : after_term)
-    if (e.status == "scored" || e.status == "failed") finished[e.id] = e.updated_at;
+    if (e.status == asiarch::archive::ExperimentStatus::scored || e.status == asiarch::archive::ExperimentStatus::failed) finished[e.id] = e.updated_at;
   ASSERT_FALSE(finished.empty());
   for (const auto& e : after_term)
-    if (e.id == first) EXPECT_EQ(e.status, "proposed");
+    if (e.id == first) EXPECT_EQ(e.status, asiarch::archive::ExperimentStatus::proposed);
 
   // 2. SIGKILL mid-experiment: no chance to clean up at all.
   const int64_t seen = last_seq(w);
@@ -246,9 +246,9 @@ TEST(CliRun, StopsCleanlyOnSigtermAndResumesAfterSigkillWithoutLossOrDuplicates)
   // What the kill left: the interrupted experiment still proposed, everything finished kept as it was.
   auto after_kill = experiments(w);
   for (const auto& e : after_kill) {
-    if (e.id == second) EXPECT_EQ(e.status, "proposed");
+    if (e.id == second) EXPECT_EQ(e.status, asiarch::archive::ExperimentStatus::proposed);
     if (finished.count(e.id)) EXPECT_EQ(finished[e.id], e.updated_at) << "experiment " << e.id << " changed";
-    if (e.status == "scored" || e.status == "failed") finished.emplace(e.id, e.updated_at);
+    if (e.status == asiarch::archive::ExperimentStatus::scored || e.status == asiarch::archive::ExperimentStatus::failed) finished.emplace(e.id, e.updated_at);
   }
   EXPECT_EQ(finished.count(second), 0u);
 
@@ -261,7 +261,7 @@ TEST(CliRun, StopsCleanlyOnSigtermAndResumesAfterSigkillWithoutLossOrDuplicates)
   auto a = asiarch::archive::Archive::open(w / "archive.db");
   ASSERT_TRUE(a);
   for (const auto& e : all) {
-    EXPECT_TRUE(e.status == "scored" || e.status == "failed") << e.id << " " << e.status;
+    EXPECT_TRUE(e.status == asiarch::archive::ExperimentStatus::scored || e.status == asiarch::archive::ExperimentStatus::failed) << e.id << " " << asiarch::archive::to_string(e.status);
     if (e.origin == asiarch::archive::Origin::evolved) {
       ++evolved;
       EXPECT_TRUE(canonical.insert(e.canonical).second) << "duplicate design " << e.canonical;

@@ -99,7 +99,7 @@ TEST(Engine, AHandWrittenPluginIsChosenAsAParent) {
   const auto* hand = by_name(all, "my_delta");
   ASSERT_TRUE(hand);
   EXPECT_EQ(hand->origin, asiarch::archive::Origin::hand_written);
-  EXPECT_EQ(hand->status, "scored") << hand->fail_reason;
+  EXPECT_EQ(hand->status, asiarch::archive::ExperimentStatus::scored) << hand->fail_reason;
   int children = 0;
   for (const auto& e : all) {
     if (e.origin != asiarch::archive::Origin::evolved) continue;
@@ -109,7 +109,7 @@ TEST(Engine, AHandWrittenPluginIsChosenAsAParent) {
     EXPECT_NE(e.motivation.find("has no design in the gene space"), std::string::npos) << e.motivation;
     EXPECT_NE(e.motivation.find("nearest design-bearing"), std::string::npos) << e.motivation;
     EXPECT_FALSE(e.design.empty());
-    EXPECT_TRUE(e.status == "scored" || e.status == "failed");
+    EXPECT_TRUE(e.status == asiarch::archive::ExperimentStatus::scored || e.status == asiarch::archive::ExperimentStatus::failed);
   }
   EXPECT_EQ(children, 1);
   fs::remove_all(w);
@@ -146,7 +146,7 @@ TEST(Engine, RuntimeFailureGoesToTheEngineerAndADeadCompileWorkerIsRecorded) {
   // The compile worker died loading the object: the attempt says why, and the run went on.
   const auto* crasher = by_name(all, "crashes_on_load");
   ASSERT_TRUE(crasher);
-  EXPECT_EQ(crasher->status, "failed");
+  EXPECT_EQ(crasher->status, asiarch::archive::ExperimentStatus::failed);
   auto attempts = a->compile_attempts(crasher->id);
   ASSERT_EQ(attempts.size(), 1u);
   EXPECT_FALSE(attempts[0].ok);
@@ -154,7 +154,7 @@ TEST(Engine, RuntimeFailureGoesToTheEngineerAndADeadCompileWorkerIsRecorded) {
   EXPECT_NE(crasher->fail_reason.find("SIGSEGV"), std::string::npos) << crasher->fail_reason;
   const auto* dn = by_name(all, "delta_net");
   ASSERT_TRUE(dn);
-  EXPECT_EQ(dn->status, "scored");
+  EXPECT_EQ(dn->status, asiarch::archive::ExperimentStatus::scored);
 
   // The history view shows the runtime attempt beside the compile attempts.
   auto h = run_cli("history " + std::to_string(thrower->id) + " --json --workdir " + w.string());
@@ -193,7 +193,7 @@ TEST(Engine, AnExperimentsEventsComeInOrderAndFollowSeesThemAsTheyHappen) {
       if (e["kind"] == "experiment_proposed") evolved = e["experiment"];
       if (evolved && e["kind"] == "training_progress" && e["experiment"] == evolved) {
         auto a = asiarch::archive::Archive::open(w / "archive.db");
-        if (a && (*a)->experiment(evolved)->status == "proposed") seen_live = true;
+        if (a && (*a)->experiment(evolved)->status == asiarch::archive::ExperimentStatus::proposed) seen_live = true;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -27,7 +27,7 @@ namespace {
 
 std::optional<double> stage_fitness(const ar::Archive& a, int64_t id, const std::string& preset) {
   for (const auto& st : a.stages(id))
-    if (st.preset == preset && st.status == "scored") return st.score.total;
+    if (st.preset == preset && st.status == asiarch::archive::ExperimentStatus::scored) return st.score.total;
   return std::nullopt;
 }
 
@@ -109,7 +109,7 @@ TEST(CliLadder, SeedsLadderAndHeldOutTasksEndToEnd) {
     for (const auto& st : a.stages(e.id))
       if (st.preset == "rung2") {
         on_rung.insert(e.id);
-        if (st.status != "scored") continue;
+        if (st.status != asiarch::archive::ExperimentStatus::scored) continue;
         std::set<std::uint64_t> seeds;
         for (const auto& m : st.measurements) seeds.insert(m.seed);
         EXPECT_EQ(seeds, (std::set<std::uint64_t>{3, 4})) << e.name;
@@ -155,7 +155,7 @@ TEST(CliLadder, SeedsLadderAndHeldOutTasksEndToEnd) {
   for (int64_t id : held_out_ids)
     for (const auto& st : a.stages(id))
       if (st.preset == "smoke/held-out") {
-        ASSERT_EQ(st.status, "scored") << st.fail_reason;
+        ASSERT_EQ(st.status, asiarch::archive::ExperimentStatus::scored) << st.fail_reason;
         std::set<std::string> tasks;
         std::set<std::uint64_t> seeds;
         for (const auto& m : st.measurements) {

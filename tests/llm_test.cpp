@@ -348,7 +348,7 @@ TEST(LlmRun, AProposalThatFailsToCompileIsRepairedByTheEngineerTrainedJudgedAnal
     if (e.origin == archive::Origin::evolved) child = e;
   ASSERT_TRUE(child);
   EXPECT_EQ(child->name, "gated_output_delta");
-  EXPECT_EQ(child->status, "scored") << child->fail_reason;
+  EXPECT_EQ(child->status, asiarch::archive::ExperimentStatus::scored) << child->fail_reason;
   const auto attempts = (*ar)->compile_attempts(child->id);
   ASSERT_EQ(attempts.size(), 2u);
   EXPECT_FALSE(attempts[0].ok);
@@ -459,7 +459,7 @@ TEST(LlmRun, TheLoopPausesWhileTheEndpointIsDownResumesWithoutLosingACandidateAn
   for (const auto& e : (*ar)->experiments())
     if (e.origin == archive::Origin::evolved) {
       ++evolved;
-      EXPECT_EQ(e.status, "scored") << e.fail_reason;
+      EXPECT_EQ(e.status, asiarch::archive::ExperimentStatus::scored) << e.fail_reason;
     }
   EXPECT_EQ(evolved, 1);  // none lost to the outage, none started past the budget
   int answered = 0, refused = 0;
@@ -515,7 +515,7 @@ TEST(LlmRun, ARepairDueWhileTheEndpointIsDownWaitsAndTheCandidateIsNotLost) {
   for (const auto& e : (*ar)->experiments())
     if (e.origin == archive::Origin::evolved) {
       ++evolved;
-      EXPECT_EQ(e.status, "scored") << e.fail_reason;
+      EXPECT_EQ(e.status, asiarch::archive::ExperimentStatus::scored) << e.fail_reason;
       const auto attempts = (*ar)->compile_attempts(e.id);
       ASSERT_EQ(attempts.size(), 2u);
       EXPECT_EQ(attempts[1].method, "llm:test-model");

@@ -127,7 +127,7 @@ TEST(Ladder, RungsFollowTheStoredOrderWithSpearmanAgainstTheRungBelow) {
     e.source_hash = e.name;
     ids.push_back(a.add_experiment(e).value());
     archive::Outcome o;
-    o.status = "scored";
+    o.status = asiarch::archive::ExperimentStatus::scored;
     o.score = archive::Score{0, 0, 0, own[i], nlohmann::json::object()};
     ASSERT_TRUE(a.record_outcome(ids.back(), o));
   }
@@ -136,13 +136,13 @@ TEST(Ladder, RungsFollowTheStoredOrderWithSpearmanAgainstTheRungBelow) {
     for (const auto& [preset, f] : {std::pair<std::string, double>{"b", on_b[i]}, {"a", on_a[i]}}) {
       archive::StageResult st;
       st.preset = preset;
-      st.status = "scored";
+      st.status = asiarch::archive::ExperimentStatus::scored;
       st.score = archive::Score{0, 0, 0, f, nlohmann::json::object()};
       ASSERT_TRUE(a.record_stage(ids[i], st));
     }
   archive::StageResult failed;
   failed.preset = "smoke/held-out";
-  failed.status = "failed";
+  failed.status = asiarch::archive::ExperimentStatus::failed;
   failed.fail_reason = "no";
   ASSERT_TRUE(a.record_stage(ids[0], failed));
   ASSERT_TRUE(a.set_ladder({"smoke", "a", "b"}));
