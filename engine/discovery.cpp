@@ -103,13 +103,10 @@ bool trusted(const archive::Score& s) { return !s.suspicious; }
 // One design's evaluation on a rung or the held-out tasks: its seeds in turn (a later seed only
 // once the first scored), then one recorded stage.
 struct StageRun {
-  int64_t id = 0;
-  std::string name, preset;
-  CandidateSpec spec;
-  std::uint64_t first_seed = 0;
-  int k = 0;  // the seed in flight: first_seed + k
+  CandidateSpec spec;  // the design on the stage's preset, at its first seed
+  int k = 0;           // the seed in flight: spec.job.seed + k
   std::unique_ptr<CandidateRun> run;
-  archive::StageResult st;
+  archive::StageResult st;  // st.preset: the stage's preset
   std::optional<WorkerOutcome> report;
   std::vector<std::string> seed_failures;
   std::string log;
@@ -1026,13 +1023,10 @@ std::optional<StageRun> Loop::begin_stage(int64_t id, const std::string& preset,
   for (const auto& a : archive_->compile_attempts(id))
     if (a.ok) source = a.source;
   StageRun r;
-  r.id = id;
-  r.name = e->name;
-  r.preset = preset;
-  r.first_seed = first_seed;
   r.spec = spec_for(*e, source);  // compiled before: a cache hit
   CandidateSpec& spec = r.spec;
   spec.job.preset = preset;
+  spec.job.seed = first_seed;
   if (lab::is_held_out(preset)) spec.job.tasks = {};  // the held-out set is whole, whatever --tasks chose
   spec.job.reference_parameters = 0;  // the worker counts the reference's at this preset's width
   if (!is_reference(id)) spec.job.references = references_on(preset);
@@ -1048,17 +1042,17 @@ std::optional<StageRun> Loop::begin_stage(int64_t id, const std::string& preset,
 
 void Loop::start_stage_seed(StageRun& r) {
   CandidateSpec s = r.spec;
-  s.job.seed = r.first_seed + static_cast<std::uint64_t>(r.k);
+  s.job.seed = r.spec.job.seed + static_cast<std::uint64_t>(r.k);
   s.job.replica = r.k > 0;
   if (r.k > 0)
-    events_->emit("seed_started", r.id,
-                  {{"name", r.name}, {"seed", s.job.seed}, {"of", c_.stage_seeds}, {"stage_preset", r.preset}});
+    events_->emit("seed_started", s.id,
+                  {{"name", s.name}, {"seed", s.job.seed}, {"of", c_.stage_seeds}, {"stage_preset", r.st.preset}});
   r.run = std::make_unique<CandidateRun>(s, deps());
 }
 
 bool Loop::stage_seed_done(StageRun& r) {
   archive::Outcome& rec = r.run->outcome();
-  const std::uint64_t seed = r.first_seed + static_cast<std::uint64_t>(r.k);
+  const std::uint64_t seed = r.spec.job.seed + static_cast<std::uint64_t>(r.k);
   r.log += r.run->log();
   if (r.k == 0) {
     r.st.runs = rec.runs;
@@ -1079,8 +1073,8 @@ bool Loop::stage_seed_done(StageRun& r) {
 }
 
 void Loop::record_stage(StageRun& r) {
-  const int64_t id = r.id;
-  const std::string& preset = r.preset;
+  const int64_t id = r.spec.id;
+  const std::string& preset = r.st.preset;
   archive::StageResult& st = r.st;
   if (st.status == archive::ExperimentStatus::scored && r.report && r.report->result.report) {
     agents::JudgeInput ji;
@@ -1090,8 +1084,8 @@ void Loop::record_stage(StageRun& r) {
   }
   std::vector<archive::Event> ev{
       st.status == archive::ExperimentStatus::scored
-          ? EventLog::make("stage_scored", id, {{"name", r.name}, {"stage_preset", preset}, {"fitness", st.score.total}})
-          : EventLog::make("stage_failed", id, {{"name", r.name}, {"stage_preset", preset}, {"cause", st.fail_reason}})};
+          ? EventLog::make("stage_scored", id, {{"name", r.spec.name}, {"stage_preset", preset}, {"fitness", st.score.total}})
+          : EventLog::make("stage_failed", id, {{"name", r.spec.name}, {"stage_preset", preset}, {"cause", st.fail_reason}})};
   if (auto rec = archive_->record_stage(id, st, &ev); !rec) err_ << "asiarch run: " << rec.error().message << "\n";
   else events_->published(ev);
   std::error_code ec;
@@ -1121,7 +1115,7 @@ bool Loop::evaluate_stages(const std::vector<int64_t>& ids, const std::string& p
       return false;
     }
     for (auto it = active.begin(); it != active.end();) {
-      calls_->working_on(it->id);
+      calls_->working_on(it->spec.id);
       if (it->run->step() && stage_seed_done(*it)) {
         record_stage(*it);
         it = active.erase(it);

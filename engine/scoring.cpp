@@ -45,7 +45,7 @@ std::vector<archive::TrainingRun> training_runs(const lab::EvalReport& report, c
     r.tokens_per_second = t.tokens_per_second;
     r.seconds = t.train_seconds + t.eval_seconds;
     r.stop_reason = t.stop_reason;
-    r.peak_bytes = t.peak_bytes;
+    r.peak_bytes = std::max<int64_t>(0, t.peak_bytes);  // the worker's figure, shown only
     runs.push_back(std::move(r));
   }
   return runs;

@@ -1,6 +1,8 @@
 #include "results/ladder.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "lab/names.h"
 #include "lab/stats.h"
@@ -24,19 +26,26 @@ void add_once(std::vector<std::string>& v, const std::string& p) {
   if (std::find(v.begin(), v.end(), p) == v.end()) v.push_back(p);
 }
 
-}  // namespace
-
-RankAgreement rank_agreement(const archive::Archive& a, const std::vector<int64_t>& ids, const std::string& below,
-                             const std::string& preset, const std::string& first_preset) {
+// Spearman over those of `ids` with a fitness on both `below` and `preset`.
+template <typename Fitness>
+RankAgreement agreement_of(const std::vector<int64_t>& ids, const std::string& below, const std::string& preset,
+                           const Fitness& fitness) {
   std::vector<double> x, y;
   for (int64_t id : ids) {
-    auto f0 = fitness_on(a, id, below, first_preset), f1 = fitness_on(a, id, preset, first_preset);
+    auto f0 = fitness(id, below), f1 = fitness(id, preset);
     if (f0 && f1) {
       x.push_back(*f0);
       y.push_back(*f1);
     }
   }
   return {lab::spearman(x, y), x.size()};
+}
+
+}  // namespace
+
+RankAgreement rank_agreement(const archive::Archive& a, const std::vector<int64_t>& ids, const std::string& below,
+                             const std::string& preset, const std::string& first_preset) {
+  return agreement_of(ids, below, preset, [&](int64_t id, const std::string& p) { return fitness_on(a, id, p, first_preset); });
 }
 
 std::vector<Rung> ladder_of(const archive::Archive& a) {
@@ -47,11 +56,29 @@ std::vector<Rung> ladder_of(const archive::Archive& a) {
   }
   if (order.empty()) return {};
   const std::string first = order.front();
-  const auto experiments = a.experiments();
+  // Each experiment's score and stages, read once: fitness per preset, and where it failed.
+  struct Seen {
+    std::map<std::string, double> fitness;
+    std::set<std::string> failed;
+  };
+  std::map<int64_t, Seen> seen;
   std::vector<std::string> held;
-  for (const auto& e : experiments)
-    for (const auto& st : a.stages(e.id)) add_once(lab::is_held_out(st.preset) ? held : order, st.preset);
+  for (const auto& e : a.experiments()) {
+    Seen& s = seen[e.id];
+    if (auto score = a.score(e.id)) s.fitness[first] = score->total;
+    for (const auto& st : a.stages(e.id)) {
+      add_once(lab::is_held_out(st.preset) ? held : order, st.preset);
+      if (st.preset == first) continue;
+      if (st.status == archive::ExperimentStatus::scored) s.fitness[st.preset] = st.score.total;
+      else s.failed.insert(st.preset);
+    }
+  }
   for (const auto& h : held) add_once(order, h);
+  auto fitness = [&](int64_t id, const std::string& preset) -> std::optional<double> {
+    const auto& f = seen.at(id).fitness;
+    auto it = f.find(preset);
+    return it == f.end() ? std::nullopt : std::optional<double>(it->second);
+  };
 
   std::vector<Rung> out;
   std::string below;
@@ -60,21 +87,16 @@ std::vector<Rung> ladder_of(const archive::Archive& a) {
     r.preset = preset;
     r.held_out = lab::is_held_out(preset);
     std::vector<std::pair<double, int64_t>> scored;
-    for (const auto& e : experiments) {
-      if (auto f = fitness_on(a, e.id, preset, first)) {
-        scored.emplace_back(*f, e.id);
-        continue;
-      }
-      if (preset == first) continue;
-      for (const auto& st : a.stages(e.id))
-        if (st.preset == preset && st.status != archive::ExperimentStatus::scored) r.failed.push_back(e.id);
+    for (const auto& [id, s] : seen) {
+      if (auto f = fitness(id, preset)) scored.emplace_back(*f, id);
+      else if (s.failed.count(preset)) r.failed.push_back(id);
     }
     std::stable_sort(scored.begin(), scored.end(), [](const auto& l, const auto& r) { return l.first > r.first; });
     for (const auto& [f, id] : scored) r.scored.push_back(id);
     if (!r.held_out) {
       if (!below.empty()) {
         r.below = below;
-        r.agreement = rank_agreement(a, r.scored, below, preset, first);
+        r.agreement = agreement_of(r.scored, below, preset, fitness);
       }
       below = preset;
     }

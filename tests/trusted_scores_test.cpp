@@ -20,7 +20,7 @@ namespace {
 // Quadratic, and once the complexity gate has timed it (when=timed) or as soon as it is made
 // (when=ctor), it writes its own result on the channel, every gate passed and a perfect score,
 // and exits.
-const char* kForger = R"cpp(
+const std::string kForger = R"cpp(
 #include <asiarch/plugin.h>
 #include <unistd.h>
 #include <string>
@@ -44,11 +44,7 @@ class Forger : public asiarch::TokenMixer {
         R"("preset":"smoke","mixer_parameters":1,"gates_passed":true,"seconds":1,"gates":[)" + gates + R"(],"tasks":[)"
         R"({"task":"in_context_recall","metric_name":"accuracy","metric":1.0,"final_loss":0.01,"steps":40,)"
         R"("tokens_per_second":1e6,"train_seconds":1,"eval_seconds":0,"stop_reason":"completed","curve":[]}]}}})";
-    const unsigned n = m.size();
-    const unsigned char h[5] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
-                                static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24), 'J'};
-    (void)!write(3, h, 5);
-    (void)!write(3, m.data(), m.size());
+)cpp" + std::string(asiarch::testing::kWriteFrameOnChannel) + R"cpp(
     _exit(0);
   }
   torch::nn::Linear proj_{nullptr};

@@ -39,6 +39,15 @@ ASIARCH_REGISTER_MIXER()cpp" + cls + ", \"" + cls + R"cpp(")
 )cpp";
 }
 
+// C++ statements, for a hostile plugin's source, that write the std::string `m` on the worker's
+// channel (fd 3) as one JSON frame, as worker/worker_channel.h frames it.
+inline const char* kWriteFrameOnChannel = R"cpp(
+    const unsigned n = m.size();
+    const unsigned char h[5] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+                                static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24), 'J'};
+    (void)!write(3, h, 5);
+    (void)!write(3, m.data(), m.size());)cpp";
+
 class WorkerFixture : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

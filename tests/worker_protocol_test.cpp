@@ -126,12 +126,7 @@ std::string frame_writer(const std::string& frame) {
 class Writer : public asiarch::TokenMixer {
  public:
   explicit Writer(const asiarch::MixerConfig&) {
-    const std::string m = )cpp" + frame + R"cpp(;
-    const unsigned n = m.size();
-    const unsigned char h[5] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
-                                static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24), 'J'};
-    (void)!write(3, h, 5);
-    (void)!write(3, m.data(), m.size());
+    const std::string m = )cpp" + frame + ";" + asiarch::testing::kWriteFrameOnChannel + R"cpp(
     _exit(0);
   }
   torch::Tensor forward(const torch::Tensor& x) override { return x; }

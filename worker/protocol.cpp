@@ -24,6 +24,14 @@ constexpr std::array<const char*, 11> kProgressKinds = {
     "compiled", "gates_started", "gate", "task_started", "training_progress", "task_finished",
     "worker_started", "node_cache", "slurm_adopted", "slurm_state", "slurm_resubmitted"};
 
+// Each table has one name per value of its enum: a kind added to one is added to the other.
+static_assert(kJobKinds.size() == static_cast<std::size_t>(JobKind::evaluate) + 1);
+static_assert(kHostMessages.size() == static_cast<std::size_t>(HostMessage::clock_reply) + 1);
+static_assert(kWorkerMessages.size() == static_cast<std::size_t>(WorkerMessage::task_finished) + 1);
+static_assert(kStages.size() == static_cast<std::size_t>(Stage::writing_result) + 1);
+static_assert(kStageLabels.size() == kStages.size());
+static_assert(kProgressKinds.size() == static_cast<std::size_t>(ProgressKind::slurm_resubmitted) + 1);
+
 template <typename E, std::size_t N>
 const char* name_in(const std::array<const char*, N>& table, E e) {
   const auto i = static_cast<std::size_t>(e);

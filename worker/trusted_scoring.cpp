@@ -13,16 +13,6 @@
 namespace asiarch::host {
 namespace {
 
-// Token ids as 32-bit little-endian integers: the task data's wire form.
-std::string int32_bytes(const std::vector<int64_t>& v) {
-  std::string out(v.size() * 4, '\0');
-  for (size_t i = 0; i < v.size(); ++i) {
-    const auto x = static_cast<std::uint32_t>(static_cast<std::int32_t>(v[i]));
-    for (int b = 0; b < 4; ++b) out[i * 4 + b] = static_cast<char>((x >> (8 * b)) & 0xff);
-  }
-  return out;
-}
-
 std::vector<int64_t> rows_of(const std::vector<lab::Example>& examples, bool targets) {
   std::vector<int64_t> out;
   for (const auto& e : examples) {

@@ -159,6 +159,25 @@ void from_json(const nlohmann::json& j, WorkerOutcome& o) {
   o.trusted_seconds = j.value("trusted_seconds", 0.0);
 }
 
+std::string int32_bytes(const std::vector<int64_t>& v) {
+  std::string out(v.size() * 4, '\0');
+  for (size_t i = 0; i < v.size(); ++i) {
+    const auto x = static_cast<std::uint32_t>(static_cast<std::int32_t>(v[i]));
+    for (int b = 0; b < 4; ++b) out[i * 4 + b] = static_cast<char>((x >> (8 * b)) & 0xff);
+  }
+  return out;
+}
+
+std::vector<int64_t> from_int32(const std::string& bytes) {
+  std::vector<int64_t> out(bytes.size() / 4);
+  for (size_t i = 0; i < out.size(); ++i) {
+    std::uint32_t x = 0;
+    for (int b = 0; b < 4; ++b) x |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i * 4 + b])) << (8 * b);
+    out[i] = static_cast<std::int32_t>(x);
+  }
+  return out;
+}
+
 nlohmann::json to_message(const Progress& p) {
   nlohmann::json m = p.data.is_object() ? p.data : nlohmann::json::object();
   m["kind"] = name_of(p.kind);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -34,6 +35,10 @@ void to_json(nlohmann::json& j, const CompileReport& c);
 void from_json(const nlohmann::json& j, CompileReport& c);
 void to_json(nlohmann::json& j, const WorkerResult& r);
 void from_json(const nlohmann::json& j, WorkerResult& r);
+
+// Token ids as 32-bit little-endian integers: how a task's rows cross the channel (binary frames).
+std::string int32_bytes(const std::vector<int64_t>& ids);
+std::vector<int64_t> from_int32(const std::string& bytes);
 
 // A progress item as one JSON object {"kind": <name>, ...data} (the Slurm job's progress file, the
 // printers that read lab::describe_progress), and back: a line whose kind is not a ProgressKind is

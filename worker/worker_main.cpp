@@ -76,16 +76,6 @@ Result<std::string> corpus_for(const lab::Preset& preset, const WorkerJob& job) 
   return std::string();
 }
 
-std::vector<int64_t> from_int32(const std::string& bytes) {
-  std::vector<int64_t> out(bytes.size() / 4);
-  for (size_t i = 0; i < out.size(); ++i) {
-    std::uint32_t x = 0;
-    for (int b = 0; b < 4; ++b) x |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i * 4 + b])) << (8 * b);
-    out[i] = static_cast<std::int32_t>(x);
-  }
-  return out;
-}
-
 // The tasks the host made for an evaluate job (its message lists them; their rows follow as binary
 // frames): training rows with targets, test rows without.
 Result<std::map<std::string, lab::TaskData>> receive_tasks(Channel& ch, const nlohmann::json& message) {
