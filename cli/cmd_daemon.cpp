@@ -166,6 +166,9 @@ void add_daemon_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--port", a->api.port, "port to listen on")->capture_default_str()->check(CLI::Range(1, 65535));
   cmd->add_option("--token-file", a->token_file, "a file holding the bearer token every request must send");
+  cmd->add_option("--allow-host", a->api.names,
+                  "a further name the Host header may give (the server answers only loopback names, its\n"
+                  "bound address and, bound to 0.0.0.0 or ::, IP literals: a guard against DNS rebinding)");
   add_setting_flags(*cmd, a->flags);
   cmd->add_option("--config", a->config_file, "settings file (default: <workdir>/asiarch.json when present)");
   cmd->add_flag("--quiet", a->quiet, "print no progress lines");

@@ -17,6 +17,7 @@
 #include "archive/views.h"
 #include "lab/names.h"
 #include "results/report.h"
+#include "serve/access.h"
 #include "util/diff.h"
 
 namespace asiarch::host {
@@ -42,6 +43,13 @@ const char* content_type(const std::string& path) {
 
 constexpr size_t kMaxBody = 64 * 1024;  // no route takes a body; a larger one is refused
 constexpr int kMaxLimit = 1000;
+
+// Open event streams at once; more are refused (503) so that streams never hold every thread of
+// the pool. A stream also ends after kStreamSeconds (EventSource reconnects with Last-Event-ID),
+// so an abandoned one frees its thread.
+constexpr int kMaxStreams = 4;
+constexpr int kPoolThreads = kMaxStreams + 8;
+constexpr double kStreamSeconds = 300;
 
 // Large answers (the lineage of 10,000 experiments is 2 MB) are gzipped here, at a fast level:
 // left to cpp-httplib, a browser's `Accept-Encoding: br` gets Brotli at its slowest quality
@@ -101,7 +109,9 @@ struct ApiServer::Impl {
   std::thread thread;
   std::atomic<bool> listen_returned{false};
   int port = 0;
-  std::string token;
+  ApiOptions options;
+  Sessions sessions;
+  std::atomic<int> streams{0};
   std::filesystem::path plugins_dir;
 
   Impl(std::filesystem::path w, LoopControl& c, const CancelToken& s) : workdir(std::move(w)), control(c), stopping(s) {}
@@ -134,14 +144,31 @@ struct ApiServer::Impl {
 
   void routes() {
     server.set_payload_max_length(kMaxBody);
+    server.new_task_queue = [] { return new httplib::ThreadPool(kPoolThreads); };
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      // The dashboard's own files hold no data; the API needs the token. EventSource cannot set
-      // headers, so `?token=` is accepted too.
-      const bool api = req.path.rfind("/api/", 0) == 0;
-      if (api && !token.empty() && req.get_header_value("Authorization") != "Bearer " + token &&
-          req.get_param_value("token") != token) {
-        error(res, 401, "a token is required: send Authorization: Bearer <token>");
+      const std::string host = req.get_header_value("Host");
+      if (!host_allowed(host, options.host, port, options.names)) {
+        error(res, 421, "this server does not answer to the name \"" + host.substr(0, 80) +
+                            "\" (allow it with --allow-host)");
         return httplib::Server::HandlerResponse::Handled;
+      }
+      const bool api = req.path.rfind("/api/", 0) == 0;
+      const bool changes_state = req.method != "GET" && req.method != "HEAD";
+      if (changes_state) {
+        auto why = same_origin_refusal(req.get_header_value("Origin"), req.get_header_value("Sec-Fetch-Site"), host);
+        if (!why.empty()) {
+          error(res, 403, why);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
+      // The dashboard's own files hold no data; the API needs the token in a header, or (reads
+      // only) the session cookie the dashboard got for it.
+      if (api && !options.token.empty() && !bearer_is(req.get_header_value("Authorization"), options.token)) {
+        auto session = cookie_value(req.get_header_value("Cookie"), kSessionCookie);
+        if (changes_state || !session || !sessions.valid(*session)) {
+          error(res, 401, "a token is required: send Authorization: Bearer <token>");
+          return httplib::Server::HandlerResponse::Handled;
+        }
       }
       return httplib::Server::HandlerResponse::Unhandled;
     });
@@ -269,10 +296,18 @@ struct ApiServer::Impl {
         const std::string v = req.get_header_value("Last-Event-ID");
         if (!v.empty() && v.size() < 19 && std::all_of(v.begin(), v.end(), ::isdigit)) seq = std::stoll(v);
       }
+      if (streams.fetch_add(1) >= kMaxStreams) {
+        streams.fetch_sub(1);
+        res.set_header("Retry-After", "5");
+        return error(res, 503, "too many open event streams (" + std::to_string(kMaxStreams) + "); close one");
+      }
       res.set_header("Cache-Control", "no-cache");
-      res.set_chunked_content_provider("text/event-stream", [this, seq, named](size_t, httplib::DataSink& sink) mutable {
-        // Each call sends what is new, then waits a little; the stream ends with the daemon.
-        if (stopping.cancelled()) {
+      const auto opened = std::chrono::steady_clock::now();
+      res.set_chunked_content_provider("text/event-stream", [this, seq, named, opened](size_t, httplib::DataSink& sink) mutable {
+        // Each call sends what is new, then waits a little; the stream ends with the daemon, or
+        // after kStreamSeconds (the client reconnects where it left off).
+        if (stopping.cancelled() ||
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - opened).count() > kStreamSeconds) {
           sink.done();
           return true;
         }
@@ -289,7 +324,7 @@ struct ApiServer::Impl {
         if (!sink.write(beat.data(), beat.size())) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
         return true;
-      });
+      }, [this](bool) { streams.fetch_sub(1); });
     });
 
     // Each file of the drop folder with its latest experiment, or why it was refused.
@@ -354,6 +389,13 @@ struct ApiServer::Impl {
       };
     };
     server.Post("/api/pause", set_paused(true));
+    // A dashboard session for the token in the Authorization header (none needed without a token).
+    server.Post("/api/session", [this](const httplib::Request&, httplib::Response& res) {
+      if (options.token.empty()) return reply(res, 200, {{"session", false}});
+      res.set_header("Set-Cookie", std::string(kSessionCookie) + "=" + sessions.create() +
+                                       "; HttpOnly; SameSite=Strict; Path=/api");
+      reply(res, 200, {{"session", true}});
+    });
     server.Post("/api/resume", set_paused(false));
   }
 };
@@ -366,7 +408,7 @@ ApiServer::~ApiServer() { stop(); }
 Status ApiServer::start(const ApiOptions& o) {
   if (!loopback(o.host) && o.token.empty())
     return make_error("binding to " + o.host + " (not loopback) requires a token: --token-file FILE");
-  impl_->token = o.token;
+  impl_->options = o;
   impl_->plugins_dir = o.plugins_dir;
   impl_->routes();
   if (!impl_->server.bind_to_port(o.host.c_str(), o.port))

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/loop_control.h"
 #include "util/cancel.h"
@@ -20,6 +21,7 @@ struct ApiOptions {
   std::string host = "127.0.0.1";
   int port = 7878;
   std::string token;  // required as `Authorization: Bearer` when not empty
+  std::vector<std::string> names;  // further names the Host header may give (--allow-host)
   std::filesystem::path plugins_dir;  // the drop folder `GET /api/plugins` lists
 };
 

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <fstream>
@@ -14,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_run.h"
+#include "serve/access.h"
 #include "serve/http_api.h"
 #include "llm/fake_server.h"
 
@@ -433,11 +438,13 @@ TEST(Daemon, GpusAreRefusedWithAClearMessageWhereNoCudaDeviceExists) {
 }
 
 // A server stopped right after it starts (the daemon refused at once) must not wait for ever on
-// its listening thread. The cycles run in a child, so a hang fails the test instead of stalling it.
+// its listening thread. The cycles run in a child, so a hang fails the test instead of stalling it;
+// the child counts the servers that did start, so a start() that always fails fails too.
 TEST(ApiServer, StopsRightAfterItStarts) {
   const auto w = fresh_dir("api-stop");
   const pid_t child = ::fork();
   if (child == 0) {
+    int started = 0;
     for (int i = 0; i < 300; ++i) {
       asiarch::host::LoopControl control;
       asiarch::CancelToken stopping;
@@ -445,9 +452,10 @@ TEST(ApiServer, StopsRightAfterItStarts) {
       asiarch::host::ApiOptions o;
       o.port = free_port();
       if (!server.start(o)) continue;  // the port was taken meanwhile
+      ++started;
       server.stop();
     }
-    ::_exit(0);
+    ::_exit(started >= 250 ? 0 : 3);
   }
   ASSERT_GT(child, 0);
   int status = 0;
@@ -457,6 +465,194 @@ TEST(ApiServer, StopsRightAfterItStarts) {
     ::waitpid(child, &status, 0);
   }
   EXPECT_TRUE(exited) << "300 start/stop cycles did not end within 60 s: stop() missed a starting server";
-  if (exited) EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  if (exited) EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "fewer than 250 of 300 servers started";
   fs::remove_all(w);
+}
+
+namespace {
+
+// An API server in this process over an empty workdir (no archive yet: /api/status still answers).
+struct LocalApi {
+  fs::path workdir;
+  asiarch::host::LoopControl control;
+  asiarch::CancelToken stopping;
+  std::unique_ptr<asiarch::host::ApiServer> server;
+  int port = 0;
+  explicit LocalApi(const std::string& name, asiarch::host::ApiOptions o = {}) : workdir(fresh_dir(name)) {
+    server = std::make_unique<asiarch::host::ApiServer>(workdir, control, stopping);
+    for (int i = 0; i < 5 && port == 0; ++i) {
+      o.port = free_port();
+      if (server->start(o)) port = o.port;
+    }
+  }
+  ~LocalApi() {
+    stopping.cancel();
+    server->stop();
+    fs::remove_all(workdir);
+  }
+};
+
+// A raw request on a socket of its own; the answer's status line, or "" (nothing within 10 s).
+struct RawConnection {
+  int fd = -1;
+  explicit RawConnection(int port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  ~RawConnection() {
+    if (fd >= 0) ::close(fd);
+  }
+  void send(const std::string& request) const { (void)!::write(fd, request.data(), request.size()); }
+  std::string status_line() const {
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string got;
+    char buf[512];
+    while (got.find("\r\n") == std::string::npos) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got.substr(0, got.find("\r\n"));
+  }
+};
+
+}  // namespace
+
+TEST(ApiAccess, TheRulesAsFunctions) {
+  using namespace asiarch::host;
+  EXPECT_TRUE(host_allowed("127.0.0.1:7878", "127.0.0.1", 7878, {}));
+  EXPECT_TRUE(host_allowed("localhost:7878", "127.0.0.1", 7878, {}));
+  EXPECT_TRUE(host_allowed("[::1]:7878", "127.0.0.1", 7878, {}));
+  EXPECT_FALSE(host_allowed("127.0.0.1:7879", "127.0.0.1", 7878, {}));    // another port
+  EXPECT_FALSE(host_allowed("rebind.attacker.invalid:7878", "127.0.0.1", 7878, {}));
+  EXPECT_FALSE(host_allowed("", "127.0.0.1", 7878, {}));
+  EXPECT_TRUE(host_allowed("10.1.2.3:7878", "0.0.0.0", 7878, {}));         // an IP literal, bound to any
+  EXPECT_FALSE(host_allowed("10.1.2.3:7878", "127.0.0.1", 7878, {}));
+  EXPECT_FALSE(host_allowed("gpu-box:7878", "0.0.0.0", 7878, {}));
+  EXPECT_TRUE(host_allowed("GPU-Box:7878", "0.0.0.0", 7878, {"gpu-box"}));  // a configured name
+  EXPECT_EQ(same_origin_refusal("", "", "127.0.0.1:1"), "");                 // curl: neither header
+  EXPECT_EQ(same_origin_refusal("http://127.0.0.1:1", "same-origin", "127.0.0.1:1"), "");
+  EXPECT_NE(same_origin_refusal("http://attacker.invalid", "", "127.0.0.1:1"), "");
+  EXPECT_NE(same_origin_refusal("", "cross-site", "127.0.0.1:1"), "");
+  EXPECT_NE(same_origin_refusal("null", "", "127.0.0.1:1"), "");
+  EXPECT_TRUE(equal_secret("s3cret", "s3cret"));
+  EXPECT_FALSE(equal_secret("s3cret", "s3cre"));
+  EXPECT_FALSE(equal_secret("s3cret", "s3cret-and-more"));
+  EXPECT_FALSE(equal_secret("s3cret", "S3cret"));
+  EXPECT_TRUE(bearer_is("Bearer s3cret", "s3cret"));
+  EXPECT_FALSE(bearer_is("Bearer s3cret", ""));
+  EXPECT_FALSE(bearer_is("Basic s3cret", "s3cret"));
+  EXPECT_EQ(cookie_value("a=1; asiarch_session=xyz; b=2", "asiarch_session").value_or(""), "xyz");
+  EXPECT_FALSE(cookie_value("a=1; not_asiarch_session=xyz", "asiarch_session"));
+  Sessions s;
+  const auto id = s.create();
+  EXPECT_EQ(id.size(), 64u);
+  EXPECT_TRUE(s.valid(id));
+  EXPECT_FALSE(s.valid(id.substr(1)));
+  EXPECT_FALSE(s.valid(""));
+  EXPECT_NE(s.create(), id);
+}
+
+// DNS rebinding: a page on a name the attacker controls, resolved to 127.0.0.1, reads as that name.
+TEST(ApiAccess, ARequestForAnotherHostNameIsRefusedBeforeAnyRoute) {
+  asiarch::host::ApiOptions o;
+  o.names = {"gpu-box.lab"};
+  LocalApi api("api-host", o);
+  ASSERT_GT(api.port, 0);
+  httplib::Client c("127.0.0.1", api.port);
+  auto ok = c.Get("/api/status");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  auto rebound = c.Get("/api/experiments", {{"Host", "rebind.attacker.invalid:" + std::to_string(api.port)}});
+  ASSERT_TRUE(rebound);
+  EXPECT_EQ(rebound->status, 421) << rebound->body;
+  EXPECT_NE(rebound->body.find("rebind.attacker.invalid"), std::string::npos);
+  EXPECT_EQ(c.Get("/index.html", {{"Host", "rebind.attacker.invalid"}})->status, 421);  // the page too
+  EXPECT_EQ(c.Get("/api/status", {{"Host", "gpu-box.lab:" + std::to_string(api.port)}})->status, 200);
+}
+
+// A web page the user has open posts to the daemon: the browser adds Origin and Sec-Fetch-Site.
+TEST(ApiAccess, ACrossOriginPostChangesNothingOnLoopbackWithoutAToken) {
+  LocalApi api("api-origin");
+  ASSERT_GT(api.port, 0);
+  httplib::Client c("127.0.0.1", api.port);
+  const std::string self = "http://127.0.0.1:" + std::to_string(api.port);
+  auto forged = c.Post("/api/pause", {{"Origin", "http://attacker.invalid"}}, "", "text/plain");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 403) << forged->body;
+  EXPECT_FALSE(api.control.paused.load());
+  EXPECT_EQ(c.Post("/api/pause", {{"Sec-Fetch-Site", "cross-site"}}, "", "text/plain")->status, 403);
+  EXPECT_EQ(c.Post("/api/pause", {{"Sec-Fetch-Site", "same-site"}}, "", "text/plain")->status, 403);
+  EXPECT_FALSE(api.control.paused.load());
+  // Its own page, and a command-line client, may.
+  EXPECT_EQ(c.Post("/api/pause", {{"Origin", self}, {"Sec-Fetch-Site", "same-origin"}}, "", "text/plain")->status, 200);
+  EXPECT_TRUE(api.control.paused.load());
+  EXPECT_EQ(c.Post("/api/resume", "", "text/plain")->status, 200);
+  EXPECT_FALSE(api.control.paused.load());
+}
+
+// The token only in a header; the dashboard's event stream by an HttpOnly session cookie that
+// authorises reads and nothing else.
+TEST(ApiAccess, TheTokenIsNeverTakenFromAUrlAndASessionCookieOnlyReads) {
+  asiarch::host::ApiOptions o;
+  o.token = "s3cret-token";
+  LocalApi api("api-session", o);
+  ASSERT_GT(api.port, 0);
+  httplib::Client c("127.0.0.1", api.port);
+  EXPECT_EQ(c.Get("/api/status?token=s3cret-token")->status, 401);
+  EXPECT_EQ(c.Post("/api/session", "", "text/plain")->status, 401);
+  auto session = c.Post("/api/session", {{"Authorization", "Bearer s3cret-token"}}, "", "text/plain");
+  ASSERT_TRUE(session);
+  ASSERT_EQ(session->status, 200) << session->body;
+  const std::string cookie = session->get_header_value("Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos) << cookie;
+  const std::string pair = cookie.substr(0, cookie.find(';'));
+  ASSERT_EQ(pair.rfind("asiarch_session=", 0), 0u) << cookie;
+  EXPECT_EQ(c.Get("/api/status", {{"Cookie", pair}})->status, 200);
+  EXPECT_EQ(c.Get("/api/status", {{"Cookie", "asiarch_session=0123"}})->status, 401);
+  EXPECT_EQ(c.Post("/api/pause", {{"Cookie", pair}}, "", "text/plain")->status, 401);
+  EXPECT_FALSE(api.control.paused.load());
+  EXPECT_EQ(c.Post("/api/pause", {{"Authorization", "Bearer s3cret-token"}}, "", "text/plain")->status, 200);
+  EXPECT_TRUE(api.control.paused.load());
+}
+
+// Ten event streams held open must leave the server answering; the ones beyond the bound are refused.
+TEST(ApiAccess, OpenEventStreamsCannotStarveOtherRequests) {
+  LocalApi api("api-streams");
+  ASSERT_GT(api.port, 0);
+  std::vector<std::unique_ptr<RawConnection>> streams;
+  int open = 0, refused = 0;
+  for (int i = 0; i < 10; ++i) {
+    streams.push_back(std::make_unique<RawConnection>(api.port));
+    ASSERT_GE(streams.back()->fd, 0);
+    streams.back()->send("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(api.port) + "\r\n\r\n");
+    const std::string line = streams.back()->status_line();
+    if (line.find(" 200") != std::string::npos) ++open;
+    else if (line.find(" 503") != std::string::npos) ++refused;
+  }
+  EXPECT_GT(open, 0);
+  EXPECT_EQ(open + refused, 10);
+  EXPECT_GT(refused, 0) << "every stream was accepted: nothing bounds them";
+  httplib::Client c("127.0.0.1", api.port);
+  c.set_read_timeout(5, 0);
+  for (int i = 0; i < 5; ++i) {
+    auto r = c.Get("/api/status");
+    ASSERT_TRUE(r) << "request " << i << " got no answer with " << open << " streams open";
+    EXPECT_EQ(r->status, 200);
+  }
+  streams.clear();  // closed: their places are free again
+  EXPECT_TRUE(wait_until([&] {
+    RawConnection again(api.port);
+    again.send("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    return again.status_line().find(" 200") != std::string::npos;
+  }, 20));
 }

@@ -22,16 +22,27 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-// A token given once as ?token=… is kept for the tab and sent with every request.
-const token = (() => {
-  const t = new URLSearchParams(location.search).get('token');
-  if (t) sessionStorage.setItem('asiarch-token', t);
-  return sessionStorage.getItem('asiarch-token') || '';
-})();
+// A daemon with a token: the page asks for it once (kept for the tab, never put in a URL), sends it
+// in the Authorization header, and trades it for an HttpOnly session cookie that authenticates the
+// event stream, which cannot set headers.
+let token = sessionStorage.getItem('asiarch-token') || '';
 
-async function api(path, options = {}) {
+async function startSession() {
+  if (token) await fetch('/api/session', {method: 'POST', headers: {Authorization: 'Bearer ' + token}});
+}
+
+async function api(path, options = {}, retried = false) {
   const headers = token ? {Authorization: 'Bearer ' + token} : {};
   const r = await fetch(path, {...options, headers});
+  if (r.status === 401 && !retried) {
+    const t = prompt('This daemon requires its token:');
+    if (t) {
+      token = t.trim();
+      sessionStorage.setItem('asiarch-token', token);
+      await startSession();
+      return api(path, options, true);
+    }
+  }
   let body = null;
   try { body = await r.json(); } catch (e) { body = null; }
   if (!r.ok) throw new Error((body && body.error) || (r.status + ' ' + r.statusText));
@@ -508,9 +519,9 @@ function flushSoon() {
   }, 1000);
 }
 
-function follow() {
+async function follow() {
+  await startSession();
   const p = new URLSearchParams({since: model.lastSeq, unnamed: 1});
-  if (token) p.set('token', token);
   const es = new EventSource('/api/events?' + p);
   es.onopen = () => $('#live').classList.add('on');
   es.onerror = () => $('#live').classList.remove('on');  // EventSource reconnects with Last-Event-ID
