@@ -120,7 +120,14 @@ std::vector<RunSetting> make_settings() {
       setting("slurm.cpus_per_task", "", integer(0), ASIARCH_FIELD(slurm.cpus_per_task),
               "sbatch --cpus-per-task (0: the cluster's default)"),
       setting("slurm.mem", "", text(), ASIARCH_FIELD(slurm.mem), "sbatch --mem, e.g. 16G (empty: the cluster's default)"),
-      setting("slurm.extra_args", "", texts(), ASIARCH_FIELD(slurm.extra_args), "more sbatch arguments, as given"),
+      setting("slurm.extra_args", "", texts(), ASIARCH_FIELD(slurm.extra_args),
+              "more sbatch arguments, as given (not --export: see slurm.export_vars)"),
+      setting("slurm.export_vars", "", texts(), ASIARCH_FIELD(slurm.export_vars),
+              "host environment variables a job gets beyond PATH, HOME, USER, LOGNAME, LANG, LC_ALL, TZ and TMPDIR "
+              "(never a secret: names with KEY, TOKEN, SECRET, PASSWORD or CREDENTIAL are refused)"),
+      setting("slurm.unreachable_seconds", "", positive_number(), ASIARCH_FIELD(slurm.unreachable_seconds),
+              "how long a job's state may go unread (squeue and scontrol failing) before the job is cancelled and "
+              "its experiment failed; asked again with backoff meanwhile"),
       setting("events", "--events", choice({"text", "jsonl"}), ASIARCH_FIELD(events),
               "what the run prints: text (progress lines) or jsonl (one event a line)"),
       setting("recheck", "--recheck", integer(0), ASIARCH_FIELD(recheck),

@@ -39,7 +39,7 @@ Fate fate_of(const std::string& state) {
       {"BOOT_FAIL", Fate::retry},      {"CANCELLED", Fate::retry},     {"COMPLETED", Fate::ended},
       {"FAILED", Fate::ended},         {"TIMEOUT", Fate::ended},       {"OUT_OF_MEMORY", Fate::ended},
       {"DEADLINE", Fate::ended},       {"SPECIAL_EXIT", Fate::ended},  {"REVOKED", Fate::ended},
-      {"VANISHED", Fate::ended}};
+      {"VANISHED", Fate::ended},       {"UNREACHABLE", Fate::waiting}};
   // scontrol can say "CANCELLED by 0"; squeue's %T is the bare name.
   const std::string name = state.substr(0, state.find(' '));
   auto it = table.find(name);
@@ -56,9 +56,32 @@ std::vector<std::string> sbatch_args(const Settings& s, const std::string& job_n
   if (!s.gres.empty()) a.push_back("--gres=" + s.gres);
   if (s.cpus_per_task > 0) a.push_back("--cpus-per-task=" + std::to_string(s.cpus_per_task));
   if (!s.mem.empty()) a.push_back("--mem=" + s.mem);
+  std::string exported;
+  for (const char* v : kExportedAlways) exported += (exported.empty() ? "" : ",") + std::string(v);
+  for (const auto& v : s.export_vars) exported += "," + v;
+  a.push_back("--export=" + exported);
   a.insert(a.end(), s.extra_args.begin(), s.extra_args.end());
   a.push_back(script);
   return a;
+}
+
+std::string refusal(const Settings& s) {
+  for (const auto& v : s.export_vars) {
+    const bool name = !v.empty() && !std::isdigit(static_cast<unsigned char>(v[0])) &&
+                      std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+    if (!name) return "slurm.export_vars: \"" + v.substr(0, 80) + "\" is not an environment variable's name";
+    std::string upper = v;
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    for (const char* secret : {"KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL"})
+      if (upper.find(secret) != std::string::npos)
+        return "slurm.export_vars: \"" + v + "\" looks like a secret; secrets never go to a cluster job";
+  }
+  for (const auto& a : s.extra_args)
+    if (a.rfind("--export", 0) == 0 || a.rfind("--get-user-env", 0) == 0)
+      return "slurm.extra_args: \"" + a.substr(0, 80) +
+             "\" would widen the job's environment; name variables in slurm.export_vars instead";
+  if (!(s.unreachable_seconds > 0)) return "slurm.unreachable_seconds: must be positive";
+  return "";
 }
 
 Result<std::string> parse_parsable(const std::string& out) {
@@ -110,7 +133,14 @@ std::map<std::string, JobState> states(const std::vector<std::string>& ids) {
     auto r = run_process({"scontrol", "-o", "show", "job", id}, 60);
     std::optional<JobState> s;
     if (r && r->code == 0) s = parse_scontrol(r->out);
-    m[id] = s ? *s : JobState{"VANISHED", r && !r->err.empty() ? trimmed(r->err) : "unknown to squeue and scontrol"};
+    if (s) {
+      m[id] = *s;
+    } else if (r && !r->timed_out && r->err.find("Invalid job id") != std::string::npos) {
+      m[id] = JobState{kVanished, trimmed(r->err)};  // Slurm answered: it has no such job
+    } else {
+      // No answer: a controller restarting or overloaded is not a job gone.
+      m[id] = JobState{kUnreachable, !r ? r.error().message : r->timed_out ? "scontrol timed out" : trimmed(r->err + r->out).substr(0, 300)};
+    }
   }
   return m;
 }

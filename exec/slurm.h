@@ -19,12 +19,23 @@ struct Settings {
   std::string gres;        // e.g. "gpu:1"
   int cpus_per_task = 0;   // 0: the cluster's default
   std::string mem;         // e.g. "16G"; empty: the cluster's default
-  std::vector<std::string> extra_args;
+  std::vector<std::string> extra_args;   // never --export (the allow-list below is the only one)
+  std::vector<std::string> export_vars;  // further variables a job gets from the host's environment
+  double unreachable_seconds = 600;      // a job whose state cannot be read this long is given up and cancelled
   std::string shared_dir;  // seen by the host and the compute nodes: jobs and results travel through it
 };
 
+// The host's environment variables a batch job gets, whatever else the host's environment holds
+// (an LLM key, a token): sbatch is called with --export=<these and Settings::export_vars>.
+inline constexpr const char* kExportedAlways[] = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"};
+
+// Why `s` cannot be used: a variable name that is not one, a name that looks like a secret, an
+// --export in extra_args. Empty: fine.
+std::string refusal(const Settings& s);
+
 // A job's state as Slurm names it ("PENDING", "RUNNING", "COMPLETED", "TIMEOUT", ...) and the
-// reason it gives; state "VANISHED" when neither squeue nor scontrol knows the job.
+// reason it gives; state "VANISHED" when Slurm says it has no such job, "UNREACHABLE" when
+// neither squeue nor scontrol answered (the controller is down or busy: ask again later).
 struct JobState {
   std::string state, reason;
 };
@@ -48,6 +59,8 @@ std::optional<JobState> parse_scontrol(const std::string& out);
 Result<std::string> submit(const Settings& s, const std::string& job_name, const std::string& output, int minutes,
                            const std::string& script);
 // The states of these jobs, one squeue call and a scontrol call for each job not in the queue.
+inline constexpr const char* kVanished = "VANISHED";
+inline constexpr const char* kUnreachable = "UNREACHABLE";
 std::map<std::string, JobState> states(const std::vector<std::string>& ids);
 Status cancel(const std::string& id);
 // The partition exists (scontrol show partition), or Slurm's words for why not.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "exec/executor.h"
@@ -79,6 +80,18 @@ class SlurmExecutor : public Executor {
       return u;
     }
     if (!o) return end(j, u, "its outcome file is unreadable: " + o.error().message);
+    if (j.unreachable_since) {
+      const double unread = std::chrono::duration<double>(std::chrono::steady_clock::now() - *j.unreachable_since).count();
+      if (unread > s_.unreachable_seconds) {
+        // Given up: cancelled, so that a job the controller still has does not run on unseen.
+        const auto cancelled = slurm::cancel(j.slurm_id);
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.0f", unread);
+        return end(j, u, std::string("its state could not be read for ") + buf + " s (" + j.unreachable_reason + "); " +
+                             (cancelled ? "the job was cancelled" : "cancelling it failed too: " + cancelled.error().message));
+      }
+      return u;
+    }
     const auto fate = slurm::fate_of(j.state.state);
     if (fate == slurm::Fate::waiting || fate == slurm::Fate::running || j.state.state.empty()) return u;
     if (fate == slurm::Fate::retry && !j.resubmitted) {
@@ -126,6 +139,9 @@ class SlurmExecutor : public Executor {
     bool resubmitted = false;
     bool ended = false;
     std::vector<Progress> pending;
+    // Since when squeue and scontrol have not answered for it, and what they said.
+    std::optional<std::chrono::steady_clock::time_point> unreachable_since;
+    std::string unreachable_reason;
     // When this host submitted (or adopted) it: a job that ends without an outcome reports how
     // long it was followed, queueing included, not 0 s.
     std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
@@ -177,29 +193,49 @@ class SlurmExecutor : public Executor {
     auto o = read_outcome_file(j.dir);
     if (o && *o) return std::string("finished");
     j.state = slurm::states({j.slurm_id})[j.slurm_id];
+    if (j.state.state == slurm::kUnreachable) {  // followed, and given up only after slurm.unreachable_seconds
+      j.unreachable_since = std::chrono::steady_clock::now();
+      j.unreachable_reason = j.state.reason;
+      return std::string(slurm::kUnreachable);
+    }
     const auto fate = slurm::fate_of(j.state.state);
     if (fate == slurm::Fate::waiting || fate == slurm::Fate::running) return j.state.state;
     return std::nullopt;
   }
 
-  // Every job's state, one squeue call for all, at most every kRefreshSeconds.
+  // Every job's state, one squeue call for all, at most every kRefreshSeconds; while Slurm does
+  // not answer, less and less often (doubling up to a minute).
   void refresh() {
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_refresh_ < std::chrono::duration<double>(kRefreshSeconds)) return;
-    last_refresh_ = now;
+    if (now < next_refresh_) return;
     std::vector<std::string> ids;
     for (const auto& [id, j] : jobs_)
       if (!j.ended) ids.push_back(j.slurm_id);
     const auto st = slurm::states(ids);
+    bool unanswered = false;
     for (auto& [id, j] : jobs_) {
       if (j.ended) continue;
       auto s = st.find(j.slurm_id);
       if (s == st.end()) continue;
+      if (s->second.state == slurm::kUnreachable) {
+        unanswered = true;
+        if (!j.unreachable_since) {
+          j.unreachable_since = now;
+          j.pending.push_back({ProgressKind::slurm_state,
+                               {{"slurm_job", j.slurm_id}, {"state", s->second.state}, {"reason", s->second.reason}}});
+        }
+        j.unreachable_reason = s->second.reason;
+        continue;  // its last known state stands
+      }
+      j.unreachable_since.reset();
       if (s->second.state != j.state.state)
         j.pending.push_back({ProgressKind::slurm_state,
                              {{"slurm_job", j.slurm_id}, {"state", s->second.state}, {"reason", s->second.reason}}});
       j.state = s->second;
     }
+    failures_ = unanswered ? std::min(failures_ + 1, 5) : 0;
+    next_refresh_ = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(std::min(60.0, kRefreshSeconds * (1 << failures_))));
   }
 
   ExecUpdate& end(Job& j, ExecUpdate& u, const std::string& why) {
@@ -227,7 +263,8 @@ class SlurmExecutor : public Executor {
   ExecutorOptions options_;
   JobId next_ = 0;
   std::map<JobId, Job> jobs_;
-  std::chrono::steady_clock::time_point last_refresh_{};
+  std::chrono::steady_clock::time_point next_refresh_{};
+  int failures_ = 0;  // refreshes in a row that Slurm did not answer
 };
 
 }  // namespace
@@ -236,6 +273,7 @@ Result<std::unique_ptr<Executor>> make_slurm_executor(WorkerPool& pool, const Ex
   const slurm::Settings& s = options.slurm;
   if (s.shared_dir.empty())
     return make_error("slurm.shared_dir: the slurm executor needs a folder the host and the compute nodes both see");
+  if (auto why = slurm::refusal(s); !why.empty()) return make_error(why);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(s.shared_dir) / "jobs", ec);
   if (ec) return make_error("slurm.shared_dir: " + s.shared_dir + ": " + ec.message());

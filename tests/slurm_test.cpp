@@ -254,3 +254,129 @@ TEST_F(Slurm, TheBuiltObjectTravelsWithTheJobSoANodeWithoutItDoesNotCompileAgain
   EXPECT_EQ(experiments(w)[0]["status"], "scored");
   fs::remove_all(w);
 }
+
+namespace {
+
+// The environment of the running `asiarch slurm-job` process of experiment `e`, read from /proc
+// (the cluster runs jobs as this test's user); empty when none was found.
+std::string job_environment() {
+  for (const auto& p : fs::directory_iterator("/proc")) {
+    const std::string pid = p.path().filename();
+    if (pid.empty() || !std::all_of(pid.begin(), pid.end(), ::isdigit)) continue;
+    const std::string cmd = text_of(p.path() / "cmdline");
+    if (cmd.find("slurm-job") == std::string::npos) continue;
+    std::string env = text_of(p.path() / "environ");
+    std::replace(env.begin(), env.end(), '\0', '\n');
+    if (!env.empty()) return env;
+  }
+  return "";
+}
+
+// squeue and scontrol that fail as a controller that cannot be reached does while `flag` exists,
+// and are Slurm's own otherwise; in front of PATH for the host this test starts.
+struct FlakySlurm {
+  fs::path dir, flag;
+  std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  explicit FlakySlurm(const fs::path& w) : dir(w / "flaky-bin"), flag(w / "controller-down") {
+    fs::create_directories(dir);
+    for (const std::string tool : {"squeue", "scontrol"}) {
+      auto real = asiarch::run_process({"sh", "-c", "command -v " + tool}, 10);
+      const std::string path = real ? real->out.substr(0, real->out.find('\n')) : "";
+      std::ofstream(dir / tool) << "#!/bin/sh\nif [ -e '" << flag.string()
+                                << "' ]; then echo 'slurm_load_jobs error: Unable to contact slurm controller (connect "
+                                   "failure)' >&2; exit 1; fi\nexec '"
+                                << path << "' \"$@\"\n";
+      fs::permissions(dir / tool, fs::perms::owner_all);
+    }
+    ::setenv("PATH", (dir.string() + ":" + old_path).c_str(), 1);
+  }
+  ~FlakySlurm() { ::setenv("PATH", old_path.c_str(), 1); }
+  void down() const { std::ofstream(flag) << "down\n"; }
+  void up() const { fs::remove(flag); }
+};
+
+}  // namespace
+
+// The host's environment holds an LLM key; the batch job gets the allow-list only.
+TEST_F(Slurm, AJobGetsOnlyTheAllowListedEnvironmentNeverTheHostsSecrets) {
+  const auto w = fresh_dir("slurm-env");
+  ::setenv("OPENAI_API_KEY", "sk-host-only-secret-4711", 1);
+  ::setenv("ASIARCH_TEST_HOST_ONLY", "not-for-the-cluster", 1);
+  pid_t host = -1;
+  const std::string job = start_until_evaluating(w, w / "run.log", host);
+  ::unsetenv("OPENAI_API_KEY");
+  ::unsetenv("ASIARCH_TEST_HOST_ONLY");
+  ASSERT_FALSE(job.empty()) << text_of(w / "run.log");
+  std::string env;
+  wait_until([&] { return !(env = job_environment()).empty(); }, 60);
+  ASSERT_FALSE(env.empty()) << "no running slurm-job process found";
+  EXPECT_TRUE(env.find("\nPATH=") != std::string::npos || env.rfind("PATH=", 0) == 0) << env;
+  EXPECT_EQ(env.find("sk-host-only-secret-4711"), std::string::npos) << env;
+  EXPECT_EQ(env.find("ASIARCH_TEST_HOST_ONLY"), std::string::npos) << env;
+  EXPECT_EQ(wait_exit(host), 0) << text_of(w / "run.log");
+  // A secret-looking name, or a widening --export, is refused before anything is submitted.
+  const auto bad = fresh_dir("slurm-env-bad");
+  std::ofstream(bad / "asiarch.json") << R"({"executor": "slurm", "slurm": {"shared_dir": ")" << (bad / "shared").string()
+                                      << R"(", "export_vars": ["OPENAI_API_KEY"]}})";
+  auto r = run_cli("run --workdir " + bad.string() + " --budget 0 --preset smoke");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("slurm.export_vars: \"OPENAI_API_KEY\" looks like a secret"), std::string::npos) << r.output;
+  std::ofstream(bad / "asiarch.json") << R"({"executor": "slurm", "slurm": {"shared_dir": ")" << (bad / "shared").string()
+                                      << R"(", "extra_args": ["--export=ALL"]}})";
+  r = run_cli("run --workdir " + bad.string() + " --budget 0 --preset smoke");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("slurm.extra_args: \"--export=ALL\" would widen"), std::string::npos) << r.output;
+  fs::remove_all(w);
+  fs::remove_all(bad);
+}
+
+// squeue and scontrol failing for a while: the job is followed on and finishes; failing for longer
+// than slurm.unreachable_seconds: the job is cancelled and its experiment failed with that cause.
+TEST_F(Slurm, AnUnreachableControllerIsAskedAgainAndAJobGivenUpIsCancelled) {
+  const auto w = fresh_dir("slurm-flaky");
+  FlakySlurm flaky(w);
+  pid_t host = -1;
+  std::string job = start_until_evaluating(w, w / "run.log", host);
+  ASSERT_FALSE(job.empty()) << text_of(w / "run.log");
+  flaky.down();
+  std::this_thread::sleep_for(std::chrono::seconds(8));
+  flaky.up();
+  EXPECT_EQ(wait_exit(host), 0) << text_of(w / "run.log");
+  auto evs = events(w);
+  EXPECT_TRUE(std::any_of(evs.begin(), evs.end(), [](const nlohmann::json& e) {
+    return e["kind"] == "slurm_state" && e["data"]["state"] == "UNREACHABLE";
+  })) << text_of(w / "run.log");
+  auto all = experiments(w);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1]["status"], "scored") << all[1].dump();
+  EXPECT_EQ(slurm_jobs(evs)[2].size(), 1u);  // followed, not submitted again
+
+  // Held pending (its begin time is minutes away) while the controller "cannot be reached".
+  const auto w2 = fresh_dir("slurm-gone");
+  FlakySlurm flaky2(w2);
+  std::ofstream(w2 / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0, "executor": "slurm",
+    "slurm": {"shared_dir": ")" << (w2 / "shared").string() << R"(", "partition": "debug", "unreachable_seconds": 12,
+    "extra_args": ["--begin=now+300"]}})";
+  host = spawn_cli({"run", "--workdir", w2.string(), "--budget", "0", "--preset", "smoke"}, w2 / "run.log");
+  job.clear();
+  wait_until([&] {
+    auto r = asiarch::run_process({"squeue", "-h", "-n", "asiarch-e1", "-t", "PENDING", "-o", "%i"}, 30);
+    if (r && r->code == 0) job = r->out.substr(0, r->out.find('\n'));
+    return !job.empty();
+  }, 240);
+  ASSERT_FALSE(job.empty()) << text_of(w2 / "run.log");
+  flaky2.down();
+  EXPECT_EQ(wait_exit(host), 0) << text_of(w2 / "run.log");
+  flaky2.up();
+  all = experiments(w2);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0]["status"], "failed");
+  EXPECT_NE(all[0]["fail_reason"].get<std::string>().find("its state could not be read for"), std::string::npos)
+      << all[0].dump();
+  EXPECT_NE(all[0]["fail_reason"].get<std::string>().find("the job was cancelled"), std::string::npos) << all[0].dump();
+  auto s = asiarch::run_process({"scontrol", "-o", "show", "job", job}, 30);
+  ASSERT_TRUE(s);
+  EXPECT_NE(s->out.find("JobState=CANCELLED"), std::string::npos) << s->out;
+  fs::remove_all(w);
+  fs::remove_all(w2);
+}
