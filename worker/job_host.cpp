@@ -148,6 +148,12 @@ void end_for(RunningJob& job, const std::string& why) {
 }
 
 
+// Whether the kernel runs process `pid` under a seccomp filter ("Seccomp: 2" in its status).
+bool seccomp_filtered(pid_t pid) {
+  auto status = read_file("/proc/" + std::to_string(pid) + "/status");
+  return status && status->find("\nSeccomp:\t2\n") != std::string::npos;
+}
+
 // Bounded text from a worker: at most `n` bytes, control characters escaped.
 std::string text_of(const nlohmann::json& v, std::size_t n) {
   return escape_control(v.get<std::string>().substr(0, n));
@@ -219,6 +225,11 @@ void take_message(RunningJob& job, WorkerMessage kind, const nlohmann::json& m) 
       std::string task;
       if (*stage == Stage::training) {
         task = planned_task(job, m);
+      }
+      // Compiling comes after the worker confined itself: the kernel says whether it did.
+      if (*stage == Stage::compiling && job.kind != JobKind::prepare) {
+        job.process.confinement.seccomp = seccomp_filtered(job.process.pid);
+        if (!job.process.confinement.seccomp) throw std::runtime_error("compiling without its seccomp filter");
       }
       job.stage = *stage;
       job.stage_task = std::move(task);

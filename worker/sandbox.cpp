@@ -47,6 +47,8 @@ void to_json(nlohmann::json& j, const Confinement& c) {
   j = {{"user_namespace", c.user_namespace},
        {"pid_namespace", c.pid_namespace},
        {"network_namespace", c.network_namespace},
+       {"ipc_namespace", c.ipc_namespace},
+       {"seccomp", c.seccomp},
        {"mount_namespace", c.mount_namespace},
        {"private_scratch", c.private_scratch},
        {"private_proc", c.private_proc},
@@ -283,8 +285,17 @@ int child_main(void* p) {
     fail(3);
   if (chdir(a->scratch) != 0) fail(4);
   if (a->ruleset.fd >= 0) {
-    if (!add_rule(a->ruleset.fd, ".", kReadDir | a->ruleset.write_rights) || !add_rule(a->ruleset.fd, "/proc", kReadDir))
-      fail(5);
+    if (!add_rule(a->ruleset.fd, ".", kReadDir | a->ruleset.write_rights)) fail(5);
+    // All of /proc only where it is the worker's own (a private mount in its PID namespace);
+    // otherwise it would show every process of the host, their command lines included: then only
+    // the machine's CPU and memory facts the libraries read. Not even the worker's own
+    // /proc/<pid>: a rule on a pid directory does not hold (procfs makes its inodes afresh, and a
+    // rule through /proc/self was seen to cover the host's entry instead).
+    if (a->proc_errno == 0) {
+      if (!add_rule(a->ruleset.fd, "/proc", kReadDir)) fail(5);
+    } else {
+      for (const char* f : {"/proc/cpuinfo", "/proc/meminfo", "/proc/stat"}) (void)add_rule(a->ruleset.fd, f, kReadFile);
+    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(5);
     if (syscall(SYS_landlock_restrict_self, a->ruleset.fd, 0) != 0) fail(5);
   }
@@ -462,6 +473,7 @@ Result<WorkerProcess> spawn_worker(const WorkerSpec& spec) {
     if (pid >= 0) {
       w.confinement.user_namespace = t.user;
       w.confinement.network_namespace = t.flags & CLONE_NEWNET;
+      w.confinement.ipc_namespace = t.flags & CLONE_NEWIPC;
       w.confinement.pid_namespace = t.pid;
       w.confinement.mount_namespace = t.mount;
       break;

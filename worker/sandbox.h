@@ -77,11 +77,15 @@ struct Confinement {
   bool user_namespace = false;
   bool pid_namespace = false;
   bool network_namespace = false;
+  bool ipc_namespace = false;
   bool mount_namespace = false;
   bool private_scratch = false;  // a size-limited tmpfs, nosuid, nodev
   bool private_proc = false;     // /proc shows only the worker's PID namespace
   bool writes_confined = false;  // Landlock
   bool reads_confined = false;   // Landlock
+  // The worker's seccomp filter, as the kernel reports it (/proc/PID/status), read by the host once
+  // the worker says it has confined itself: never the worker's word.
+  bool seccomp = false;
   std::string process_limit;     // "pids cgroup" or "RLIMIT_NPROC" (see docs/sandbox.md)
   bool environment_filtered = true;
   bool descriptors_closed = true;
