@@ -1097,6 +1097,12 @@ std::optional<LlmCall> Archive::answered_llm_call(const std::string& key) const 
   return llm_call_row(q);
 }
 
+double Archive::llm_spent_usd() const {
+  if (impl_->version < 5) return 0;
+  SQLite::Statement q(impl_->db, "SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls WHERE replayed = 0");
+  return q.executeStep() ? q.getColumn(0).getDouble() : 0;
+}
+
 Result<SummaryPage> Archive::summaries(const SummaryQuery& q) const {
   std::string order;
   const char* dir = q.descending ? "DESC" : "ASC";

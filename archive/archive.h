@@ -294,6 +294,9 @@ class Archive {
   std::vector<LlmCall> llm_calls(std::optional<int64_t> experiment = std::nullopt) const;  // none: all of them
   // The latest answered call with this key, if any.
   std::optional<LlmCall> answered_llm_call(const std::string& key) const;
+  // What every LLM call this archive holds cost, replays excluded (stored at 0): the spend a
+  // resumed run or a restarted daemon goes on from.
+  double llm_spent_usd() const;
 
   struct Impl;
 

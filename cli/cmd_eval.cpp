@@ -64,7 +64,7 @@ int run_eval(const EvalArgs& a) {
   if (!a.quiet && !a.json)
     progress = [](const Progress& p) {
       if (p.kind != ProgressKind::training_progress && p.kind != ProgressKind::compiled)
-        std::cerr << "  " << lab::describe_progress(to_message(p)) << "\n";
+        std::cerr << "  " << escape_control(lab::describe_progress(to_message(p)), false) << "\n";
     };
   auto out = run_job(job, *source, scratch / "candidate", settings, progress);
   if (!out) {
@@ -74,8 +74,8 @@ int run_eval(const EvalArgs& a) {
   const WorkerResult& r = out->result;
   int code = 0;
   if (!out->failure.empty()) {
-    std::cerr << "asiarch eval: " << a.file << ": " << out->failure << "\n"
-              << "worker output:\n" << out->log_tail << "\n";
+    std::cerr << "asiarch eval: " << escape_control(a.file) << ": " << escape_control(out->failure) << "\n"
+              << "worker output:\n" << escape_control(out->log_tail) << "\n";
     return 1;
   }
   if (!r.built()) {
@@ -86,19 +86,23 @@ int run_eval(const EvalArgs& a) {
       std::cout << a.file << ": build failed\n" << escape_control(jit::to_text(diags));
     code = 1;
   } else if (!r.error.empty() || !r.report) {
-    std::cerr << "asiarch eval: " << r.error << "\n";
+    std::cerr << "asiarch eval: " << escape_control(r.error) << "\n";
     code = 2;
   } else {
+    // A probe the trained model failed makes the evaluation unsound, whatever its gates said.
+    const std::string probe_failure = lab::trained_probe_failure(*r.report);
+    const bool ok = r.report->gates_passed && probe_failure.empty();
     if (a.json)
       std::cout << nlohmann::json{{"file", a.file},
-                                  {"ok", r.report->gates_passed},
+                                  {"ok", ok},
+                                  {"probe_failure", probe_failure},
                                   {"report", *r.report},
                                   {"trusted_seconds", out->trusted_seconds}}
-                       .dump(2)
+                       .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
                 << "\n";
     else
-      std::cout << lab::format_report(*r.report);
-    code = r.report->gates_passed ? 0 : 1;
+      std::cout << escape_control(lab::format_report(*r.report));
+    code = ok ? 0 : 1;
   }
   std::error_code ec;
   std::filesystem::remove_all(scratch, ec);

@@ -342,6 +342,8 @@ Status Loop::setup() {
   if (control_ && control_->log) sinks.push_back(control_->log);
   events_ = std::make_unique<EventLog>(*archive_, sinks);
   calls_->bind(archive_.get(), events_.get());
+  // llm.budget_usd is for the workdir, not for this process: what earlier runs spent counts.
+  if (agents_.llm) agents_.llm->add_earlier_spend(archive_->llm_spent_usd());
   // The plugin folder: watched by the daemon (created if absent); read once by `run` when it exists.
   const auto plugins = c_.plugins_dir.empty() ? workdir_ / "plugins" : std::filesystem::absolute(c_.plugins_dir);
   if (control_ || std::filesystem::is_directory(plugins, ec)) {

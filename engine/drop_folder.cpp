@@ -1,26 +1,18 @@
 #include "engine/drop_folder.h"
 
+#include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "util/files.h"
+#include "util/safe_text.h"
 
 namespace asiarch::host {
-
-size_t invalid_utf8_at(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return i;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return i;
-    if (n == 2 && c < 0xC2) return i;  // overlong
-    i += n;
-  }
-  return std::string::npos;
-}
 
 Result<DropFolder> DropFolder::open(const std::filesystem::path& dir, size_t max_bytes, std::chrono::milliseconds settle) {
   std::error_code ec;
@@ -60,27 +52,52 @@ void DropFolder::touch(const std::string& name) {
 }
 
 void DropFolder::take(const std::string& name, std::vector<DroppedFile>& ready, std::vector<RefusedFile>& refused) const {
+  // A name is shown on terminals and pages: one that could act there is refused (every sink
+  // escapes it where it is shown).
+  const bool control = std::any_of(name.begin(), name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+  if (control || !valid_utf8(name))
+    return refused.push_back({name, "a file name with control characters or invalid UTF-8"});
   const auto path = dir_ / name;
-  std::error_code ec;
-  const auto link = std::filesystem::symlink_status(path, ec);
-  if (ec || !std::filesystem::exists(link)) return;  // removed again: its history stays
-  if (std::filesystem::is_symlink(link)) {
-    const auto target = std::filesystem::weakly_canonical(path, ec);
-    const auto home = std::filesystem::weakly_canonical(dir_, ec);
-    const auto rel = target.lexically_relative(home);
-    if (rel.empty() || *rel.begin() == "..")
-      return refused.push_back({name, "a symlink leading out of the plugin folder (to " + target.string() + ")"});
+  // One open, then every check on what it opened: nothing can be swapped in between a check and
+  // the read. O_NOFOLLOW refuses a symlink, wherever it leads; O_NONBLOCK keeps a FIFO from blocking.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return;  // removed again: its history stays
+    if (errno == ELOOP) {
+      std::error_code ec;
+      const auto target = std::filesystem::read_symlink(path, ec);
+      return refused.push_back({name, "a symlink (to " + escape_control(target.string(), false) +
+                                          "): copy the file into the plugin folder instead"});
+    }
+    return refused.push_back({name, std::string("cannot open it: ") + std::strerror(errno)});
   }
-  if (!std::filesystem::is_regular_file(path, ec)) return refused.push_back({name, "not a regular file"});
-  const auto size = std::filesystem::file_size(path, ec);
-  if (size > max_bytes_)
-    return refused.push_back({name, "larger than the plugin size limit (" + std::to_string(size) + " bytes; at most " +
-                                        std::to_string(max_bytes_) + ")"});
-  auto text = read_file(path);
-  if (!text) return refused.push_back({name, text.error().message});
-  if (const size_t at = invalid_utf8_at(*text); at != std::string::npos)
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return refused.push_back({name, std::string("cannot stat it: ") + std::strerror(errno)});
+  if (!S_ISREG(st.st_mode)) return refused.push_back({name, "not a regular file"});
+  if (st.st_nlink > 1)
+    return refused.push_back({name, "a hard link (the same file has another name, maybe outside the plugin folder): "
+                                    "copy it into the plugin folder instead"});
+  if (static_cast<uintmax_t>(st.st_size) > max_bytes_)
+    return refused.push_back({name, "larger than the plugin size limit (" + std::to_string(st.st_size) +
+                                        " bytes; at most " + std::to_string(max_bytes_) + ")"});
+  std::string text;
+  char buf[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return refused.push_back({name, std::string("cannot read it: ") + std::strerror(errno)});
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > max_bytes_)  // grew while being read
+      return refused.push_back({name, "larger than the plugin size limit (at most " + std::to_string(max_bytes_) + " bytes)"});
+  }
+  if (const size_t at = invalid_utf8_at(text); at != std::string::npos)
     return refused.push_back({name, "not UTF-8 (an invalid byte at offset " + std::to_string(at) + ")"});
-  ready.push_back({name, std::move(*text)});
+  ready.push_back({name, std::move(text)});
 }
 
 void DropFolder::poll(std::vector<DroppedFile>& ready, std::vector<RefusedFile>& refused) {

@@ -56,7 +56,5 @@ class DropFolder {
   std::map<std::string, Pending> pending_;
 };
 
-// Where a byte sequence stops being UTF-8, or npos when it is UTF-8 throughout.
-size_t invalid_utf8_at(const std::string& s);
 
 }  // namespace asiarch::host

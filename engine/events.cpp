@@ -6,6 +6,7 @@
 
 #include "archive/views.h"
 #include "lab/eval.h"
+#include "util/safe_text.h"
 
 namespace asiarch::host {
 namespace {
@@ -25,6 +26,7 @@ std::string line_for(const archive::Event& e) {
   const auto& d = e.data;
   const std::string& k = e.kind;
   if (k == "note") return str(d, "text");
+  if (k == "plugin_refused") return "plugin " + str(d, "file") + " refused: " + str(d, "reason");
   if (k == "run_started")
     return "budget: " + std::to_string(d.value("budget", 0)) + " evolved experiments (" +
            std::to_string(d.value("done", 0)) + " done); preset " + str(d, "preset") + "; " +
@@ -116,14 +118,32 @@ void TextSink::publish(const archive::Event& e) {
     if (e.data.contains("stage_preset") && e.kind != "promoted") prefix += " [" + str(e.data, "stage_preset") + "]";
     prefix += ": ";
   }
-  out_ << prefix << line << std::endl;
+  // Names and reasons may be a candidate's words: nothing in them acts on the terminal, and a name
+  // cannot start a line of its own.
+  out_ << escape_control(prefix, false) << escape_control(line) << std::endl;
 }
+
+namespace {
+
+// Credentials in any URL an event carries (an endpoint's address in an error) are redacted before
+// the event is stored or shown.
+void redact(nlohmann::json& j) {
+  if (j.is_string()) {
+    const auto& s = j.get_ref<const std::string&>();
+    if (s.find("://") != std::string::npos) j = redact_urls(s);
+  } else if (j.is_structured()) {
+    for (auto& v : j) redact(v);
+  }
+}
+
+}  // namespace
 
 archive::Event EventLog::make(const std::string& kind, std::optional<int64_t> experiment, nlohmann::json data) {
   archive::Event e;
   e.kind = kind;
   e.experiment = experiment;
   e.data = std::move(data);
+  redact(e.data);
   return e;
 }
 

@@ -219,6 +219,14 @@ std::string describe_progress(const nlohmann::json& m) {
   return m.dump();
 }
 
+std::string trained_probe_failure(const EvalReport& r) {
+  for (const auto& t : r.tasks) {
+    if (t.causality_probe && !t.causality_probe->passed) return t.task + ": " + t.causality_probe->reason;
+    if (t.test_probe && !t.test_probe->passed) return t.task + ": " + t.test_probe->reason;
+  }
+  return "";
+}
+
 std::string format_report(const EvalReport& r) {
   std::ostringstream out;
   char buf[512];
@@ -243,6 +251,8 @@ std::string format_report(const EvalReport& r) {
   }
   std::snprintf(buf, sizeof buf, "\ntotal %.1f s\n", r.seconds);
   out << buf;
+  if (const auto why = trained_probe_failure(r); !why.empty())
+    out << "\nNOT SOUND: the trained model failed a causality probe (" << why << ")\n";
   return out.str();
 }
 

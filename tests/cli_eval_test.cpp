@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_run.h"
+#include "tests/padded_mixer.h"
 
 namespace {
 
@@ -84,6 +85,29 @@ ASIARCH_REGISTER_MIXER(Peek, "peek")
   EXPECT_NE(r.output.find("causality            FAIL"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("reads the future"), std::string::npos);
   EXPECT_NE(r.output.find("gates failed: not trained"), std::string::npos);
+}
+
+// Honest for the gates, then reading the future: caught on the trained model, so the verdict is
+// "not sound" and the exit status says so, in both output modes.
+TEST(CliEval, AMixerCaughtOnTheTrainedModelIsNotReportedAsSound) {
+  auto ref = run("eval " + kBaselines + "delta_net.cpp --preset smoke --tasks compression --json --workdir " + temp_dir());
+  ASSERT_EQ(ref.status, 0) << ref.output;
+  const auto params = nlohmann::json::parse(ref.output)["report"]["mixer_parameters"].get<int64_t>();
+  auto f = temp_file("late.cpp", asiarch::testing::padded_mixer("Late", R"cpp(
+    if (++calls_ < 60) return causal;
+    return causal + 0.5 * proj_(x).flip(1).cumsum(1).flip(1) / x.size(1);)cpp", "int calls_ = 0;"));
+  const std::string args = "eval " + f + " --preset smoke --tasks compression --options params=" + std::to_string(params) +
+                           " --workdir " + temp_dir();
+  auto j = run(args + " --json");
+  EXPECT_EQ(j.status, 1) << j.output;
+  auto report = nlohmann::json::parse(j.output, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << j.output;
+  EXPECT_TRUE(report["report"]["gates_passed"].get<bool>());  // honest while the gates looked
+  EXPECT_FALSE(report["ok"].get<bool>());
+  EXPECT_NE(report["probe_failure"].get<std::string>().find("compression: "), std::string::npos) << j.output;
+  auto t = run(args + " --quiet");
+  EXPECT_EQ(t.status, 1);
+  EXPECT_NE(t.output.find("NOT SOUND: the trained model failed a causality probe"), std::string::npos) << t.output;
 }
 
 TEST(CliEval, ThrowingMixerIsAFailedGateNotACrash) {

@@ -265,10 +265,17 @@ TEST(Daemon, PicksUpDroppedPluginsRefusesBadFilesAndAttemptsAFixedFileAgain) {
   for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{{"DeltaNet", "Fragile"}, {"delta_net", "fragile"}})
     for (size_t p = broken.find(from); p != std::string::npos; p = broken.find(from, p + to.size())) broken.replace(p, from.size(), to);
   std::ofstream(drop / "fragile.cpp") << broken;
-  // Refused: not UTF-8, too large, a symlink leading out of the folder.
+  // Refused: not UTF-8 (Latin-1, an overlong form, a surrogate), too large, a symlink, a hard link
+  // to a file elsewhere, a name that would act on a terminal.
   std::ofstream(drop / "latin1.cpp") << "// caf\xe9\n" << good;
+  std::ofstream(drop / "overlong.cpp") << "// \xc0\xaf\n" << good;
+  std::ofstream(drop / "surrogate.cpp") << "// \xed\xa0\x80\n" << good;
   std::ofstream(drop / "huge.cpp") << good << std::string(70 * 1024, ' ');
   fs::create_symlink("/etc/hostname", drop / "outside.cpp");
+  std::ofstream(w / "elsewhere.cpp") << good;
+  fs::create_hard_link(w / "elsewhere.cpp", drop / "linked.cpp");
+  const std::string ansi = "\x1b]0;owned\x07\x1b[2Jansi.cpp";
+  std::ofstream(drop / ansi) << good;
 
   ASSERT_TRUE(wait_until(
       [&] {
@@ -284,7 +291,15 @@ TEST(Daemon, PicksUpDroppedPluginsRefusesBadFilesAndAttemptsAFixedFileAgain) {
   };
   refused("latin1.cpp", "not UTF-8");
   refused("huge.cpp", "larger than the plugin size limit");
-  refused("outside.cpp", "a symlink leading out of the plugin folder");
+  refused("overlong.cpp", "not UTF-8 (an invalid byte at offset 3)");
+  refused("surrogate.cpp", "not UTF-8 (an invalid byte at offset 3)");
+  refused("outside.cpp", "a symlink (to /etc/hostname)");
+  refused("linked.cpp", "a hard link");
+  refused(ansi, "a file name with control characters");
+  // The daemon's log (its terminal) shows that name escaped, never raw.
+  const std::string log = text_of(w / "daemon.log");
+  EXPECT_EQ(log.find("\x1b]0;owned"), std::string::npos);
+  EXPECT_NE(log.find("\\x1b]0;owned\\x07\\x1b[2Jansi.cpp"), std::string::npos) << log.substr(0, 3000);
 
   const int64_t fragile = plugin_row(c, "fragile.cpp")["experiment"]["id"];
   auto history = get_json(c, "/api/experiments/" + std::to_string(fragile) + "/history");

@@ -522,3 +522,50 @@ TEST(LlmRun, ARepairDueWhileTheEndpointIsDownWaitsAndTheCandidateIsNotLost) {
     }
   EXPECT_EQ(evolved, 1);
 }
+
+// llm.budget_usd caps what the workdir spends, not what one process does: a resumed run goes on
+// from what the archive says was spent.
+TEST(LlmRun, TheSpendingCapCountsWhatEarlierRunsSpent) {
+  const auto d = dir_for("spend");
+  const int port = asiarch::testing::free_port();
+  const auto work = d / "work";
+  std::filesystem::create_directories(work);
+  FakeLlm server(d / "server",
+                 {{"answers",
+                   {{{"match", "You are the Researcher"},
+                     {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(false))}}}},
+                  {"default", {{"content", "{}"}}}},
+                 port);
+  auto settings = [&](double budget) {
+    std::ofstream(work / "asiarch.json") << nlohmann::json(
+        {{"baselines", {"delta_net"}},
+         {"recheck", 0},
+         {"llm",
+          {{"url", "http://127.0.0.1:" + std::to_string(port) + "/v1"},
+           {"model", "test-model"},
+           {"max_retries", 0},
+           {"budget_usd", budget},
+           {"prices", {{"test-model", {{"input_per_mtok", 1.0}, {"output_per_mtok", 1.0}}}}}}}}).dump();
+  };
+  settings(100);
+  auto first = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 1 --seed 5");
+  ASSERT_EQ(first.status, 0) << first.output;
+  double spent = 0;
+  size_t calls = 0;
+  {
+    auto ar = archive::Archive::open_read_only(work / "archive.db");
+    ASSERT_TRUE(ar);
+    spent = (*ar)->llm_spent_usd();
+    calls = (*ar)->llm_calls().size();
+  }
+  ASSERT_GT(spent, 0) << first.output;
+  // The cap is what the first run spent: the second has nothing left.
+  settings(spent);
+  auto second = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 2 --seed 5");
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_NE(second.output.find("the LLM budget is spent"), std::string::npos) << second.output;
+  auto ar = archive::Archive::open_read_only(work / "archive.db");
+  ASSERT_TRUE(ar);
+  EXPECT_EQ((*ar)->llm_calls().size(), calls) << "the second run called the endpoint again";
+  EXPECT_DOUBLE_EQ((*ar)->llm_spent_usd(), spent);
+}

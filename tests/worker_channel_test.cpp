@@ -13,6 +13,7 @@
 #include "worker/worker_channel.h"
 
 using namespace asiarch::host;
+using asiarch::escape_control;
 
 namespace {
 
@@ -123,4 +124,28 @@ TEST(WorkerChannel, ControlCharactersAndInvalidUtf8AreEscaped) {
   EXPECT_EQ(escape_control("\xc2\x9b" "31m"), "\\xc2\\x9b31m");                       // C1 CSI escaped
   EXPECT_EQ(escape_control("\xff\xfe"), "\\xff\\xfe");
   EXPECT_EQ(escape_control("\xe2\x9c"), "\\xe2\\x9c");  // truncated sequence
+  EXPECT_EQ(escape_control("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(escape_control("\xc0\xaf"), "\\xc0\\xaf");              // an overlong "/"
+  EXPECT_EQ(escape_control("a\nb\tc", false), "a\\nb\\tc");         // one line of a display
+}
+
+TEST(SafeText, Utf8ValidityIsStrict) {
+  EXPECT_TRUE(asiarch::valid_utf8("caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80"));
+  EXPECT_EQ(asiarch::invalid_utf8_at("ok\xc0\xaf"), 2u);          // overlong 2-byte
+  EXPECT_EQ(asiarch::invalid_utf8_at("\xe0\x80\xaf"), 0u);        // overlong 3-byte
+  EXPECT_EQ(asiarch::invalid_utf8_at("x\xed\xa0\x80"), 1u);       // UTF-16 surrogate
+  EXPECT_EQ(asiarch::invalid_utf8_at("\xf4\x90\x80\x80"), 0u);   // past U+10FFFF
+  EXPECT_EQ(asiarch::invalid_utf8_at("\xf0\x80\x80\xaf"), 0u);   // overlong 4-byte
+  EXPECT_EQ(asiarch::invalid_utf8_at("ab\xe2\x9c"), 2u);           // truncated
+}
+
+TEST(SafeText, CredentialsInUrlsAreRedacted) {
+  using asiarch::redact_url;
+  EXPECT_EQ(redact_url("http://127.0.0.1:8080/v1"), "http://127.0.0.1:8080/v1");
+  EXPECT_EQ(redact_url("https://user:s3cret@api.example.com/v1"), "https://***@api.example.com/v1");
+  EXPECT_EQ(redact_url("https://api.example.com/v1?api_key=s3cret&model=m"), "https://api.example.com/v1?api_key=***&model=m");
+  EXPECT_EQ(redact_url("https://h/p?x=1&Token=abc#frag"), "https://h/p?x=1&Token=***#frag");
+  EXPECT_EQ(asiarch::redact_urls("no answer from https://u:pw@h/v1 after 3 tries: (to http://a:b@c)"),
+            "no answer from https://***@h/v1 after 3 tries: (to http://***@c)");
+  EXPECT_EQ(asiarch::redact_urls("no url here"), "no url here");
 }

@@ -193,45 +193,4 @@ bool LogRing::pump(int fd, std::size_t budget) {
 
 std::string LogRing::text() const { return total_ > data_.size() ? "..." + data_ : data_; }
 
-std::string escape_control(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  auto hex = [&out](unsigned char c) {
-    static const char* d = "0123456789abcdef";
-    out += "\\x";
-    out += d[c >> 4];
-    out += d[c & 15];
-  };
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '\n' || c == '\t') {
-      out += static_cast<char>(c);
-      ++i;
-    } else if (c < 0x20 || c == 0x7f) {
-      hex(c);
-      ++i;
-    } else if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-    } else {
-      // A whole, valid UTF-8 sequence is kept (no overlongs, no C1 controls); anything else is escaped.
-      std::size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-      bool ok = n > 0 && i + n <= text.size();
-      for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
-      if (ok && n == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0) ok = false;  // C1 controls
-      if (ok && n == 3 && c == 0xe0 && static_cast<unsigned char>(text[i + 1]) < 0xa0) ok = false;
-      if (ok && n == 4 && c == 0xf0 && static_cast<unsigned char>(text[i + 1]) < 0x90) ok = false;
-      if (ok && n == 4 && c == 0xf4 && static_cast<unsigned char>(text[i + 1]) >= 0x90) ok = false;
-      if (ok) {
-        out.append(text.substr(i, n));
-        i += n;
-      } else {
-        hex(c);
-        ++i;
-      }
-    }
-  }
-  return out;
-}
-
 }  // namespace asiarch::host

@@ -5,6 +5,8 @@
 // length-prefixed and capped before a byte of it is stored.
 #pragma once
 
+#include "util/safe_text.h"  // escape_control, for what a worker says
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -81,9 +83,5 @@ class LogRing {
   std::size_t total_ = 0;
 };
 
-// Text from a candidate, safe to show on a terminal: control characters
-// (ESC, CR, BEL, ...) other than newline and tab as \xNN, invalid UTF-8 as
-// \xNN too.
-std::string escape_control(std::string_view text);
 
 }  // namespace asiarch::host

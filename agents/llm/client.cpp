@@ -1,4 +1,5 @@
 #include "agents/llm/client.h"
+#include "util/safe_text.h"
 
 #include <curl/curl.h>
 
@@ -88,6 +89,11 @@ std::string Client::pause_reason() const {
 double Client::spent_usd() const {
   std::lock_guard<std::mutex> l(mu_);
   return spent_;
+}
+
+void Client::add_earlier_spend(double usd) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (usd > 0) spent_ += usd;
 }
 
 void Client::opened(const std::string& reason) {
@@ -220,7 +226,7 @@ Reply Client::chat(const Request& r) {
   call.http_status = http.status;
 
   auto failed = [&](std::string why, bool transport) {
-    reply.error = std::move(why);
+    reply.error = redact_urls(why);  // an endpoint's credentials never reach the archive or a log
     call.error = reply.error;
     std::lock_guard<std::mutex> l(mu_);
     if (transport) {

@@ -91,6 +91,9 @@ class Client {
   double paused_for() const;
   std::string pause_reason() const;
   double spent_usd() const;
+  // Spend of earlier processes on the same archive (a resumed run, a restarted daemon): counted
+  // against llm.budget_usd as if this client had spent it.
+  void add_earlier_spend(double usd);
   bool budget_spent() const { return config_.budget_usd > 0 && spent_usd() >= config_.budget_usd; }
 
  private:

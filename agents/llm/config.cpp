@@ -1,4 +1,5 @@
 #include "agents/llm/config.h"
+#include "util/safe_text.h"
 
 #include <cstring>
 
@@ -57,7 +58,7 @@ Status check_config(const Config& c) {
   if (auto st = check_tables(c); !st) return st;
   if (!c.url.empty()) {
     if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0)
-      return make_error("llm.url must start with http:// or https://, got \"" + c.url + "\"");
+      return make_error("llm.url must start with http:// or https://, got \"" + redact_url(c.url) + "\"");
     for (const char* r : kRoles)
       if (role_settings(c, r).model.empty())
         return make_error(std::string("llm.roles.") + r + ".model: no model for this role; set llm.model (--model)");
