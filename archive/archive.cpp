@@ -660,6 +660,17 @@ Status Archive::record_outcome(int64_t id, const Outcome& o, std::vector<Event>*
 
 namespace {
 
+// A JSON cell, or an error naming the table, the column and the row: a cell edited by hand or
+// damaged is reported as such, never as a crash.
+nlohmann::json json_cell(SQLite::Statement& q, int column, const char* table) {
+  auto j = nlohmann::json::parse(q.getColumn(column).getString(), nullptr, false);
+  if (j.is_discarded())
+    throw std::runtime_error(std::string("archive: table ") + table + ", column " + q.getColumnName(column) +
+                             " of the row whose " + q.getColumnName(0) + " is " + q.getColumn(0).getString() +
+                             ": not valid JSON (edited by hand or damaged; fix it with sqlite3 or restore a backup)");
+  return j;
+}
+
 Experiment read_experiment(SQLite::Statement& q) {
   Experiment e;
   e.id = q.getColumn(0).getInt64();
@@ -667,7 +678,7 @@ Experiment read_experiment(SQLite::Statement& q) {
   e.name = q.getColumn(2).getString();
   e.motivation = q.getColumn(3).getString();
   e.source = q.getColumn(4).getString();
-  e.design = nlohmann::json::parse(q.getColumn(5).getString());
+  e.design = json_cell(q, 5, "experiments");
   e.canonical = q.getColumn(6).getString();
   e.source_hash = q.getColumn(7).getString();
   e.origin = origin_from_string(q.getColumn(8).getString()).value();
@@ -675,7 +686,7 @@ Experiment read_experiment(SQLite::Statement& q) {
   e.fail_reason = q.getColumn(10).getString();
   e.created_at = q.getColumn(11).getString();
   e.updated_at = q.getColumn(12).getString();
-  e.timing = nlohmann::json::parse(q.getColumn(13).getString());
+  e.timing = json_cell(q, 13, "experiments");
   return e;
 }
 
@@ -751,11 +762,11 @@ std::vector<CompileAttempt> Archive::compile_attempts(int64_t id) const {
     CompileAttempt a;
     a.attempt = q.getColumn(0).getInt();
     a.source = q.getColumn(1).getString();
-    a.diagnostics = nlohmann::json::parse(q.getColumn(2).getString()).get<jit::Diagnostics>();
+    a.diagnostics = json_cell(q, 2, "compile_attempts").get<jit::Diagnostics>();
     a.ok = q.getColumn(3).getInt() != 0;
     a.seconds = q.getColumn(4).getDouble();
     a.method = q.getColumn(5).getString();
-    a.answered = nlohmann::json::parse(q.getColumn(6).getString()).get<std::vector<std::string>>();
+    a.answered = json_cell(q, 6, "compile_attempts").get<std::vector<std::string>>();
     a.diff = q.getColumn(7).getString();
     a.failure = q.getColumn(8).getString();
     out.push_back(std::move(a));
@@ -778,7 +789,7 @@ std::vector<RuntimeAttempt> Archive::runtime_attempts(int64_t id) const {
     a.source = q.getColumn(3).getString();
     a.revised = q.getColumn(4).getInt() != 0;
     a.method = q.getColumn(5).getString();
-    a.answered = nlohmann::json::parse(q.getColumn(6).getString()).get<std::vector<std::string>>();
+    a.answered = json_cell(q, 6, "runtime_attempts").get<std::vector<std::string>>();
     a.diff = q.getColumn(7).getString();
     out.push_back(std::move(a));
   }
@@ -810,7 +821,35 @@ std::vector<Event> Archive::events_since(int64_t seq, int limit) const {
     e.time = q.getColumn(1).getString();
     e.kind = q.getColumn(2).getString();
     if (!q.getColumn(3).isNull()) e.experiment = q.getColumn(3).getInt64();
-    e.data = nlohmann::json::parse(q.getColumn(4).getString());
+    // An event is a record of what happened: one that cannot be read is shown as such, and the
+    // stream of the rest goes on.
+    try {
+      e.data = json_cell(q, 4, "events");
+    } catch (const std::exception& ex) {
+      e.data = {{"unreadable", ex.what()}};
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<Event> Archive::events_of(int64_t experiment, const std::vector<std::string>& kinds) const {
+  std::vector<Event> out;
+  if (impl_->version < 4 || kinds.empty()) return out;
+  std::string marks;
+  for (size_t i = 0; i < kinds.size(); ++i) marks += i ? ",?" : "?";
+  SQLite::Statement q(impl_->db, "SELECT seq, time, kind, experiment_id, data FROM events WHERE experiment_id = ? AND kind IN (" +
+                                     marks + ") ORDER BY seq");
+  q.bind(1, experiment);
+  for (size_t i = 0; i < kinds.size(); ++i) q.bind(static_cast<int>(i + 2), kinds[i]);
+  while (q.executeStep()) {
+    Event e;
+    e.seq = q.getColumn(0).getInt64();
+    e.time = q.getColumn(1).getString();
+    e.kind = q.getColumn(2).getString();
+    e.experiment = experiment;
+    e.data = nlohmann::json::parse(q.getColumn(4).getString(), nullptr, false);
+    if (e.data.is_discarded()) e.data = {{"unreadable", "not valid JSON"}};
     out.push_back(std::move(e));
   }
   return out;
@@ -827,7 +866,7 @@ std::vector<GateRecord> Archive::gates(int64_t id) const {
   q.bind(1, id);
   while (q.executeStep())
     out.push_back({q.getColumn(0).getString(), q.getColumn(1).getInt() != 0, q.getColumn(2).getString(),
-                   nlohmann::json::parse(q.getColumn(3).getString())});
+                   json_cell(q, 3, "gate_results")});
   return out;
 }
 
@@ -843,8 +882,8 @@ std::vector<TrainingRun> Archive::training_runs(int64_t id) const {
     TrainingRun r;
     r.preset = q.getColumn(0).getString();
     r.task = q.getColumn(1).getString();
-    r.config = nlohmann::json::parse(q.getColumn(2).getString());
-    r.curve = nlohmann::json::parse(q.getColumn(3).getString());
+    r.config = json_cell(q, 2, "training_runs");
+    r.curve = json_cell(q, 3, "training_runs");
     r.metric_name = q.getColumn(4).getString();
     r.metric = q.getColumn(5).getDouble();
     if (!q.getColumn(6).isNull()) r.final_loss = q.getColumn(6).getDouble();
@@ -885,7 +924,7 @@ std::optional<Score> Archive::score(int64_t id) const {
   q.bind(1, id);
   if (!q.executeStep()) return std::nullopt;
   return Score::from_stored(q.getColumn(0).getDouble(), q.getColumn(1).getDouble(), q.getColumn(2).getDouble(),
-                            q.getColumn(3).getDouble(), nlohmann::json::parse(q.getColumn(4).getString()));
+                            q.getColumn(3).getDouble(), json_cell(q, 4, "scores"));
 }
 
 std::vector<Analysis> Archive::analyses(int64_t id) const {
@@ -894,7 +933,7 @@ std::vector<Analysis> Archive::analyses(int64_t id) const {
   q.bind(1, id);
   while (q.executeStep())
     out.push_back({q.getColumn(0).getInt64(), id, q.getColumn(1).getString(),
-                   nlohmann::json::parse(q.getColumn(2).getString()), q.getColumn(3).getString()});
+                   json_cell(q, 2, "analyses"), q.getColumn(3).getString()});
   return out;
 }
 
@@ -944,7 +983,7 @@ std::vector<StageResult> Archive::stages(int64_t id) const {
     StageResult r;
     r.preset = q.getColumn(0).getString();
     r.score = Score::from_stored(q.getColumn(1).getDouble(), q.getColumn(2).getDouble(), q.getColumn(3).getDouble(),
-                                 q.getColumn(4).getDouble(), nlohmann::json::parse(q.getColumn(5).getString()));
+                                 q.getColumn(4).getDouble(), json_cell(q, 5, "stage_results"));
     r.status = status_from_string(q.getColumn(6).getString()).value();
     r.fail_reason = q.getColumn(7).getString();
     for (const auto& run : runs)

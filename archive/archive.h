@@ -248,6 +248,8 @@ class Archive {
   Status append_events(std::vector<Event>& events);
   // Events after `seq`, oldest first, at most `limit`.
   std::vector<Event> events_since(int64_t seq, int limit = 1000) const;
+  // One experiment's events of these kinds, in order.
+  std::vector<Event> events_of(int64_t experiment, const std::vector<std::string>& kinds) const;
   int64_t last_event_seq() const;
   Status add_compile_attempt(int64_t id, const CompileAttempt& a);
   Status set_gates(int64_t id, const std::vector<GateRecord>& gates);

@@ -1,6 +1,8 @@
 // asiarch: a JIT-compiling plugin host that discovers token-mixer architectures.
 #include <CLI/CLI.hpp>
 
+#include <iostream>
+
 #include "cli/commands.h"
 #include "lab/threads.h"
 
@@ -28,6 +30,13 @@ int main(int argc, char** argv) {
   asiarch::host::add_cognition_command(app, exit_code);
   asiarch::host::add_worker_command(app, exit_code);
   asiarch::host::add_slurm_job_command(app, exit_code);
-  CLI11_PARSE(app, argc, argv);
+  // Errors are values at the edges of modules; what still throws (a damaged archive cell, named
+  // in its message) ends the command with that message, not with an abort.
+  try {
+    CLI11_PARSE(app, argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "asiarch: " << e.what() << "\n";
+    return 1;
+  }
   return exit_code;
 }

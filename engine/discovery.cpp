@@ -139,6 +139,8 @@ class Loop {
                              const std::vector<archive::Measurement>& measurements,
                              const std::vector<std::string>& seed_failures, bool replicated);
   void summary(bool interrupted);
+  // Fails each experiment that was being evaluated when the host died, twice in a row.
+  void fail_poison_pills();
   std::optional<Metrics> baseline_metrics() const { return baseline_metrics(c_.preset); }
   std::optional<Metrics> baseline_metrics(const std::string& preset) const;
   // An experiment's metrics on `preset`: the mean over its seeds.
@@ -675,6 +677,29 @@ std::optional<int64_t> Loop::propose() {
   return std::nullopt;
 }
 
+// A candidate cannot stop the host (its code runs in a worker, and what the worker says is parsed
+// with bounds), but should one find a way, or should the machine fail under it, the workdir must
+// not be lost to it: an experiment started twice without ending (no outcome, no clean stop) was in
+// flight when the host died both times, and is failed instead of being started a third time.
+void Loop::fail_poison_pills() {
+  constexpr int kHostDeaths = 2;
+  for (int64_t id : archive_->with_status(archive::ExperimentStatus::proposed)) {
+    int unended = 0;
+    for (const auto& ev : archive_->events_of(id, {"experiment_started", "experiment_stopped"}))
+      unended = ev.kind == "experiment_started" ? unended + 1 : 0;
+    if (unended < kHostDeaths) continue;
+    const std::string why = "killed the host: it was being evaluated each of the last " + std::to_string(unended) +
+                            " times the host ended without stopping cleanly";
+    std::vector<archive::Event> ev{EventLog::make("failed", id, {{"cause", why}, {"poison_pill", true}})};
+    if (auto st = archive_->set_status(id, archive::ExperimentStatus::failed, why); !st) {
+      err_ << "asiarch run: #" << id << ": " << st.error().message << "\n";
+      continue;
+    }
+    (void)archive_->append_events(ev);
+    events_->published(ev);
+  }
+}
+
 Status Loop::start(int64_t id) {
   auto e = archive_->experiment(id);
   if (!e) return e.error();
@@ -1190,6 +1215,7 @@ int Loop::run() {
     err_ << "asiarch run: " << st.error().message << "\n";
     return 1;
   }
+  fail_poison_pills();
   seed_experiments();
   adopt_hand_written();
   events_->emit("run_started", std::nullopt,

@@ -181,6 +181,43 @@ TEST(Archive, CorruptFileIsRefusedAndUntouched) {
   EXPECT_EQ(read_file(path).value(), std::string(4096, 'x'));
 }
 
+// A JSON cell damaged (or edited by hand): reading it is an error naming the table, the column and
+// the row, the CLI says so and exits 1, and a damaged event is shown as unreadable, not fatal.
+TEST(Archive, ADamagedJsonCellIsAClearErrorNotACrash) {
+  const auto dir = fresh_path("damaged");
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "archive.db";
+  {
+    auto a = Archive::open(path);
+    ASSERT_TRUE(a) << a.error().message;
+    auto id = (*a)->add_experiment(exp("alpha"));
+    ASSERT_TRUE(id);
+    std::vector<Event> ev{{0, "", "note", *id, {{"text", "fine"}}}};
+    ASSERT_TRUE((*a)->append_events(ev));
+  }
+  {
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.exec("UPDATE experiments SET design = '{\"genes\": [1, 2' WHERE id = 1");
+    db.exec("UPDATE events SET data = 'not json' WHERE experiment_id = 1");
+  }
+  auto a = Archive::open_read_only(path);
+  ASSERT_TRUE(a);
+  try {
+    (void)(*a)->experiment(1);
+    ADD_FAILURE() << "a damaged cell was read without an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("table experiments, column design of the row whose id is 1: not valid JSON"),
+              std::string::npos)
+        << e.what();
+  }
+  const auto evs = (*a)->events_since(0);
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_TRUE(evs[0].data.contains("unreadable")) << evs[0].data.dump();
+  auto r = asiarch::testing::run_cli("ls --workdir " + dir.string());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("asiarch: archive: table experiments, column design"), std::string::npos) << r.output;
+}
+
 TEST(Archive, NewerSchemaIsRefused) {
   auto path = fresh_path("newer.db");
   { ASSERT_TRUE(Archive::open(path)); }

@@ -287,3 +287,47 @@ TEST(Engine, AnUnknownAgentBackendOrExecutorIsRefusedBeforeAnythingIsWritten) {
   EXPECT_FALSE(fs::exists(w / "archive.db"));
   fs::remove_all(w);
 }
+
+namespace {
+
+// How many times the JSON-lines log `log` says experiment `id` was started.
+int starts_of(const fs::path& log, int64_t id) {
+  int n = 0;
+  std::istringstream in(text_of(log));
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("kind", "") == "experiment_started" && j["experiment"] == id) ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+// The host dies (here: killed) twice while the same experiment is in flight: on the next start that
+// experiment is failed as having killed the host, and the run goes on; once is not enough.
+TEST(CliEngine, AnExperimentInFlightWhenTheHostDiedTwiceIsFailedAndTheRunGoesOn) {
+  const auto w = fresh_dir("poison-pill");
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "recheck": 0})";
+  const std::vector<std::string> args = {"run", "--workdir", w.string(), "--preset", "smoke", "--budget", "1",
+                                         "--events", "jsonl", "--seed", "3"};
+  for (int death = 1; death <= 2; ++death) {
+    const auto log = w / ("run-" + std::to_string(death) + ".log");
+    const pid_t host = asiarch::testing::spawn_cli(args, log);
+    ASSERT_TRUE(asiarch::testing::wait_until([&] { return starts_of(log, 2) > 0; }, 300)) << text_of(log);
+    ::kill(host, SIGKILL);
+    wait_exit(host);
+    auto a = asiarch::archive::Archive::open_read_only(w / "archive.db");
+    ASSERT_TRUE(a);
+    ASSERT_EQ((*a)->experiment(2)->status, asiarch::archive::ExperimentStatus::proposed) << "death " << death;
+  }
+  auto r = run_cli("run --workdir " + w.string() + " --preset smoke --budget 1 --seed 3");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("killed the host"), std::string::npos) << r.output;
+  auto a = asiarch::archive::Archive::open_read_only(w / "archive.db");
+  ASSERT_TRUE(a);
+  const auto e = (*a)->experiment(2);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, asiarch::archive::ExperimentStatus::failed);
+  EXPECT_NE(e->fail_reason.find("killed the host"), std::string::npos) << e->fail_reason;
+  EXPECT_EQ((*a)->experiment(1)->status, asiarch::archive::ExperimentStatus::scored);  // the reference is unharmed
+}
