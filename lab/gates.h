@@ -56,6 +56,12 @@ bool all_passed(const std::vector<GateResult>& gates);
 // Least-squares slope of log(y) against log(x).
 double fit_exponent(const std::vector<double>& x, const std::vector<double>& y);
 
+// The exponent the complexity gate judges time by: the larger of the fit over every length and the
+// slope between the two longest. A fit over short lengths is flattened by what does not grow with
+// L (a quadratic computed in chunks of 64 queries fits ~L^1.47 on 256..2048); the longest pair
+// shows the growth that dominates.
+double time_exponent(const std::vector<double>& lengths, const std::vector<double>& seconds);
+
 void to_json(nlohmann::json& j, const GateResult& g);
 void from_json(const nlohmann::json& j, GateResult& g);
 

@@ -176,6 +176,39 @@ TEST(Gates, FitExponent) {
   EXPECT_NEAR(fit_exponent({100, 200, 400}, {5, 10, 20}), 1.0, 1e-9);
 }
 
+// Quadratic work under a large linear overhead (softmax attention in chunks of 64 queries on
+// smoke's lengths): the fit over every length stays under 1.5, the two longest show the growth.
+TEST(Gates, TheTimeExponentSeesQuadraticGrowthUnderALinearOverhead) {
+  const std::vector<double> lengths = {256, 512, 1024, 2048};
+  std::vector<double> quadratic, linear;
+  for (double l : lengths) {
+    quadratic.push_back(2e-4 * l + 1.5e-7 * l * l);  // overhead first, the square later
+    linear.push_back(2e-3 + 4e-4 * l);
+  }
+  EXPECT_LT(fit_exponent(lengths, quadratic), 1.5);                    // what the gate used to judge by
+  EXPECT_GE(time_exponent(lengths, quadratic), 1.5);                   // what it judges by now
+  EXPECT_LT(time_exponent(lengths, linear), 1.1);                      // linear plus a constant still passes
+  EXPECT_NEAR(time_exponent({1, 2}, {1, 4}), 2.0, 1e-9);               // two lengths: the fit is the pair
+}
+
+// Every gate builds the mixer at every layer index the model uses (GateConfig::num_layers): a
+// mixer that is quadratic, or reads the future, only from layer 1 on is caught.
+TEST(Gates, EveryGateJudgesTheMixerAtEveryLayerIndex) {
+  auto c = quick();
+  c.lengths = {512, 1024, 2048};
+  c.num_layers = 1;  // what the gates built before: layer 0 alone
+  EXPECT_TRUE(gate(run_gates(t::make<t::DeepQuadratic>, c), "complexity").passed);
+  EXPECT_TRUE(gate(run_gates(t::make<t::DeepFuture>, c), "causality").passed);
+  c.num_layers = 2;
+  const auto deep = run_gates(t::make<t::DeepQuadratic>, c);
+  const auto& q = gate(deep, "complexity");
+  EXPECT_FALSE(q.passed) << q.reason;
+  EXPECT_GT(q.details.value("memory_exponent", 0.0), 1.7) << q.reason;
+  const auto gs = run_gates(t::make<t::DeepFuture>, c);
+  EXPECT_FALSE(gate(gs, "causality").passed) << gate(gs, "causality").reason;
+  EXPECT_TRUE(gate(gs, "shape_dtype").passed);
+}
+
 namespace {
 
 // Throws only while it runs on one compute thread: in the complexity gate's timing.

@@ -263,6 +263,7 @@ TEST_F(Sandbox, WithoutAPrivateProcOtherProcessesAreNotReadable) {
   const std::string c = cause(o);
   EXPECT_EQ(c.find("sandbox_test"), std::string::npos) << c;
   EXPECT_NE(c.find("file (unreadable: Permission denied)"), std::string::npos) << c;
+  EXPECT_EQ(c.find("/proc/self/environ (unreadable"), std::string::npos) << c;  // its own entry it may read
   // Without /proc of its own, an honest candidate still builds, passes its gates and trains.
   auto honest = run(asiarch::testing::padded_mixer("Honest", "    return causal;"), "", s);
   EXPECT_TRUE(honest.failure.empty()) << honest.failure << honest.log_tail;

@@ -140,6 +140,44 @@ class SideThreadQuadratic : public MeanMixer {
   }
 };
 
+// Honest as layer 0, quadratic (time and memory) from layer 1 on: what a gate that builds layer 0
+// only would pass.
+class DeepQuadratic : public TokenMixer {
+ public:
+  explicit DeepQuadratic(const MixerConfig& c) : deep_(c.layer_index >= 1) {
+    proj = register_module("proj", torch::nn::Linear(c.d_model, c.d_model));
+  }
+  torch::Tensor forward(const torch::Tensor& x) override {
+    if (!deep_) {
+      auto steps = torch::arange(1, x.size(1) + 1, x.options()).view({1, -1, 1});
+      return proj(x).cumsum(1) / steps;
+    }
+    auto scores = torch::matmul(x, x.transpose(1, 2)).tril() / x.size(2);
+    return torch::matmul(scores, proj(x));
+  }
+  torch::nn::Linear proj{nullptr};
+
+ private:
+  bool deep_;
+};
+
+// Causal as layer 0, reading the future from layer 1 on.
+class DeepFuture : public TokenMixer {
+ public:
+  explicit DeepFuture(const MixerConfig& c) : deep_(c.layer_index >= 1) {
+    proj = register_module("proj", torch::nn::Linear(c.d_model, c.d_model));
+  }
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto steps = torch::arange(1, x.size(1) + 1, x.options()).view({1, -1, 1});
+    auto causal = proj(x).cumsum(1) / steps;
+    return deep_ ? causal + 0.5 * proj(x).flip(1).cumsum(1).flip(1) / x.size(1) : causal;
+  }
+  torch::nn::Linear proj{nullptr};
+
+ private:
+  bool deep_;
+};
+
 template <class M>
 std::shared_ptr<TokenMixer> make(const MixerConfig& c) {
   return std::make_shared<M>(c);

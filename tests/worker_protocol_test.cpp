@@ -177,6 +177,55 @@ TEST_F(HostileChannel, ADeeplyNestedFrameFailsTheCandidateAndTheHostGoesOn) {
   EXPECT_TRUE(fine.failure.empty()) << fine.failure;
 }
 
+// A run relabelled as another length (a quadratic mixer timed at 4096 that says 512): the host's
+// plan of marks decides what each window measured, and a label out of it ends the worker.
+TEST_F(HostileChannel, ATimingMarkOutOfTheHostsPlanEndsTheWorker) {
+  std::vector<Progress> progress;
+  auto o = run_collecting(frame_writer(R"("{\"kind\":\"clock\",\"label\":\"4096\"}")"), progress);
+  EXPECT_NE(o.failure.find("a timing mark out of the host's plan (expected \"start\", got \"4096\")"), std::string::npos)
+      << o.failure;
+  EXPECT_FALSE(o.result.report);
+}
+
+// Words by the megabyte: one message larger than any but a result may be, and many small ones past
+// what the host keeps for a job. Each is a protocol violation with its cause, and the host's memory
+// holds at most the caps.
+TEST_F(HostileChannel, ProgressIsCappedInBytesPerMessageAndPerJob) {
+  std::vector<Progress> progress;
+  auto big = run_collecting(
+      frame_writer(R"(std::string("{\"kind\":\"gate\",\"name\":\"finite\",\"passed\":true,\"reason\":\"") + std::string(100000, 'x') + "\"}")"),
+      progress);
+  EXPECT_NE(big.failure.find("a \"gate\" message of 100"), std::string::npos) << big.failure;
+  EXPECT_NE(big.failure.find("bytes (at most 65536)"), std::string::npos) << big.failure;
+  progress.clear();
+  const std::string flood = R"cpp(
+#include <asiarch/plugin.h>
+#include <unistd.h>
+#include <string>
+class Flood : public asiarch::TokenMixer {
+ public:
+  explicit Flood(const asiarch::MixerConfig&) {
+    const std::string m = "{\"kind\":\"gate\",\"name\":\"finite\",\"passed\":true,\"reason\":\"" +
+                          std::string(60000, 'y') + "\"}";
+    for (int i = 0; i < 3000; ++i) {)cpp" + std::string(asiarch::testing::kWriteFrameOnChannel) + R"cpp(
+    }
+    _exit(0);
+  }
+  torch::Tensor forward(const torch::Tensor& x) override { return x; }
+};
+ASIARCH_REGISTER_MIXER(Flood, "flood")
+)cpp";
+  auto many = run_collecting(flood, progress);
+  // Read in bursts, so the bound on unread progress (1 MiB) is met before the job's (4 MiB).
+  const bool capped = many.failure.find("more unread progress than the host holds (1 MiB)") != std::string::npos ||
+                      many.failure.find("more progress than a job may send (4 MiB)") != std::string::npos;
+  EXPECT_TRUE(capped) << many.failure;
+  size_t kept = 0;
+  for (const auto& p : progress) kept += p.data.dump().size();
+  EXPECT_GT(kept, 0u);
+  EXPECT_LE(kept, 4u << 20);
+}
+
 TEST_F(HostileChannel, ProgressKeepsOnlyTheFieldsOfItsKind) {
   std::vector<Progress> progress;
   auto o = run_collecting(frame_writer(R"("{\"kind\":\"gates_started\",\"experiment\":7,\"event\":\"scored\"}")"),

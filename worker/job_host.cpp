@@ -19,7 +19,10 @@
 namespace asiarch::host {
 namespace {
 
-constexpr std::size_t kMaxMessages = 20000;   // progress items kept per job; more are dropped
+// Bytes a worker's words may take in the host (what is kept of them, after bounding each field):
+constexpr std::size_t kMaxProgressFrame = 64u << 10;    // one message that is not a result
+constexpr std::size_t kMaxInboxBytes = 1u << 20;        // progress kept and not yet read
+constexpr std::size_t kMaxJobProgressBytes = 4u << 20;  // progress kept for one job (its events)
 constexpr std::size_t kMaxClockMarks = 1000;  // the complexity gate makes 2 x 5 x (lengths + 1) at most
 constexpr int kChannelFd = 3;                 // where the host puts the worker's end of the channel
 constexpr double kSetupSeconds = 120;         // compiling, loading, the corpus: beyond the stages' limits
@@ -265,12 +268,21 @@ void take_message(RunningJob& job, WorkerMessage kind, const nlohmann::json& m) 
     case WorkerMessage::clock: {
       // The worker waits for this reply: between two marks it ran one timed run, and the CPU
       // time it took is the kernel's count, not the worker's word.
-      if (job.clock_marks.size() < kMaxClockMarks) {
-        const auto cpu = worker_cpu_seconds(job.process, &job.clock_resolution);
-        job.clock_marks.push_back(
-            {text_of(m.at("label"), 16), cpu.value_or(std::nan("")),
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - job.process.started).count()});
-      }
+      // Its label must be the host's plan's next one: a run cannot be relabelled as another length.
+      const auto label = m.at("label").get<std::string>();
+      if (job.gate_lengths.empty()) throw std::runtime_error("a timing mark where no complexity gate is planned");
+      const std::size_t cycle = job.gate_lengths.size() + 1;
+      const std::string expected =
+          job.next_mark % cycle == 0 ? "start" : std::to_string(job.gate_lengths[job.next_mark % cycle - 1]);
+      if (label != expected)
+        throw std::runtime_error("a timing mark out of the host's plan (expected \"" + expected + "\", got \"" +
+                                 escape_control(label.substr(0, 16), false) + "\")");
+      ++job.next_mark;
+      if (job.clock_marks.size() >= kMaxClockMarks) throw std::runtime_error("more timing marks than the gate makes");
+      const auto cpu = worker_cpu_seconds(job.process, &job.clock_resolution);
+      job.clock_marks.push_back(
+          {expected, cpu.value_or(std::nan("")),
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - job.process.started).count()});
       if (auto st = job.outbox.queue(FrameKind::json, message(HostMessage::clock_reply).dump()); st)
         if (auto fl = job.outbox.flush(job.process.channel.get()); !fl) end_for(job, fl.error().message);
       return;
@@ -283,7 +295,17 @@ void take_message(RunningJob& job, WorkerMessage kind, const nlohmann::json& m) 
       return;
     default: {
       Progress p = progress_of(job, kind, m);
-      if (++job.messages <= kMaxMessages) job.inbox.push_back(std::move(p));
+      // Beyond a bound the worker is not slowed down or trimmed: it has broken the protocol.
+      const std::size_t bytes = p.data.dump().size() + 32;
+      if (job.progress_bytes + bytes > kMaxJobProgressBytes)
+        throw std::runtime_error("more progress than a job may send (" + std::to_string(kMaxJobProgressBytes >> 20) +
+                                 " MiB)");
+      if (job.inbox_bytes + bytes > kMaxInboxBytes)
+        throw std::runtime_error("more unread progress than the host holds (" + std::to_string(kMaxInboxBytes >> 20) +
+                                 " MiB)");
+      job.progress_bytes += bytes;
+      job.inbox_bytes += bytes;
+      job.inbox.push_back(std::move(p));
       return;
     }
   }
@@ -321,6 +343,12 @@ void pump(RunningJob& job) {
     auto kind = worker_message_of(*m);
     if (!kind) {
       end_for(job, "the worker broke the protocol: " + kind.error().message);
+      break;
+    }
+    // Only a result (or a compile report) may be large.
+    if (f.payload.size() > kMaxProgressFrame && *kind != WorkerMessage::result && *kind != WorkerMessage::build) {
+      end_for(job, std::string("the worker broke the protocol: a \"") + name_of(*kind) + "\" message of " +
+                       std::to_string(f.payload.size()) + " bytes (at most " + std::to_string(kMaxProgressFrame) + ")");
       break;
     }
     try {
@@ -385,6 +413,7 @@ std::vector<Progress> read_messages(RunningJob& job) {
   pump(job);
   std::vector<Progress> out = std::move(job.inbox);
   job.inbox.clear();
+  job.inbox_bytes = 0;
   return out;
 }
 
@@ -474,8 +503,9 @@ Result<WorkerOutcome> run_job(const WorkerJob& job, const std::string& source, c
   if (!running) return running.error();
   for (;;) {
     auto o = poll_job(*running);
-    if (progress)
-      for (const auto& m : read_messages(*running)) progress(m);
+    // Drained whether or not anyone shows it (eval --json): unread progress counts against the worker.
+    for (const auto& m : read_messages(*running))
+      if (progress) progress(m);
     if (o) return std::move(*o);
     wait_for_any({&*running}, 20);
   }

@@ -287,13 +287,13 @@ int child_main(void* p) {
   if (a->ruleset.fd >= 0) {
     if (!add_rule(a->ruleset.fd, ".", kReadDir | a->ruleset.write_rights)) fail(5);
     // All of /proc only where it is the worker's own (a private mount in its PID namespace);
-    // otherwise it would show every process of the host, their command lines included: then only
-    // the machine's CPU and memory facts the libraries read. Not even the worker's own
-    // /proc/<pid>: a rule on a pid directory does not hold (procfs makes its inodes afresh, and a
-    // rule through /proc/self was seen to cover the host's entry instead).
+    // otherwise it would show every process of the host, their command lines included: then the
+    // worker's own entry (/proc/self, resolved here, before exec, to this process) and the
+    // machine's CPU and memory facts the libraries read.
     if (a->proc_errno == 0) {
       if (!add_rule(a->ruleset.fd, "/proc", kReadDir)) fail(5);
     } else {
+      if (!add_rule(a->ruleset.fd, "/proc/self", kReadDir)) fail(5);
       for (const char* f : {"/proc/cpuinfo", "/proc/meminfo", "/proc/stat"}) (void)add_rule(a->ruleset.fd, f, kReadFile);
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(5);

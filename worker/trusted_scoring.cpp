@@ -38,6 +38,9 @@ Status plan_tests(RunningJob& worker, const WorkerJob& job, nlohmann::json& mess
   TaskCache& cache = worker.task_cache ? *worker.task_cache : fresh;
   std::random_device secret;  // where the probe rows sit: nothing the worker can derive
   worker.tests.clear();
+  worker.gate_lengths = preset->gate_lengths;
+  worker.next_mark = 0;
+  worker.clock_marks.clear();
   message["tasks"] = nlohmann::json::array();
   for (const auto& [name, settings] : *tasks) {
     const std::string key = job.presets_file + "|" + job.preset + "|" + name + "|" + std::to_string(job.seed);
@@ -149,7 +152,7 @@ void judge_complexity(const RunningJob& job, lab::GateResult& g) {
     lengths.push_back(l);
     seconds.push_back(t);
   }
-  const double e = lab::fit_exponent(lengths, seconds);
+  const double e = lab::time_exponent(lengths, seconds);
   g.details["host_seconds"] = seconds;
   g.details["host_time_exponent"] = e;
   // A clock of 10 ms ticks cannot time runs of a few ms: then the worker's measure stands alone.

@@ -102,11 +102,16 @@ struct RunningJob {
     double wall = 0;    // seconds since the job started
   };
   std::vector<ClockMark> clock_marks;  // the complexity gate's runs, timed here
+  // The complexity gate's lengths from the host's own reading of the preset: the marks must come
+  // as "start", then each of these in order, pass after pass; any other label breaks the protocol.
+  std::vector<int64_t> gate_lengths;
+  std::size_t next_mark = 0;  // where in that cycle the next mark is
   double clock_resolution = 0;
   double trusted_seconds = 0;          // the host's own work for this job: making tasks, scoring
   bool quadratic_reference = false;    // of the source it was given
   bool replica = false;                // its job skips the gates (WorkerJob::replica)
-  std::size_t messages = 0;            // progress messages received (capped)
+  std::size_t progress_bytes = 0;      // of the progress kept for this job, all of it
+  std::size_t inbox_bytes = 0;         // of the progress kept and not yet read
   StageLimits stage_limits;
   std::map<std::string, double> reference_seconds;  // per task, from the job
 };
