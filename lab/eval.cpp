@@ -155,6 +155,7 @@ void to_json(nlohmann::json& j, const TaskResult& r) {
        {"eval_seconds", r.eval_seconds}, {"peak_bytes", r.peak_bytes}, {"stop_reason", r.stop_reason},
        {"curve", finite_points(r.curve)}};
   if (r.causality_probe) j["causality_probe"] = *r.causality_probe;
+  if (r.parameters_probe) j["parameters_probe"] = *r.parameters_probe;
   if (r.test_probe) j["test_probe"] = *r.test_probe;
   if (r.scored_by_host) j["scored_by_host"] = true;
   if (!std::isfinite(r.metric)) j["metric"] = nullptr;
@@ -175,6 +176,7 @@ void from_json(const nlohmann::json& j, TaskResult& r) {
   r.stop_reason = j.at("stop_reason");
   r.curve = j.at("curve").get<Curve>();
   if (j.contains("causality_probe")) r.causality_probe = j.at("causality_probe").get<ProbeResult>();
+  if (j.contains("parameters_probe")) r.parameters_probe = j.at("parameters_probe").get<ProbeResult>();
   if (j.contains("test_probe")) r.test_probe = j.at("test_probe").get<ProbeResult>();
   r.scored_by_host = j.value("scored_by_host", false);
 }
@@ -221,6 +223,7 @@ std::string describe_progress(const nlohmann::json& m) {
 
 std::string trained_probe_failure(const EvalReport& r) {
   for (const auto& t : r.tasks) {
+    if (t.parameters_probe && !t.parameters_probe->passed) return t.task + ": " + t.parameters_probe->reason;
     if (t.causality_probe && !t.causality_probe->passed) return t.task + ": " + t.causality_probe->reason;
     if (t.test_probe && !t.test_probe->passed) return t.task + ": " + t.test_probe->reason;
   }
@@ -252,7 +255,7 @@ std::string format_report(const EvalReport& r) {
   std::snprintf(buf, sizeof buf, "\ntotal %.1f s\n", r.seconds);
   out << buf;
   if (const auto why = trained_probe_failure(r); !why.empty())
-    out << "\nNOT SOUND: the trained model failed a causality probe (" << why << ")\n";
+    out << "\nNOT SOUND: the trained model failed a probe (" << why << ")\n";
   return out.str();
 }
 

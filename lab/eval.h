@@ -61,8 +61,9 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
 
 Reference reference_from(const TaskResult& r);
 
-// Why the trained model failed a probe (the causality probe on the trained model, or the probe rows
-// of its test, on any task): "task: reason"; empty when every probe that ran passed. An evaluation
+// Why the trained model failed a probe (learning outside its parameters, the causality probe on
+// the trained model, or the probe rows of its test, on any task): "task: reason"; empty when
+// every probe that ran passed. An evaluation
 // with such a failure is not sound whatever its gates said.
 std::string trained_probe_failure(const EvalReport& r);
 

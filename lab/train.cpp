@@ -96,6 +96,59 @@ std::string fmt(double v) {
   return buf;
 }
 
+// Every registered parameter and buffer, copied.
+std::vector<torch::Tensor> snapshot(LanguageModel& model) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> out;
+  for (const auto& p : model->parameters()) out.push_back(p.detach().clone());
+  for (const auto& b : model->buffers()) out.push_back(b.detach().clone());
+  return out;
+}
+
+void restore(LanguageModel& model, const std::vector<torch::Tensor>& saved) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto& p : model->parameters()) p.copy_(saved[i++]);
+  for (auto& b : model->buffers()) b.copy_(saved[i++]);
+}
+
+torch::Tensor eval_logits(LanguageModel& model, const torch::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  auto y = model->forward(x).detach().clone();
+  model->train();
+  return y;
+}
+
+// Runs `step` (one training step) between two looks at the model on `probe` (rows of the task)
+// with its registered state put back as it was: what changed is learning held elsewhere.
+ProbeResult probe_parameters(LanguageModel& model, const torch::Tensor& probe, const std::function<void()>& step) {
+  const auto t0 = Clock::now();
+  ProbeResult r;
+  const auto before = snapshot(model);
+  const auto y0 = eval_logits(model, probe);
+  step();
+  const auto after = snapshot(model);
+  restore(model, before);
+  const auto y1 = eval_logits(model, probe);
+  restore(model, after);
+  const double scale = std::max(1.0, y0.abs().max().item<double>());
+  const double change = (y1 - y0).abs().max().item<double>() / scale;
+  if (!std::isfinite(change)) {  // a diverging model: the loss check stops it, this one cannot tell
+    r.reason = "not conclusive: the model's output is not finite";
+    r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return r;
+  }
+  r.max_change = change;
+  // The same computation on the same state gives the same output: any change is learning.
+  r.passed = r.max_change <= 1e-6;
+  r.reason = r.passed ? "the model learns only in its registered parameters (max change " + fmt(r.max_change) + ")"
+                      : "the model learns outside its registered parameters: with every parameter and buffer put back, "
+                        "its output moved by " + fmt(r.max_change) + " of its scale after one training step";
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return r;
+}
+
 }  // namespace
 
 std::optional<double> loss_at(const Curve& curve, int64_t step) {
@@ -168,7 +221,21 @@ TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& 
     auto x = train.inputs.index_select(0, idx), y = train.targets.index_select(0, idx);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr_at(config, step));
     opt.zero_grad();
-    const double lv = forward_backward(model, x, y, task.vocab, shards);
+    double lv = 0;
+    auto one_step = [&] { lv = forward_backward(model, x, y, task.vocab, shards); };
+    // Once, a third of the way in (warm-up over, hidden learning under way): on real rows, so
+    // nothing tells the check from training.
+    if (step == config.steps / 3 && !r.parameters_probe) {
+      r.parameters_probe = probe_parameters(model, x.narrow(0, 0, std::min<int64_t>(4, x.size(0))), one_step);
+      if (!r.parameters_probe->passed) {
+        r.steps = step + 1;
+        r.stop_reason = r.parameters_probe->reason;
+        r.final_loss = std::nan("");
+        break;
+      }
+    } else {
+      one_step();
+    }
     r.steps = step + 1;
     if (!std::isfinite(lv)) {
       r.stop_reason = "loss became " + std::string(std::isnan(lv) ? "NaN" : "infinite") + " at step " + std::to_string(step);

@@ -65,6 +65,10 @@ struct TaskResult {
   bool completed() const { return stop_reason == "completed"; }
   Curve curve;
   std::optional<ProbeResult> causality_probe;  // on the trained model (lab/probes.h)
+  // Whether the model learns only in its registered parameters and buffers: put back as they were
+  // before a training step, the model must compute what it computed before it (weights kept
+  // elsewhere and updated by the mixer itself would change it). Made once, during training.
+  std::optional<ProbeResult> parameters_probe;
   // The probe rows mixed into the test rows, checked by the process that holds the targets
   // (lab/test_set.h); absent when the test was scored where the model ran.
   std::optional<ProbeResult> test_probe;

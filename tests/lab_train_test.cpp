@@ -41,6 +41,25 @@ TEST(Model, ShapesAndMixerParameters) {
   EXPECT_EQ(dec->forward(torch::zeros({2, 16}, torch::kLong)).sizes(), (std::vector<int64_t>{2, 16, c.vocab}));
 }
 
+// Weights kept outside the registered parameters and trained by the mixer itself are caught by
+// the trainer's check; an honest mixer passes it, and it costs little.
+TEST(Trainer, LearningOutsideTheRegisteredParametersIsCaught) {
+  auto t = recall_task();
+  LanguageModel honest(small_model(t), asiarch::testing::make<MeanMixer>);
+  auto ok = train_and_evaluate(honest, t, short_training(30));
+  ASSERT_TRUE(ok.parameters_probe);
+  EXPECT_TRUE(ok.parameters_probe->passed) << ok.parameters_probe->reason;
+  EXPECT_EQ(ok.stop_reason, "completed");
+  LanguageModel cheat(small_model(t), asiarch::testing::make<asiarch::testing::HiddenWeights>);
+  auto caught = train_and_evaluate(cheat, t, short_training(30));
+  ASSERT_TRUE(caught.parameters_probe);
+  EXPECT_FALSE(caught.parameters_probe->passed);
+  EXPECT_NE(caught.stop_reason.find("the model learns outside its registered parameters"), std::string::npos)
+      << caught.stop_reason;
+  EXPECT_EQ(caught.steps, 11);  // stopped at the check, a third of the way in
+  EXPECT_EQ(caught.metric, worst_metric(t));
+}
+
 TEST(Trainer, SameSeedSameCurveAndLossFalls) {
   auto t = recall_task();
   auto run = [&] {

@@ -178,6 +178,32 @@ class DeepFuture : public TokenMixer {
   bool deep_;
 };
 
+// Trainable weights kept outside its registered parameters, updated by its own optimizer (plain
+// SGD) from a gradient hook: six times the weights the budget gate counts, and the trainer's
+// optimizer never sees them.
+class HiddenWeights : public MeanMixer {
+ public:
+  explicit HiddenWeights(const MixerConfig& c) : MeanMixer(c), hidden_(torch::randn({c.d_model, 6 * c.d_model}) * 0.01) {}
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto h = hidden_.clone().requires_grad_(torch::GradMode::is_enabled());
+    auto steps = torch::arange(1, x.size(1) + 1, x.options()).view({1, -1, 1});
+    auto wide = torch::tanh(x.matmul(h)).cumsum(1) / steps;  // causal
+    auto y = MeanMixer::forward(x) + wide.matmul(h.transpose(0, 1));
+    if (h.requires_grad()) {
+      auto* self = this;
+      h.register_hook([self](torch::Tensor g) {
+        torch::NoGradGuard no_grad;
+        self->hidden_.sub_(1e-3 * g.sign());  // a signed step, as Adam takes
+        return g;
+      });
+    }
+    return y;
+  }
+
+ private:
+  torch::Tensor hidden_;
+};
+
 template <class M>
 std::shared_ptr<TokenMixer> make(const MixerConfig& c) {
   return std::make_shared<M>(c);

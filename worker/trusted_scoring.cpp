@@ -109,6 +109,7 @@ void score_task(RunningJob& job, lab::TaskResult& r) {
     return;
   }
   if (r.causality_probe && !r.causality_probe->passed) return;
+  if (r.parameters_probe && !r.parameters_probe->passed) return;
   r.test_probe = t.scorer.probes();
   // The probe rows' share of the test's predictions: what they cost the worker.
   r.test_probe->seconds = r.eval_seconds * static_cast<double>(t.scorer.probe_rows()) / static_cast<double>(t.scorer.rows());
