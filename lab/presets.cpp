@@ -79,6 +79,13 @@ void read_tasks(const nlohmann::json& tasks, const std::string& path, Fields& pa
       parent.fail(path + "." + task, "is not a known task; valid tasks: " + valid);
     }
     if (!settings.is_object()) parent.fail(path + "." + task, "must be a JSON object");
+    // The trainer's own settings of a task (train_config_for): wrong-typed or not positive is an
+    // error here, never a setting silently left at the preset's value.
+    for (const char* key : {"steps", "batch_size"})
+      if (settings.contains(key) && (!settings[key].is_number_integer() || settings[key].get<int64_t>() <= 0))
+        parent.fail(path + "." + task + "." + key, "must be a positive integer, got " + settings[key].dump());
+    if (settings.contains("lr") && (!settings["lr"].is_number() || !(settings["lr"].get<double>() > 0)))
+      parent.fail(path + "." + task + ".lr", "must be a positive number, got " + settings["lr"].dump());
     out.emplace_back(task, settings);
   }
 }

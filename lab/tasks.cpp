@@ -26,7 +26,10 @@ class Params {
     used_.insert(key);
     if (!j_.contains(key)) return fallback;
     if (!j_[key].is_number_integer()) throw std::invalid_argument(where(key) + " must be an integer");
-    return j_[key].get<int64_t>();
+    const auto v = j_[key].get<int64_t>();
+    // Every integer setting of a task is a count, a length or a size.
+    if (v < 0) throw std::invalid_argument(where(key) + " must not be negative, got " + std::to_string(v));
+    return v;
   }
   double real(const std::string& key, double fallback) {
     used_.insert(key);
@@ -494,6 +497,8 @@ Result<TaskData> make_task(const std::string& name, const nlohmann::json& params
     return make_error(e.what());
   } catch (const nlohmann::json::exception& e) {
     return make_error("task " + name + ": " + e.what());
+  } catch (const std::exception& e) {  // sizes the settings asked for that cannot be made (length_error, bad_alloc)
+    return make_error("task " + name + ": cannot make it with these settings: " + e.what());
   }
 }
 

@@ -230,6 +230,23 @@ TEST(Presets, ErrorsNameTheField) {
   auto json = load_preset("p", "{ nope", "mine.json");
   ASSERT_FALSE(json);
   EXPECT_NE(json.error().message.find("mine.json: not valid JSON"), std::string::npos);
+  // A task's own training settings: wrong-typed or not positive is an error, not ignored.
+  auto with = [&](const std::string& mqar) { return load_preset("p", std::string(base).replace(base.find("\"mqar\": {}"), 10, "\"mqar\": " + mqar), "mine.json"); };
+  ASSERT_TRUE(with(R"({"steps": 5, "batch_size": 4, "lr": 0.01})"));
+  auto steps = with(R"({"steps": "5"})");
+  ASSERT_FALSE(steps);
+  EXPECT_EQ(steps.error().message, "mine.json: p.tasks.mqar.steps: must be a positive integer, got \"5\"");
+  auto batch = with(R"({"batch_size": -4})");
+  ASSERT_FALSE(batch);
+  EXPECT_EQ(batch.error().message, "mine.json: p.tasks.mqar.batch_size: must be a positive integer, got -4");
+  auto lr = with(R"({"lr": "fast"})");
+  ASSERT_FALSE(lr);
+  EXPECT_EQ(lr.error().message, "mine.json: p.tasks.mqar.lr: must be a positive number, got \"fast\"");
+  // A negative count of a task's generator is named, never thrown past the caller.
+  auto negative = make_task("mqar", {{"seq_len", -8}}, 0);
+  ASSERT_FALSE(negative);
+  EXPECT_NE(negative.error().message.find("field \"seq_len\" must not be negative, got -8"), std::string::npos)
+      << negative.error().message;
 }
 
 // Held-out tasks: "<preset>/held-out" is the preset with its held-out tasks as its tasks; a
