@@ -176,13 +176,16 @@ TEST(LlmClient, RetriesA429HonouringRetryAfterAndA503ThenAnswersAndCountsTokensA
   auto c = config_for(server.url());
   c.prices = {{"test-model", {{"input_per_mtok", 2.0}, {"output_per_mtok", 10.0}}}};
   Client client(c, "", nullptr);
-  const auto t0 = std::chrono::steady_clock::now();
   auto r = client.chat(hello());
-  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.content, "hi there");
   EXPECT_EQ(r.call.retries, 2);
-  EXPECT_GE(took, 1.0);  // the Retry-After second was waited
+  // The waits the client decided, not a clock: the 429's Retry-After, then the backoff (0.05 s,
+  // doubled once, times a jitter in [0.5, 1.5)).
+  ASSERT_EQ(r.call.waits.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.call.waits[0], 1.0);
+  EXPECT_GE(r.call.waits[1], 0.05);
+  EXPECT_LT(r.call.waits[1], 0.15);
   EXPECT_EQ(r.call.prompt_tokens, 1000);
   EXPECT_FALSE(r.call.tokens_estimated);
   EXPECT_DOUBLE_EQ(r.call.cost_usd, (1000 * 2.0 + 500 * 10.0) / 1e6);

@@ -220,6 +220,7 @@ Reply Client::chat(const Request& r) {
     if (http.status == 429 && http.retry_after) wait = std::min(*http.retry_after, kMaxRetryAfter);
     wait = std::min(wait, config_.timeout_seconds);
     ++call.retries;
+    call.waits.push_back(wait);
     std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(wait * 1000)));
   }
   call.latency_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();

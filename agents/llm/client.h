@@ -49,6 +49,7 @@ struct Call {
   double cost_usd = 0;
   int http_status = 0;          // of the last try; 0: no HTTP answer
   int retries = 0;
+  std::vector<double> waits;    // the wait before each retry, seconds, as decided (backoff or Retry-After)
   std::string error;            // empty when an answer came
   bool replayed = false;        // answered from the archive, not the endpoint
   std::string outcome;          // what the role made of it: "parsed", "edits applied", or why not
