@@ -12,12 +12,15 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "archive/archive.h"
+#include "engine/llm_calls.h"
+#include "llm/fake_server.h"
 #include "cli_run.h"
 #include "util/files.h"
 
@@ -330,4 +333,56 @@ TEST(CliEngine, AnExperimentInFlightWhenTheHostDiedTwiceIsFailedAndTheRunGoesOn)
   EXPECT_EQ(e->status, asiarch::archive::ExperimentStatus::failed);
   EXPECT_NE(e->fail_reason.find("killed the host"), std::string::npos) << e->fail_reason;
   EXPECT_EQ((*a)->experiment(1)->status, asiarch::archive::ExperimentStatus::scored);  // the reference is unharmed
+}
+
+// A resumed run asks its LLM nothing it was already answered: the answer comes from the archive
+// (not a log in memory), is marked replayed and costs nothing again; a failed call is not replayed.
+TEST(CliEngine, LlmAnswersAreReplayedFromTheArchiveAndFailuresAreAskedAgain) {
+  namespace llm = asiarch::agents::llm;
+  const auto d = fresh_dir("replay-archive");
+  asiarch::testing::FakeLlm server(d / "server", {{"answers", {{{"status", 500}, {"content", "down"}},
+                                                               {{"content", "the answer"},
+                                                                {"usage", {{"prompt_tokens", 100}, {"completion_tokens", 10}}}}}}});
+  llm::Config c;
+  c.url = server.url();
+  c.model = "test-model";
+  c.max_retries = 0;
+  c.timeout_seconds = 5;
+  c.prices = {{"test-model", {{"input_per_mtok", 1.0}, {"output_per_mtok", 1.0}}}};
+  const llm::Request ask{"researcher", "propose", "researcher", 1, {{"system", "be brief"}, {"user", "propose"}}};
+  auto session = [&](const std::function<void(llm::Client&)>& body) {
+    auto a = asiarch::archive::Archive::open(d / "archive.db");
+    ASSERT_TRUE(a) << a.error().message;
+    asiarch::host::ArchiveCallLog log;
+    log.bind(a->get(), nullptr);
+    llm::Client client(c, "", &log);
+    body(client);
+  };
+  session([&](llm::Client& client) {
+    auto failed = client.chat(ask);
+    EXPECT_FALSE(failed.ok);
+    client.finish(failed.call, "error");
+    auto answered = client.chat(ask);  // the same request again: the failure is not replayed
+    ASSERT_TRUE(answered.ok) << answered.error;
+    EXPECT_FALSE(answered.call.replayed);
+    client.finish(answered.call, "parsed");
+  });
+  ASSERT_EQ(server.requests().size(), 2u);
+  session([&](llm::Client& client) {  // a new process on the same archive: a resumed run
+    auto again = client.chat(ask);
+    ASSERT_TRUE(again.ok) << again.error;
+    EXPECT_TRUE(again.call.replayed);
+    EXPECT_EQ(again.content, "the answer");
+    client.finish(again.call, "parsed");
+  });
+  EXPECT_EQ(server.requests().size(), 2u) << "the endpoint was asked again";
+  auto a = asiarch::archive::Archive::open_read_only(d / "archive.db");
+  ASSERT_TRUE(a);
+  const auto calls = (*a)->llm_calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_FALSE(calls[0].error.empty());
+  EXPECT_TRUE(calls[2].replayed);
+  EXPECT_EQ(calls[2].cost_usd, 0);
+  EXPECT_DOUBLE_EQ((*a)->llm_spent_usd(), calls[1].cost_usd);
+  EXPECT_GT(calls[1].cost_usd, 0);
 }
