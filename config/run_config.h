@@ -10,7 +10,7 @@
 
 #include "agents/factory.h"
 #include "archive/selection.h"
-#include "exec/slurm.h"
+#include "exec/slurm_settings.h"
 #include "lab/names.h"
 #include "worker/sandbox.h"
 #include "util/result.h"
@@ -28,7 +28,7 @@ struct RunConfig {
   int budget = 10;                 // evolved experiments the workdir holds when the run ends
   int workers = 1;
   std::vector<std::string> gpus;
-  slurm::Settings slurm;           // the slurm executor's (exec/slurm.h)   // one worker per entry, each seeing that GPU alone (CUDA_VISIBLE_DEVICES)
+  slurm::Settings slurm;           // the slurm executor's (exec/slurm_settings.h)   // one worker per entry, each seeing that GPU alone (CUDA_VISIBLE_DEVICES)
   std::uint64_t seed = 0;
   archive::SelectionConfig selection;
   int max_repair_attempts = 4;     // compiles per built source (1: no repair)

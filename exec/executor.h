@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "exec/slurm.h"
+#include "exec/slurm_settings.h"
 #include "worker/worker_job.h"
 
 namespace asiarch::host {
