@@ -808,21 +808,20 @@ Status Archive::append_events(std::vector<Event>& events) {
   }
 }
 
-std::vector<Event> Archive::events_since(int64_t seq, int limit) const {
+namespace {
+
+constexpr const char* kEventColumns = "SELECT seq, time, kind, experiment_id, data FROM events ";
+
+// The events a query of kEventColumns selects. An event is a record of what happened: one that
+// cannot be read is shown as such, and the rest go on.
+std::vector<Event> read_events(SQLite::Statement& q) {
   std::vector<Event> out;
-  if (impl_->version < 4) return out;  // no events before schema 4
-  SQLite::Statement q(impl_->db,
-                      "SELECT seq, time, kind, experiment_id, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
-  q.bind(1, seq);
-  q.bind(2, limit);
   while (q.executeStep()) {
     Event e;
     e.seq = q.getColumn(0).getInt64();
     e.time = q.getColumn(1).getString();
     e.kind = q.getColumn(2).getString();
     if (!q.getColumn(3).isNull()) e.experiment = q.getColumn(3).getInt64();
-    // An event is a record of what happened: one that cannot be read is shown as such, and the
-    // stream of the rest goes on.
     try {
       e.data = json_cell(q, 4, "events");
     } catch (const std::exception& ex) {
@@ -833,26 +832,25 @@ std::vector<Event> Archive::events_since(int64_t seq, int limit) const {
   return out;
 }
 
+}  // namespace
+
+std::vector<Event> Archive::events_since(int64_t seq, int limit) const {
+  if (impl_->version < 4) return {};  // no events before schema 4
+  SQLite::Statement q(impl_->db, std::string(kEventColumns) + "WHERE seq > ? ORDER BY seq LIMIT ?");
+  q.bind(1, seq);
+  q.bind(2, limit);
+  return read_events(q);
+}
+
 std::vector<Event> Archive::events_of(int64_t experiment, const std::vector<std::string>& kinds) const {
-  std::vector<Event> out;
-  if (impl_->version < 4 || kinds.empty()) return out;
+  if (impl_->version < 4 || kinds.empty()) return {};
   std::string marks;
   for (size_t i = 0; i < kinds.size(); ++i) marks += i ? ",?" : "?";
-  SQLite::Statement q(impl_->db, "SELECT seq, time, kind, experiment_id, data FROM events WHERE experiment_id = ? AND kind IN (" +
-                                     marks + ") ORDER BY seq");
+  SQLite::Statement q(impl_->db, std::string(kEventColumns) + "WHERE experiment_id = ? AND kind IN (" + marks +
+                                     ") ORDER BY seq");
   q.bind(1, experiment);
   for (size_t i = 0; i < kinds.size(); ++i) q.bind(static_cast<int>(i + 2), kinds[i]);
-  while (q.executeStep()) {
-    Event e;
-    e.seq = q.getColumn(0).getInt64();
-    e.time = q.getColumn(1).getString();
-    e.kind = q.getColumn(2).getString();
-    e.experiment = experiment;
-    e.data = nlohmann::json::parse(q.getColumn(4).getString(), nullptr, false);
-    if (e.data.is_discarded()) e.data = {{"unreadable", "not valid JSON"}};
-    out.push_back(std::move(e));
-  }
-  return out;
+  return read_events(q);
 }
 
 int64_t Archive::last_event_seq() const {

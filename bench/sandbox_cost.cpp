@@ -53,15 +53,14 @@ int main(int argc, char** argv) {
     }
     const double total = j.at("seconds").get<double>();
     double gates = 0, causality = 0, probes = 0, marks = 0, probe_rows = 0;
+    double params_probe = 0, stacked = 0;  // stacked: every gate but the parameter budget ran the layer stack
     for (const auto& g : j.at("gates")) {
       const double s = g.at("details").value("gate_seconds", 0.0);
       gates += s;
       if (g.at("name") == "causality") causality = s;
       if (g.at("name") == "complexity") marks = g.at("details").value("mark_seconds", 0.0);
+      if (g.at("name") != "parameter_budget") stacked += s;
     }
-    double params_probe = 0, stacked = 0;
-    for (const auto& g : j.at("gates"))
-      if (g.at("name") != "parameter_budget") stacked += g.at("details").value("gate_seconds", 0.0);
     for (const auto& t : j.at("tasks")) {
       if (t.contains("causality_probe")) probes += t["causality_probe"].at("seconds").get<double>();
       if (t.contains("test_probe")) probe_rows += t["test_probe"].at("seconds").get<double>();

@@ -11,6 +11,7 @@
 
 #include "util/files.h"
 #include "util/safe_text.h"
+#include "worker/sandbox.h"  // UniqueFd
 
 namespace asiarch::host {
 
@@ -60,7 +61,8 @@ void DropFolder::take(const std::string& name, std::vector<DroppedFile>& ready, 
   const auto path = dir_ / name;
   // One open, then every check on what it opened: nothing can be swapped in between a check and
   // the read. O_NOFOLLOW refuses a symlink, wherever it leads; O_NONBLOCK keeps a FIFO from blocking.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  const UniqueFd file(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  const int fd = file.get();
   if (fd < 0) {
     if (errno == ENOENT) return;  // removed again: its history stays
     if (errno == ELOOP) {
@@ -71,10 +73,6 @@ void DropFolder::take(const std::string& name, std::vector<DroppedFile>& ready, 
     }
     return refused.push_back({name, std::string("cannot open it: ") + std::strerror(errno)});
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) return refused.push_back({name, std::string("cannot stat it: ") + std::strerror(errno)});
   if (!S_ISREG(st.st_mode)) return refused.push_back({name, "not a regular file"});

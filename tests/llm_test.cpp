@@ -97,6 +97,25 @@ std::string json_answer(const std::string& name, const std::string& motivation, 
          nlohmann::json({{"name", name}, {"motivation", motivation}, {"code", code}}).dump(2) + "\n```\n";
 }
 
+// A run's asiarch.json: DeltaNet as the one baseline, no recheck, the endpoint on `port` with a
+// priced test model, and `llm` (more llm.* settings) over that.
+std::string run_settings(int port, const nlohmann::json& llm) {
+  nlohmann::json l = {{"url", "http://127.0.0.1:" + std::to_string(port) + "/v1"},
+                      {"model", "test-model"},
+                      {"max_retries", 0},
+                      {"prices", {{"test-model", {{"input_per_mtok", 1.0}, {"output_per_mtok", 1.0}}}}}};
+  l.update(llm);
+  return nlohmann::json({{"baselines", {"delta_net"}}, {"recheck", 0}, {"llm", l}}).dump();
+}
+
+// A server whose Researcher proposes the gated output delta, and whose other roles get "{}".
+nlohmann::json researcher_script() {
+  return {{"answers",
+           {{{"match", "You are the Researcher"},
+             {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(false))}}}},
+          {"default", {{"content", "{}"}}}};
+}
+
 }  // namespace
 
 TEST(LlmResearcher, ReadsAnEditAnswerAgainstTheParentAndRecordsTheCallWithItsTemplate) {
@@ -421,18 +440,10 @@ TEST(LlmRun, TheLoopPausesWhileTheEndpointIsDownResumesWithoutLosingACandidateAn
   const int port = asiarch::testing::free_port();
   const auto work = d / "work";
   std::filesystem::create_directories(work);
-  std::ofstream(work / "asiarch.json") << nlohmann::json(
-      {{"baselines", {"delta_net"}},
-       {"recheck", 0},
-       {"llm",
-        {{"url", "http://127.0.0.1:" + std::to_string(port) + "/v1"},
-         {"model", "test-model"},
-         {"max_retries", 0},
-         {"breaker_failures", 1},
-         {"breaker_cooldown_seconds", 2},
-         {"timeout_seconds", 30},
-         {"budget_usd", 0.000001},
-         {"prices", {{"test-model", {{"input_per_mtok", 1.0}, {"output_per_mtok", 1.0}}}}}}}}).dump();
+  std::ofstream(work / "asiarch.json") << run_settings(port, {{"breaker_failures", 1},
+                                                              {"breaker_cooldown_seconds", 2},
+                                                              {"timeout_seconds", 30},
+                                                              {"budget_usd", 0.000001}});
   const auto log = d / "run.log";
   const pid_t pid = asiarch::testing::spawn_cli(
       {"run", "--workdir", work.string(), "--preset", "smoke", "--budget", "2", "--events", "jsonl", "--seed", "5"}, log);
@@ -442,12 +453,7 @@ TEST(LlmRun, TheLoopPausesWhileTheEndpointIsDownResumesWithoutLosingACandidateAn
     paused = asiarch::testing::text_of(log).find("\"kind\":\"llm_paused\"") != std::string::npos;
   }
   ASSERT_TRUE(paused) << asiarch::testing::text_of(log);
-  FakeLlm server(d / "server",
-                 {{"answers",
-                   {{{"match", "You are the Researcher"},
-                     {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(false))}}}},
-                  {"default", {{"content", "{}"}}}},
-                 port);
+  FakeLlm server(d / "server", researcher_script(), port);
   const int status = asiarch::testing::wait_exit(pid);
   const std::string out = asiarch::testing::text_of(log);
   ASSERT_EQ(status, 0) << out;
@@ -530,22 +536,9 @@ TEST(LlmRun, TheSpendingCapCountsWhatEarlierRunsSpent) {
   const int port = asiarch::testing::free_port();
   const auto work = d / "work";
   std::filesystem::create_directories(work);
-  FakeLlm server(d / "server",
-                 {{"answers",
-                   {{{"match", "You are the Researcher"},
-                     {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(false))}}}},
-                  {"default", {{"content", "{}"}}}},
-                 port);
+  FakeLlm server(d / "server", researcher_script(), port);
   auto settings = [&](double budget) {
-    std::ofstream(work / "asiarch.json") << nlohmann::json(
-        {{"baselines", {"delta_net"}},
-         {"recheck", 0},
-         {"llm",
-          {{"url", "http://127.0.0.1:" + std::to_string(port) + "/v1"},
-           {"model", "test-model"},
-           {"max_retries", 0},
-           {"budget_usd", budget},
-           {"prices", {{"test-model", {{"input_per_mtok", 1.0}, {"output_per_mtok", 1.0}}}}}}}}).dump();
+    std::ofstream(work / "asiarch.json") << run_settings(port, {{"budget_usd", budget}});
   };
   settings(100);
   auto first = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 1 --seed 5");

@@ -116,9 +116,9 @@ TEST(WorkerProtocol, AJobCrossesTheWireWithItsKind) {
   EXPECT_THROW(w.get<WorkerJob>(), std::exception);
 }
 
-// A plugin that writes `frame` (a JSON message) on the worker's channel when it is made, then
+// A plugin that writes `frame` (a JSON message) `times` times on the worker's channel when it is made, then
 // exits: what the host makes of it is all that happens.
-std::string frame_writer(const std::string& frame) {
+std::string frame_writer(const std::string& frame, int times = 1) {
   return R"cpp(
 #include <asiarch/plugin.h>
 #include <unistd.h>
@@ -126,7 +126,9 @@ std::string frame_writer(const std::string& frame) {
 class Writer : public asiarch::TokenMixer {
  public:
   explicit Writer(const asiarch::MixerConfig&) {
-    const std::string m = )cpp" + frame + ";" + asiarch::testing::kWriteFrameOnChannel + R"cpp(
+    const std::string m = )cpp" + frame + ";\n    for (int i = 0; i < " + std::to_string(times) + "; ++i) {" +
+         asiarch::testing::kWriteFrameOnChannel + R"cpp(
+    }
     _exit(0);
   }
   torch::Tensor forward(const torch::Tensor& x) override { return x; }
@@ -198,23 +200,9 @@ TEST_F(HostileChannel, ProgressIsCappedInBytesPerMessageAndPerJob) {
   EXPECT_NE(big.failure.find("a \"gate\" message of 100"), std::string::npos) << big.failure;
   EXPECT_NE(big.failure.find("bytes (at most 65536)"), std::string::npos) << big.failure;
   progress.clear();
-  const std::string flood = R"cpp(
-#include <asiarch/plugin.h>
-#include <unistd.h>
-#include <string>
-class Flood : public asiarch::TokenMixer {
- public:
-  explicit Flood(const asiarch::MixerConfig&) {
-    const std::string m = "{\"kind\":\"gate\",\"name\":\"finite\",\"passed\":true,\"reason\":\"" +
-                          std::string(60000, 'y') + "\"}";
-    for (int i = 0; i < 3000; ++i) {)cpp" + std::string(asiarch::testing::kWriteFrameOnChannel) + R"cpp(
-    }
-    _exit(0);
-  }
-  torch::Tensor forward(const torch::Tensor& x) override { return x; }
-};
-ASIARCH_REGISTER_MIXER(Flood, "flood")
-)cpp";
+  const std::string flood = frame_writer(
+      R"(std::string("{\"kind\":\"gate\",\"name\":\"finite\",\"passed\":true,\"reason\":\"") + std::string(60000, 'y') + "\"}")",
+      3000);
   auto many = run_collecting(flood, progress);
   // Read in bursts, so the bound on unread progress (1 MiB) is met before the job's (4 MiB).
   const bool capped = many.failure.find("more unread progress than the host holds (1 MiB)") != std::string::npos ||

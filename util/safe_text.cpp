@@ -23,6 +23,20 @@ std::size_t url_end(std::string_view text, std::size_t from) {
   return i;
 }
 
+// The length of the well-formed UTF-8 sequence of two or more bytes at `i` (RFC 3629: no overlong
+// form, no surrogate, nothing past U+10FFFF), or 0.
+std::size_t utf8_sequence_at(std::string_view text, std::size_t i) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  const std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (n == 0 || i + n > text.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return 0;
+  const auto d = static_cast<unsigned char>(text[i + 1]);
+  if ((c == 0xe0 && d < 0xa0) || (c == 0xed && d >= 0xa0) || (c == 0xf0 && d < 0x90) || (c == 0xf4 && d >= 0x90))
+    return 0;
+  return n;
+}
+
 }  // namespace
 
 std::string escape_control(std::string_view text, bool keep_newlines) {
@@ -46,16 +60,11 @@ std::string escape_control(std::string_view text, bool keep_newlines) {
       out += static_cast<char>(c);
       ++i;
     } else {
-      // A whole, valid UTF-8 sequence is kept (no overlongs, no C1 controls); anything else is escaped.
-      std::size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-      bool ok = n > 0 && i + n <= text.size();
-      for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
-      if (ok && n == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0) ok = false;  // C1 controls
-      if (ok && n == 3 && c == 0xe0 && static_cast<unsigned char>(text[i + 1]) < 0xa0) ok = false;
-      if (ok && n == 3 && c == 0xed && static_cast<unsigned char>(text[i + 1]) >= 0xa0) ok = false;  // surrogates
-      if (ok && n == 4 && c == 0xf0 && static_cast<unsigned char>(text[i + 1]) < 0x90) ok = false;
-      if (ok && n == 4 && c == 0xf4 && static_cast<unsigned char>(text[i + 1]) >= 0x90) ok = false;
-      if (ok) {
+      // A whole, well-formed sequence is kept, but for the C1 controls (U+0080..U+009F), which a
+      // terminal acts on; anything else is escaped byte by byte.
+      std::size_t n = utf8_sequence_at(text, i);
+      if (n == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0) n = 0;
+      if (n > 0) {
         out.append(text.substr(i, n));
         i += n;
       } else {
@@ -67,21 +76,14 @@ std::string escape_control(std::string_view text, bool keep_newlines) {
   return out;
 }
 
-
 std::size_t invalid_utf8_at(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
       ++i;
       continue;
     }
-    const std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (n == 0 || i + n > text.size()) return i;
-    for (std::size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return i;
-    const auto d = static_cast<unsigned char>(text[i + 1]);
-    if ((c == 0xe0 && d < 0xa0) || (c == 0xed && d >= 0xa0) || (c == 0xf0 && d < 0x90) || (c == 0xf4 && d >= 0x90))
-      return i;  // overlong, surrogate, beyond U+10FFFF
+    const std::size_t n = utf8_sequence_at(text, i);
+    if (n == 0) return i;
     i += n;
   }
   return std::string_view::npos;
