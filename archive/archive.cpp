@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -184,6 +185,12 @@ ALTER TABLE training_runs ADD COLUMN peak_bytes INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE ladder (
   position INTEGER PRIMARY KEY,
   preset TEXT NOT NULL UNIQUE);
+)sql",
+      // 10: whether the role could use an answer: only a usable one is ever replayed (before, an
+      // answer stored with an "unusable" outcome was replayed for the identical next request).
+      R"sql(
+ALTER TABLE llm_calls ADD COLUMN usable INTEGER NOT NULL DEFAULT 0;
+UPDATE llm_calls SET usable = 1 WHERE error = '' AND outcome LIKE 'parsed%';
 )sql",
   };
   return m;
@@ -853,6 +860,32 @@ std::vector<Event> Archive::events_of(int64_t experiment, const std::vector<std:
   return read_events(q);
 }
 
+namespace {
+std::string marks_for(size_t n) {
+  std::string marks;
+  for (size_t i = 0; i < n; ++i) marks += i ? ",?" : "?";
+  return marks;
+}
+}  // namespace
+
+std::vector<Event> Archive::latest_events(const std::vector<std::string>& kinds, int limit) const {
+  if (impl_->version < 4 || kinds.empty() || limit < 1) return {};
+  SQLite::Statement q(impl_->db, std::string(kEventColumns) + "WHERE kind IN (" + marks_for(kinds.size()) +
+                                     ") ORDER BY seq DESC LIMIT ?");
+  for (size_t i = 0; i < kinds.size(); ++i) q.bind(static_cast<int>(i + 1), kinds[i]);
+  q.bind(static_cast<int>(kinds.size() + 1), limit);
+  auto out = read_events(q);
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+int64_t Archive::count_events(const std::vector<std::string>& kinds) const {
+  if (impl_->version < 4 || kinds.empty()) return 0;
+  SQLite::Statement q(impl_->db, "SELECT count(*) FROM events WHERE kind IN (" + marks_for(kinds.size()) + ")");
+  for (size_t i = 0; i < kinds.size(); ++i) q.bind(static_cast<int>(i + 1), kinds[i]);
+  return q.executeStep() ? q.getColumn(0).getInt64() : 0;
+}
+
 int64_t Archive::last_event_seq() const {
   if (impl_->version < 4) return 0;
   return impl_->db.execAndGet("SELECT coalesce(max(seq), 0) FROM events").getInt64();
@@ -1029,12 +1062,16 @@ std::optional<int64_t> Archive::find_duplicate(const std::string& canonical, con
 
 namespace {
 
-constexpr const char* kLlmColumns =
-    "id, experiment_id, time, role, purpose, model, template, template_version, request, request_key, response, "
-    "latency_seconds, prompt_tokens, completion_tokens, tokens_estimated, cost_usd, http_status, retries, error, "
-    "replayed, outcome";
+// An archive read where it lies keeps its schema: before 10 a call has no `usable` column.
+#define ASIARCH_LLM_COLUMNS                                                                                    \
+  "id, experiment_id, time, role, purpose, model, template, template_version, request, request_key, response, " \
+  "latency_seconds, prompt_tokens, completion_tokens, tokens_estimated, cost_usd, http_status, retries, error, " \
+  "replayed, outcome"
+constexpr const char* kLlmColumnsBefore10 = ASIARCH_LLM_COLUMNS;
+constexpr const char* kLlmColumns = ASIARCH_LLM_COLUMNS ", usable";
+#undef ASIARCH_LLM_COLUMNS
 
-LlmCall llm_call_row(SQLite::Statement& q) {
+LlmCall llm_call_row(SQLite::Statement& q, bool typed) {
   LlmCall c;
   c.id = q.getColumn(0).getInt64();
   if (!q.getColumn(1).isNull()) c.experiment = q.getColumn(1).getInt64();
@@ -1057,6 +1094,8 @@ LlmCall llm_call_row(SQLite::Statement& q) {
   c.error = q.getColumn(18).getString();
   c.replayed = q.getColumn(19).getInt() != 0;
   c.outcome = q.getColumn(20).getString();
+  // Before schema 10 the outcome said it: usable answers were "parsed".
+  c.usable = typed ? q.getColumn(21).getInt() != 0 : c.error.empty() && c.outcome.rfind("parsed", 0) == 0;
   return c;
 }
 
@@ -1068,8 +1107,8 @@ Result<int64_t> Archive::add_llm_call(const LlmCall& c) {
     SQLite::Statement q(impl_->db,
                         "INSERT INTO llm_calls (experiment_id, time, role, purpose, model, template, template_version, "
                         "request, request_key, response, latency_seconds, prompt_tokens, completion_tokens, "
-                        "tokens_estimated, cost_usd, http_status, retries, error, replayed, outcome) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                        "tokens_estimated, cost_usd, http_status, retries, error, replayed, outcome, usable) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (c.experiment) q.bind(1, *c.experiment); else q.bind(1);
     q.bind(2, c.time.empty() ? now_utc_ms() : c.time);
     q.bind(3, c.role);
@@ -1090,6 +1129,7 @@ Result<int64_t> Archive::add_llm_call(const LlmCall& c) {
     q.bind(18, c.error);
     q.bind(19, c.replayed ? 1 : 0);
     q.bind(20, c.outcome);
+    q.bind(21, c.usable && c.error.empty() ? 1 : 0);
     q.exec();
     return impl_->db.getLastInsertRowid();
   } catch (const SQLite::Exception& e) {
@@ -1117,21 +1157,26 @@ Status Archive::attach_llm_calls(const std::vector<int64_t>& ids, int64_t experi
 std::vector<LlmCall> Archive::llm_calls(std::optional<int64_t> experiment) const {
   std::vector<LlmCall> out;
   if (impl_->version < 5) return out;  // no LLM calls before schema 5
-  SQLite::Statement q(impl_->db, std::string("SELECT ") + kLlmColumns + " FROM llm_calls" +
-                                     (experiment ? " WHERE experiment_id = ?" : "") + " ORDER BY id");
+  const bool typed = impl_->version >= 10;
+  SQLite::Statement q(impl_->db, std::string("SELECT ") + (typed ? kLlmColumns : kLlmColumnsBefore10) +
+                                     " FROM llm_calls" + (experiment ? " WHERE experiment_id = ?" : "") + " ORDER BY id");
   if (experiment) q.bind(1, *experiment);
-  while (q.executeStep()) out.push_back(llm_call_row(q));
+  while (q.executeStep()) out.push_back(llm_call_row(q, typed));
   return out;
 }
 
 std::optional<LlmCall> Archive::answered_llm_call(const std::string& key) const {
   if (impl_->version < 5) return std::nullopt;
-  SQLite::Statement q(impl_->db, std::string("SELECT ") + kLlmColumns +
-                                     " FROM llm_calls WHERE request_key = ? AND error = '' AND replayed = 0 "
-                                     "ORDER BY id DESC LIMIT 1");
+  // The newest answer to this request decides: once a role could not use it (even replayed, under a
+  // stricter check), it is asked again rather than replayed.
+  const bool typed = impl_->version >= 10;
+  SQLite::Statement q(impl_->db, std::string("SELECT ") + (typed ? kLlmColumns : kLlmColumnsBefore10) +
+                                     " FROM llm_calls WHERE request_key = ? AND error = '' ORDER BY id DESC LIMIT 1");
   q.bind(1, key);
   if (!q.executeStep()) return std::nullopt;
-  return llm_call_row(q);
+  auto c = llm_call_row(q, typed);
+  if (!c.usable) return std::nullopt;
+  return c;
 }
 
 double Archive::llm_spent_usd() const {

@@ -19,7 +19,7 @@
 
 namespace asiarch::archive {
 
-inline constexpr int kSchemaVersion = 9;
+inline constexpr int kSchemaVersion = 10;
 
 enum class Origin { evolved, hand_written, baseline };
 const char* to_string(Origin o);
@@ -187,6 +187,7 @@ struct LlmCall {
   std::string error;
   bool replayed = false;
   std::string outcome;
+  bool usable = false;  // the role could use the answer: only such an answer is replayed
 };
 
 // A page of experiment summaries, filtered and sorted in SQL (the HTTP API's list).
@@ -250,6 +251,9 @@ class Archive {
   std::vector<Event> events_since(int64_t seq, int limit = 1000) const;
   // One experiment's events of these kinds, in order.
   std::vector<Event> events_of(int64_t experiment, const std::vector<std::string>& kinds) const;
+  // The newest `limit` events of these kinds, oldest first; and how many there are.
+  std::vector<Event> latest_events(const std::vector<std::string>& kinds, int limit) const;
+  int64_t count_events(const std::vector<std::string>& kinds) const;
   int64_t last_event_seq() const;
   Status add_compile_attempt(int64_t id, const CompileAttempt& a);
   Status set_gates(int64_t id, const std::vector<GateRecord>& gates);
@@ -294,7 +298,8 @@ class Archive {
   Result<int64_t> add_llm_call(const LlmCall& c);
   Status attach_llm_calls(const std::vector<int64_t>& ids, int64_t experiment);
   std::vector<LlmCall> llm_calls(std::optional<int64_t> experiment = std::nullopt) const;  // none: all of them
-  // The latest answered call with this key, if any.
+  // The answer to replay for this key: the newest answered call with it, when its role could use
+  // it; none when the newest answer was unusable (the request is asked again).
   std::optional<LlmCall> answered_llm_call(const std::string& key) const;
   // What every LLM call this archive holds cost, replays excluded (stored at 0): the spend a
   // resumed run or a restarted daemon goes on from.

@@ -247,7 +247,6 @@ class Loop {
   std::unique_ptr<ArchiveCallLog> calls_ = std::make_unique<ArchiveCallLog>();
   int failed_proposals_ = 0;
   std::string last_proposal_failure_;
-  std::vector<std::string> refusals_;  // this run's refused proposals, for the Researcher
   bool llm_paused_ = false;
   bool budget_noted_ = false;
   bool test_only_ = false;  // the preset is for tests (smoke): said at the start and in the summary
@@ -584,7 +583,10 @@ std::optional<int64_t> Loop::propose() {
     by_id[v.id] = &v;
     if (v.fitness && !v.source.empty() && !suspicious.count(v.id)) candidates.emplace_back(v.id, *v.fitness);
   }
-  const auto count = all.size();
+  // The draw follows the archive: the same archive and seed draw the same parent, and a proposal
+  // that failed (its answer unusable, stored as such) moves the draw on rather than repeating it.
+  const std::vector<std::string> kRejected = {"proposal_refused", "proposal_failed"};
+  const auto count = all.size() + static_cast<size_t>(archive_->count_events({"proposal_failed"})) * 7919;
   std::mt19937_64 rng(c_.seed * 0x9E3779B97F4A7C15ULL + count);
   auto sel = archive::select(candidates, c_.selection, rng);
   if (!sel) {
@@ -608,8 +610,12 @@ std::optional<int64_t> Loop::propose() {
   for (auto it = all.rbegin(); it != all.rend() && ctx.rejections.size() < 5; ++it)
     if (it->failed && it->origin == "evolved") ctx.rejections.push_back(it->name + " failed: " + it->fail_reason.substr(0, 300));
   std::reverse(ctx.rejections.begin(), ctx.rejections.end());
-  for (size_t i = refusals_.size() > 3 ? refusals_.size() - 3 : 0; i < refusals_.size(); ++i)
-    ctx.rejections.push_back(refusals_[i]);
+  // The newest refused or unusable proposals, read from the archive so that a resumed run sees them.
+  for (const auto& ev : archive_->latest_events(kRejected, 3)) {
+    const std::string reason = ev.data.value("reason", "");
+    if (reason.empty()) continue;
+    ctx.rejections.push_back(ev.kind == "proposal_failed" ? "A proposal could not be used: " + reason : reason);
+  }
   // The cognition base as it stands now: the built-in entries, the user's notes, every insight so far.
   std::optional<cognition::Index> knowledge;
   if (auto entries = workdir_knowledge(workdir_, archive_.get()); entries) {
@@ -642,7 +648,6 @@ std::optional<int64_t> Loop::propose() {
       details["reason"] = *refused;
       details["try"] = attempt + 1;
       events_->emit("proposal_refused", std::nullopt, details);
-      refusals_.push_back(*refused);
       ctx.rejections.push_back(*refused);
       ctx.seed = rng();
       continue;

@@ -30,6 +30,7 @@ void ArchiveCallLog::record(const agents::llm::Call& c) {
   a.error = c.error;
   a.replayed = c.replayed;
   a.outcome = c.outcome;
+  a.usable = c.usable;
   auto id = archive_->add_llm_call(a);
   if (id && !experiment_) unattached_.push_back(*id);
   if (events_)

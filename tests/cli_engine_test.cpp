@@ -361,11 +361,11 @@ TEST(CliEngine, LlmAnswersAreReplayedFromTheArchiveAndFailuresAreAskedAgain) {
   session([&](llm::Client& client) {
     auto failed = client.chat(ask);
     EXPECT_FALSE(failed.ok);
-    client.finish(failed.call, "error");
+    client.finish(failed.call, llm::Use::unusable, "error");
     auto answered = client.chat(ask);  // the same request again: the failure is not replayed
     ASSERT_TRUE(answered.ok) << answered.error;
     EXPECT_FALSE(answered.call.replayed);
-    client.finish(answered.call, "parsed");
+    client.finish(answered.call, llm::Use::usable, "parsed");
   });
   ASSERT_EQ(server.requests().size(), 2u);
   session([&](llm::Client& client) {  // a new process on the same archive: a resumed run
@@ -373,7 +373,7 @@ TEST(CliEngine, LlmAnswersAreReplayedFromTheArchiveAndFailuresAreAskedAgain) {
     ASSERT_TRUE(again.ok) << again.error;
     EXPECT_TRUE(again.call.replayed);
     EXPECT_EQ(again.content, "the answer");
-    client.finish(again.call, "parsed");
+    client.finish(again.call, llm::Use::usable, "parsed");
   });
   EXPECT_EQ(server.requests().size(), 2u) << "the endpoint was asked again";
   auto a = asiarch::archive::Archive::open_read_only(d / "archive.db");
@@ -385,4 +385,55 @@ TEST(CliEngine, LlmAnswersAreReplayedFromTheArchiveAndFailuresAreAskedAgain) {
   EXPECT_EQ(calls[2].cost_usd, 0);
   EXPECT_DOUBLE_EQ((*a)->llm_spent_usd(), calls[1].cost_usd);
   EXPECT_GT(calls[1].cost_usd, 0);
+}
+
+// An answer its role could not use is stored as such and never replayed, in this process or a
+// resumed one; and once the newest answer to a request is unusable (a replayed one found unusable
+// under a stricter check), the request is asked again.
+TEST(CliEngine, AnUnusableLlmAnswerIsNeverReplayedFromTheArchive) {
+  namespace llm = asiarch::agents::llm;
+  const auto d = fresh_dir("replay-unusable");
+  asiarch::testing::FakeLlm server(d / "server", {{"default", {{"content", "prose, no design"}}}});
+  llm::Config c;
+  c.url = server.url();
+  c.model = "test-model";
+  c.max_retries = 0;
+  c.timeout_seconds = 5;
+  const llm::Request ask{"researcher", "propose", "researcher", 1, {{"system", "be brief"}, {"user", "propose"}}};
+  auto session = [&](const std::function<void(llm::Client&)>& body) {
+    auto a = asiarch::archive::Archive::open(d / "archive.db");
+    ASSERT_TRUE(a) << a.error().message;
+    asiarch::host::ArchiveCallLog log;
+    log.bind(a->get(), nullptr);
+    llm::Client client(c, "", &log);
+    body(client);
+  };
+  session([&](llm::Client& client) {
+    auto first = client.chat(ask);
+    ASSERT_TRUE(first.ok) << first.error;
+    client.finish(first.call, llm::Use::unusable, "unusable: no code");
+    auto second = client.chat(ask);
+    ASSERT_TRUE(second.ok) << second.error;
+    EXPECT_FALSE(second.call.replayed);
+    client.finish(second.call, llm::Use::usable, "parsed: json");
+  });
+  ASSERT_EQ(server.requests().size(), 2u);
+  session([&](llm::Client& client) {  // resumed: the usable answer is replayed, then found unusable
+    auto again = client.chat(ask);
+    ASSERT_TRUE(again.ok);
+    EXPECT_TRUE(again.call.replayed);
+    client.finish(again.call, llm::Use::unusable, "unusable: a stricter check");
+    auto fresh = client.chat(ask);
+    EXPECT_FALSE(fresh.call.replayed);
+    client.finish(fresh.call, llm::Use::unusable, "unusable: no code");
+  });
+  EXPECT_EQ(server.requests().size(), 3u);
+  auto a = asiarch::archive::Archive::open_read_only(d / "archive.db");
+  ASSERT_TRUE(a);
+  const auto calls = (*a)->llm_calls();
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_FALSE(calls[0].usable);
+  EXPECT_TRUE(calls[1].usable);
+  EXPECT_FALSE(calls[2].usable);
+  EXPECT_FALSE((*a)->answered_llm_call(calls[0].key)) << "the newest answer was unusable";
 }

@@ -562,3 +562,41 @@ TEST(LlmRun, TheSpendingCapCountsWhatEarlierRunsSpent) {
   EXPECT_EQ((*ar)->llm_calls().size(), calls) << "the second run called the endpoint again";
   EXPECT_DOUBLE_EQ((*ar)->llm_spent_usd(), spent);
 }
+
+// An answer the Researcher could not use is stored as unusable and never replayed: the next
+// proposal's request carries the reason, and the endpoint is asked again (before, the identical
+// request replayed the unusable answer until three failures stopped the run).
+TEST(LlmRun, AnUnusableAnswerIsNeverReplayedAndTheNextProposalCarriesItsReason) {
+  const auto d = dir_for("unusable");
+  const std::string prose = "I would gate each head's read-out, but I will not write the code.";
+  FakeLlm server(d / "server",
+                 {{"answers",
+                   {{{"match", {"You are the Researcher", "A proposal could not be used"}},
+                     {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(false))}},
+                    {{"match", "You are the Researcher"}, {"content", prose}, {"times", -1}}}},
+                  {"default", {{"content", "{}"}}}});
+  const auto work = d / "work";
+  std::filesystem::create_directories(work);
+  std::ofstream(work / "asiarch.json") << run_settings(server.port(), {{"timeout_seconds", 60}});
+  auto r = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 1 --seed 4");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto ar = archive::Archive::open_read_only(work / "archive.db");
+  ASSERT_TRUE(ar);
+  std::vector<archive::LlmCall> researcher;
+  for (const auto& c : (*ar)->llm_calls())
+    if (c.role == "researcher") researcher.push_back(c);
+  // The first proposal: the answer and its corrective request, both unusable; then a new request.
+  ASSERT_EQ(researcher.size(), 3u);
+  EXPECT_FALSE(researcher[0].usable);
+  EXPECT_FALSE(researcher[1].usable);
+  EXPECT_EQ(researcher[1].purpose, "correct");
+  EXPECT_TRUE(researcher[2].usable) << researcher[2].outcome;
+  for (const auto& c : researcher) EXPECT_FALSE(c.replayed);
+  EXPECT_NE(researcher[2].key, researcher[0].key);
+  EXPECT_NE(researcher[2].request.dump().find("A proposal could not be used"), std::string::npos);
+  int scored = 0;
+  for (const auto& e : (*ar)->experiments())
+    if (e.origin == archive::Origin::evolved && e.status == archive::ExperimentStatus::scored) ++scored;
+  EXPECT_EQ(scored, 1);
+  EXPECT_EQ((*ar)->count_events({"proposal_failed"}), 1);
+}

@@ -309,7 +309,7 @@ TEST(LlmClient, ARequestAlreadyAnsweredIsReplayedFromTheLogNotPaidForAgain) {
   Client client(config_for(server.url()), "", &log);
   auto a = client.chat(hello());
   ASSERT_TRUE(a.ok);
-  client.finish(a.call, "parsed");
+  client.finish(a.call, Use::usable, "parsed");
   Client resumed(config_for(server.url()), "", &log);  // a new process, the same archive
   auto b = resumed.chat(hello());
   ASSERT_TRUE(b.ok);

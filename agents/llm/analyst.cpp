@@ -47,12 +47,12 @@ class LlmAnalyst : public Analyst {
                     budget)};
     Reply reply = client_->chat(req);
     if (!reply.ok) {
-      if (reply.call.latency_seconds > 0 || reply.call.http_status) client_->finish(reply.call, "no answer");
+      if (reply.call.latency_seconds > 0 || reply.call.http_status) client_->finish(reply.call, Use::unusable, "no answer");
       return fallback;
     }
     auto j = json_object(strip_think(reply.content));
     if (!j || !j->contains("analysis") || !(*j)["analysis"].is_string()) {
-      client_->finish(reply.call, "unusable: no JSON object with an \"analysis\" text");
+      client_->finish(reply.call, Use::unusable, "unusable: no JSON object with an \"analysis\" text");
       return fallback;
     }
     AnalystReport r;
@@ -64,7 +64,7 @@ class LlmAnalyst : public Analyst {
     // The measured effects stay beside the model's reading of them.
     for (const auto& i : fallback.insights) r.insights.push_back(i);
     r.text += "\n\nMeasured: " + fallback.text;
-    client_->finish(reply.call, "parsed: analysis");
+    client_->finish(reply.call, Use::usable, "parsed: analysis");
     return r;
   }
 

@@ -282,8 +282,9 @@ Reply Client::chat(const Request& r) {
   return reply;
 }
 
-void Client::finish(Call call, const std::string& outcome) {
+void Client::finish(Call call, Use use, const std::string& outcome) {
   call.outcome = outcome;
+  call.usable = use == Use::usable && call.error.empty();
   if (log_) log_->record(call);
 }
 

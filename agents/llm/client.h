@@ -53,10 +53,14 @@ struct Call {
   std::string error;            // empty when an answer came
   bool replayed = false;        // answered from the archive, not the endpoint
   std::string outcome;          // what the role made of it: "parsed", "edits applied", or why not
+  bool usable = false;          // the role used the answer: only such an answer is ever replayed
 };
 
-// Where calls go: the host's archive. `replay` returns a successful answer
-// already recorded for `key`, if any.
+// What a role made of an answer (Client::finish).
+enum class Use { usable, unusable };
+
+// Where calls go: the host's archive. `replay` returns the answer recorded for
+// `key` when its role could use it (the newest answer decides), else none.
 class CallLog {
  public:
   virtual ~CallLog() = default;
@@ -84,8 +88,8 @@ class Client {
   // Sends `r` to the role's model; never throws. The call is not yet
   // recorded: the role records it with its outcome (`finish`).
   Reply chat(const Request& r);
-  // Records a call, with what the role made of it.
-  void finish(Call call, const std::string& outcome);
+  // Records a call with what the role made of it; an unusable answer is never replayed.
+  void finish(Call call, Use use, const std::string& outcome);
 
   const Config& config() const { return config_; }
   // The breaker: seconds until LLM roles may call again (0: closed).

@@ -71,18 +71,18 @@ class LlmEngineer : public Engineer {
     for (int round = 0; round <= kCorrections; ++round) {
       Reply reply = client_->chat(req);
       if (!reply.ok) {
-        if (reply.call.latency_seconds > 0 || reply.call.http_status) client_->finish(reply.call, "no answer");
+        if (reply.call.latency_seconds > 0 || reply.call.http_status) client_->finish(reply.call, Use::unusable, "no answer");
         Revision r{false, "", "declined: the LLM endpoint gave no answer: " + reply.error, {}};
         r.unavailable = reply.unavailable;
         return r;
       }
       auto code = read(reply.content, source);
       if (code) {
-        client_->finish(reply.call, "parsed: " + format_);
+        client_->finish(reply.call, Use::usable, "parsed: " + format_);
         return {true, *code, "llm:" + reply.call.model, answered};
       }
       last_error = code.error().message;
-      client_->finish(reply.call, "unusable: " + last_error);
+      client_->finish(reply.call, Use::unusable, "unusable: " + last_error);
       req.purpose = purpose + "_correct";
       req.messages.push_back({"assistant", reply.content.substr(0, 16000)});
       req.messages.push_back({"user", "Your answer could not be used: " + last_error +

@@ -69,19 +69,19 @@ class LlmJudge : public Judge {
                     budget)};
     Reply reply = client_->chat(req);
     if (!reply.ok) {
-      if (reply.call.latency_seconds > 0 || reply.call.http_status) client_->finish(reply.call, "no answer");
+      if (reply.call.latency_seconds > 0 || reply.call.http_status) client_->finish(reply.call, Use::unusable, "no answer");
       j.parts["llm"] = {{"error", reply.error}};
       return j;
     }
     auto scores = read_scores(reply.content);
     if (!scores) {
-      client_->finish(reply.call, "unusable: " + scores.error().message);
+      client_->finish(reply.call, Use::unusable, "unusable: " + scores.error().message);
       j.parts["llm"] = {{"error", "unparseable answer: " + scores.error().message}};
       return j;  // the measured judge alone
     }
     double mean = 0;
     for (const char* c : kCriteria) mean += (*scores)[c]["score"].get<double>() / 4.0;
-    client_->finish(reply.call, "parsed: scores");
+    client_->finish(reply.call, Use::usable, "parsed: scores");
     // Bounded: the model's part is half of the Judge's 1..10, the measured judge the other half.
     const double measured_score = j.score;
     j.score = 0.5 * measured_score + 0.5 * mean;

@@ -50,16 +50,16 @@ class LlmResearcher : public Researcher {
     for (int round = 0; round <= kCorrections; ++round) {
       Reply reply = client_->chat(req);
       if (!reply.ok) {
-        if (reply.call.latency_seconds > 0 || reply.call.http_status) client_->finish(reply.call, "no answer");
+        if (reply.call.latency_seconds > 0 || reply.call.http_status) client_->finish(reply.call, Use::unusable, "no answer");
         return make_error((reply.unavailable ? "the LLM endpoint is unavailable: " : "") + reply.error);
       }
       auto made = read(reply.content, p.source);
       if (made) {
-        client_->finish(reply.call, "parsed: " + format_);
+        client_->finish(reply.call, Use::usable, "parsed: " + format_);
         return made;
       }
       last_error = made.error().message;
-      client_->finish(reply.call, "unusable: " + last_error);
+      client_->finish(reply.call, Use::unusable, "unusable: " + last_error);
       // One corrective request: the model sees its answer and what was wrong with it.
       req.purpose = "correct";
       req.messages.push_back({"assistant", reply.content.substr(0, 16000)});
