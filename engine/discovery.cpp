@@ -319,6 +319,7 @@ Status Loop::setup() {
   if (auto t = lab::select_tasks(*preset, c_.tasks); !t) return t.error();
   test_only_ = test_only(*preset);
   if (c_.promote < 0) c_.promote = c_.preset == "explore" ? 2 : 0;  // ASI-Arch's two stages: explore, then verify
+  if (auto st = archive::check(c_.selection); !st) return st.error();
   if (!(c_.promote_share > 0 && c_.promote_share <= 1))
     return make_error("promote_share: " + format_number(c_.promote_share) + " is not a share: give a number in (0, 1]");
   for (const auto& b : c_.stage_baselines)
@@ -571,24 +572,37 @@ bool Loop::llm_available() {
   return true;
 }
 
+namespace {
+// How a parent was chosen, as the experiment_proposed event records it.
+nlohmann::json selection_record(const archive::Selection& s) {
+  nlohmann::json j = {{"strategy", s.strategy}, {"chance", s.chance}};
+  if (s.strategy == "ucb1") j["value"] = std::isfinite(s.value) ? nlohmann::json(s.value) : nlohmann::json("untried");
+  if (s.island >= 0) j["island"] = s.island;
+  if (s.migrant) j["migrant"] = *s.migrant;
+  return j;
+}
+}  // namespace
+
 std::optional<int64_t> Loop::propose() {
   const auto began = std::chrono::steady_clock::now();
   if (!llm_available()) return std::nullopt;
   // Candidates: every scored experiment with a source (hand-written ones too), unless suspected of leakage.
   std::set<int64_t> suspicious;
   const auto all = views(&suspicious);
-  std::vector<std::pair<int64_t, double>> candidates;
+  std::vector<archive::Node> nodes;
   std::map<int64_t, const agents::ExperimentView*> by_id;
+  int64_t turn = 0;  // proposals before this one: the islands take turns by it
   for (const auto& v : all) {
     by_id[v.id] = &v;
-    if (v.fitness && !v.source.empty() && !suspicious.count(v.id)) candidates.emplace_back(v.id, *v.fitness);
+    nodes.push_back({v.id, v.parent, v.fitness, v.fitness && !v.source.empty() && !suspicious.count(v.id)});
+    turn += v.origin == "evolved";
   }
   // The draw follows the archive: the same archive and seed draw the same parent, and a proposal
   // that failed (its answer unusable, stored as such) moves the draw on rather than repeating it.
   const std::vector<std::string> kRejected = {"proposal_refused", "proposal_failed"};
   const auto count = all.size() + static_cast<size_t>(archive_->count_events({"proposal_failed"})) * 7919;
   std::mt19937_64 rng(c_.seed * 0x9E3779B97F4A7C15ULL + count);
-  auto sel = archive::select(candidates, c_.selection, rng);
+  auto sel = archive::select(nodes, c_.selection, rng, turn);
   if (!sel) {
     ++failed_proposals_;
     last_proposal_failure_ = "no scored design to be a parent";
@@ -665,7 +679,7 @@ std::optional<int64_t> Loop::propose() {
     std::vector<archive::Event> ev{EventLog::make(
         "experiment_proposed", std::nullopt,
         {{"name", p->name}, {"parent", sel->parent}, {"references", sel->references}, {"motivation", p->motivation},
-         {"researcher", c_.agents.researcher}})};
+         {"researcher", c_.agents.researcher}, {"selection", selection_record(*sel)}})};
     auto id = archive_->add_experiment(e, &ev);
     if (!id) {
       err_ << "asiarch run: " << id.error().message << "\n";

@@ -4,6 +4,8 @@
 
 #include <asiarch/plugin.h>
 
+#include <cmath>
+#include <limits>
 #include <set>
 
 #include "agents/offline/analyst.h"
@@ -141,39 +143,150 @@ TEST(Researcher, FollowsTheAnalystsEffects) {
   EXPECT_LT(relu, 3);    // strongly avoided
 }
 
-TEST(Selection, ParentFromTheTopReferencesFromTheRest) {
+namespace {
+// Roots only: (id, fitness) pairs, each eligible.
+std::vector<archive::Node> roots(const std::vector<std::pair<int64_t, double>>& c) {
+  std::vector<archive::Node> out;
+  for (const auto& [id, f] : c) out.push_back({id, std::nullopt, f, true});
+  return out;
+}
+archive::SelectionConfig strategy(const std::string& name) {
+  archive::SelectionConfig cfg;
+  cfg.strategy = name;
+  return cfg;
+}
+}  // namespace
+
+TEST(Selection, AsiArchDrawsUniformlyFromTheTopAndShowsTheBestAmongTheReferences) {
   std::vector<std::pair<int64_t, double>> c;
   for (int i = 1; i <= 100; ++i) c.emplace_back(i, static_cast<double>(i));  // id 100 is best
-  archive::SelectionConfig cfg;
+  auto cfg = strategy("asi-arch");
   cfg.pool_size = 50;
   cfg.parent_top = 10;
   cfg.references = 3;
   std::mt19937_64 rng(5);
   std::set<int64_t> parents;
+  const auto nodes = roots(c);
   for (int t = 0; t < 200; ++t) {
-    auto s = archive::select(c, cfg, rng);
+    auto s = archive::select(nodes, cfg, rng);
     ASSERT_TRUE(s);
     EXPECT_GE(s->parent, 91);  // the top 10
+    EXPECT_DOUBLE_EQ(s->chance, 0.1);
     parents.insert(s->parent);
     ASSERT_EQ(s->references.size(), 3u);
-    for (auto r : s->references) {
-      EXPECT_GE(r, 51);  // in the pool of 50
-      EXPECT_LE(r, 90);  // below the top
+    if (s->parent != 100) EXPECT_EQ(s->references[0], 100);  // the best is always shown
+    for (size_t i = s->parent != 100; i < s->references.size(); ++i) {
+      EXPECT_GE(s->references[i], 51);  // in the pool of 50
+      EXPECT_LE(s->references[i], 90);  // below the top
     }
   }
   EXPECT_EQ(parents.size(), 10u);  // every top member gets chosen
   std::mt19937_64 a(9), b(9);
-  EXPECT_EQ(archive::select(c, cfg, a)->parent, archive::select(c, cfg, b)->parent);
+  EXPECT_EQ(archive::select(nodes, cfg, a)->parent, archive::select(nodes, cfg, b)->parent);
   EXPECT_FALSE(archive::select({}, cfg, a));
 }
 
 TEST(Selection, SmallPoolTakesReferencesFromTheTop) {
-  archive::SelectionConfig cfg;
+  for (const auto& name : archive::selection_strategies()) {
+    std::mt19937_64 rng(1);
+    auto s = archive::select(roots({{1, 0.5}, {2, 0.9}, {3, 0.7}}), strategy(name), rng);
+    ASSERT_TRUE(s) << name;
+    EXPECT_EQ(s->strategy, name);
+    if (name == "islands") continue;  // three roots, three islands of one
+    EXPECT_EQ(s->references.size(), 2u) << name;
+    for (auto r : s->references) EXPECT_NE(r, s->parent) << name;
+  }
+}
+
+// The README's first run: DeltaNet (2.0) far above linear attention (1.0). Uniform drawing was a coin
+// flip between them; weighted draws DeltaNet almost always, and a design with many children yields.
+TEST(Selection, WeightedPrefersTheBestAndAMuchDrawnDesignYieldsToItsPeers) {
+  auto cfg = strategy("weighted");
+  std::vector<archive::Node> nodes = roots({{1, 1.0}, {2, 2.0}});
+  std::mt19937_64 rng(3);
+  int delta = 0;
+  for (int t = 0; t < 1000; ++t) delta += archive::select(nodes, cfg, rng)->parent == 2;
+  EXPECT_GT(delta, 900);
+  auto s = archive::select(nodes, cfg, rng);
+  EXPECT_NEAR(s->parent == 2 ? s->chance : 1 - s->chance, 1 / (1 + std::exp(-3.0)), 1e-9);
+  // Three designs; z = -1.22, 0, 1.22: weights 0.025, 0.5, 0.975 (the best drawn 65% of the time).
+  // With four children (scored or failed) the best's weight is a fifth: 0.195 of 0.720, 27%.
+  nodes = roots({{1, 1.9}, {2, 2.0}, {3, 2.1}});
+  for (int64_t k = 10; k < 14; ++k) nodes.push_back({k, 3, std::nullopt, false});
+  const double z = 0.1 / std::sqrt(0.02 / 3);
+  const double w_best = 1 / (1 + std::exp(-3 * z)) / 5, w_low = 1 / (1 + std::exp(3 * z));
+  int best = 0;
+  for (int t = 0; t < 1000; ++t) {
+    auto d = archive::select(nodes, cfg, rng);
+    if (d->parent != 3) continue;
+    ++best;
+    EXPECT_NEAR(d->chance, w_best / (w_best + 0.5 + w_low), 1e-9);
+  }
+  EXPECT_GT(best, 200);
+  EXPECT_LT(best, 350);
+}
+
+// The arms are the best three roots; their children (not eligible here, so the arms stay) are the
+// visits, and a child's reward is its gain over the parent (a failed child: none).
+TEST(Selection, Ucb1TriesEachTopDesignThenFollowsTheChildrensImprovement) {
+  auto cfg = strategy("ucb1");
+  cfg.parent_top = 3;
+  const double c = cfg.exploration;
   std::mt19937_64 rng(1);
-  auto s = archive::select({{1, 0.5}, {2, 0.9}, {3, 0.7}}, cfg, rng);
-  ASSERT_TRUE(s);
-  EXPECT_EQ(s->references.size(), 2u);
-  for (auto r : s->references) EXPECT_NE(r, s->parent);
+  auto nodes = roots({{1, 1.0}, {2, 2.0}, {3, 1.5}});
+  EXPECT_EQ(archive::select(nodes, cfg, rng)->parent, 2);  // untried: the fittest first
+  nodes.push_back({10, 2, 1.8, false});                    // 2's child lost 0.2
+  EXPECT_EQ(archive::select(nodes, cfg, rng)->parent, 3);
+  nodes.push_back({11, 3, 2.5, false});  // 3's child gained 1.0
+  auto s = archive::select(nodes, cfg, rng);
+  EXPECT_EQ(s->parent, 1);  // the last untried
+  EXPECT_EQ(s->value, std::numeric_limits<double>::infinity());
+  nodes.push_back({12, 1, std::nullopt, false});  // 1's child failed: no gain
+  s = archive::select(nodes, cfg, rng);
+  EXPECT_EQ(s->parent, 3);  // 1.0 + c*sqrt(ln 3) beats 0 + ... and -0.2 + ...
+  EXPECT_NEAR(s->value, 1.0 + c * std::sqrt(std::log(3.0)), 1e-9);
+  nodes.push_back({13, 3, 1.0, false});  // 3's second child lost 0.5: mean gain 0.25
+  s = archive::select(nodes, cfg, rng);
+  EXPECT_EQ(s->parent, 1);  // the least visited now has the largest bound
+  EXPECT_NEAR(s->value, c * std::sqrt(std::log(4.0)), 1e-9);
+  EXPECT_DOUBLE_EQ(s->chance, 1);
+}
+
+TEST(Selection, IslandsKeepLineagesApartTakeTurnsAndShowAMigrant) {
+  auto cfg = strategy("islands");
+  cfg.migration_interval = 3;
+  cfg.references = 2;
+  // Two roots: 1 (linear attention) and 2 (DeltaNet); children stay on their root's island.
+  auto nodes = roots({{1, 1.0}, {2, 2.0}});
+  nodes.push_back({3, 1, 1.2, true});
+  nodes.push_back({4, 2, 2.2, true});
+  nodes.push_back({5, 3, 1.3, true});
+  const std::set<int64_t> island0 = {1, 3, 5}, island1 = {2, 4};
+  std::mt19937_64 rng(7);
+  for (int64_t turn = 0; turn < 12; ++turn) {
+    auto s = archive::select(nodes, cfg, rng, turn);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->island, static_cast<int>(turn % 2));
+    const auto& mine = s->island == 0 ? island0 : island1;
+    EXPECT_TRUE(mine.count(s->parent)) << "turn " << turn << " parent " << s->parent;
+    if (turn % 3 == 2) {
+      ASSERT_TRUE(s->migrant) << turn;
+      EXPECT_EQ(*s->migrant, s->island == 0 ? 4 : 5);  // the other island's best
+      EXPECT_EQ(s->references.front(), *s->migrant);
+    } else {
+      EXPECT_FALSE(s->migrant);
+      for (auto r : s->references) EXPECT_TRUE(mine.count(r)) << "turn " << turn << " reference " << r;
+    }
+  }
+}
+
+TEST(Selection, AnUnknownStrategyIsAClearError) {
+  auto cfg = strategy("greedy");
+  auto st = archive::check(cfg);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("unknown strategy \"greedy\""), std::string::npos);
+  EXPECT_NE(st.error().message.find("ucb1"), std::string::npos);
+  for (const auto& name : archive::selection_strategies()) EXPECT_TRUE(archive::check(strategy(name))) << name;
 }
 
 TEST(Analyst, AggregatesTheEffectOfEachChange) {
