@@ -52,7 +52,17 @@ struct Knowledge {
   std::string source;  // "built-in", a user's note, an insight of the Analyst's
 };
 
+// What a mixer is built into and must fit, as the gates check it (lab/gates.cpp parameter_budget):
+// the whole model's parameters within +-tolerance of the same model with DeltaNet mixers.
+struct Contract {
+  int64_t d_model = 0, num_heads = 0, num_layers = 0;
+  double tolerance = 0.3;
+  int64_t reference_mixer_parameters = 0;  // one DeltaNet mixer at d_model; 0: not known yet
+  int64_t reference_model_parameters = 0;  // the whole model with DeltaNet mixers; 0: not measured yet
+};
+
 struct ResearchContext {
+  Contract contract;
   ExperimentView parent;
   std::vector<ExperimentView> references;
   std::vector<ExperimentView> archive;  // every experiment, by id
@@ -124,8 +134,11 @@ class Engineer {
 struct JudgeInput {
   const lab::EvalReport* report = nullptr;
   int64_t reference_parameters = 0;  // DeltaNet's at the same width
-  ExperimentView candidate;
+  ExperimentView candidate;          // no source: a stage's re-scoring, which no model is asked about
   std::vector<ExperimentView> archive;
+  // What the candidate is measured against, with their results: the reference (DeltaNet) and the
+  // strongest other baseline, where they are scored.
+  std::vector<ExperimentView> comparisons;
 };
 
 struct Judgement {

@@ -60,7 +60,12 @@ nlohmann::json results_json(const std::vector<archive::TrainingRun>& runs, const
     t["stop"] = r.stop_reason;
     t["tokens_per_second"] = r.tokens_per_second;
   }
-  for (const auto& g : gates) j["gates"][g.name] = {{"passed", g.passed}, {"reason", g.reason}};
+  for (const auto& g : gates) {
+    j["gates"][g.name] = {{"passed", g.passed}, {"reason", g.reason}};
+    if (g.name == "parameter_budget" && g.details.is_object() && g.details.contains("parameters"))
+      j["parameters"] = {{"mixer", g.details.value("parameters", int64_t{0})},
+                         {"model", g.details.value("model_parameters", int64_t{0})}};
+  }
   if (score)
     j["fitness"] = {{"total", score->total},
                     {"loss_score", score->loss_score},
@@ -252,6 +257,13 @@ class Loop {
   bool test_only_ = false;  // the preset is for tests (smoke): said at the start and in the summary
   // Fills what a proposal's parent and references are read with.
   void describe(agents::ExperimentView& v) const;
+  // The reference (DeltaNet) and the strongest other scored baseline, described: what the Judge
+  // weighs a design against.
+  std::vector<agents::ExperimentView> comparisons(const std::vector<agents::ExperimentView>& all) const;
+  // The model and parameter budget in numbers, for the Researcher (the preset's; the whole model's
+  // count once DeltaNet's parameter gate has measured it).
+  agents::Contract contract() const;
+  agents::Contract contract_;  // the preset's part, set in setup
   std::optional<std::string> duplicate_of(const agents::Proposal& p, const std::vector<agents::ExperimentView>& all,
                                           nlohmann::json& details) const;
   // Whether the LLM roles may be asked now; says so in the events when that changes.
@@ -318,6 +330,10 @@ Status Loop::setup() {
   if (!preset) return preset.error();
   if (auto t = lab::select_tasks(*preset, c_.tasks); !t) return t.error();
   test_only_ = test_only(*preset);
+  contract_.d_model = preset->model.d_model;
+  contract_.num_heads = preset->model.num_heads;
+  contract_.num_layers = preset->model.num_layers;
+  contract_.tolerance = preset->parameter_tolerance;
   if (c_.promote < 0) c_.promote = c_.preset == "explore" ? 2 : 0;  // ASI-Arch's two stages: explore, then verify
   if (auto st = archive::check(c_.selection); !st) return st.error();
   if (!(c_.promote_share > 0 && c_.promote_share <= 1))
@@ -524,6 +540,35 @@ void Loop::describe(agents::ExperimentView& v) const {
   for (const auto& a : archive_->analyses(v.id)) v.analysis = a.text;
 }
 
+std::vector<agents::ExperimentView> Loop::comparisons(const std::vector<agents::ExperimentView>& all) const {
+  std::vector<agents::ExperimentView> out;
+  const auto ref = reference_id();
+  const agents::ExperimentView* strongest = nullptr;
+  for (const auto& v : all) {
+    if (ref && v.id == *ref) {
+      out.insert(out.begin(), v);
+      describe(out.front());
+    } else if (v.origin == "baseline" && v.fitness && (!strongest || *v.fitness > *strongest->fitness)) {
+      strongest = &v;
+    }
+  }
+  if (strongest) {
+    out.push_back(*strongest);
+    describe(out.back());
+  }
+  return out;
+}
+
+agents::Contract Loop::contract() const {
+  agents::Contract c = contract_;
+  c.reference_mixer_parameters = base_job_.reference_parameters;
+  if (auto ref = reference_id())
+    for (const auto& g : archive_->gates(*ref))
+      if (g.name == "parameter_budget" && g.details.is_object())
+        c.reference_model_parameters = g.details.value("model_parameters", int64_t{0});
+  return c;
+}
+
 // Exact copies (the same design, or the same source once comments and spacing go) and, for
 // free-form code, near-duplicates (the same code under other names) are refused before any compile.
 std::optional<std::string> Loop::duplicate_of(const agents::Proposal& p, const std::vector<agents::ExperimentView>& all,
@@ -609,8 +654,22 @@ std::optional<int64_t> Loop::propose() {
     return std::nullopt;
   }
   agents::ResearchContext ctx;
+  ctx.contract = contract();
   ctx.parent = *by_id[sel->parent];
   describe(ctx.parent);
+  if (ctx.parent.analysis.empty()) {
+    // A baseline or hand-written parent has no analysis of its own: what the Analyst found in its
+    // newest children stands in, so a lineage's lessons reach the next proposal from it.
+    std::vector<std::string> found;
+    for (auto it = all.rbegin(); it != all.rend() && found.size() < 3; ++it)
+      if (it->parent == ctx.parent.id)
+        if (const auto a = archive_->analyses(it->id); !a.empty())
+          found.push_back("- on its child #" + std::to_string(it->id) + " " + it->name + ": " + a.back().text);
+    if (!found.empty()) {
+      ctx.parent.analysis = "What the Analyst found in its newest children:\n";
+      for (auto f = found.rbegin(); f != found.rend(); ++f) ctx.parent.analysis += *f + "\n";
+    }
+  }
   for (int64_t r : sel->references) {
     ctx.references.push_back(*by_id[r]);
     describe(ctx.references.back());
@@ -797,6 +856,7 @@ bool Loop::finish(InFlight& f) {
     ji.reference_parameters = base_job_.reference_parameters;
     ji.candidate = *self;
     ji.archive = all;
+    if (self->origin != "baseline") ji.comparisons = comparisons(all);
     rec.score = score_seeds(id, c_.preset, ji, rec.runs, rec.measurements, f.seed_failures, c_.seeds > 1);
     if (start_recheck(f, std::move(rec))) return false;
     rec = std::move(*f.first_outcome);
@@ -815,6 +875,9 @@ bool Loop::finish(InFlight& f) {
   else
     ev.push_back(EventLog::make("failed", id, {{"name", r.spec().name}, {"cause", rec.fail_reason}}));
   if (self->parent) {
+    // The Analyst compares figures: the parent's and the siblings' as measured on this preset.
+    for (auto& v : all)
+      if (v.id == *self->parent || (v.parent == self->parent && v.id != id)) describe(v);
     auto analysis = agents_.analyst->analyse(*self, all);
     rec.analysis_text = analysis.text;
     rec.insights = analysis.insights;

@@ -140,7 +140,7 @@ TEST(LlmResearcher, ReadsAnEditAnswerAgainstTheParentAndRecordsTheCallWithItsTem
   EXPECT_FALSE(p->source_hash.empty());
   ASSERT_EQ(log.calls.size(), 1u);
   EXPECT_EQ(log.calls[0].template_name, "researcher");
-  EXPECT_EQ(log.calls[0].template_version, 1);
+  EXPECT_EQ(log.calls[0].template_version, 2);
   EXPECT_EQ(log.calls[0].outcome, "parsed: edits applied");
   const std::string prompt = messages_text(server.requests().at(0));
   EXPECT_NE(prompt.find("ASIARCH_REGISTER_MIXER(DeltaNet"), std::string::npos);  // the parent's source
@@ -599,4 +599,95 @@ TEST(LlmRun, AnUnusableAnswerIsNeverReplayedAndTheNextProposalCarriesItsReason) 
     if (e.origin == archive::Origin::evolved && e.status == archive::ExperimentStatus::scored) ++scored;
   EXPECT_EQ(scored, 1);
   EXPECT_EQ((*ar)->count_events({"proposal_failed"}), 1);
+}
+
+// Every figure a role reasons about is in its prompt, rendered against the archive of a real run
+// (DeltaNet and linear attention as baselines, two evolved designs): the Researcher gets the model
+// and the budget in numbers, the ops' exact semantics, references with their results, and the
+// Analyst's findings on the parent's line; the Judge, for evolved designs only, gets the reference's
+// and the strongest baseline's figures beside the design's and the closest archived source; the
+// Analyst gets the parent's per-task figures and fitness parts.
+TEST(LlmPrompts, EveryFigureARoleReasonsAboutIsInItsPrompt) {
+  const auto d = dir_for("figures");
+  std::string gdn = baseline("gated_delta_net");
+  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
+  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
+  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
+               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  const std::string analysis = "The per-head gate cost 3% in throughput and moved recall by a hair.";
+  FakeLlm server(
+      d / "server",
+      {{"answers",
+        {{{"match", {"You are the Researcher", "gated_output_delta"}},
+          {"content", json_answer("Forgetful Delta", "Decay the state before each delta update.", gdn)}},
+         {{"match", "You are the Researcher"},
+          {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(false))}},
+         {{"match", "You are the Analyst"},
+          {"content", nlohmann::json({{"analysis", analysis}, {"insights", {"Gates are cheap."}}}).dump()},
+          {"times", -1}}}},
+       {"default", {{"content", "{\"novelty\": 5, \"soundness\": 5, \"efficiency\": 5, \"scaling\": 5}"}}}});
+  const auto work = d / "work";
+  std::filesystem::create_directories(work);
+  auto settings = nlohmann::json::parse(run_settings(server.port(), {{"timeout_seconds", 60}}));
+  settings["baselines"] = {"delta_net", "linear_attention"};
+  std::ofstream(work / "asiarch.json") << settings.dump();
+  auto r = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 2 --seed 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::vector<std::string> researcher, judge, analyst;
+  for (const auto& q : server.requests()) {
+    const std::string t = messages_text(q);
+    if (t.find("You are the Researcher") != std::string::npos) researcher.push_back(t);
+    if (t.find("You are the Judge") != std::string::npos) judge.push_back(t);
+    if (t.find("You are the Analyst") != std::string::npos) analyst.push_back(t);
+  }
+  ASSERT_EQ(researcher.size(), 2u);
+  ASSERT_EQ(judge.size(), 2u) << "baselines are not sent to the model";
+  ASSERT_EQ(analyst.size(), 2u);
+  auto ar = archive::Archive::open_read_only(work / "archive.db");
+  ASSERT_TRUE(ar);
+  int64_t delta = 0, mixer = 0, model = 0;
+  for (const auto& e : (*ar)->experiments())
+    if (e.name == "delta_net") delta = e.id;
+  ASSERT_GT(delta, 0);
+  for (const auto& g : (*ar)->gates(delta))
+    if (g.name == "parameter_budget") {
+      mixer = g.details.value("parameters", int64_t{0});
+      model = g.details.value("model_parameters", int64_t{0});
+    }
+  ASSERT_GT(mixer, 0);
+  ASSERT_GT(model, 0);
+  // The Researcher: the model, the budget as the gate checks it, and the ops' semantics.
+  for (const auto& t : researcher) {
+    EXPECT_NE(t.find("d_model = 32, 2 heads (head dim 16), 2 layers"), std::string::npos) << t;
+    EXPECT_NE(t.find("same model with DeltaNet mixers (" + std::to_string(model) + ")"), std::string::npos) << t;
+    EXPECT_NE(t.find("one DeltaNet mixer has " + std::to_string(mixer)), std::string::npos) << t;
+    EXPECT_NE(t.find("softmax(q k^T / sqrt(K), causal)"), std::string::npos);
+    EXPECT_NE(t.find("K and V may differ"), std::string::npos);
+    EXPECT_NE(t.find("ShortConv(int64_t channels, int64_t kernel = 4, bool bias = false, bool silu = true)"),
+              std::string::npos);
+    EXPECT_NE(t.find("tokens/s"), std::string::npos) << "the parent's and references' figures";
+    EXPECT_NE(t.find("fitness "), std::string::npos);
+  }
+  // The second proposal sees the Analyst's finding on the first child, whichever design is its parent.
+  EXPECT_EQ(researcher[0].find(analysis), std::string::npos);
+  EXPECT_NE(researcher[1].find(analysis), std::string::npos) << researcher[1];
+  // The Judge: the design's figures beside the reference's and the strongest other baseline's.
+  for (const auto& t : judge) {
+    EXPECT_NE(t.find("### delta_net (baseline, the reference)"), std::string::npos) << t;
+    EXPECT_NE(t.find("### linear_attention (baseline)"), std::string::npos) << t;
+    EXPECT_NE(t.find("closest archived source: #"), std::string::npos) << t;
+    EXPECT_NE(t.find("parameters: mixer " + std::to_string(mixer) + ", whole model " + std::to_string(model)),
+              std::string::npos)
+        << t;
+    EXPECT_EQ(t.find("(none)"), std::string::npos);
+  }
+  // The Analyst: the parent's per-task figures and fitness parts.
+  for (const auto& t : analyst) {
+    const auto parent = t.find("## Parent: ");
+    ASSERT_NE(parent, std::string::npos);
+    const std::string tail = t.substr(parent);
+    EXPECT_NE(tail.find("fitness "), std::string::npos) << tail;
+    EXPECT_NE(tail.find("loss score "), std::string::npos) << tail;
+    EXPECT_NE(tail.find("tokens/s"), std::string::npos) << tail;
+  }
 }

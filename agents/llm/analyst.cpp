@@ -2,17 +2,13 @@
 #include "agents/llm/prompts.h"
 #include "agents/llm/roles.h"
 #include "agents/offline/roles.h"
+#include "agents/views.h"
 #include "util/diff.h"
 
 namespace asiarch::agents::llm {
 namespace {
 
-std::string outcome_of(const ExperimentView& e) {
-  std::string s = e.fitness ? "scored, fitness " + std::to_string(*e.fitness)
-                            : e.failed ? "failed: " + e.fail_reason : "not evaluated";
-  if (!e.results.empty()) s += "\n" + e.results.dump(1);
-  return s;
-}
+std::string outcome_of(const ExperimentView& e) { return figures(e); }
 
 class LlmAnalyst : public Analyst {
  public:
@@ -27,9 +23,8 @@ class LlmAnalyst : public Analyst {
     for (const auto& e : archive) {
       if (child.parent && e.id == *child.parent) parent = &e;
       if (e.id != child.id && e.parent && child.parent && *e.parent == *child.parent)
-        siblings += "- " + e.name + ": " + (e.fitness ? "fitness " + std::to_string(*e.fitness)
-                                                       : e.failed ? "failed: " + e.fail_reason : "pending") +
-                    "; " + e.motivation.substr(0, 200) + "\n";
+        siblings += "### " + e.name + " (experiment " + std::to_string(e.id) + ")\nMotivation: " +
+                    e.motivation.substr(0, 300) + "\n" + figures(e) + "\n\n";
     }
     const auto rs = role_settings(client_->config(), "analyst");
     const int64_t budget =

@@ -5,6 +5,7 @@
 #include "agents/llm/prompts.h"
 #include "agents/llm/roles.h"
 #include "agents/offline/roles.h"
+#include "agents/views.h"
 
 namespace asiarch::agents::llm {
 namespace {
@@ -44,12 +45,19 @@ class LlmJudge : public Judge {
 
   Judgement judge(const JudgeInput& in) override {
     Judgement j = measured_->judge(in);  // the measured judge stands on its own
+    // A baseline's place is fixed, and a stage's re-scoring has no code to read: no call for them.
+    if (in.candidate.origin == "baseline" || in.candidate.source.empty()) return j;
     auto t = load_template("judge", client_->config().prompts_dir);
     if (!t) return j;
     std::string measured;
     for (const auto& [name, p] : j.parts.items())
       measured += "- " + name + ": " + p.value("reason", "") + "\n";
-    if (!in.candidate.results.empty()) measured += in.candidate.results.dump(1) + "\n";
+    if (!j.parts.contains("novelty"))
+      if (auto near = closest_source(in.candidate, in.archive)) measured += "- novelty: " + near->statement + "\n";
+    std::string comparison = "### " + in.candidate.name + " (this design)\n" + figures(in.candidate) + "\n";
+    for (size_t i = 0; i < in.comparisons.size(); ++i)  // the reference first
+      comparison += "\n### " + in.comparisons[i].name + " (" + in.comparisons[i].origin + (i == 0 ? ", the reference" : "") +
+                    ")\n" + figures(in.comparisons[i]) + "\n";
     std::string known;
     int n = 0;
     for (auto it = in.archive.rbegin(); it != in.archive.rend() && n < 12; ++it)
@@ -65,6 +73,7 @@ class LlmJudge : public Judge {
                 fit(*t,
                     {{"source", without_comments(in.candidate.source), 0, true},
                      {"measured", measured, 0, true},
+                     {"comparison", comparison, 0, true},
                      {"known", known, 1, true}},
                     budget)};
     Reply reply = client_->chat(req);

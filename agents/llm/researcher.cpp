@@ -2,14 +2,53 @@
 #include "agents/llm/prompts.h"
 #include "agents/llm/roles.h"
 #include "agents/offline/design.h"
+#include "agents/views.h"
+
+#include <cmath>
+#include <cstdio>
 
 namespace asiarch::agents::llm {
 namespace {
 
-std::string outcome_of(const ExperimentView& e) {
-  if (e.fitness) return "scored, fitness " + std::to_string(*e.fitness);
-  if (e.failed) return "failed: " + e.fail_reason;
-  return "not evaluated yet";
+std::string count(int64_t n) { return std::to_string(n); }
+
+// The model and the budget in numbers, as the parameter_budget gate checks them.
+std::string contract_text(const Contract& c) {
+  std::string s;
+  if (c.d_model > 0)
+    s += "- width d_model = " + count(c.d_model) + ", " + count(c.num_heads) + " heads (head dim " +
+         count(c.num_heads > 0 ? c.d_model / c.num_heads : 0) + "), " + count(c.num_layers) +
+         " layers; each layer is x + mixer(RMSNorm(x)) then x + SwiGLU-MLP(RMSNorm(x)); your mixer is built once per "
+         "layer (cfg.layer_index 0.." + count(std::max<int64_t>(0, c.num_layers - 1)) + ").\n";
+  char tol[16];
+  std::snprintf(tol, sizeof tol, "%.0f%%", c.tolerance * 100);
+  if (c.reference_mixer_parameters > 0 && c.reference_model_parameters > 0 && c.num_layers > 0) {
+    const int64_t R = c.reference_model_parameters, rest = R - c.num_layers * c.reference_mixer_parameters;
+    const auto lo = static_cast<int64_t>(std::ceil(static_cast<double>(R) * (1 - c.tolerance)));
+    const auto hi = static_cast<int64_t>(std::floor(static_cast<double>(R) * (1 + c.tolerance)));
+    const int64_t per_lo = std::max<int64_t>(0, (lo - rest + c.num_layers - 1) / c.num_layers);
+    const int64_t per_hi = (hi - rest) / c.num_layers;
+    s += "- parameter budget, as the gate checks it: the whole model must have within +-" + std::string(tol) +
+         " of the same model with DeltaNet mixers (" + count(R) + "), i.e. " + count(lo) + " to " + count(hi) +
+         ". The rest of the model (embeddings, MLPs, norms, head) has " + count(rest) + ", so each of the " +
+         count(c.num_layers) + " mixers may have " + count(per_lo) + " to " + count(per_hi) +
+         " parameters; one DeltaNet mixer has " + count(c.reference_mixer_parameters) + ".\n";
+  } else if (c.reference_mixer_parameters > 0) {
+    s += "- parameter budget: each mixer within +-" + std::string(tol) + " of one DeltaNet mixer's " +
+         count(c.reference_mixer_parameters) + " parameters (the gate compares whole models once DeltaNet's is "
+         "measured).\n";
+  } else {
+    s += "- parameter budget: within +-" + std::string(tol) + " of DeltaNet's parameter count at the same width.\n";
+  }
+  return s;
+}
+
+// A design with its measured figures and the Analyst's reading, as references are shown.
+std::string reference_text(const ExperimentView& r) {
+  std::string s = "### " + r.name + " (experiment " + std::to_string(r.id) + ", " + r.origin + ")\n" + figures(r) +
+                  "\nMotivation: " + r.motivation + "\n";
+  if (!r.analysis.empty()) s += "Analysis: " + r.analysis + "\n";
+  return s + "```cpp\n" + r.source + "```\n\n";
 }
 
 class LlmResearcher : public Researcher {
@@ -21,18 +60,16 @@ class LlmResearcher : public Researcher {
     if (!t) return t.error();
     std::vector<Part> parts;
     const auto& p = ctx.parent;
-    parts.push_back({"param_budget", "1.25x DeltaNet's", 0, false});
+    parts.push_back({"contract", contract_text(ctx.contract), 0, false});
     parts.push_back({"ops_summary", ops_summary(), 0, false});
     parts.push_back({"parent_name", p.name, 0, false});
     parts.push_back({"parent_id", std::to_string(p.id), 0, false});
     parts.push_back({"parent_motivation", p.motivation, 0, true});
-    parts.push_back({"parent_results", outcome_of(p) + "\n" + (p.results.empty() ? "" : p.results.dump(1)), 0, true});
-    parts.push_back({"parent_analysis", p.analysis, 3, true});
+    parts.push_back({"parent_results", figures(p), 0, true});
+    parts.push_back({"parent_analysis", p.analysis.empty() ? "(none yet)" : p.analysis, 3, true});
     parts.push_back({"parent_source", p.source, 0, true});
     std::string refs;
-    for (const auto& r : ctx.references)
-      refs += "### " + r.name + " (experiment " + std::to_string(r.id) + ", " + outcome_of(r) + ")\nMotivation: " +
-              r.motivation + "\n```cpp\n" + r.source + "```\n\n";
+    for (const auto& r : ctx.references) refs += reference_text(r);
     parts.push_back({"references", refs, 1, true});
     std::string know;
     if (ctx.retrieve)

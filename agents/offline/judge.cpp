@@ -59,7 +59,8 @@ Judgement judge(const JudgeInputs& in) {
   }
   if (in.novelty)
     part("novelty", 1.0 + 9.0 * std::min(1.0, *in.novelty * 4.0), 0.2,
-         "nearest archived design differs in " + fmt(*in.novelty * 100) + "% of its genes");
+         in.novelty_reason.empty() ? "nearest archived design differs in " + fmt(*in.novelty * 100) + "% of its genes"
+                                   : in.novelty_reason);
   if (weights > 0) j.score = total / weights;
   return j;
 }

@@ -19,6 +19,7 @@ struct JudgeInputs {
   const lab::EvalReport* report = nullptr;
   int64_t reference_parameters = 0;   // DeltaNet's
   std::optional<double> novelty;      // distance to the nearest archived design, 0..1
+  std::string novelty_reason;         // how it was measured; empty: by genes
 };
 
 Judgement judge(const JudgeInputs& in);

@@ -9,6 +9,7 @@
 #include "agents/offline/engineer.h"
 #include "agents/offline/judge.h"
 #include "agents/offline/researcher.h"
+#include "agents/views.h"
 #include "util/similarity.h"
 
 namespace asiarch::agents::offline {
@@ -146,6 +147,12 @@ class OfflineJudge : public Judge {
         if (e.id != in.candidate.id)
           if (auto d = design_of(e)) nearest = std::min(nearest, distance(*self, *d));
       ji.novelty = nearest;
+    } else if (!in.candidate.source.empty()) {
+      // Free-form code has no genes: its distance is to the closest archived source, names ignored.
+      if (auto near = closest_source(in.candidate, in.archive)) {
+        ji.novelty = 1 - near->similarity;
+        ji.novelty_reason = near->statement;
+      }
     }
     return agents::judge(ji);
   }
