@@ -73,6 +73,7 @@ struct ResearchContext {
   std::function<std::vector<Knowledge>(const std::string& query, int k)> retrieve;
   // Recent rejections with their reasons (failed builds, failed gates, refused duplicates), newest last.
   std::vector<std::string> rejections;
+  std::string model;  // an LLM backend: the model to ask (the engine's bandit chose it); empty: its default
 };
 
 // A name, a motivation and a full source file; a design only where the proposer has one.

@@ -78,6 +78,21 @@ std::vector<int64_t> references_from(std::vector<int64_t> others, int64_t best, 
 
 }  // namespace
 
+size_t ucb1(const std::vector<Arm>& arms, double c, double* value) {
+  int64_t total = 0;
+  for (const auto& a : arms) total += a.pulls;
+  size_t pick = 0;
+  double best = -std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < arms.size(); ++i) {
+    const auto n = static_cast<double>(arms[i].pulls);
+    const double v = arms[i].pulls == 0 ? std::numeric_limits<double>::infinity()
+                                        : arms[i].reward / n + c * std::sqrt(std::log(static_cast<double>(total)) / n);
+    if (v > best) best = v, pick = i;
+  }
+  *value = best;
+  return pick;
+}
+
 Status check(const SelectionConfig& c) {
   const auto& names = selection_strategies();
   if (std::find(names.begin(), names.end(), c.strategy) == names.end()) {
@@ -128,25 +143,18 @@ std::optional<Selection> select(const std::vector<Node>& nodes, const SelectionC
   if (config.strategy == "ucb1") {
     // Visits: every child, scored or not; a failed or unscored child brought no improvement.
     std::map<int64_t, std::pair<int, double>> arms;  // id -> (children, summed improvement)
-    int total = 0;
     for (size_t i = 0; i < top; ++i) arms[pool[i].id] = {0, 0.0};
     for (const auto& n : nodes) {
       if (!n.parent) continue;
       auto it = arms.find(*n.parent);
       if (it == arms.end()) continue;
       ++it->second.first;
-      ++total;
       if (n.fitness) it->second.second += *n.fitness - by_id.at(*n.parent)->fitness.value_or(*n.fitness);
     }
-    double best_value = -std::numeric_limits<double>::infinity();
-    for (size_t i = 0; i < top; ++i) {  // best first: an untried tie goes to the fitter
-      const auto [n, gain] = arms[pool[i].id];
-      const double v = n == 0 ? std::numeric_limits<double>::infinity()
-                              : gain / n + config.exploration * std::sqrt(std::log(static_cast<double>(total)) / n);
-      if (v > best_value) best_value = v, s.parent = pool[i].id;
-    }
+    std::vector<Arm> ranked;  // best first: a tie goes to the fitter
+    for (size_t i = 0; i < top; ++i) ranked.push_back({arms[pool[i].id].first, arms[pool[i].id].second});
+    s.parent = pool[ucb1(ranked, config.exploration, &s.value)].id;
     s.chance = 1;
-    s.value = best_value;
     std::vector<int64_t> rest;
     for (const auto& p : pool) rest.push_back(p.id);
     s.references = references_from(rest, best, s.parent, config.references, rng);

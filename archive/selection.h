@@ -60,6 +60,16 @@ struct Selection {
   std::optional<int64_t> migrant; // islands: the other island's best, shown as a reference
 };
 
+// One arm of a UCB1 bandit: how often it was pulled and the sum of its rewards.
+struct Arm {
+  int64_t pulls = 0;
+  double reward = 0;
+};
+
+// UCB1: the first arm never pulled, else the first with the largest mean + c * sqrt(ln N / n)
+// (N: all pulls); its bound in `*value` (infinity for an untried arm). `arms` must not be empty.
+size_t ucb1(const std::vector<Arm>& arms, double c, double* value);
+
 // Checks a configuration: a known strategy, sensible numbers; the error names the setting.
 Status check(const SelectionConfig& config);
 

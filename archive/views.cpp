@@ -1,5 +1,7 @@
 #include "archive/views.h"
 
+#include <algorithm>
+
 #include <functional>
 #include <map>
 
@@ -135,6 +137,27 @@ nlohmann::json llm_call_view(const LlmCall& c) {
           {"outcome", c.outcome}};
 }
 
+std::map<std::string, ModelRecord> proposals_by_model(const Archive& a, int k) {
+  std::map<int64_t, std::string> proposed_by;  // experiment -> the model whose usable proposal it is
+  for (const auto& c : a.llm_calls())
+    if (c.role == "researcher" && c.usable && c.experiment) proposed_by[*c.experiment] = c.model;
+  std::map<std::string, ModelRecord> out;
+  for (const auto& [id, model] : proposed_by) {
+    auto e = a.experiment(id);
+    if (!e || e->status == ExperimentStatus::proposed) continue;  // in flight: no outcome yet
+    auto& m = out[model];
+    ++m.proposals;
+    for (const auto& t : a.compile_attempts(id))
+      if (t.ok) {
+        m.built += t.attempt <= k + 1;
+        break;
+      }
+    const auto gates = a.gates(id);
+    m.passed_gates += !gates.empty() && std::all_of(gates.begin(), gates.end(), [](const GateRecord& g) { return g.passed; });
+  }
+  return out;
+}
+
 nlohmann::json usage_view(const Archive& a, int k) {
   struct Sum {
     int64_t calls = 0, errors = 0, prompt = 0, completion = 0;
@@ -142,10 +165,9 @@ nlohmann::json usage_view(const Archive& a, int k) {
   };
   std::map<std::pair<std::string, std::string>, Sum> by;
   struct ModelStats {
-    int64_t edits_tried = 0, edits_applied = 0, proposals = 0, built = 0;
+    int64_t edits_tried = 0, edits_applied = 0;
   };
   std::map<std::string, ModelStats> models;
-  std::map<int64_t, std::string> proposed_by;  // experiment -> the model whose proposal it is
   Sum total;
   for (const auto& c : a.llm_calls()) {
     for (Sum* s : {&by[{c.role, c.model}], &total}) {
@@ -158,17 +180,8 @@ nlohmann::json usage_view(const Archive& a, int k) {
     auto& m = models[c.model];
     if (c.outcome == "parsed: edits applied") ++m.edits_tried, ++m.edits_applied;
     if (c.outcome.rfind("unusable: edits did not apply", 0) == 0) ++m.edits_tried;
-    if (c.role == "researcher" && c.outcome.rfind("parsed", 0) == 0 && c.experiment) proposed_by[*c.experiment] = c.model;
   }
-  for (const auto& [id, model] : proposed_by) {
-    auto& m = models[model];
-    ++m.proposals;
-    for (const auto& t : a.compile_attempts(id))
-      if (t.ok) {
-        m.built += t.attempt <= k + 1;
-        break;
-      }
-  }
+  const auto proposals = proposals_by_model(a, k);
   auto sum_json = [](const Sum& s) {
     return nlohmann::json{{"calls", s.calls}, {"errors", s.errors}, {"prompt_tokens", s.prompt},
                           {"completion_tokens", s.completion}, {"cost_usd", s.cost}};
@@ -182,15 +195,20 @@ nlohmann::json usage_view(const Archive& a, int k) {
   }
   nlohmann::json per_model = nlohmann::json::array();
   auto share = [](int64_t n, int64_t d) { return d ? nlohmann::json(static_cast<double>(n) / static_cast<double>(d)) : nlohmann::json(); };
-  for (const auto& [model, m] : models)
+  for (const auto& [model, m] : models) {
+    const auto it = proposals.find(model);
+    const ModelRecord p = it == proposals.end() ? ModelRecord{} : it->second;
     per_model.push_back({{"model", model},
                          {"edits", m.edits_tried},
                          {"edits_applied", m.edits_applied},
                          {"edit_share_applied", share(m.edits_applied, m.edits_tried)},
-                         {"proposals", m.proposals},
-                         {"built_within_k", m.built},
+                         {"proposals", p.proposals},
+                         {"built_within_k", p.built},
                          {"k", k},
-                         {"build_share", share(m.built, m.proposals)}});
+                         {"build_share", share(p.built, p.proposals)},
+                         {"passed_gates", p.passed_gates},
+                         {"gate_share", share(p.passed_gates, p.proposals)}});
+  }
   auto j = sum_json(total);
   j["by_role"] = roles;
   j["by_model"] = per_model;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -38,6 +39,16 @@ Result<nlohmann::json> history_view(const Archive& a, int64_t id);
 
 // One LLM call: role, model, template and version, messages, answer, tokens, cost, status.
 nlohmann::json llm_call_view(const LlmCall& c);
+
+// What each model's proposals became (the Researcher's usable answer names the model): how many
+// ended, how many built within k repairs, how many built and passed every gate. The bandit over
+// llm.models and `asiarch usage` read this.
+struct ModelRecord {
+  int64_t proposals = 0;     // ended (scored or failed), in flight not counted
+  int64_t built = 0;         // within k repairs
+  int64_t passed_gates = 0;  // built and passed every gate
+};
+std::map<std::string, ModelRecord> proposals_by_model(const Archive& a, int k);
 
 // What the LLM roles cost and how well they worked (`usage`): totals; calls,
 // tokens and cost per role and model; per model, the share of edit answers that

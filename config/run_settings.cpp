@@ -93,6 +93,11 @@ std::vector<RunSetting> make_settings() {
       setting("llm.model", "--model", text(), ASIARCH_FIELD(llm.model), "the model every LLM role asks"),
       setting("llm.api_key_env", "", text(), ASIARCH_FIELD(llm.api_key_env),
               "the environment variable holding the API key (the key itself is never written anywhere)"),
+      setting("llm.models", "--models", texts(), ASIARCH_FIELD(llm.models),
+              "several Researcher models, comma-separated on the command line: each proposal asks the one a UCB1 "
+              "bandit picks on the share of its proposals that built and passed every gate (empty: one model)"),
+      setting("llm.model_exploration", "", non_negative_number(), ASIARCH_FIELD(llm.model_exploration),
+              "the models bandit's c in share + c * sqrt(ln N / n)"),
       setting("llm.roles", "", object(), ASIARCH_FIELD(llm.roles),
               "per role (researcher, engineer, analyst, judge): {model, temperature, max_tokens} overriding llm.model"),
       setting("llm.timeout_seconds", "", positive_number(), ASIARCH_FIELD(llm.timeout_seconds),

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "archive/archive.h"
+#include "archive/views.h"
 #include "engine/candidate.h"
 #include "engine/drop_folder.h"
 #include "engine/events.h"
@@ -703,6 +704,25 @@ std::optional<int64_t> Loop::propose() {
         out.push_back({h.entry.id, h.entry.title, h.entry.year, h.entry.key_idea, h.entry.source});
       return out;
     };
+  // Several Researcher models: a UCB1 bandit on the share of each one's proposals that built and
+  // passed every gate picks the model for this proposal.
+  nlohmann::json model_choice;
+  if (agents_.llm && c_.agents.researcher == "llm" && !c_.llm.models.empty()) {
+    const auto record = archive::proposals_by_model(*archive_, std::max(0, c_.max_repair_attempts - 1));
+    std::vector<archive::Arm> arms;
+    for (const auto& m : c_.llm.models) {
+      const auto it = record.find(m);
+      arms.push_back(it == record.end() ? archive::Arm{}
+                                        : archive::Arm{it->second.proposals, static_cast<double>(it->second.passed_gates)});
+    }
+    double value = 0;
+    const size_t pick = archive::ucb1(arms, c_.llm.model_exploration, &value);
+    ctx.model = c_.llm.models[pick];
+    model_choice = {{"model", ctx.model},
+                    {"proposals", arms[pick].pulls},
+                    {"passed_gates", arms[pick].reward},
+                    {"value", std::isfinite(value) ? nlohmann::json(value) : nlohmann::json("untried")}};
+  }
   calls_->working_on(std::nullopt);
   for (int attempt = 0; attempt < c_.max_proposal_tries; ++attempt) {
     auto p = agents_.researcher->propose(ctx);
@@ -735,10 +755,11 @@ std::optional<int64_t> Loop::propose() {
     e.canonical = p->canonical;
     e.source_hash = p->source_hash;
     e.origin = archive::Origin::evolved;
-    std::vector<archive::Event> ev{EventLog::make(
-        "experiment_proposed", std::nullopt,
-        {{"name", p->name}, {"parent", sel->parent}, {"references", sel->references}, {"motivation", p->motivation},
-         {"researcher", c_.agents.researcher}, {"selection", selection_record(*sel)}})};
+    nlohmann::json data = {{"name", p->name},           {"parent", sel->parent},
+                           {"references", sel->references}, {"motivation", p->motivation},
+                           {"researcher", c_.agents.researcher}, {"selection", selection_record(*sel)}};
+    if (!model_choice.is_null()) data["model_choice"] = model_choice;
+    std::vector<archive::Event> ev{EventLog::make("experiment_proposed", std::nullopt, std::move(data))};
     auto id = archive_->add_experiment(e, &ev);
     if (!id) {
       err_ << "asiarch run: " << id.error().message << "\n";

@@ -691,3 +691,57 @@ TEST(LlmPrompts, EveryFigureARoleReasonsAboutIsInItsPrompt) {
     EXPECT_NE(tail.find("tokens/s"), std::string::npos) << tail;
   }
 }
+
+// Several Researcher models: a UCB1 bandit on the share of each one's proposals that built and
+// passed every gate. "weak" proposes code that does not compile; "strong" builds. Each is tried
+// once, then the bandit stays with the one that builds, and `asiarch usage` shows both rates.
+TEST(LlmRun, TheModelBanditMovesToTheModelWhoseProposalsBuild) {
+  const auto d = dir_for("bandit");
+  std::string gdn = baseline("gated_delta_net");
+  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
+  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
+  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
+               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  FakeLlm server(d / "server",
+                 {{"answers",
+                   {{{"model", "weak"},
+                     {"match", "You are the Researcher"},
+                     {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(true))},
+                     {"times", -1}},
+                    {{"model", "strong"},
+                     {"match", "You are the Researcher"},
+                     {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(false))}},
+                    {{"model", "strong"},
+                     {"match", "You are the Researcher"},
+                     {"content", json_answer("Forgetful Delta", "Decay the state before each update.", gdn)}}}},
+                  {"default", {{"content", "{}"}}}});
+  const auto work = d / "work";
+  std::filesystem::create_directories(work);
+  auto settings = nlohmann::json::parse(run_settings(server.port(), {{"timeout_seconds", 60}, {"models", {"weak", "strong"}}}));
+  settings["max_repair_attempts"] = 1;  // no repair: a proposal builds as proposed or not at all
+  std::ofstream(work / "asiarch.json") << settings.dump();
+  auto r = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 3 --seed 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto ar = archive::Archive::open_read_only(work / "archive.db");
+  ASSERT_TRUE(ar);
+  std::vector<std::string> chosen;
+  for (const auto& ev : (*ar)->events_since(0, 100000))
+    if (ev.kind == "experiment_proposed") chosen.push_back(ev.data.at("model_choice").at("model").get<std::string>());
+  EXPECT_EQ(chosen, (std::vector<std::string>{"weak", "strong", "strong"}));
+  std::vector<std::string> asked;
+  for (const auto& q : server.requests())
+    if (messages_text(q).find("You are the Researcher") != std::string::npos)
+      asked.push_back(q["request"]["model"].get<std::string>());
+  EXPECT_EQ(asked.front(), "weak");
+  EXPECT_EQ(std::count(asked.begin(), asked.end(), "strong"), 2);
+  auto u = asiarch::testing::run_cli("usage --json --workdir " + work.string());
+  ASSERT_EQ(u.status, 0) << u.output;
+  const auto usage = nlohmann::json::parse(u.output);
+  std::map<std::string, nlohmann::json> by;
+  for (const auto& m : usage.at("by_model")) by[m["model"].get<std::string>()] = m;
+  ASSERT_TRUE(by.count("weak") && by.count("strong")) << u.output;
+  EXPECT_EQ(by["weak"]["proposals"], 1);
+  EXPECT_EQ(by["weak"]["gate_share"], 0.0);
+  EXPECT_EQ(by["strong"]["proposals"], 2);
+  EXPECT_EQ(by["strong"]["gate_share"], 1.0);
+}

@@ -157,7 +157,8 @@ Client::Http Client::post(const std::string& body) {
 
 Reply Client::chat(const Request& r) {
   Reply reply;
-  const RoleSettings rs = role_settings(config_, r.role);
+  RoleSettings rs = role_settings(config_, r.role);
+  if (!r.model.empty()) rs.model = r.model;
   Call& call = reply.call;
   call.role = r.role;
   call.purpose = r.purpose;

@@ -34,6 +34,7 @@ struct Request {
   std::string template_name;
   int template_version = 0;
   std::vector<Message> messages;
+  std::string model;             // empty: the role's model (llm.roles, llm.model)
 };
 
 // One call as recorded: what was asked, what came back, what it cost.

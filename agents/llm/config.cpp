@@ -1,4 +1,6 @@
 #include "agents/llm/config.h"
+
+#include <algorithm>
 #include "util/safe_text.h"
 
 #include <cstring>
@@ -59,6 +61,10 @@ Status check_config(const Config& c) {
   if (!c.url.empty()) {
     if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0)
       return make_error("llm.url must start with http:// or https://, got \"" + redact_url(c.url) + "\"");
+    for (size_t i = 0; i < c.models.size(); ++i)
+      if (c.models[i].empty() || std::find(c.models.begin(), c.models.begin() + i, c.models[i]) != c.models.begin() + i)
+        return make_error("llm.models[" + std::to_string(i) + "]: " +
+                          (c.models[i].empty() ? "an empty model name" : "\"" + c.models[i] + "\" is listed twice"));
     for (const char* r : kRoles)
       if (role_settings(c, r).model.empty())
         return make_error(std::string("llm.roles.") + r + ".model: no model for this role; set llm.model (--model)");
@@ -69,6 +75,8 @@ Status check_config(const Config& c) {
 RoleSettings role_settings(const Config& c, const std::string& role) {
   RoleSettings s = defaults(role);
   s.model = c.model;
+  // With several Researcher models and no llm.model, the first is the default (the bandit picks per proposal).
+  if (s.model.empty() && role == "researcher" && !c.models.empty()) s.model = c.models.front();
   if (c.roles.is_object() && c.roles.contains(role)) {
     const auto& r = c.roles.at(role);
     if (r.contains("model")) s.model = r.at("model").get<std::string>();

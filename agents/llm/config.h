@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +20,10 @@ struct Config {
   std::string url;                          // e.g. http://127.0.0.1:8080/v1; empty: no endpoint
   std::string api_key_env = "OPENAI_API_KEY";  // the variable holding the key; the key itself is never stored
   std::string model;
+  // The Researcher's models: each proposal asks the one a UCB1 bandit picks on the share of its
+  // proposals that built and passed every gate. Empty: the Researcher's one model.
+  std::vector<std::string> models;
+  double model_exploration = 1.414;         // the bandit's c
   nlohmann::json roles = nlohmann::json::object();   // role -> {model, temperature, max_tokens}
   double timeout_seconds = 300;             // per request
   int max_retries = 4;                      // after the first try

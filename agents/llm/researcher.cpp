@@ -81,7 +81,7 @@ class LlmResearcher : public Researcher {
     parts.push_back({"rejections", rej, 0, true});
     const auto rs = role_settings(client_->config(), "researcher");
     const int64_t budget = client_->config().context_tokens - std::min<int64_t>(rs.max_tokens, client_->config().context_tokens / 3);
-    Request req{"researcher", "propose", t->name, t->version, fit(*t, std::move(parts), budget)};
+    Request req{"researcher", "propose", t->name, t->version, fit(*t, std::move(parts), budget), ctx.model};
 
     std::string last_error;
     for (int round = 0; round <= kCorrections; ++round) {

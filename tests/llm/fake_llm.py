@@ -8,6 +8,7 @@ receives (one JSON object a line) and can serve HTTPS with a given certificate.
 
 Script (JSON): {"answers": [ANSWER, ...], "default": ANSWER}
 ANSWER: {"match": "text" | ["text", ...],   all must occur in the request's messages
+         "model": "name",                     only requests for this model
          "times": 1,                          how many requests it answers (-1: any number)
          "status": 200, "content": "...", "reasoning_content": "...",
          "usage": {...} | null,               null: no usage in the answer
@@ -79,6 +80,8 @@ def main():
                         continue
                     m = a.get("match", [])
                     m = [m] if isinstance(m, str) else m
+                    if "model" in a and a["model"] != req.get("model"):
+                        continue
                     if all(s in text for s in m):
                         chosen = a
                         if a["times"] > 0:
