@@ -256,7 +256,8 @@ TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& 
       if (reference) {
         const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
         auto ref_loss = loss_at(reference->curve, step + 1);
-        if (4 * (step + 1) >= config.steps && ref_loss &&
+        // At the last step there is nothing left to save: the run completed, however far behind.
+        if (4 * (step + 1) >= config.steps && step + 1 < config.steps && ref_loss &&
             mean > *ref_loss * monitor.behind_factor && mean - *ref_loss > monitor.behind_margin) {
           r.stop_reason = "far behind the baseline: loss " + fmt(mean) + " at step " + std::to_string(step + 1) +
                           " vs baseline " + fmt(*ref_loss);

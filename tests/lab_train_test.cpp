@@ -167,6 +167,21 @@ TEST(Monitor, StopsRunsFarBehindTheBaseline) {
   EXPECT_EQ(r.steps, 12);  // the first log point at or past a quarter of the steps
 }
 
+// Behind the baseline only where there is nothing left to stop: the run completed, and says so
+// (it was once recorded as stopped, and then as "non-finite metric" when its logits went to the host).
+TEST(Monitor, ARunBehindTheBaselineAtItsLastStepHasCompleted) {
+  auto t = recall_task();
+  LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
+  Reference ref;
+  for (int64_t s = 1; s <= 40; ++s) ref.curve.emplace_back(s, 0.01);
+  ref.seconds = 1e6;
+  auto c = short_training(40);
+  c.log_points = 1;  // the one check is at the last step
+  auto r = train_and_evaluate(m, t, c, ref);
+  EXPECT_TRUE(r.completed()) << r.stop_reason;
+  EXPECT_EQ(r.steps, 40);
+}
+
 TEST(Monitor, StopsRunsFarSlowerThanTheBaseline) {
   auto t = recall_task();
   LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
