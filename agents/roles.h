@@ -59,6 +59,7 @@ struct Contract {
   double tolerance = 0.3;
   int64_t reference_mixer_parameters = 0;  // one DeltaNet mixer at d_model; 0: not known yet
   int64_t reference_model_parameters = 0;  // the whole model with DeltaNet mixers; 0: not measured yet
+  std::string tasks;  // how designs are trained and the tasks they are scored on, one line each
 };
 
 struct ResearchContext {
@@ -74,6 +75,10 @@ struct ResearchContext {
   // Recent rejections with their reasons (failed builds, failed gates, refused duplicates), newest last.
   std::vector<std::string> rejections;
   std::string model;  // an LLM backend: the model to ask (the engine's bandit chose it); empty: its default
+  // Which proposal of the archive this is (evolved designs before it, plus one): an LLM request
+  // for the next proposal differs from the last one's even where the rest of its context does not,
+  // so an answer already made into a design is not replayed as the next one.
+  int64_t number = 0;
 };
 
 // A name, a motivation and a full source file; a design only where the proposer has one.
@@ -84,6 +89,11 @@ struct Proposal {
   nlohmann::json design = nlohmann::json::object();
   std::string canonical;    // the design's canonical form, for novelty; empty without a design
   std::string source_hash;  // of the normalised source
+  // Where the idea came from: labels of the knowledge entries ("delta-rule-2021", "insight-3-1")
+  // and analyses ("analysis-7", "effect:gate=..." for a measured effect) the proposer drew on;
+  // stated: the proposer said so (an empty list then means "its own idea").
+  std::vector<std::string> drew_on;
+  bool drew_on_stated = false;
 };
 
 class Researcher {

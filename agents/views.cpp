@@ -69,4 +69,15 @@ std::string figures(const ExperimentView& v) {
   return s;
 }
 
+std::string analysis_label(int64_t experiment) { return "analysis-" + std::to_string(experiment); }
+
+nlohmann::json provenance_record(const Proposal& p) {
+  nlohmann::json cognition = nlohmann::json::array(), analysis = nlohmann::json::array();
+  for (const auto& l : p.drew_on) {
+    const bool own = l.rfind("insight-", 0) == 0 || l.rfind("analysis-", 0) == 0 || l.rfind("effect:", 0) == 0;
+    (own ? analysis : cognition).push_back(l);
+  }
+  return {{"stated", p.drew_on_stated}, {"cognition", cognition}, {"analysis", analysis}};
+}
+
 }  // namespace asiarch::agents

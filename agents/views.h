@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "agents/roles.h"
 
 namespace asiarch::agents {
@@ -25,5 +27,14 @@ std::optional<Closest> closest_source(const ExperimentView& of, const std::vecto
 // Fitness and its parts, each task's metric, throughput and final loss, and the parameter counts,
 // from `v.results` (as the engine fills it); "not evaluated" or the failure where there are none.
 std::string figures(const ExperimentView& v);
+
+// The label a prompt shows an experiment's analysis under, and the Researcher's answer names.
+std::string analysis_label(int64_t experiment);
+
+// Where a proposal's idea came from, as experiment_proposed records it: {"stated", "cognition":
+// [labels], "analysis": [labels]}. The archive's own analysis is the Analyst's insights
+// ("insight-..."), an experiment's analysis ("analysis-N") and measured effects ("effect:...");
+// every other label is a cognition-base entry (built-in or the user's notes).
+nlohmann::json provenance_record(const Proposal& p);
 
 }  // namespace asiarch::agents

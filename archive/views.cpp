@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <functional>
+#include <limits>
 #include <map>
 
 namespace asiarch::archive {
@@ -248,6 +249,56 @@ nlohmann::json event_view(const Event& e) {
           {"kind", e.kind},
           {"experiment", e.experiment ? nlohmann::json(*e.experiment) : nlohmann::json(nullptr)},
           {"data", e.data}};
+}
+
+nlohmann::json provenance_view(const Archive& a, int top) {
+  std::map<int64_t, double> fitness;
+  for (const auto& [id, total] : a.top(std::numeric_limits<int>::max())) fitness[id] = total;
+  nlohmann::json designs = nlohmann::json::array();
+  std::vector<std::pair<double, size_t>> scored;  // (fitness, index into designs)
+  for (const auto& e : a.experiments()) {
+    if (e.origin != Origin::evolved) continue;
+    nlohmann::json drew;
+    for (const auto& ev : a.events_of(e.id, {"experiment_proposed"})) drew = ev.data.value("drew_on", nlohmann::json());
+    const bool stated = drew.is_object() && drew.value("stated", false);
+    const auto cognition = stated ? drew.value("cognition", nlohmann::json::array()) : nlohmann::json::array();
+    const auto analysis = stated ? drew.value("analysis", nlohmann::json::array()) : nlohmann::json::array();
+    const std::string cls = !stated                                      ? "not stated"
+                            : !cognition.empty() && !analysis.empty() ? "both"
+                            : !cognition.empty()                       ? "cognition"
+                            : !analysis.empty()                        ? "analysis"
+                                                                       : "neither";
+    const auto f = fitness.find(e.id);
+    if (f != fitness.end()) scored.emplace_back(f->second, designs.size());
+    designs.push_back({{"id", e.id},
+                       {"name", e.name},
+                       {"status", to_string(e.status)},
+                       {"fitness", f == fitness.end() ? nlohmann::json() : nlohmann::json(f->second)},
+                       {"class", cls},
+                       {"cognition", cognition},
+                       {"analysis", analysis}});
+  }
+  auto tally = [&](const std::vector<size_t>& which) {
+    std::map<std::string, int64_t> n;
+    for (const char* c : {"cognition", "analysis", "both", "neither", "not stated"}) n[c] = 0;
+    for (size_t i : which) ++n[designs[i]["class"].get<std::string>()];
+    const double count = static_cast<double>(which.size());
+    auto share = [&](int64_t k) { return which.empty() ? nlohmann::json() : nlohmann::json(static_cast<double>(k) / count); };
+    nlohmann::json j = {{"designs", which.size()}, {"counts", n}};
+    j["share_drawing_on_cognition"] = share(n["cognition"] + n["both"]);
+    j["share_drawing_on_analysis"] = share(n["analysis"] + n["both"]);
+    j["share_neither"] = share(n["neither"]);
+    j["share_not_stated"] = share(n["not stated"]);
+    return j;
+  };
+  std::vector<size_t> every(designs.size());
+  for (size_t i = 0; i < every.size(); ++i) every[i] = i;
+  std::stable_sort(scored.begin(), scored.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+  std::vector<size_t> best;
+  for (size_t i = 0; i < scored.size() && static_cast<int>(i) < top; ++i) best.push_back(scored[i].second);
+  nlohmann::json out = {{"designs", designs}, {"all", tally(every)}, {"top", tally(best)}};
+  out["top"]["n"] = top;
+  return out;
 }
 
 }  // namespace asiarch::archive

@@ -55,6 +55,12 @@ std::map<std::string, ModelRecord> proposals_by_model(const Archive& a, int k);
 // applied and of proposals that built within `k` repairs.
 nlohmann::json usage_view(const Archive& a, int k = 2);
 
+// Where the evolved designs' ideas came from, as each experiment_proposed event's `drew_on` names
+// it: every evolved design with its class ("cognition", "analysis", "both", "neither", or "not
+// stated"), and for all of them and for the `top` best scored ones the count and share of each
+// class, with the shares drawing on the cognition base and on the archive's own analysis.
+nlohmann::json provenance_view(const Archive& a, int top = 10);
+
 // Family trees: each node a summary with its `children`. All roots, or the
 // tree holding `id` (from its root) when given (`lineage`).
 Result<nlohmann::json> lineage_view(const Archive& a, std::optional<int64_t> id = std::nullopt);

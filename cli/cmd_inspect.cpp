@@ -1,5 +1,5 @@
 // Reading the archive: `asiarch ls`, `show ID`, `history ID`, `lineage [ID]`,
-// `top [-n K]`, `usage [-k K]`, each with --json (the views of archive/views.h). They open the
+// `top [-n K]`, `usage [-k K]`, `provenance [--top N]`, each with --json (the views of archive/views.h). They open the
 // archive read-only: looking never migrates or otherwise writes it.
 #include <CLI/CLI.hpp>
 
@@ -364,6 +364,48 @@ int cmd_usage(const InspectArgs& a) {
   return 0;
 }
 
+int cmd_provenance(const InspectArgs& a) {
+  auto ar = open_workdir_archive(a.workdir);
+  if (!ar) return std::cerr << "asiarch provenance: " << ar.error().message << "\n", 1;
+  const auto v = archive::provenance_view(**ar, a.n);
+  if (a.json) {
+    std::cout << v.dump(2) << "\n";
+    return 0;
+  }
+  if (v["designs"].empty()) return std::cout << "no evolved designs yet\n", 0;
+  char buf[512];
+  std::cout << "id    name                             fitness  drew on\n";
+  for (const auto& d : v["designs"]) {
+    std::string labels;
+    for (const auto* part : {"cognition", "analysis"})
+      for (const auto& l : d[part]) labels += (labels.empty() ? "" : ", ") + l.get<std::string>();
+    std::snprintf(buf, sizeof buf, "#%-4lld %-32s %7s  %s%s\n", static_cast<long long>(d["id"].get<int64_t>()),
+                  d["name"].get<std::string>().substr(0, 32).c_str(),
+                  d["fitness"].is_null() ? "-" : fitness_text(d["fitness"].get<double>()).c_str(),
+                  d["class"].get<std::string>().c_str(), labels.empty() ? "" : (" (" + labels + ")").c_str());
+    std::cout << buf;
+  }
+  auto pct = [](const nlohmann::json& x) {
+    if (x.is_null()) return std::string("-");
+    char b[16];
+    std::snprintf(b, sizeof b, "%.0f%%", x.get<double>() * 100);
+    return std::string(b);
+  };
+  std::cout << "\n                 designs  cognition  analysis  neither  not stated\n";
+  for (const auto& [label, key] : {std::pair<std::string, std::string>{"all evolved", "all"},
+                                   {"top " + std::to_string(a.n) + " scored", "top"}}) {
+    const auto& t = v[key];
+    std::snprintf(buf, sizeof buf, "%-16s %8lld %10s %9s %8s %11s\n", label.c_str(),
+                  static_cast<long long>(t["designs"].get<int64_t>()), pct(t["share_drawing_on_cognition"]).c_str(),
+                  pct(t["share_drawing_on_analysis"]).c_str(), pct(t["share_neither"]).c_str(),
+                  pct(t["share_not_stated"]).c_str());
+    std::cout << buf;
+  }
+  std::cout << "(cognition: the cognition base, built-in entries and your notes; analysis: the archive's own "
+               "analyses, insights and measured effects; a design drawing on both counts in both)\n";
+  return 0;
+}
+
 int cmd_lineage(const InspectArgs& a) {
   auto ar = open_workdir_archive(a.workdir);
   if (!ar) return std::cerr << "asiarch lineage: " << ar.error().message << "\n", 1;
@@ -440,6 +482,14 @@ void add_inspect_commands(CLI::App& app, int& exit_code) {
                                 "proposals built within k repairs.", a);
     c->add_option("-k", a->n, "repairs allowed for a proposal to count as built")->capture_default_str();
     c->callback([a, &exit_code] { exit_code = cmd_usage(*a); });
+  }
+  {
+    auto a = std::make_shared<InspectArgs>();
+    a->n = 10;
+    auto* c = add(app, "provenance", "Where the evolved designs' ideas came from: the cognition base, the archive's own "
+                                     "analysis, both or neither, for all designs and for the best scored.", a);
+    c->add_option("--top", a->n, "how many of the best scored designs to count apart")->capture_default_str();
+    c->callback([a, &exit_code] { exit_code = cmd_provenance(*a); });
   }
 }
 

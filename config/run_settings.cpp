@@ -98,6 +98,9 @@ std::vector<RunSetting> make_settings() {
               "bandit picks on the share of its proposals that built and passed every gate (empty: one model)"),
       setting("llm.model_exploration", "", non_negative_number(), ASIARCH_FIELD(llm.model_exploration),
               "the models bandit's c in share + c * sqrt(ln N / n)"),
+      setting("llm.proposals_ahead", "", integer(0), ASIARCH_FIELD(llm.proposals_ahead),
+              "LLM Researcher proposals kept ready beyond the free workers, asked beside the engine loop so "
+              "workers keep evaluating while the model thinks (0: the loop asks and waits)"),
       setting("llm.roles", "", object(), ASIARCH_FIELD(llm.roles),
               "per role (researcher, engineer, analyst, judge): {model, temperature, max_tokens} overriding llm.model"),
       setting("llm.timeout_seconds", "", positive_number(), ASIARCH_FIELD(llm.timeout_seconds),

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "archive/archive.h"
+#include "agents/views.h"
 #include "archive/views.h"
 #include "engine/candidate.h"
 #include "engine/drop_folder.h"
@@ -26,6 +27,7 @@
 #include "worker/jit_context.h"
 #include "engine/knowledge.h"
 #include "engine/llm_calls.h"
+#include "engine/proposal_desk.h"
 #include "worker/lab_setup.h"
 #include "results/ladder.h"
 #include "results/replicates.h"
@@ -36,6 +38,7 @@
 #include "jit/cuda.h"
 #include "jit/toolchain.h"
 #include "lab/presets.h"
+#include "lab/tasks.h"
 #include "lab/stats.h"
 #include "util/files.h"
 #include "util/similarity.h"
@@ -129,7 +132,16 @@ class Loop {
   void seed_experiments();
   bool adopt_hand_written();
   std::optional<DropFolder> drop_;
+  // Asks the Researcher and waits (an offline Researcher, or llm.proposals_ahead 0).
   std::optional<int64_t> propose();
+  // Draws a parent and prepares what the Researcher is asked with; none when no parent can be drawn.
+  std::optional<ProposalRequest> prepare_proposal();
+  // Records an answer as an experiment, or why not; `again` when it was refused as a duplicate
+  // and should be asked for again (the reason is in the request's rejections).
+  std::optional<int64_t> accept_proposal(ProposalRequest& r, Result<agents::Proposal> p, bool beside, bool& again);
+  // The Researcher beside the loop: takes a finished answer, posts the next request while fewer
+  // proposals are ready than free workers plus llm.proposals_ahead; true when an experiment was proposed.
+  bool ask_beside();
   Status start(int64_t id);
   // Records a finished candidate; false when it started a recheck instead (keep it in flight).
   bool finish(InFlight& f);
@@ -253,7 +265,6 @@ class Loop {
   std::unique_ptr<ArchiveCallLog> calls_ = std::make_unique<ArchiveCallLog>();
   int failed_proposals_ = 0;
   std::string last_proposal_failure_;
-  bool llm_paused_ = false;
   bool budget_noted_ = false;
   bool test_only_ = false;  // the preset is for tests (smoke): said at the start and in the summary
   // Fills what a proposal's parent and references are read with.
@@ -269,6 +280,12 @@ class Loop {
                                           nlohmann::json& details) const;
   // Whether the LLM roles may be asked now; says so in the events when that changes.
   bool llm_available();
+  // Turns what the LLM breaker did into llm_paused / llm_resumed events.
+  void breaker_events();
+  bool consider_asking_ = true;
+  std::chrono::steady_clock::time_point next_consideration_{};
+  // Last: destroyed first, while the roles, the call log and the archive it reaches still exist.
+  std::unique_ptr<ProposalDesk> desk_;
 };
 
 Status Loop::setup() {
@@ -295,6 +312,8 @@ Status Loop::setup() {
   if (!agents) return agents.error();
   agents_ = std::move(*agents);
   c_.agents = agents_.backends;
+  if (agents_.llm && c_.agents.researcher == "llm" && c_.llm.proposals_ahead > 0)
+    desk_ = std::make_unique<ProposalDesk>(*agents_.researcher);
   // The pool starts nothing until asked, so the executor is made (or refused) before the disk is touched.
   workdir_ = std::filesystem::absolute(c_.workdir);
   base_job_.cache_dir = c_.cache_dir.empty() ? jit::default_cache_dir().string() : c_.cache_dir;
@@ -329,8 +348,20 @@ Status Loop::setup() {
 
   auto preset = load_preset_arg(c_.preset, c_.presets_file);
   if (!preset) return preset.error();
-  if (auto t = lab::select_tasks(*preset, c_.tasks); !t) return t.error();
+  auto selected = lab::select_tasks(*preset, c_.tasks);
+  if (!selected) return selected.error();
   test_only_ = test_only(*preset);
+  // What each design is trained and scored on, for the Researcher (settings, not the data).
+  contract_.tasks = "trained " + std::to_string(preset->train.steps) + " steps per task (batch " +
+                    std::to_string(preset->train.batch_size) + ", AdamW, peak lr " + format_number(preset->train.lr) +
+                    "), in float32, then scored on held-apart test examples:\n";
+  for (const auto& [name, params] : *selected) {
+    std::string settings;
+    for (const auto& [k, v] : params.items())
+      if (k != "train_examples" && k != "test_examples" && k != "corpus")
+        settings += (settings.empty() ? "" : ", ") + k + " " + (v.is_string() ? v.get<std::string>() : v.dump());
+    contract_.tasks += "  - " + name + ": " + lab::task_description(name) + (settings.empty() ? "" : " (" + settings + ")") + "\n";
+  }
   contract_.d_model = preset->model.d_model;
   contract_.num_heads = preset->model.num_heads;
   contract_.num_layers = preset->model.num_layers;
@@ -598,8 +629,19 @@ std::optional<std::string> Loop::duplicate_of(const agents::Proposal& p, const s
          pct + " alike once names are ignored): change the mechanism, not the names";
 }
 
+void Loop::breaker_events() {
+  if (!agents_.llm) return;
+  for (const auto& ch : agents_.llm->take_breaker_changes()) {
+    if (ch.open)
+      events_->emit("llm_paused", std::nullopt, {{"seconds", ch.seconds}, {"reason", ch.reason}});
+    else
+      events_->emit("llm_resumed", std::nullopt, {{"reason", ch.reason}});
+  }
+}
+
 bool Loop::llm_available() {
   if (!agents_.llm) return true;
+  breaker_events();
   if (agents_.llm->budget_spent()) {
     if (!budget_noted_)
       note("the LLM budget is spent ($" + std::to_string(agents_.llm->spent_usd()) + " of $" +
@@ -607,15 +649,9 @@ bool Loop::llm_available() {
     budget_noted_ = true;
     return false;
   }
-  if (const double wait = agents_.llm->paused_for(); wait > 0) {
-    if (!llm_paused_)
-      events_->emit("llm_paused", std::nullopt, {{"seconds", wait}, {"reason", agents_.llm->pause_reason()}});
-    llm_paused_ = true;
-    return false;
-  }
-  if (llm_paused_) events_->emit("llm_resumed", std::nullopt, {{"reason", "the cool-down ended"}});
-  llm_paused_ = false;
-  return true;
+  // While the breaker is open no new proposal starts; once its cool-down ends the next call goes
+  // through, and only an answer closes it (llm_resumed comes from the client then, not from here).
+  return agents_.llm->paused_for() <= 0;
 }
 
 namespace {
@@ -629,9 +665,9 @@ nlohmann::json selection_record(const archive::Selection& s) {
 }
 }  // namespace
 
-std::optional<int64_t> Loop::propose() {
-  const auto began = std::chrono::steady_clock::now();
-  if (!llm_available()) return std::nullopt;
+std::optional<ProposalRequest> Loop::prepare_proposal() {
+  ProposalRequest r;
+  r.began = std::chrono::steady_clock::now();
   // Candidates: every scored experiment with a source (hand-written ones too), unless suspected of leakage.
   std::set<int64_t> suspicious;
   const auto all = views(&suspicious);
@@ -647,14 +683,16 @@ std::optional<int64_t> Loop::propose() {
   // that failed (its answer unusable, stored as such) moves the draw on rather than repeating it.
   const std::vector<std::string> kRejected = {"proposal_refused", "proposal_failed"};
   const auto count = all.size() + static_cast<size_t>(archive_->count_events({"proposal_failed"})) * 7919;
-  std::mt19937_64 rng(c_.seed * 0x9E3779B97F4A7C15ULL + count);
+  r.rng.seed(c_.seed * 0x9E3779B97F4A7C15ULL + count);
+  auto& rng = r.rng;
   auto sel = archive::select(nodes, c_.selection, rng, turn);
   if (!sel) {
     ++failed_proposals_;
     last_proposal_failure_ = "no scored design to be a parent";
     return std::nullopt;
   }
-  agents::ResearchContext ctx;
+  r.selection = *sel;
+  agents::ResearchContext& ctx = r.context;
   ctx.contract = contract();
   ctx.parent = *by_id[sel->parent];
   describe(ctx.parent);
@@ -665,7 +703,8 @@ std::optional<int64_t> Loop::propose() {
     for (auto it = all.rbegin(); it != all.rend() && found.size() < 3; ++it)
       if (it->parent == ctx.parent.id)
         if (const auto a = archive_->analyses(it->id); !a.empty())
-          found.push_back("- on its child #" + std::to_string(it->id) + " " + it->name + ": " + a.back().text);
+          found.push_back("- [" + agents::analysis_label(it->id) + "] on its child #" + std::to_string(it->id) + " " +
+                          it->name + ": " + a.back().text);
     if (!found.empty()) {
       ctx.parent.analysis = "What the Analyst found in its newest children:\n";
       for (auto f = found.rbegin(); f != found.rend(); ++f) ctx.parent.analysis += *f + "\n";
@@ -677,9 +716,23 @@ std::optional<int64_t> Loop::propose() {
   }
   ctx.archive = all;
   ctx.seed = rng();
-  ctx.known = [this](const std::string& canonical, const std::string& hash) {
-    return archive_->find_duplicate(canonical, hash).has_value();
-  };
+  ctx.number = turn + 1;
+  r.asked_at_event = archive_->last_event_seq();
+  if (desk_) {
+    // Asked beside the loop: what the archive holds now, copied (the desk's thread never reads it).
+    auto held = std::make_shared<std::pair<std::set<std::string>, std::set<std::string>>>();
+    for (const auto& e : archive_->experiments()) {
+      if (!e.canonical.empty()) held->first.insert(e.canonical);
+      if (!e.source_hash.empty()) held->second.insert(e.source_hash);
+    }
+    ctx.known = [held](const std::string& canonical, const std::string& hash) {
+      return (!canonical.empty() && held->first.count(canonical)) || (!hash.empty() && held->second.count(hash));
+    };
+  } else {
+    ctx.known = [this](const std::string& canonical, const std::string& hash) {
+      return archive_->find_duplicate(canonical, hash).has_value();
+    };
+  }
   // What went wrong lately: the newest failures with their reasons, then this run's refusals.
   for (auto it = all.rbegin(); it != all.rend() && ctx.rejections.size() < 5; ++it)
     if (it->failed && it->origin == "evolved") ctx.rejections.push_back(it->name + " failed: " + it->fail_reason.substr(0, 300));
@@ -691,14 +744,14 @@ std::optional<int64_t> Loop::propose() {
     ctx.rejections.push_back(ev.kind == "proposal_failed" ? "A proposal could not be used: " + reason : reason);
   }
   // The cognition base as it stands now: the built-in entries, the user's notes, every insight so far.
-  std::optional<cognition::Index> knowledge;
+  std::shared_ptr<const cognition::Index> knowledge;
   if (auto entries = workdir_knowledge(workdir_, archive_.get()); entries) {
-    if (auto ix = cognition::Index::build(*entries)) knowledge = std::move(*ix);
+    if (auto ix = cognition::Index::build(*entries)) knowledge = std::make_shared<const cognition::Index>(std::move(*ix));
   } else {
     err_ << "asiarch run: the cognition base: " << entries.error().message << "\n";
   }
   if (knowledge)
-    ctx.retrieve = [&knowledge](const std::string& query, int k) {
+    ctx.retrieve = [knowledge](const std::string& query, int k) {
       std::vector<agents::Knowledge> out;
       for (const auto& h : knowledge->search(query, k))
         out.push_back({h.entry.id, h.entry.title, h.entry.year, h.entry.key_idea, h.entry.source});
@@ -706,7 +759,7 @@ std::optional<int64_t> Loop::propose() {
     };
   // Several Researcher models: a UCB1 bandit on the share of each one's proposals that built and
   // passed every gate picks the model for this proposal.
-  nlohmann::json model_choice;
+  nlohmann::json& model_choice = r.model_choice;
   if (agents_.llm && c_.agents.researcher == "llm" && !c_.llm.models.empty()) {
     const auto record = archive::proposals_by_model(*archive_, std::max(0, c_.max_repair_attempts - 1));
     std::vector<archive::Arm> arms;
@@ -723,57 +776,117 @@ std::optional<int64_t> Loop::propose() {
                     {"passed_gates", arms[pick].reward},
                     {"value", std::isfinite(value) ? nlohmann::json(value) : nlohmann::json("untried")}};
   }
-  calls_->working_on(std::nullopt);
-  for (int attempt = 0; attempt < c_.max_proposal_tries; ++attempt) {
-    auto p = agents_.researcher->propose(ctx);
-    if (!p) {
-      if (agents_.llm && agents_.llm->paused_for() > 0) return std::nullopt;  // not the proposal's fault: wait
-      ++failed_proposals_;
-      last_proposal_failure_ = p.error().message;
-      events_->emit("proposal_failed", std::nullopt,
-                    {{"researcher", c_.agents.researcher}, {"reason", p.error().message}, {"parent", sel->parent}});
-      err_ << "asiarch run: the Researcher: " << p.error().message << "\n";
-      return std::nullopt;
-    }
-    nlohmann::json details;
-    if (auto refused = duplicate_of(*p, all, details)) {
-      details["name"] = p->name;
-      details["reason"] = *refused;
-      details["try"] = attempt + 1;
-      events_->emit("proposal_refused", std::nullopt, details);
-      ctx.rejections.push_back(*refused);
-      ctx.seed = rng();
-      continue;
-    }
-    archive::Experiment e;
-    e.parent = sel->parent;
-    e.references = sel->references;
-    e.name = p->name;
-    e.motivation = p->motivation;
-    e.source = p->source;
-    e.design = p->design;
-    e.canonical = p->canonical;
-    e.source_hash = p->source_hash;
-    e.origin = archive::Origin::evolved;
-    nlohmann::json data = {{"name", p->name},           {"parent", sel->parent},
-                           {"references", sel->references}, {"motivation", p->motivation},
-                           {"researcher", c_.agents.researcher}, {"selection", selection_record(*sel)}};
-    if (!model_choice.is_null()) data["model_choice"] = model_choice;
-    std::vector<archive::Event> ev{EventLog::make("experiment_proposed", std::nullopt, std::move(data))};
-    auto id = archive_->add_experiment(e, &ev);
-    if (!id) {
-      err_ << "asiarch run: " << id.error().message << "\n";
-      return std::nullopt;
-    }
-    calls_->attach(*id);
-    events_->published(ev);
-    failed_proposals_ = 0;
-    proposed_at_[*id] = {began, std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count()};
-    return *id;
+  return r;
+}
+
+std::optional<int64_t> Loop::accept_proposal(ProposalRequest& r, Result<agents::Proposal> p, bool beside, bool& again) {
+  again = false;
+  const auto& sel = r.selection;
+  auto& ctx = r.context;
+  if (!p) {
+    if (beside) calls_->attach_beside(std::nullopt);
+    if (agents_.llm && agents_.llm->paused_for() > 0) return std::nullopt;  // not the proposal's fault: wait
+    ++failed_proposals_;
+    last_proposal_failure_ = p.error().message;
+    events_->emit("proposal_failed", std::nullopt,
+                  {{"researcher", c_.agents.researcher}, {"reason", p.error().message}, {"parent", sel.parent}});
+    err_ << "asiarch run: the Researcher: " << p.error().message << "\n";
+    return std::nullopt;
   }
-  ++failed_proposals_;
-  last_proposal_failure_ = "every one of " + std::to_string(c_.max_proposal_tries) + " tries was refused as a duplicate";
-  return std::nullopt;
+  // Read now, not when the request was made: a proposal made beside the loop is compared with
+  // everything archived meanwhile too.
+  const auto all = views();
+  nlohmann::json details;
+  if (auto refused = duplicate_of(*p, all, details)) {
+    details["name"] = p->name;
+    details["reason"] = *refused;
+    details["try"] = r.attempt + 1;
+    events_->emit("proposal_refused", std::nullopt, details);
+    ctx.rejections.push_back(*refused);
+    ctx.seed = r.rng();
+    if (++r.attempt < c_.max_proposal_tries) {
+      again = true;
+    } else {
+      if (beside) calls_->attach_beside(std::nullopt);
+      ++failed_proposals_;
+      last_proposal_failure_ = "every one of " + std::to_string(c_.max_proposal_tries) + " tries was refused as a duplicate";
+    }
+    return std::nullopt;
+  }
+  archive::Experiment e;
+  e.parent = sel.parent;
+  e.references = sel.references;
+  e.name = p->name;
+  e.motivation = p->motivation;
+  e.source = p->source;
+  e.design = p->design;
+  e.canonical = p->canonical;
+  e.source_hash = p->source_hash;
+  e.origin = archive::Origin::evolved;
+  nlohmann::json data = {{"name", p->name},           {"parent", sel.parent},
+                         {"references", sel.references}, {"motivation", p->motivation},
+                         {"researcher", c_.agents.researcher}, {"selection", selection_record(sel)}};
+  if (!r.model_choice.is_null()) data["model_choice"] = r.model_choice;
+  data["drew_on"] = agents::provenance_record(*p);
+  if (beside) data["asked_beside_the_loop"] = true;
+  data["asked_at_event"] = r.asked_at_event;  // what the Researcher saw: the archive up to this event
+  std::vector<archive::Event> ev{EventLog::make("experiment_proposed", std::nullopt, std::move(data))};
+  auto id = archive_->add_experiment(e, &ev);
+  if (!id) {
+    if (beside) calls_->attach_beside(std::nullopt);
+    err_ << "asiarch run: " << id.error().message << "\n";
+    return std::nullopt;
+  }
+  if (beside) calls_->attach_beside(*id);
+  else calls_->attach(*id);
+  events_->published(ev);
+  failed_proposals_ = 0;
+  proposed_at_[*id] = {r.began, std::chrono::duration<double>(std::chrono::steady_clock::now() - r.began).count()};
+  return *id;
+}
+
+std::optional<int64_t> Loop::propose() {
+  if (!llm_available()) return std::nullopt;
+  auto r = prepare_proposal();
+  if (!r) return std::nullopt;
+  calls_->working_on(std::nullopt);
+  for (;;) {
+    bool again = false;
+    auto id = accept_proposal(*r, agents_.researcher->propose(r->context), false, again);
+    if (!again) return id;
+  }
+}
+
+bool Loop::ask_beside() {
+  if (!desk_) return false;
+  calls_->drain();
+  bool proposed = false;
+  if (auto done = desk_->take()) {
+    bool again = false;
+    proposed = accept_proposal(done->request, std::move(done->proposal), true, again).has_value();
+    if (again) {
+      desk_->post(std::move(done->request));
+      return false;
+    }
+    consider_asking_ = true;
+  }
+  // Whether to ask reads the archive: on a change, else four times a second (a breaker's cool-down
+  // ends, a paused daemon resumes).
+  const auto now = std::chrono::steady_clock::now();
+  if (desk_->busy() || (!consider_asking_ && now < next_consideration_)) return proposed;
+  consider_asking_ = false;
+  next_consideration_ = now + std::chrono::milliseconds(250);
+  if (paused() || failed_proposals_ >= kMaxFailedProposals) return proposed;
+  const bool have_reference = baseline_metrics().has_value() || !reference_id();
+  if (!have_reference || evolved_done() + evolved_pending() >= c_.budget) return proposed;
+  // Proposals kept ready: one for every free worker and `proposals_ahead` more.
+  int ready = 0;
+  for (int64_t id : archive_->with_status(archive::ExperimentStatus::proposed))
+    ready += std::none_of(running_.begin(), running_.end(), [&](const InFlight& f) { return f.run->spec().id == id; });
+  if (ready >= c_.workers - static_cast<int>(running_.size()) + c_.llm.proposals_ahead) return proposed;
+  if (!llm_available()) return proposed;
+  if (auto r = prepare_proposal()) desk_->post(std::move(*r));
+  return proposed;
 }
 
 // A candidate cannot stop the host (its code runs in a worker, and what the worker says is parsed
@@ -882,7 +995,11 @@ bool Loop::finish(InFlight& f) {
     if (start_recheck(f, std::move(rec))) return false;
     rec = std::move(*f.first_outcome);
   }
-  if (rec.score) self->fitness = rec.score->total;
+  if (rec.score) {
+    self->fitness = rec.score->total;
+    // The Analyst reads the child's fitness parts beside its parent's and siblings'.
+    self->results = results_json(rec.runs, rec.gates, *rec.score);
+  }
   self->failed = rec.status == archive::ExperimentStatus::failed;
   self->fail_reason = rec.fail_reason;
   std::vector<archive::Event> ev;
@@ -1350,6 +1467,8 @@ int Loop::run() {
         reload(*offer);
         refill = true;
       }
+    breaker_events();
+    if (ask_beside()) refill = true;
     // Fill the workers: interrupted or queued experiments first, then new proposals.
     // The archive is read only when something changed: at the start and after each finish.
     while (refill && static_cast<int>(running_.size()) < c_.workers) {
@@ -1365,7 +1484,8 @@ int Loop::run() {
         }
       }
       // Evolved proposals wait for the baseline that fitness is measured against.
-      if (!next && evolved_done() + evolved_pending() < c_.budget && have_reference && !paused()) next = propose();
+      if (!next && !desk_ && evolved_done() + evolved_pending() < c_.budget && have_reference && !paused())
+        next = propose();
       if (!next) break;
       if (auto st = start(*next); !st) {
         err_ << "asiarch run: #" << *next << ": " << st.error().message << "\n";
@@ -1384,6 +1504,12 @@ int Loop::run() {
       continue;
     }
     if (running_.empty()) {
+      if (desk_ && desk_->busy()) {
+        // Nothing to evaluate until the Researcher answers.
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        refill = true;
+        continue;
+      }
       // Nothing in flight and nothing started: the budget is met, or proposing failed.
       if (evolved_done() + evolved_pending() >= c_.budget) break;
       if (agents_.llm && agents_.llm->budget_spent()) {
@@ -1400,6 +1526,7 @@ int Loop::run() {
         std::this_thread::sleep_for(std::chrono::milliseconds(
             static_cast<int64_t>(std::min(agents_.llm->paused_for(), 0.5) * 1000) + 1));
       }
+      if (desk_) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the desk is asked on a later turn
       refill = true;
       continue;
     }
@@ -1409,6 +1536,7 @@ int Loop::run() {
         it = running_.erase(it);
         adopt_hand_written();
         refill = true;
+        consider_asking_ = true;
       } else {
         ++it;
       }
@@ -1417,6 +1545,12 @@ int Loop::run() {
     // A finished compile worker waits for this poll: 10 ms costs little and is 0.5% of a smoke
     // experiment. An evaluating one that waits on a reply is answered as soon as it asks.
     executor_->wait(10);
+  }
+  if (desk_) {
+    // A proposal still being asked is not waited for: its call ends now and it is asked again on resume.
+    if (agents_.llm && desk_->busy()) agents_.llm->abort_calls();
+    desk_.reset();
+    calls_->attach_beside(std::nullopt);
   }
   if (interrupted) {
     // Unfinished experiments stay "proposed" and are evaluated again on resume.

@@ -8,10 +8,35 @@ void ArchiveCallLog::attach(int64_t experiment) {
   unattached_.clear();
 }
 
+void ArchiveCallLog::drain() {
+  std::vector<agents::llm::Call> calls;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    calls.swap(beside_);
+  }
+  for (const auto& c : calls)
+    if (auto id = write(c, std::nullopt)) beside_rows_.push_back(*id);
+}
+
+void ArchiveCallLog::attach_beside(std::optional<int64_t> experiment) {
+  drain();
+  if (archive_ && experiment && !beside_rows_.empty()) (void)archive_->attach_llm_calls(beside_rows_, *experiment);
+  beside_rows_.clear();
+}
+
 void ArchiveCallLog::record(const agents::llm::Call& c) {
   if (!archive_) return;
+  if (std::this_thread::get_id() != engine_) {
+    std::lock_guard<std::mutex> l(mu_);
+    beside_.push_back(c);
+    return;
+  }
+  if (auto id = write(c, experiment_); id && !experiment_) unattached_.push_back(*id);
+}
+
+std::optional<int64_t> ArchiveCallLog::write(const agents::llm::Call& c, std::optional<int64_t> experiment) {
   archive::LlmCall a;
-  a.experiment = experiment_;
+  a.experiment = experiment;
   a.role = c.role;
   a.purpose = c.purpose;
   a.model = c.model;
@@ -32,9 +57,8 @@ void ArchiveCallLog::record(const agents::llm::Call& c) {
   a.outcome = c.outcome;
   a.usable = c.usable;
   auto id = archive_->add_llm_call(a);
-  if (id && !experiment_) unattached_.push_back(*id);
   if (events_)
-    events_->emit("llm_call", experiment_,
+    events_->emit("llm_call", experiment,
                   {{"role", c.role},
                    {"purpose", c.purpose},
                    {"model", c.model},
@@ -45,11 +69,21 @@ void ArchiveCallLog::record(const agents::llm::Call& c) {
                    {"replayed", c.replayed},
                    {"error", c.error},
                    {"outcome", c.outcome}});
+  if (!id) return std::nullopt;
+  return *id;
 }
 
 std::optional<agents::llm::Call> ArchiveCallLog::replay(const std::string& key) {
   if (!archive_) return std::nullopt;
-  auto a = archive_->answered_llm_call(key);
+  std::optional<archive::LlmCall> a;
+  if (std::this_thread::get_id() == engine_) {
+    a = archive_->answered_llm_call(key);
+  } else {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!reader_)
+      if (auto r = archive::Archive::open_read_only(archive_->path())) reader_ = std::move(*r);
+    if (reader_) a = reader_->answered_llm_call(key);
+  }
   if (!a) return std::nullopt;
   agents::llm::Call c;
   c.response = a->response;

@@ -5,7 +5,10 @@
 // replayed from the archive instead of being paid for twice on resume.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "agents/llm/client.h"
@@ -14,12 +17,16 @@
 
 namespace asiarch::host {
 
+// The archive is written only from the engine's thread (the one that binds the log): calls made on
+// another thread (the Researcher asked beside the loop) wait in memory until the engine drains
+// them, and their replay lookups read through a read-only connection of their own.
 class ArchiveCallLog : public agents::llm::CallLog {
  public:
   // The archive is opened after the roles are made: calls before `bind` are not recorded.
   void bind(archive::Archive* archive, EventLog* events) {
     archive_ = archive;
     events_ = events;
+    engine_ = std::this_thread::get_id();
   }
   // The experiment that calls from now on are made for (none: a proposal in the making).
   void working_on(std::optional<int64_t> experiment) {
@@ -28,6 +35,11 @@ class ArchiveCallLog : public agents::llm::CallLog {
   }
   // Gives the calls made since working_on(none) to `experiment`.
   void attach(int64_t experiment);
+  // Writes the calls other threads made since the last drain (engine thread), with no experiment yet.
+  void drain();
+  // Gives the drained calls made beside the loop to the experiment their proposal became (none:
+  // the proposal failed or was refused; they stay unattached), and starts the next proposal's.
+  void attach_beside(std::optional<int64_t> experiment);
 
   void record(const agents::llm::Call& call) override;
   std::optional<agents::llm::Call> replay(const std::string& key) override;
@@ -37,6 +49,12 @@ class ArchiveCallLog : public agents::llm::CallLog {
   EventLog* events_ = nullptr;
   std::optional<int64_t> experiment_;
   std::vector<int64_t> unattached_;
+  std::thread::id engine_;
+  std::mutex mu_;  // guards beside_ and reader_
+  std::vector<agents::llm::Call> beside_;
+  std::vector<int64_t> beside_rows_;
+  std::unique_ptr<archive::Archive> reader_;
+  std::optional<int64_t> write(const agents::llm::Call& c, std::optional<int64_t> experiment);
 };
 
 }  // namespace asiarch::host

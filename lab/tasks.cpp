@@ -430,16 +430,23 @@ struct TaskKind {
   Metric metric;
   bool reads_corpus;
   Generator make;
+  const char* what;  // what it asks of a mixer, for the Researcher's prompt
 };
 constexpr TaskKind kTasks[] = {
-    {"in_context_recall", Metric::accuracy, false, in_context_recall},
-    {"fuzzy_in_context_recall", Metric::accuracy, false, fuzzy_in_context_recall},
-    {"noisy_in_context_recall", Metric::accuracy, false, noisy_in_context_recall},
-    {"selective_copying", Metric::accuracy, false, selective_copying},
-    {"compression", Metric::accuracy, false, compression},
-    {"memorization", Metric::accuracy, false, memorization},
-    {"mqar", Metric::accuracy, false, mqar},
-    {"byte_lm", Metric::bits_per_byte, true, byte_lm_task},
+    {"in_context_recall", Metric::accuracy, false, in_context_recall,
+     "key-value pairs, then queries of earlier keys; predict each queried key's value"},
+    {"fuzzy_in_context_recall", Metric::accuracy, false, fuzzy_in_context_recall,
+     "in-context recall whose keys and values are motifs of 1-3 tokens"},
+    {"noisy_in_context_recall", Metric::accuracy, false, noisy_in_context_recall,
+     "in-context recall with some pair slots replaced by noise tokens that must be ignored"},
+    {"selective_copying", Metric::accuracy, false, selective_copying,
+     "tokens scattered among blanks, then a copy marker; reproduce the tokens in order (only those positions are scored)"},
+    {"compression", Metric::accuracy, false, compression,
+     "a sequence then a compression token; reconstruct the whole input from the last position"},
+    {"memorization", Metric::accuracy, false, memorization,
+     "a fixed key-to-value map learned across training (no context needed)"},
+    {"mqar", Metric::accuracy, false, mqar, "multi-query associative recall: many pairs, then many queries at once"},
+    {"byte_lm", Metric::bits_per_byte, true, byte_lm_task, "next-byte prediction on English text, in bits per byte"},
 };
 
 const TaskKind* task_kind(const std::string& name) {
@@ -449,6 +456,11 @@ const TaskKind* task_kind(const std::string& name) {
 }
 
 }  // namespace
+
+std::string task_description(const std::string& name) {
+  const TaskKind* k = task_kind(name);
+  return k ? k->what : "";
+}
 
 const std::vector<std::string>& task_names() {
   static const std::vector<std::string> names = [] {

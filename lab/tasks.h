@@ -37,6 +37,8 @@ struct TaskData {
 
 // All task names, in a fixed order (the table in lab/tasks.cpp: name, metric, generator).
 const std::vector<std::string>& task_names();
+// What a task asks of a mixer, in a sentence ("" for an unknown name).
+std::string task_description(const std::string& name);
 // Whether a task reads a text corpus (byte_lm), which the caller loads and passes to make_task.
 bool task_reads_corpus(const std::string& name);
 

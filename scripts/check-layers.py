@@ -43,8 +43,8 @@ ONLY = {
     ("results", "lab"): {"lab/stats.h", "lab/names.h"},
     ("serve", "lab"): {"lab/names.h"},
     ("serve", "engine"): {"engine/loop_control.h", "engine/events.h"},
-    # The engine and the configuration know the roles, the factory and the call log, never a backend.
-    ("engine", "agents"): {"agents/roles.h", "agents/factory.h", "agents/llm/client.h"},
+    # The engine and the configuration know the roles, their views, the factory and the call log, never a backend.
+    ("engine", "agents"): {"agents/roles.h", "agents/views.h", "agents/factory.h", "agents/llm/client.h"},
     ("config", "agents"): {"agents/factory.h"},
 }
 SOURCE = re.compile(r"\.(h|hpp|cpp|cc|inc)$")

@@ -140,7 +140,7 @@ TEST(LlmResearcher, ReadsAnEditAnswerAgainstTheParentAndRecordsTheCallWithItsTem
   EXPECT_FALSE(p->source_hash.empty());
   ASSERT_EQ(log.calls.size(), 1u);
   EXPECT_EQ(log.calls[0].template_name, "researcher");
-  EXPECT_EQ(log.calls[0].template_version, 2);
+  EXPECT_EQ(log.calls[0].template_version, 3);
   EXPECT_EQ(log.calls[0].outcome, "parsed: edits applied");
   const std::string prompt = messages_text(server.requests().at(0));
   EXPECT_NE(prompt.find("ASIARCH_REGISTER_MIXER(DeltaNet"), std::string::npos);  // the parent's source
@@ -458,6 +458,9 @@ TEST(LlmRun, TheLoopPausesWhileTheEndpointIsDownResumesWithoutLosingACandidateAn
   const std::string out = asiarch::testing::text_of(log);
   ASSERT_EQ(status, 0) << out;
   EXPECT_NE(out.find("\"kind\":\"llm_resumed\""), std::string::npos);
+  // It says what happened: an answer closed the breaker, not a cool-down running out.
+  EXPECT_NE(out.find("an answer came to the researcher's propose request"), std::string::npos) << out;
+  EXPECT_EQ(out.find("the cool-down ended"), std::string::npos);
   EXPECT_NE(out.find("the LLM budget is spent"), std::string::npos);
   auto ar = archive::Archive::open_read_only(work / "archive.db");
   ASSERT_TRUE(ar);
@@ -628,7 +631,8 @@ TEST(LlmPrompts, EveryFigureARoleReasonsAboutIsInItsPrompt) {
        {"default", {{"content", "{\"novelty\": 5, \"soundness\": 5, \"efficiency\": 5, \"scaling\": 5}"}}}});
   const auto work = d / "work";
   std::filesystem::create_directories(work);
-  auto settings = nlohmann::json::parse(run_settings(server.port(), {{"timeout_seconds", 60}}));
+  // proposals_ahead 0: the second proposal is asked once the first is analysed, so it shows the first's figures.
+  auto settings = nlohmann::json::parse(run_settings(server.port(), {{"timeout_seconds", 60}, {"proposals_ahead", 0}}));
   settings["baselines"] = {"delta_net", "linear_attention"};
   std::ofstream(work / "asiarch.json") << settings.dump();
   auto r = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 2 --seed 2");
@@ -659,6 +663,10 @@ TEST(LlmPrompts, EveryFigureARoleReasonsAboutIsInItsPrompt) {
   // The Researcher: the model, the budget as the gate checks it, and the ops' semantics.
   for (const auto& t : researcher) {
     EXPECT_NE(t.find("d_model = 32, 2 heads (head dim 16), 2 layers"), std::string::npos) << t;
+    // How designs are trained and what each task asks, with its settings.
+    EXPECT_NE(t.find("each design is trained 40 steps per task"), std::string::npos) << t;
+    EXPECT_NE(t.find("- selective_copying: tokens scattered among blanks"), std::string::npos) << t;
+    EXPECT_NE(t.find("seq_len "), std::string::npos) << t;
     EXPECT_NE(t.find("same model with DeltaNet mixers (" + std::to_string(model) + ")"), std::string::npos) << t;
     EXPECT_NE(t.find("one DeltaNet mixer has " + std::to_string(mixer)), std::string::npos) << t;
     EXPECT_NE(t.find("softmax(q k^T / sqrt(K), causal)"), std::string::npos);
@@ -681,10 +689,12 @@ TEST(LlmPrompts, EveryFigureARoleReasonsAboutIsInItsPrompt) {
         << t;
     EXPECT_EQ(t.find("(none)"), std::string::npos);
   }
-  // The Analyst: the parent's per-task figures and fitness parts.
+  // The Analyst: the child's and the parent's per-task figures and fitness parts.
   for (const auto& t : analyst) {
     const auto parent = t.find("## Parent: ");
     ASSERT_NE(parent, std::string::npos);
+    const std::string child = t.substr(0, t.find("### Change from the parent"));
+    EXPECT_NE(child.find("loss score "), std::string::npos) << child;
     const std::string tail = t.substr(parent);
     EXPECT_NE(tail.find("fitness "), std::string::npos) << tail;
     EXPECT_NE(tail.find("loss score "), std::string::npos) << tail;
@@ -717,8 +727,10 @@ TEST(LlmRun, TheModelBanditMovesToTheModelWhoseProposalsBuild) {
                   {"default", {{"content", "{}"}}}});
   const auto work = d / "work";
   std::filesystem::create_directories(work);
-  auto settings = nlohmann::json::parse(run_settings(server.port(), {{"timeout_seconds", 60}, {"models", {"weak", "strong"}}}));
+  auto settings = nlohmann::json::parse(run_settings(server.port(), {{"timeout_seconds", 60}, {"models", {"weak", "strong"}}, {"proposals_ahead", 0}}));
   settings["max_repair_attempts"] = 1;  // no repair: a proposal builds as proposed or not at all
+  // proposals_ahead 0: each proposal is asked once the previous one ended, so the bandit has seen it
+  // (asked ahead, it sees each outcome one proposal later).
   std::ofstream(work / "asiarch.json") << settings.dump();
   auto r = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 3 --seed 1");
   ASSERT_EQ(r.status, 0) << r.output;
@@ -744,4 +756,119 @@ TEST(LlmRun, TheModelBanditMovesToTheModelWhoseProposalsBuild) {
   EXPECT_EQ(by["weak"]["gate_share"], 0.0);
   EXPECT_EQ(by["strong"]["proposals"], 2);
   EXPECT_EQ(by["strong"]["gate_share"], 1.0);
+}
+
+// Item 6 of issue 26: the Researcher names the knowledge entries and analyses it drew on; only
+// labels its prompt showed are kept, and `asiarch provenance` counts the designs by where their
+// ideas came from.
+TEST(LlmRun, TheResearcherNamesWhatItDrewOnAndProvenanceCountsTheDesigns) {
+  const auto d = dir_for("provenance");
+  std::string gdn = baseline("gated_delta_net");
+  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
+  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
+  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
+               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  auto answer = [](const std::string& name, const nlohmann::json& drew_on, const std::string& code) {
+    return nlohmann::json({{"name", name}, {"motivation", "m"}, {"drew_on", drew_on}, {"code", code}}).dump();
+  };
+  FakeLlm server(d / "server",
+                 {{"answers",
+                   {{{"match", "You are the Researcher"},
+                     {"content", answer("Gated Output Delta", {"note-readout-gate", "never-shown-2020"},
+                                        gated_output_delta(false))}},
+                    {{"match", "You are the Researcher"}, {"content", answer("Forgetful Delta", {"analysis-2"}, gdn)}}}},
+                  {"default", {{"content", "{}"}}}});
+  const auto work = d / "work";
+  std::filesystem::create_directories(work / "cognition" / "notes");
+  // A note of the user's that the query for a DeltaNet parent finds: its label is in the prompt.
+  std::ofstream(work / "cognition" / "notes" / "readout.json")
+      << nlohmann::json({{"id", "note-readout-gate"},
+                         {"title", "Hand-written baseline parents: gate the read-out"},
+                         {"key_idea", "delta_net, the hand-written baseline from plugins/baselines, is among the first "
+                                      "parents of the search: gate each head's read-out of its state"}})
+             .dump();
+  // proposals_ahead 0: the second proposal is asked once the first is analysed, so its analysis is shown.
+  std::ofstream(work / "asiarch.json") << run_settings(server.port(), {{"timeout_seconds", 60}, {"proposals_ahead", 0}});
+  auto r = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 2 --seed 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::vector<std::string> prompts;
+  for (const auto& q : server.requests())
+    if (messages_text(q).find("You are the Researcher") != std::string::npos) prompts.push_back(messages_text(q));
+  ASSERT_EQ(prompts.size(), 2u);
+  EXPECT_NE(prompts[0].find("[note-readout-gate]"), std::string::npos);
+  EXPECT_NE(prompts[1].find("[analysis-2]"), std::string::npos);  // the first child's analysis, labelled
+  auto p = asiarch::testing::run_cli("provenance --json --workdir " + work.string());
+  ASSERT_EQ(p.status, 0) << p.output;
+  const auto v = nlohmann::json::parse(p.output);
+  ASSERT_EQ(v.at("designs").size(), 2u) << p.output;
+  EXPECT_EQ(v["designs"][0]["name"], "gated_output_delta");
+  EXPECT_EQ(v["designs"][0]["class"], "cognition");
+  EXPECT_EQ(v["designs"][0]["cognition"], nlohmann::json({"note-readout-gate"}));  // the unshown label is dropped
+  EXPECT_EQ(v["designs"][1]["class"], "analysis");
+  EXPECT_EQ(v["designs"][1]["analysis"], nlohmann::json({"analysis-2"}));
+  EXPECT_EQ(v["all"]["designs"], 2);
+  EXPECT_EQ(v["all"]["share_drawing_on_cognition"], 0.5);
+  EXPECT_EQ(v["all"]["share_drawing_on_analysis"], 0.5);
+  EXPECT_EQ(v["all"]["share_neither"], 0.0);
+  EXPECT_EQ(v["top"]["designs"], 2);
+  auto one = asiarch::testing::run_cli("provenance --top 1 --workdir " + work.string());
+  ASSERT_EQ(one.status, 0) << one.output;
+  EXPECT_NE(one.output.find("top 1 scored"), std::string::npos) << one.output;
+}
+
+// Item 3 of issue 26: the Researcher is asked beside the engine loop. With one worker, the next
+// proposal is asked (a slow answer) while the worker evaluates the previous one; with
+// llm.proposals_ahead 0 the loop asks only once the worker is free. Compared by event order, not time.
+TEST(LlmRun, TheNextProposalIsAskedWhileTheWorkerEvaluatesThePrevious) {
+  std::string gdn = baseline("gated_delta_net");
+  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
+  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
+  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
+               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  // The sequence numbers of the first evolved design's end and of the last event before the second
+  // proposal was asked.
+  auto order = [&](int ahead) {
+    const auto d = dir_for("beside-" + std::to_string(ahead));
+    FakeLlm server(d / "server",
+                   {{"answers",
+                     {{{"match", "You are the Researcher"},
+                       {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(false))}},
+                      {{"match", "You are the Researcher"},
+                       {"delay", 1.0},
+                       {"content", json_answer("Forgetful Delta", "Decay the state before each update.", gdn)}}}},
+                    {"default", {{"content", "{}"}}}});
+    const auto work = d / "work";
+    std::filesystem::create_directories(work);
+    std::ofstream(work / "asiarch.json")
+        << run_settings(server.port(), {{"timeout_seconds", 60}, {"proposals_ahead", ahead}});
+    auto r = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 2 --seed 1 --workers 1");
+    EXPECT_EQ(r.status, 0) << r.output;
+    auto ar = archive::Archive::open_read_only(work / "archive.db");
+    EXPECT_TRUE(ar);
+    int64_t first_ended = 0, second_proposed = 0, proposed = 0;
+    bool beside = false;
+    for (const auto& ev : (*ar)->events_since(0, 100000)) {
+      if (ev.kind == "experiment_proposed") {
+        if (++proposed == 2) second_proposed = ev.data.value("asked_at_event", int64_t{-1});
+        beside = beside || ev.data.value("asked_beside_the_loop", false);
+      }
+      if ((ev.kind == "scored" || ev.kind == "failed") && ev.experiment && *ev.experiment == 2) first_ended = ev.seq;
+    }
+    EXPECT_EQ(proposed, 2);
+    EXPECT_GT(first_ended, 0);
+    EXPECT_EQ(beside, ahead > 0);
+    // Every call is archived and attached to the experiment its proposal became.
+    int researcher_calls = 0;
+    for (const auto& c : (*ar)->llm_calls())
+      if (c.role == "researcher") {
+        ++researcher_calls;
+        EXPECT_TRUE(c.experiment.has_value());
+      }
+    EXPECT_EQ(researcher_calls, 2);
+    return std::pair<int64_t, int64_t>{first_ended, second_proposed};
+  };
+  const auto [ended_beside, proposed_beside] = order(1);
+  EXPECT_LT(proposed_beside, ended_beside) << "the second proposal should be asked before the first design ends";
+  const auto [ended_waiting, proposed_waiting] = order(0);
+  EXPECT_GT(proposed_waiting, ended_waiting) << "with proposals_ahead 0 the loop asks once the worker is free";
 }

@@ -73,6 +73,34 @@ TEST(LlmAnswer, ReadsProseWithNameAndMotivationLinesAndOneCppFence) {
   EXPECT_TRUE(check_contract(d->code));
 }
 
+TEST(LlmAnswer, ReadsWhatTheDesignDrewOnInEachFormAndTellsNoneFromNotSaid) {
+  const std::string code = "#include <asiarch/plugin.h>\nclass A {};\nASIARCH_REGISTER_MIXER(A, \"a\")\n";
+  auto j = parse_design(nlohmann::json({{"name", "A"}, {"motivation", "m"}, {"drew_on", {"[delta-rule-2021]", "analysis-7"}},
+                                        {"code", code}}).dump());
+  ASSERT_TRUE(j) << j.error().message;
+  EXPECT_TRUE(j->drew_on_stated);
+  EXPECT_EQ(j->drew_on, (std::vector<std::string>{"delta-rule-2021", "analysis-7"}));
+  auto empty = parse_design(nlohmann::json({{"name", "A"}, {"motivation", "m"}, {"drew_on", nlohmann::json::array()},
+                                            {"code", code}}).dump());
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->drew_on_stated);
+  EXPECT_TRUE(empty->drew_on.empty());
+  auto unsaid = parse_design(nlohmann::json({{"name", "A"}, {"motivation", "m"}, {"code", code}}).dump());
+  ASSERT_TRUE(unsaid);
+  EXPECT_FALSE(unsaid->drew_on_stated);
+  auto prose = parse_design("Name: A\nMotivation: m\n**Drew on:** [insight-3-1], `gated-deltanet-2024`.\n```cpp\n" + code +
+                            "```\n");
+  ASSERT_TRUE(prose) << prose.error().message;
+  EXPECT_EQ(prose->drew_on, (std::vector<std::string>{"insight-3-1", "gated-deltanet-2024"}));
+  auto none = parse_design("Name: A\nMotivation: m\nDrew on: none\n```cpp\n" + code + "```\n");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->drew_on_stated);
+  EXPECT_TRUE(none->drew_on.empty());
+  auto bad = parse_design(nlohmann::json({{"name", "A"}, {"motivation", "m"}, {"drew_on", 3}, {"code", code}}).dump());
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("\"drew_on\""), std::string::npos);
+}
+
 TEST(LlmAnswer, AppliesSearchReplaceEditsVerbatimThenToleratingWhitespaceAndRefusesAmbiguousOnes) {
   const std::string src = "int a = 1;\n  int b = 2;\nint c = 3;\nint c = 3;\n";
   const auto edits = edit_blocks("Name: x\n<<<<<<< SEARCH\nint a = 1;\n=======\nint a = 10;\n>>>>>>> REPLACE\n"

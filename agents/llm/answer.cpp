@@ -264,6 +264,27 @@ Result<std::string> apply_edits(const std::string& source, const std::vector<Edi
   return s;
 }
 
+namespace {
+// "[a], b; c" or "none" -> {"a", "b", "c"} / {}: labels as a model writes them in a line.
+std::vector<std::string> label_list(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  auto flush = [&] {
+    std::string t = trim(cur);
+    while (!t.empty() && (t.front() == '[' || t.front() == '`' || t.front() == '"')) t.erase(0, 1);
+    while (!t.empty() && (t.back() == ']' || t.back() == '`' || t.back() == '"' || t.back() == '.')) t.pop_back();
+    if (!t.empty() && lower(t) != "none" && lower(t) != "(none)") out.push_back(t);
+    cur.clear();
+  };
+  for (char c : line) {
+    if (c == ',' || c == ';') flush();
+    else cur += c;
+  }
+  flush();
+  return out;
+}
+}  // namespace
+
 Result<DesignAnswer> parse_design(const std::string& answer) {
   const std::string text = strip_think(answer);
   if (text.empty()) return make_error("the answer is empty (or only a <think> block)");
@@ -276,6 +297,21 @@ Result<DesignAnswer> parse_design(const std::string& answer) {
       return make_error("JSON field \"motivation\" must be a string");
     d.name = o.value("name", "");
     d.motivation = o.value("motivation", "");
+    if (o.contains("drew_on")) {
+      const auto& w = o["drew_on"];
+      d.drew_on_stated = true;
+      if (w.is_string()) {
+        d.drew_on = label_list(w.get<std::string>());
+      } else if (w.is_array()) {
+        for (const auto& x : w)
+          if (x.is_string()) {
+            auto l = label_list(x.get<std::string>());
+            d.drew_on.insert(d.drew_on.end(), l.begin(), l.end());
+          }
+      } else if (!w.is_null()) {
+        return make_error("JSON field \"drew_on\" must be an array of the bracketed labels you drew on ([] for none)");
+      }
+    }
     if (o.contains("code")) {
       if (!o["code"].is_string()) return make_error("JSON field \"code\" must be a string holding the full C++ file");
       d.code = o["code"].get<std::string>();
@@ -309,6 +345,10 @@ Result<DesignAnswer> parse_design(const std::string& answer) {
     }
     if (d.name.empty()) d.name = labelled(text, "name").value_or("");
     if (d.motivation.empty()) d.motivation = labelled(text, "motivation").value_or("");
+    if (auto w = labelled(text, "drew on")) {
+      d.drew_on = label_list(*w);
+      d.drew_on_stated = true;
+    }
   }
   if (d.name.empty()) d.name = registered_name(d.code);
   if (d.name.empty()) return make_error("the answer gives no name (a \"name\" field or a `Name:` line)");

@@ -47,6 +47,11 @@ struct DesignAnswer {
   std::string code;          // full file, or empty when edits
   std::vector<Edit> edits;
   std::string format;        // "json", "prose", "edits"
+  // The labels of the knowledge entries and analyses the answer says it drew on, as written
+  // (unchecked: the Researcher keeps only labels its prompt showed); stated: the answer said,
+  // an empty list meaning "none".
+  std::vector<std::string> drew_on;
+  bool drew_on_stated = false;
 };
 Result<DesignAnswer> parse_design(const std::string& answer);
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <thread>
+#include <utility>
 
 #include "agents/llm/answer.h"
 #include "util/hash.h"
@@ -100,7 +101,21 @@ void Client::opened(const std::string& reason) {
   open_until_ = std::chrono::steady_clock::now() +
                 std::chrono::milliseconds(static_cast<int64_t>(config_.breaker_cooldown_seconds * 1000));
   pause_reason_ = reason;
+  open_ = true;
+  changes_.push_back({true, reason, config_.breaker_cooldown_seconds});
 }
+
+std::vector<BreakerChange> Client::take_breaker_changes() {
+  std::lock_guard<std::mutex> l(mu_);
+  return std::exchange(changes_, {});
+}
+
+namespace {
+// libcurl's progress callback: a non-zero return ends the transfer (the run is stopping).
+int on_progress(void* aborting, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<std::atomic<bool>*>(aborting)->load() ? 1 : 0;
+}
+}  // namespace
 
 Client::Http Client::post(const std::string& body) {
   Http out;
@@ -131,6 +146,9 @@ Client::Http Client::post(const std::string& body) {
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min(config_.timeout_seconds, 30.0) * 1000));
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &aborting_);
   if (!config_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, config_.ca_file.c_str());
   char err[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
@@ -193,6 +211,11 @@ Reply Client::chat(const Request& r) {
     }
   {
     std::lock_guard<std::mutex> l(mu_);
+    if (aborting_) {
+      reply.error = "the run is stopping";
+      call.error = reply.error;
+      return reply;
+    }
     if (std::chrono::steady_clock::now() < open_until_) {
       reply.unavailable = true;
       reply.error = "LLM roles are paused (circuit breaker open: " + pause_reason_ + ")";
@@ -212,17 +235,24 @@ Reply Client::chat(const Request& r) {
     http = post(payload);
     if (http.error.empty() && http.status >= 200 && http.status < 300) break;
     if (!retryable(http.status) || !http.error.empty() && http.status != 0 || attempt >= config_.max_retries) break;
+    if (aborting_) break;
     // Exponential backoff with jitter, or what the server asked for.
-    jitter_state_ ^= jitter_state_ << 13;
-    jitter_state_ ^= jitter_state_ >> 7;
-    jitter_state_ ^= jitter_state_ << 17;
-    const double jitter = 0.5 + static_cast<double>(jitter_state_ % 1000) / 1000.0;
+    double jitter = 1;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      jitter_state_ ^= jitter_state_ << 13;
+      jitter_state_ ^= jitter_state_ >> 7;
+      jitter_state_ ^= jitter_state_ << 17;
+      jitter = 0.5 + static_cast<double>(jitter_state_ % 1000) / 1000.0;
+    }
     double wait = config_.retry_base_seconds * std::pow(2.0, attempt) * jitter;
     if (http.status == 429 && http.retry_after) wait = std::min(*http.retry_after, kMaxRetryAfter);
     wait = std::min(wait, config_.timeout_seconds);
     ++call.retries;
     call.waits.push_back(wait);
-    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(wait * 1000)));
+    for (const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait * 1000));
+         !aborting_ && std::chrono::steady_clock::now() < until;)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   call.latency_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   call.http_status = http.status;
@@ -231,6 +261,7 @@ Reply Client::chat(const Request& r) {
     reply.error = redact_urls(why);  // an endpoint's credentials never reach the archive or a log
     call.error = reply.error;
     std::lock_guard<std::mutex> l(mu_);
+    if (aborting_) return reply;  // the run is stopping: not the endpoint's failure
     if (transport) {
       reply.unavailable = true;
       if (++consecutive_failures_ >= config_.breaker_failures) opened(reply.error);
@@ -276,6 +307,8 @@ Reply Client::chat(const Request& r) {
     spent_ += call.cost_usd;
     consecutive_failures_ = 0;
     open_until_ = {};
+    if (open_) changes_.push_back({false, "an answer came to the " + r.role + "'s " + r.purpose + " request", 0});
+    open_ = false;
   }
   call.response = content.size() > kMaxRecorded ? content.substr(0, kMaxRecorded) : content;
   reply.content = strip_think(content);

@@ -9,6 +9,7 @@
 // paid for again. The API key lives only in this object's memory.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -78,6 +79,15 @@ struct Reply {
   Call call;                 // as recorded (the role sets `outcome` and records it)
 };
 
+// The breaker opened (with the failure that opened it and the cool-down) or an answer closed it.
+struct BreakerChange {
+  bool open = false;
+  std::string reason;
+  double seconds = 0;  // the cool-down, when it opened
+};
+
+// Calls may come from several threads at once (the engine's and the one its Researcher asks on):
+// the breaker, spend and jitter are guarded; each request has its own connection.
 class Client {
  public:
   // `api_key` may be empty (a local server needs none).
@@ -101,6 +111,11 @@ class Client {
   // against llm.budget_usd as if this client had spent it.
   void add_earlier_spend(double usd);
   bool budget_spent() const { return config_.budget_usd > 0 && spent_usd() >= config_.budget_usd; }
+  // What the breaker did since the last take, in order: the engine turns it into events, so that
+  // `llm_resumed` says an answer came, not that a cool-down ran out.
+  std::vector<BreakerChange> take_breaker_changes();
+  // Ends calls in progress (and any retry wait) at once and refuses new ones: the run is stopping.
+  void abort_calls() { aborting_ = true; }
 
  private:
   struct Http {
@@ -120,6 +135,9 @@ class Client {
   std::chrono::steady_clock::time_point open_until_{};
   std::string pause_reason_;
   uint64_t jitter_state_;
+  bool open_ = false;  // the breaker opened and no answer has come since
+  std::vector<BreakerChange> changes_;
+  std::atomic<bool> aborting_{false};
 };
 
 // Rough token count of a text, for budgets and when the server reports none (about 4 bytes a token).

@@ -24,6 +24,9 @@ struct Config {
   // proposals that built and passed every gate. Empty: the Researcher's one model.
   std::vector<std::string> models;
   double model_exploration = 1.414;         // the bandit's c
+  // Proposals the Researcher keeps ready beyond the free workers, asked on a thread beside the
+  // engine loop so that workers never wait on a model; 0: the loop asks and waits.
+  int proposals_ahead = 1;
   nlohmann::json roles = nlohmann::json::object();   // role -> {model, temperature, max_tokens}
   double timeout_seconds = 300;             // per request
   int max_retries = 4;                      // after the first try

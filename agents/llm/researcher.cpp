@@ -4,6 +4,7 @@
 #include "agents/offline/design.h"
 #include "agents/views.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -40,14 +41,37 @@ std::string contract_text(const Contract& c) {
   } else {
     s += "- parameter budget: within +-" + std::string(tol) + " of DeltaNet's parameter count at the same width.\n";
   }
+  if (!c.tasks.empty()) s += "- each design is " + c.tasks;
   return s;
+}
+
+// An analysis under the label the answer names it by; one made of other experiments' analyses
+// (a baseline parent's, from its children) carries their labels already.
+std::string labelled_analysis(const ExperimentView& v) {
+  if (v.analysis.find("[analysis-") != std::string::npos) return v.analysis;
+  return "[" + analysis_label(v.id) + "] " + v.analysis;
+}
+
+// The labels the answer says it drew on that its request showed (in brackets); others are dropped,
+// since a model may name what it was never shown.
+std::vector<std::string> shown_labels(const std::vector<std::string>& claimed, const std::vector<Message>& messages) {
+  std::vector<std::string> out;
+  for (const auto& l : claimed) {
+    if (std::find(out.begin(), out.end(), l) != out.end()) continue;
+    for (const auto& m : messages)
+      if (m.role == "user" && m.content.find("[" + l + "]") != std::string::npos) {
+        out.push_back(l);
+        break;
+      }
+  }
+  return out;
 }
 
 // A design with its measured figures and the Analyst's reading, as references are shown.
 std::string reference_text(const ExperimentView& r) {
   std::string s = "### " + r.name + " (experiment " + std::to_string(r.id) + ", " + r.origin + ")\n" + figures(r) +
                   "\nMotivation: " + r.motivation + "\n";
-  if (!r.analysis.empty()) s += "Analysis: " + r.analysis + "\n";
+  if (!r.analysis.empty()) s += "Analysis: " + labelled_analysis(r) + "\n";
   return s + "```cpp\n" + r.source + "```\n\n";
 }
 
@@ -61,12 +85,13 @@ class LlmResearcher : public Researcher {
     std::vector<Part> parts;
     const auto& p = ctx.parent;
     parts.push_back({"contract", contract_text(ctx.contract), 0, false});
+    parts.push_back({"proposal_number", std::to_string(ctx.number), 0, false});
     parts.push_back({"ops_summary", ops_summary(), 0, false});
     parts.push_back({"parent_name", p.name, 0, false});
     parts.push_back({"parent_id", std::to_string(p.id), 0, false});
     parts.push_back({"parent_motivation", p.motivation, 0, true});
     parts.push_back({"parent_results", figures(p), 0, true});
-    parts.push_back({"parent_analysis", p.analysis.empty() ? "(none yet)" : p.analysis, 3, true});
+    parts.push_back({"parent_analysis", p.analysis.empty() ? "(none yet)" : labelled_analysis(p), 3, true});
     parts.push_back({"parent_source", p.source, 0, true});
     std::string refs;
     for (const auto& r : ctx.references) refs += reference_text(r);
@@ -74,7 +99,7 @@ class LlmResearcher : public Researcher {
     std::string know;
     if (ctx.retrieve)
       for (const auto& k : ctx.retrieve(p.name + " " + p.motivation, 5))
-        know += "- " + k.title + (k.year ? " (" + std::to_string(k.year) + ")" : "") + ": " + k.key_idea + "\n";
+        know += "- [" + k.id + "] " + k.title + (k.year ? " (" + std::to_string(k.year) + ")" : "") + ": " + k.key_idea + "\n";
     parts.push_back({"cognition", know, 2, true});
     std::string rej;
     for (const auto& r : ctx.rejections) rej += "- " + r + "\n";
@@ -91,6 +116,7 @@ class LlmResearcher : public Researcher {
         return make_error((reply.unavailable ? "the LLM endpoint is unavailable: " : "") + reply.error);
       }
       auto made = read(reply.content, p.source);
+      if (made) made->drew_on = shown_labels(made->drew_on, req.messages);
       if (made) {
         client_->finish(reply.call, Use::usable, "parsed: " + format_);
         return made;
@@ -102,7 +128,7 @@ class LlmResearcher : public Researcher {
       req.messages.push_back({"assistant", reply.content.substr(0, 16000)});
       req.messages.push_back({"user", "Your answer could not be used: " + last_error +
                                           "\nAnswer again with the full C++ file, as "
-                                          "{\"name\": \"...\", \"motivation\": \"...\", \"code\": \"...\"}."});
+                                          "{\"name\": \"...\", \"motivation\": \"...\", \"drew_on\": [...], \"code\": \"...\"}."});
     }
     return make_error("the Researcher's answer could not be used: " + last_error);
   }
@@ -124,6 +150,8 @@ class LlmResearcher : public Researcher {
     out.motivation = d->motivation;
     out.source = code;
     out.source_hash = normalised_source_hash(code);
+    out.drew_on = d->drew_on;
+    out.drew_on_stated = d->drew_on_stated;
     return out;
   }
 

@@ -152,9 +152,11 @@ Result<DesignProposal> propose(const ResearchInput& in, std::mt19937_64& rng,
                     format_number(in.parent.fitness, "%.3f") + ")." + crossover_note + " Mutation: " + pick.gene + " -> " +
                     (pick.value.empty() ? "(none)" : pick.value) + ", because " +
                     because(pick.gene + "=" + pick.value, effects) + ".";
+    if (effects.count(pick.gene + "=" + pick.value)) p.drew_on.push_back("effect:" + pick.gene + "=" + pick.value);
     // What the cognition base says of the change: the motivation cites it.
     if (in.retrieve) {
       const auto known = in.retrieve(subject_of(pick.gene) + " " + pick.value, 1);
+      if (!known.empty()) p.drew_on.push_back(known[0].id);
       if (!known.empty())
         m += " Background: " + known[0].title + (known[0].year ? " (" + std::to_string(known[0].year) + ")" : "") +
              ": " + known[0].key_idea;

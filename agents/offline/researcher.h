@@ -39,6 +39,9 @@ struct DesignProposal {
   std::string canonical;
   std::string source_hash;
   std::vector<std::string> changes;  // "gene: from -> to"
+  // What the choice drew on: "effect:gene=value" where the archive's measured effect of the change
+  // weighed the pick, the cognition entry the motivation cites.
+  std::vector<std::string> drew_on;
 };
 
 struct ResearcherConfig {

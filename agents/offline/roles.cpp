@@ -94,6 +94,8 @@ class OfflineResearcher : public Researcher {
     // The note is part of the motivation the source carries in its header comment.
     out.source = note.empty() ? p->source : emit_source(p->design, p->name, out.motivation);
     out.source_hash = p->source_hash;
+    out.drew_on = p->drew_on;
+    out.drew_on_stated = true;
     return out;
   }
 };
