@@ -1,5 +1,6 @@
 #include "engine/candidate.h"
 
+#include "engine/llm_calls.h"
 #include "engine/scoring.h"
 #include "util/diff.h"
 #include "jit/compiler.h"
@@ -161,26 +162,42 @@ void CandidateRun::compiled(const WorkerOutcome& o, bool alive) {
     return;
   }
   agents::BuildFailure f{spec_.job.name, source_, a.diagnostics, a.failure, a.attempt};
-  if (!revise_build(f)) {
-    waiting_ = std::move(f);
-    emit("repair_waiting", {{"attempt", a.attempt}, {"reason", "the Engineer is unavailable; asking again later"}});
-  }
+  if (revise_build(f) != Asked::answered) waiting_ = std::move(f);
 }
 
-bool CandidateRun::revise_build(const agents::BuildFailure& f) {
-  auto r = deps_.engineer.revise_build(f);
-  if (r.unavailable) return false;
+std::optional<agents::Revision> CandidateRun::ask_engineer(std::function<agents::Revision()> ask) {
+  if (!deps_.engineer_beside) return ask();
+  if (!asking_.valid())
+    asking_ = std::async(std::launch::async, [ask = std::move(ask), id = spec_.id] {
+      const CallTag tag(id);  // its calls are this experiment's
+      return ask();
+    });
+  if (asking_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return std::nullopt;
+  return asking_.get();
+}
+
+CandidateRun::Asked CandidateRun::revise_build(const agents::BuildFailure& f) {
+  auto got = ask_engineer([this, f] { return deps_.engineer.revise_build(f); });
+  if (!got) return Asked::asking;
+  auto r = std::move(*got);
+  if (r.unavailable) {
+    if (!unavailable_noted_)
+      emit("repair_waiting", {{"attempt", f.attempt}, {"reason", "the Engineer is unavailable; asking again later"}});
+    unavailable_noted_ = true;
+    return Asked::unavailable;
+  }
+  unavailable_noted_ = false;
   if (!r.revised || r.source == source_) {
     emit("repair_declined", {{"attempt", f.attempt}, {"method", r.method}});
     fail("did not build after " + std::to_string(attempts_this_source_) + " attempt(s): " + without_declined(r.method));
-    return true;
+    return Asked::answered;
   }
   pending_method_ = r.method;
   pending_answered_ = r.answered;
   pending_diff_ = unified_diff(source_, r.source, spec_.job.name);
   emit("repair", {{"attempt", attempts_ + 1}, {"method", r.method}, {"answered", r.answered}});
   source_ = std::move(r.source);
-  return true;
+  return Asked::answered;
 }
 
 void CandidateRun::evaluated(WorkerOutcome o) {
@@ -199,13 +216,18 @@ void CandidateRun::evaluated(WorkerOutcome o) {
 void CandidateRun::settle(WorkerOutcome o, const std::optional<RuntimeProblem>& problem) {
   if (problem && revisions_ < spec_.max_runtime_revisions) {
     agents::RuntimeFailure f{spec_.job.name, source_, problem->stage, problem->failure, o.log_tail, revisions_ + 1};
-    auto r = deps_.engineer.revise_runtime(f);
-    if (r.unavailable) {
-      // The Engineer cannot be asked now (an LLM pause): the failed run waits, the candidate is kept.
-      if (!waiting_run_) emit("repair_waiting", {{"revision", revisions_ + 1}, {"reason", "the Engineer is unavailable; asking again later"}});
+    auto got = ask_engineer([this, f] { return deps_.engineer.revise_runtime(f); });
+    if (!got || got->unavailable) {
+      // Being asked beside the loop, or the Engineer cannot be asked now (an LLM pause): the failed
+      // run waits, the candidate is kept.
+      if (got && !unavailable_noted_)
+        emit("repair_waiting", {{"revision", revisions_ + 1}, {"reason", "the Engineer is unavailable; asking again later"}});
+      if (got) unavailable_noted_ = true;
       waiting_run_ = std::make_pair(std::move(o), *problem);
       return;
     }
+    unavailable_noted_ = false;
+    auto r = std::move(*got);
     ++revisions_;
     archive::RuntimeAttempt ra;
     ra.revision = revisions_;
@@ -245,7 +267,7 @@ void CandidateRun::settle(WorkerOutcome o, const std::optional<RuntimeProblem>& 
 bool CandidateRun::step() {
   if (phase_ == Phase::compile) {
     if (waiting_) {
-      if (!revise_build(*waiting_)) return false;
+      if (revise_build(*waiting_) != Asked::answered) return false;
       waiting_.reset();
       return phase_ == Phase::done;
     }

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <optional>
 #include <string>
 
@@ -37,6 +39,9 @@ struct CandidateDeps {
   agents::Engineer& engineer;
   EventLog& events;
   const jit::Toolchain& toolchain;  // object cache keys and the shared object cache
+  // Ask the Engineer on a thread of its own and take the answer on a later step (an LLM Engineer:
+  // the loop and the other candidates go on while a model thinks); else ask and wait.
+  bool engineer_beside = false;
 };
 
 class CandidateRun {
@@ -68,8 +73,12 @@ class CandidateRun {
   bool already_built();
   void take_pending(archive::CompileAttempt& a);
   void compiled(const WorkerOutcome& o, bool alive);
-  // Asks the Engineer to revise a source that did not build; false while it cannot be asked (an LLM pause).
-  bool revise_build(const agents::BuildFailure& f);
+  // Asks the Engineer to revise a source that did not build: answered (the candidate moved on), still
+  // being asked (beside the loop), or unavailable (an LLM pause: asked again later).
+  enum class Asked { answered, asking, unavailable };
+  Asked revise_build(const agents::BuildFailure& f);
+  // The Engineer's answer to `ask`: at once, or beside the loop (none until it has come).
+  std::optional<agents::Revision> ask_engineer(std::function<agents::Revision()> ask);
   void evaluated(WorkerOutcome o);
   // Asks the Engineer to revise after a failed run, or records the outcome; keeps the run waiting
   // while the Engineer cannot be asked.
@@ -98,6 +107,9 @@ class CandidateRun {
   std::optional<WorkerOutcome> evaluation_;
   std::string log_;
   double compile_seconds_ = 0, lab_seconds_ = 0, worker_seconds_ = 0;
+  bool unavailable_noted_ = false;  // repair_waiting said once per wait
+  // Last: destroyed first, waiting for a question in progress while what it reaches still exists.
+  std::future<agents::Revision> asking_;
 };
 
 }  // namespace asiarch::host

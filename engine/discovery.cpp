@@ -214,7 +214,9 @@ class Loop {
   int evolved_pending() const;
   bool is_reference(int64_t id) const { return reference_id() == id; }
   void note(const std::string& text) { events_->emit("note", std::nullopt, {{"text", text}}); }
-  CandidateDeps deps() { return {*pool_, *executor_, *agents_.engineer, *events_, *toolchain_}; }
+  CandidateDeps deps() {
+    return {*pool_, *executor_, *agents_.engineer, *events_, *toolchain_, agents_.llm && c_.agents.engineer == "llm"};
+  }
   // A candidate of `e` with `source`, on the run's job. The name is part of the object's cache key:
   // the same source under the same name compiles once.
   CandidateSpec spec_for(const archive::Experiment& e, const std::string& source) const {
@@ -859,7 +861,6 @@ std::optional<int64_t> Loop::propose() {
 
 bool Loop::ask_beside() {
   if (!desk_) return false;
-  calls_->drain();
   bool proposed = false;
   if (auto done = desk_->take()) {
     bool again = false;
@@ -1467,6 +1468,7 @@ int Loop::run() {
         reload(*offer);
         refill = true;
       }
+    calls_->drain();  // what the Researcher and the Engineer were asked beside the loop
     breaker_events();
     if (ask_beside()) refill = true;
     // Fill the workers: interrupted or queued experiments first, then new proposals.
@@ -1546,9 +1548,10 @@ int Loop::run() {
     // experiment. An evaluating one that waits on a reply is answered as soon as it asks.
     executor_->wait(10);
   }
+  // Calls still in progress when the run is stopped are not waited for: they end now, and what
+  // they were for is asked again on resume.
+  if (interrupted && agents_.llm) agents_.llm->abort_calls();
   if (desk_) {
-    // A proposal still being asked is not waited for: its call ends now and it is asked again on resume.
-    if (agents_.llm && desk_->busy()) agents_.llm->abort_calls();
     desk_.reset();
     calls_->attach_beside(std::nullopt);
   }
@@ -1560,6 +1563,7 @@ int Loop::run() {
     }
     running_.clear();
   }
+  calls_->drain();
   publish("stopping");
   if (!interrupted && evolved_done() >= c_.budget) interrupted = !promote() || !held_out_report();
   pool_->shutdown();

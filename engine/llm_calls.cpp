@@ -8,14 +8,23 @@ void ArchiveCallLog::attach(int64_t experiment) {
   unattached_.clear();
 }
 
+namespace {
+thread_local std::optional<int64_t> t_tag;  // CallTag's experiment for this thread's calls
+}  // namespace
+
+CallTag::CallTag(int64_t experiment) { t_tag = experiment; }
+CallTag::~CallTag() { t_tag.reset(); }
+
 void ArchiveCallLog::drain() {
-  std::vector<agents::llm::Call> calls;
+  std::vector<std::pair<agents::llm::Call, std::optional<int64_t>>> calls;
   {
     std::lock_guard<std::mutex> l(mu_);
     calls.swap(beside_);
   }
-  for (const auto& c : calls)
-    if (auto id = write(c, std::nullopt)) beside_rows_.push_back(*id);
+  for (const auto& [c, tag] : calls) {
+    auto id = write(c, tag);
+    if (id && !tag) beside_rows_.push_back(*id);
+  }
 }
 
 void ArchiveCallLog::attach_beside(std::optional<int64_t> experiment) {
@@ -28,7 +37,7 @@ void ArchiveCallLog::record(const agents::llm::Call& c) {
   if (!archive_) return;
   if (std::this_thread::get_id() != engine_) {
     std::lock_guard<std::mutex> l(mu_);
-    beside_.push_back(c);
+    beside_.emplace_back(c, t_tag);
     return;
   }
   if (auto id = write(c, experiment_); id && !experiment_) unattached_.push_back(*id);

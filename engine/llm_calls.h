@@ -17,6 +17,16 @@
 
 namespace asiarch::host {
 
+// Tags the calls made on this thread with the experiment they are for (the Engineer asked beside
+// the loop about one candidate), for as long as it lives.
+class CallTag {
+ public:
+  explicit CallTag(int64_t experiment);
+  ~CallTag();
+  CallTag(const CallTag&) = delete;
+  CallTag& operator=(const CallTag&) = delete;
+};
+
 // The archive is written only from the engine's thread (the one that binds the log): calls made on
 // another thread (the Researcher asked beside the loop) wait in memory until the engine drains
 // them, and their replay lookups read through a read-only connection of their own.
@@ -35,7 +45,8 @@ class ArchiveCallLog : public agents::llm::CallLog {
   }
   // Gives the calls made since working_on(none) to `experiment`.
   void attach(int64_t experiment);
-  // Writes the calls other threads made since the last drain (engine thread), with no experiment yet.
+  // Writes the calls other threads made since the last drain (engine thread): a tagged call with its
+  // experiment, a proposal's with none yet.
   void drain();
   // Gives the drained calls made beside the loop to the experiment their proposal became (none:
   // the proposal failed or was refused; they stay unattached), and starts the next proposal's.
@@ -51,7 +62,7 @@ class ArchiveCallLog : public agents::llm::CallLog {
   std::vector<int64_t> unattached_;
   std::thread::id engine_;
   std::mutex mu_;  // guards beside_ and reader_
-  std::vector<agents::llm::Call> beside_;
+  std::vector<std::pair<agents::llm::Call, std::optional<int64_t>>> beside_;  // with the thread's tag
   std::vector<int64_t> beside_rows_;
   std::unique_ptr<archive::Archive> reader_;
   std::optional<int64_t> write(const agents::llm::Call& c, std::optional<int64_t> experiment);

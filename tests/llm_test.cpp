@@ -873,3 +873,60 @@ TEST(LlmRun, TheNextProposalIsAskedWhileTheWorkerEvaluatesThePrevious) {
   const auto [ended_waiting, proposed_waiting] = order(0);
   EXPECT_GT(proposed_waiting, ended_waiting) << "with proposals_ahead 0 the loop asks once the worker is free";
 }
+
+// Item 3 of issue 26, repairs: with two workers, one candidate that does not build waits for a slow
+// Engineer (4 s) while the other goes on training: the second's training events fall between the
+// first's failed compile and its repair, and the Engineer's call is archived under its experiment.
+TEST(LlmRun, ARepairIsAskedBesideTheLoopWhileAnotherCandidateTrains) {
+  const auto d = dir_for("repair-beside");
+  std::string gdn = baseline("gated_delta_net");
+  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
+  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
+  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
+               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  const std::string engineer = "<<<<<<< SEARCH\n    int64_t gate_heads = \"four\";\n=======\n>>>>>>> REPLACE\n";
+  FakeLlm server(d / "server",
+                 {{"answers",
+                   {{{"match", "You are the Researcher"},
+                     {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(true))}},
+                    {{"match", "You are the Researcher"},
+                     {"content", json_answer("Forgetful Delta", "Decay the state before each update.", gdn)}},
+                    {{"match", "You are the Engineer"}, {"delay", 4.0}, {"content", engineer}}}},
+                  {"default", {{"content", "{}"}}}});
+  const auto work = d / "work";
+  std::filesystem::create_directories(work);
+  std::ofstream(work / "asiarch.json") << run_settings(server.port(), {{"timeout_seconds", 60}});
+  auto r = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 2 --seed 1 --workers 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto ar = archive::Archive::open_read_only(work / "archive.db");
+  ASSERT_TRUE(ar);
+  int64_t broken = 0, other = 0;
+  for (const auto& e : (*ar)->experiments()) {
+    if (e.name == "gated_output_delta") broken = e.id;
+    if (e.name == "forgetful_delta") other = e.id;
+  }
+  ASSERT_GT(broken, 0);
+  ASSERT_GT(other, 0);
+  EXPECT_EQ((*ar)->experiment(broken)->status, archive::ExperimentStatus::scored);
+  int64_t failed_compile = 0, repaired = 0;
+  std::vector<int64_t> other_training;
+  for (const auto& ev : (*ar)->events_since(0, 100000)) {
+    if (ev.experiment == broken && ev.kind == "compile_attempt" && !ev.data.value("ok", true) && !failed_compile)
+      failed_compile = ev.seq;
+    if (ev.experiment == broken && ev.kind == "repair") repaired = ev.seq;
+    if (ev.experiment == other && (ev.kind == "task_started" || ev.kind == "task_finished")) other_training.push_back(ev.seq);
+  }
+  ASSERT_GT(failed_compile, 0);
+  ASSERT_GT(repaired, failed_compile);
+  ASSERT_FALSE(other_training.empty());
+  EXPECT_TRUE(std::any_of(other_training.begin(), other_training.end(),
+                          [&](int64_t s) { return s > failed_compile && s < repaired; }))
+      << "the other candidate trained while the Engineer was asked";
+  int engineer_calls = 0;
+  for (const auto& c : (*ar)->llm_calls())
+    if (c.role == "engineer") {
+      ++engineer_calls;
+      EXPECT_EQ(c.experiment, std::optional<int64_t>(broken));
+    }
+  EXPECT_EQ(engineer_calls, 1);
+}

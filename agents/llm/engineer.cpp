@@ -76,9 +76,10 @@ class LlmEngineer : public Engineer {
         r.unavailable = reply.unavailable;
         return r;
       }
-      auto code = read(reply.content, source);
+      std::string format;
+      auto code = read(reply.content, source, format);
       if (code) {
-        client_->finish(reply.call, Use::usable, "parsed: " + format_);
+        client_->finish(reply.call, Use::usable, "parsed: " + format);
         return {true, *code, "llm:" + reply.call.model, answered};
       }
       last_error = code.error().message;
@@ -91,21 +92,23 @@ class LlmEngineer : public Engineer {
     return {false, "", "declined: the Engineer's answer could not be used: " + last_error, {}};
   }
 
-  Result<std::string> read(const std::string& content, const std::string& source) {
+  // The code in an answer; `format` says how it was given. No member state: candidates may be
+  // repaired at once, each on its own thread.
+  Result<std::string> read(const std::string& content, const std::string& source, std::string& format) const {
     const std::string text = strip_think(content);
     std::string code;
     if (auto edits = edit_blocks(text); !edits.empty()) {
       auto applied = apply_edits(source, edits);
       if (!applied) return make_error("edits did not apply: " + applied.error().message);
       code = *applied;
-      format_ = "edits applied";
+      format = "edits applied";
     } else if (auto b = code_block(text)) {
       if (!b->closed) return make_error("the ```cpp block is not closed: the answer was cut off");
       code = b->code;
-      format_ = "full file";
+      format = "full file";
     } else if (auto j = json_object(text); j && j->contains("code") && (*j)["code"].is_string()) {
       code = (*j)["code"].get<std::string>();
-      format_ = "json";
+      format = "json";
     } else {
       return make_error("the answer holds no code: neither a ```cpp block nor SEARCH/REPLACE edits");
     }
@@ -114,7 +117,6 @@ class LlmEngineer : public Engineer {
   }
 
   std::shared_ptr<Client> client_;
-  std::string format_;
 };
 
 }  // namespace
