@@ -874,9 +874,11 @@ TEST(LlmRun, TheNextProposalIsAskedWhileTheWorkerEvaluatesThePrevious) {
   EXPECT_GT(proposed_waiting, ended_waiting) << "with proposals_ahead 0 the loop asks once the worker is free";
 }
 
-// Item 3 of issue 26, repairs: with two workers, one candidate that does not build waits for a slow
-// Engineer (4 s) while the other goes on training: the second's training events fall between the
-// first's failed compile and its repair, and the Engineer's call is archived under its experiment.
+// Item 3 of issue 26, repairs: with two workers, one candidate that does not build waits for an
+// Engineer who answers only once the archive shows the other candidate training after that failed
+// compile. Asked beside the loop, the loop records those events while the call waits; asked in the
+// loop, nothing is recorded until the answer, the server gives up holding after 30 s, and the
+// assertion below fails. The Engineer's call is archived under its experiment.
 TEST(LlmRun, ARepairIsAskedBesideTheLoopWhileAnotherCandidateTrains) {
   const auto d = dir_for("repair-beside");
   std::string gdn = baseline("gated_delta_net");
@@ -885,15 +887,25 @@ TEST(LlmRun, ARepairIsAskedBesideTheLoopWhileAnotherCandidateTrains) {
   replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
                "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
   const std::string engineer = "<<<<<<< SEARCH\n    int64_t gate_heads = \"four\";\n=======\n>>>>>>> REPLACE\n";
+  const auto work = d / "work";
+  const std::string other_trains_after_the_failed_compile =
+      "SELECT 1 FROM events e JOIN experiments x ON x.id = e.experiment_id "
+      "WHERE x.name = 'forgetful_delta' AND e.kind IN ('task_started', 'task_finished') AND e.seq > "
+      "(SELECT min(f.seq) FROM events f JOIN experiments y ON y.id = f.experiment_id "
+      " WHERE y.name = 'gated_output_delta' AND f.kind = 'compile_attempt' AND json_extract(f.data, '$.ok') = 0)";
   FakeLlm server(d / "server",
                  {{"answers",
                    {{{"match", "You are the Researcher"},
                      {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(true))}},
                     {{"match", "You are the Researcher"},
                      {"content", json_answer("Forgetful Delta", "Decay the state before each update.", gdn)}},
-                    {{"match", "You are the Engineer"}, {"delay", 4.0}, {"content", engineer}}}},
+                    {{"match", "You are the Engineer"},
+                     {"hold_until",
+                      {{"sqlite", (work / "archive.db").string()},
+                       {"query", other_trains_after_the_failed_compile},
+                       {"timeout", 30}}},
+                     {"content", engineer}}}},
                   {"default", {{"content", "{}"}}}});
-  const auto work = d / "work";
   std::filesystem::create_directories(work);
   std::ofstream(work / "asiarch.json") << run_settings(server.port(), {{"timeout_seconds", 60}});
   auto r = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 2 --seed 1 --workers 2");

@@ -13,18 +13,38 @@ ANSWER: {"match": "text" | ["text", ...],   all must occur in the request's mess
          "status": 200, "content": "...", "reasoning_content": "...",
          "usage": {...} | null,               null: no usage in the answer
          "headers": {"Retry-After": "1"}, "delay": 0.0,   seconds before answering
+         "hold_until": {"sqlite": "path", "query": "SQL", "timeout": 120},
+                                              answer once the query returns a row (or the
+                                              timeout passes): orders an answer after an event
+                                              in a run's archive without guessing a delay
          "body": "raw body instead of a completion", "size": N}  a content of N bytes
 The first unused answer that matches is used; then "default"; else a 500.
 """
 import argparse
 import json
 import ssl
+import sqlite3
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
+
+
+def hold(cond):
+    deadline = time.monotonic() + cond.get("timeout", 120)
+    while time.monotonic() < deadline:
+        try:
+            db = sqlite3.connect("file:" + cond["sqlite"] + "?mode=ro", uri=True, timeout=1)
+            try:
+                if db.execute(cond["query"]).fetchone() is not None:
+                    return
+            finally:
+                db.close()
+        except sqlite3.Error:
+            pass  # the archive may not exist yet, or be busy
+        time.sleep(0.1)
 
 
 def main():
@@ -97,6 +117,8 @@ def main():
             if chosen is None:
                 return self.send(500, json.dumps({"error": {"message": "the script has no answer for this request"}}))
             time.sleep(chosen.get("delay", 0))
+            if "hold_until" in chosen:
+                hold(chosen["hold_until"])
             status = chosen.get("status", 200)
             if "body" in chosen:
                 return self.send(status, chosen["body"], chosen.get("headers"))
