@@ -100,7 +100,8 @@ std::vector<RunSetting> make_settings() {
               "the models bandit's c in share + c * sqrt(ln N / n)"),
       setting("llm.proposals_ahead", "", integer(0), ASIARCH_FIELD(llm.proposals_ahead),
               "LLM Researcher proposals kept ready beyond the free workers, asked beside the engine loop so "
-              "workers keep evaluating while the model thinks (0: the loop asks and waits)"),
+              "workers keep evaluating while the model thinks, as are the LLM Judge and Analyst (0: the loop "
+              "asks them and waits)"),
       setting("llm.roles", "", object(), ASIARCH_FIELD(llm.roles),
               "per role (researcher, engineer, analyst, judge): {model, temperature, max_tokens} overriding llm.model"),
       setting("llm.timeout_seconds", "", positive_number(), ASIARCH_FIELD(llm.timeout_seconds),

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <limits>
 #include <list>
 #include <memory>
@@ -102,7 +103,22 @@ struct InFlight {
     more_lab += r.lab_seconds();
     more_worker += r.worker_seconds();
   }
+  // An LLM Judge or Analyst asked beside the loop (llm.proposals_ahead > 0): the outcome, and the
+  // events to record with it, wait here for the answer. Declared last, so that a run stopped
+  // while a call is out waits for the (aborted) call before the run it reads is destroyed.
+  std::optional<archive::Outcome> pending;
+  std::vector<archive::Event> pending_events;
+  std::future<agents::Judgement> judging;
+  std::future<agents::AnalystReport> analysing;
+  // While analysed it holds no worker: nothing follows the analysis but recording. While judged it
+  // keeps its worker (and GPU), since a recheck may follow on them.
+  bool holds_a_worker() const { return !analysing.valid(); }
 };
+
+template <typename T>
+bool ready(const std::future<T>& f) {
+  return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
 
 // The one eligibility rule: a design may be built upon (a parent, a reference) or promoted (a rung,
 // the held-out tasks) only when its score is not flagged as suspicious by the reward-hacking checks.
@@ -145,6 +161,18 @@ class Loop {
   Status start(int64_t id);
   // Records a finished candidate; false when it started a recheck instead (keep it in flight).
   bool finish(InFlight& f);
+  // After the Judge's judgement: the score, then a recheck or the analysis; false while in flight.
+  bool judged(InFlight& f, archive::Outcome rec, const agents::Judgement& judgement);
+  // The Analyst (if the design has a parent), then recording; false while the Analyst is asked.
+  bool analyse_and_record(InFlight& f, archive::Outcome rec);
+  bool record(InFlight& f, archive::Outcome rec, std::vector<archive::Event> ev);
+  // The Judge and the Analyst are asked beside the loop when they are LLM roles and the run asks
+  // ahead (llm.proposals_ahead > 0); with 0 every call is in the loop, as each one's order matters.
+  bool judge_beside() const { return c_.llm.proposals_ahead > 0 && agents_.llm && c_.agents.judge == "llm"; }
+  bool analyst_beside() const { return c_.llm.proposals_ahead > 0 && agents_.llm && c_.agents.analyst == "llm"; }
+  int workers_held() const {
+    return static_cast<int>(std::count_if(running_.begin(), running_.end(), [](const InFlight& f) { return f.holds_a_worker(); }));
+  }
   bool start_recheck(InFlight& f, archive::Outcome rec);
   // Starts the next seed's evaluation of a design whose first seed scored; false when all ran.
   bool start_replica(InFlight& f);
@@ -152,7 +180,7 @@ class Loop {
   // The one scoring of a design measured on seeds of `preset`: fitness on the mean over its seeds,
   // the reward-hacking flags against the best baseline, and (replicated) the seed count, the failed
   // seeds and the verdict against the reference, paired by seed. Every stage scores through it.
-  archive::Score score_seeds(int64_t id, const std::string& preset, const agents::JudgeInput& ji,
+  archive::Score score_seeds(int64_t id, const std::string& preset, const agents::Judgement& judgement,
                              const std::vector<archive::TrainingRun>& runs,
                              const std::vector<archive::Measurement>& measurements,
                              const std::vector<std::string>& seed_failures, bool replicated);
@@ -884,7 +912,7 @@ bool Loop::ask_beside() {
   int ready = 0;
   for (int64_t id : archive_->with_status(archive::ExperimentStatus::proposed))
     ready += std::none_of(running_.begin(), running_.end(), [&](const InFlight& f) { return f.run->spec().id == id; });
-  if (ready >= c_.workers - static_cast<int>(running_.size()) + c_.llm.proposals_ahead) return proposed;
+  if (ready >= c_.workers - workers_held() + c_.llm.proposals_ahead) return proposed;
   if (!llm_available()) return proposed;
   if (auto r = prepare_proposal()) desk_->post(std::move(*r));
   return proposed;
@@ -943,6 +971,24 @@ Status Loop::start(int64_t id) {
 }
 
 bool Loop::finish(InFlight& f) {
+  if (f.judging.valid()) {
+    if (!ready(f.judging)) return false;
+    auto rec = std::move(*f.pending);
+    f.pending.reset();
+    return judged(f, std::move(rec), f.judging.get());
+  }
+  if (f.analysing.valid()) {
+    if (!ready(f.analysing)) return false;
+    auto analysis = f.analysing.get();
+    auto rec = std::move(*f.pending);
+    f.pending.reset();
+    rec.analysis_text = analysis.text;
+    rec.insights = analysis.insights;
+    auto ev = std::move(f.pending_events);
+    ev.push_back(EventLog::make("analysed", f.run->spec().id,
+                                {{"name", f.run->spec().name}, {"analyst", c_.agents.analyst}, {"insights", rec.insights.size()}}));
+    return record(f, std::move(rec), std::move(ev));
+  }
   if (f.seed0) {
     // A replica ended: keep its metrics, then the next seed, else back to the first seed's run.
     const auto& o = f.run->outcome();
@@ -976,31 +1022,55 @@ bool Loop::finish(InFlight& f) {
   const int64_t id = r.spec().id;
   const bool rechecked = f.first_outcome.has_value();
   archive::Outcome rec = rechecked ? std::move(*f.first_outcome) : std::move(r.outcome());
+  f.first_outcome.reset();
+  if (!rechecked && rec.status == archive::ExperimentStatus::scored) rec.measurements = f.measurements;
+  if (rechecked || rec.status != archive::ExperimentStatus::scored || !r.evaluation() || !r.evaluation()->result.report)
+    return analyse_and_record(f, std::move(rec));
   auto all = views();
   agents::ExperimentView* self = nullptr;
   for (auto& v : all)
     if (v.id == id) self = &v;
   if (!self) return true;
-  calls_->working_on(id);
   self->results = results_json(rec.runs, rec.gates, std::nullopt);
-  const auto& eval = r.evaluation();
-  if (!rechecked && rec.status == archive::ExperimentStatus::scored) rec.measurements = f.measurements;
-  if (!rechecked && rec.status == archive::ExperimentStatus::scored && eval && eval->result.report) {
-    agents::JudgeInput ji;
-    ji.report = &*eval->result.report;
-    ji.reference_parameters = base_job_.reference_parameters;
-    ji.candidate = *self;
-    ji.archive = all;
-    if (self->origin != "baseline") ji.comparisons = comparisons(all);
-    rec.score = score_seeds(id, c_.preset, ji, rec.runs, rec.measurements, f.seed_failures, c_.seeds > 1);
-    if (start_recheck(f, std::move(rec))) return false;
-    rec = std::move(*f.first_outcome);
+  agents::JudgeInput ji;
+  ji.report = &*r.evaluation()->result.report;  // lives in f.run, which outlives the call
+  ji.reference_parameters = base_job_.reference_parameters;
+  ji.candidate = *self;
+  if (self->origin != "baseline") ji.comparisons = comparisons(all);
+  ji.archive = std::move(all);
+  ji = judge_input(ji);
+  if (!judge_beside()) {
+    calls_->working_on(id);
+    return judged(f, std::move(rec), agents_.judge->judge(ji));
   }
-  if (rec.score) {
-    self->fitness = rec.score->total;
-    // The Analyst reads the child's fitness parts beside its parent's and siblings'.
-    self->results = results_json(rec.runs, rec.gates, *rec.score);
-  }
+  f.pending = std::move(rec);
+  f.judging = std::async(std::launch::async, [judge = agents_.judge.get(), ji = std::move(ji), id] {
+    const CallTag tag(id);  // its calls are this experiment's
+    return judge->judge(ji);
+  });
+  return false;
+}
+
+bool Loop::judged(InFlight& f, archive::Outcome rec, const agents::Judgement& judgement) {
+  const int64_t id = f.run->spec().id;
+  rec.score = score_seeds(id, c_.preset, judgement, rec.runs, rec.measurements, f.seed_failures, c_.seeds > 1);
+  if (start_recheck(f, std::move(rec))) return false;
+  rec = std::move(*f.first_outcome);
+  f.first_outcome.reset();
+  return analyse_and_record(f, std::move(rec));
+}
+
+bool Loop::analyse_and_record(InFlight& f, archive::Outcome rec) {
+  CandidateRun& r = *f.run;
+  const int64_t id = r.spec().id;
+  auto all = views();
+  agents::ExperimentView* self = nullptr;
+  for (auto& v : all)
+    if (v.id == id) self = &v;
+  if (!self) return true;
+  // The Analyst reads the child's results, its fitness parts among them, beside its parent's and siblings'.
+  self->results = results_json(rec.runs, rec.gates, rec.score);
+  if (rec.score) self->fitness = rec.score->total;
   self->failed = rec.status == archive::ExperimentStatus::failed;
   self->fail_reason = rec.fail_reason;
   std::vector<archive::Event> ev;
@@ -1013,22 +1083,37 @@ bool Loop::finish(InFlight& f) {
                                  {"judge_score", rec.score->judge_score}}));
   else
     ev.push_back(EventLog::make("failed", id, {{"name", r.spec().name}, {"cause", rec.fail_reason}}));
-  if (self->parent) {
-    // The Analyst compares figures: the parent's and the siblings' as measured on this preset.
-    for (auto& v : all)
-      if (v.id == *self->parent || (v.parent == self->parent && v.id != id)) describe(v);
+  if (!self->parent) return record(f, std::move(rec), std::move(ev));
+  // The Analyst compares figures: the parent's and the siblings' as measured on this preset.
+  for (auto& v : all)
+    if (v.id == *self->parent || (v.parent == self->parent && v.id != id)) describe(v);
+  if (!analyst_beside()) {
+    calls_->working_on(id);
     auto analysis = agents_.analyst->analyse(*self, all);
     rec.analysis_text = analysis.text;
     rec.insights = analysis.insights;
     ev.push_back(EventLog::make("analysed", id,
-                                {{"name", r.spec().name}, {"analyst", c_.agents.analyst},
-                                 {"insights", rec.insights.size()}}));
+                                {{"name", r.spec().name}, {"analyst", c_.agents.analyst}, {"insights", rec.insights.size()}}));
+    return record(f, std::move(rec), std::move(ev));
   }
+  f.pending = std::move(rec);
+  f.pending_events = std::move(ev);
+  f.analysing = std::async(std::launch::async, [analyst = agents_.analyst.get(), child = *self, all = std::move(all), id] {
+    const CallTag tag(id);
+    return analyst->analyse(child, all);
+  });
+  return false;
+}
+
+bool Loop::record(InFlight& f, archive::Outcome rec, std::vector<archive::Event> ev) {
+  CandidateRun& r = *f.run;
+  const int64_t id = r.spec().id;
   // Where the time went: the loop's own overhead is wall - compile - lab.
   const double compile = r.compile_seconds() + f.more_compile, lab = r.lab_seconds() + f.more_lab;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.began).count();
   rec.timing = {{"wall", wall},          {"compile", compile},           {"lab", lab},
                 {"worker", r.worker_seconds() + f.more_worker}, {"propose", f.propose_seconds}, {"overhead", wall - compile - lab}};
+  calls_->drain();  // an answer asked beside the loop is archived before the outcome it shaped
   if (auto st = archive_->record_outcome(id, rec, &ev); !st) {
     err_ << "asiarch run: " << st.error().message << "\n";
     return true;
@@ -1040,7 +1125,7 @@ bool Loop::finish(InFlight& f) {
   return true;
 }
 
-archive::Score Loop::score_seeds(int64_t id, const std::string& preset, const agents::JudgeInput& ji,
+archive::Score Loop::score_seeds(int64_t id, const std::string& preset, const agents::Judgement& judgement,
                                  const std::vector<archive::TrainingRun>& runs,
                                  const std::vector<archive::Measurement>& measurements,
                                  const std::vector<std::string>& seed_failures, bool replicated) {
@@ -1048,7 +1133,7 @@ archive::Score Loop::score_seeds(int64_t id, const std::string& preset, const ag
   const auto mean_runs = with_mean_metrics(runs, measurements);
   const Metrics own = metrics_of(mean_runs);
   const Metrics base = is_reference(id) ? own : baseline_metrics(preset).value_or(Metrics{});
-  archive::Score s = score(*agents_.judge, ji, mean_runs, base, flag_bound(id, preset, own));
+  archive::Score s = score(judgement, mean_runs, base, flag_bound(id, preset, own));
   if (!replicated) return s;
   auto& d = s.details;
   d["seeds"] = metrics_by_seed(measurements, preset).size();
@@ -1328,7 +1413,7 @@ void Loop::record_stage(StageRun& r) {
     agents::JudgeInput ji;
     ji.report = &*r.report->result.report;
     ji.reference_parameters = r.report->result.reference_parameters;
-    st.score = score_seeds(id, preset, ji, st.runs, st.measurements, r.seed_failures, true);
+    st.score = score_seeds(id, preset, agents_.judge->judge(judge_input(ji)), st.runs, st.measurements, r.seed_failures, true);
   }
   std::vector<archive::Event> ev{
       st.status == archive::ExperimentStatus::scored
@@ -1473,7 +1558,7 @@ int Loop::run() {
     if (ask_beside()) refill = true;
     // Fill the workers: interrupted or queued experiments first, then new proposals.
     // The archive is read only when something changed: at the start and after each finish.
-    while (refill && static_cast<int>(running_.size()) < c_.workers) {
+    while (refill && workers_held() < c_.workers) {
       std::optional<int64_t> next;
       // Fitness is measured against DeltaNet: it goes first, the rest wait for it.
       const bool have_reference = baseline_metrics().has_value() || !reference_id();
@@ -1534,12 +1619,14 @@ int Loop::run() {
     }
     for (auto it = running_.begin(); it != running_.end();) {
       calls_->working_on(it->run->spec().id);
+      const bool held = it->holds_a_worker();
       if (it->run->step() && finish(*it)) {
         it = running_.erase(it);
         adopt_hand_written();
         refill = true;
         consider_asking_ = true;
       } else {
+        if (held && !it->holds_a_worker()) refill = consider_asking_ = true;  // its worker is free while the Analyst thinks
         ++it;
       }
     }

@@ -131,11 +131,13 @@ std::vector<std::string> reward_hacking_flags(const std::vector<archive::Trainin
   return flags;
 }
 
-archive::Score score(agents::Judge& judge, const agents::JudgeInput& input, const std::vector<archive::TrainingRun>& runs,
+agents::JudgeInput judge_input(agents::JudgeInput input) {
+  if (!input.reference_parameters && input.report) input.reference_parameters = input.report->mixer_parameters;
+  return input;
+}
+
+archive::Score score(const agents::Judgement& judgement, const std::vector<archive::TrainingRun>& runs,
                      const Metrics& base, const Metrics& bound) {
-  agents::JudgeInput ji = input;
-  if (!ji.reference_parameters && ji.report) ji.reference_parameters = ji.report->mixer_parameters;
-  const auto judgement = judge.judge(ji);
   auto in = fitness_inputs(metrics_of(runs), base);
   in.judge = judgement.score;
   const auto f = agents::fitness(in);

@@ -38,9 +38,12 @@ archive::Outcome interpret_evaluation(const WorkerOutcome& o, const WorkerJob& j
 constexpr double kAccuracyJump = 0.3;
 std::vector<std::string> reward_hacking_flags(const std::vector<archive::TrainingRun>& runs, const Metrics& bound);
 
-// The Judge's score and the fitness against `base` (DeltaNet's metrics), with the flags
-// against `bound` (the best baseline's metrics).
-archive::Score score(agents::Judge& judge, const agents::JudgeInput& input, const std::vector<archive::TrainingRun>& runs,
+// What the Judge is given: `input` with the reference's parameter count defaulting to the design's.
+agents::JudgeInput judge_input(agents::JudgeInput input);
+
+// The fitness against `base` (DeltaNet's metrics) with the Judge's `judgement` as its qualitative
+// part, and the flags against `bound` (the best baseline's metrics).
+archive::Score score(const agents::Judgement& judgement, const std::vector<archive::TrainingRun>& runs,
                      const Metrics& base, const Metrics& bound);
 
 }  // namespace asiarch::host

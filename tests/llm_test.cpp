@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "agents/factory.h"
@@ -941,4 +942,87 @@ TEST(LlmRun, ARepairIsAskedBesideTheLoopWhileAnotherCandidateTrains) {
       EXPECT_EQ(c.experiment, std::optional<int64_t>(broken));
     }
   EXPECT_EQ(engineer_calls, 1);
+}
+
+// Item 3 of issue 26, judgements and analyses: one worker, proposals asked ahead. The Researcher's
+// second answer is held until the Judge is asked about the first design, and the Judge's answer
+// until the loop has recorded that second proposal: only a loop that goes on while the Judge
+// thinks records it. The Analyst's answer is held until the second design trains: only a loop that
+// gives the worker on while the Analyst thinks starts it. Asked in the loop, each hold runs out
+// (30 s) and the order assertions fail. Both calls are archived under the first design.
+TEST(LlmRun, TheJudgeAndTheAnalystAreAskedBesideTheLoop) {
+  const auto d = dir_for("judge-beside");
+  std::string gdn = baseline("gated_delta_net");
+  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
+  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
+  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
+               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  const auto work = d / "work";
+  const auto judge_asked = d / "judge-asked";
+  std::filesystem::remove(judge_asked);
+  const std::string db = (work / "archive.db").string();
+  const std::string judge =
+      "{\"novelty\": 4, \"soundness\": 8, \"efficiency\": 7, \"scaling\": 6}";
+  const std::string analyst = "{\"analysis\": \"The read-out gate changed little.\", \"insights\": []}";
+  FakeLlm server(
+      d / "server",
+      {{"answers",
+        {{{"match", "You are the Researcher"},
+          {"content", json_answer("Gated Output Delta", "Gate each head's read-out.", gated_output_delta(false))}},
+         {{"match", "You are the Researcher"},
+          {"hold_until", {{"file", judge_asked.string()}, {"timeout", 30}}},
+          {"content", json_answer("Forgetful Delta", "Decay the state before each update.", gdn)}},
+         {{"match", "You are the Judge"},
+          {"touch", judge_asked.string()},
+          {"hold_until",
+           {{"sqlite", db},
+            {"query", "SELECT 1 FROM events WHERE kind = 'experiment_proposed' AND data LIKE '%forgetful_delta%'"},
+            {"timeout", 30}}},
+          {"content", judge}},
+         {{"match", "You are the Analyst"},
+          {"hold_until",
+           {{"sqlite", db},
+            {"query", "SELECT 1 FROM events e JOIN experiments x ON x.id = e.experiment_id "
+                      "WHERE x.name = 'forgetful_delta' AND e.kind = 'task_started'"},
+            {"timeout", 30}}},
+          {"content", analyst}}}},
+       {"default", {{"content", "{}"}}}});
+  std::filesystem::create_directories(work);
+  std::ofstream(work / "asiarch.json") << run_settings(server.port(), {{"timeout_seconds", 120}, {"proposals_ahead", 1}});
+  auto r = asiarch::testing::run_cli("run --workdir " + work.string() + " --preset smoke --budget 2 --seed 1 --workers 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto ar = archive::Archive::open_read_only(work / "archive.db");
+  ASSERT_TRUE(ar);
+  int64_t first = 0, second = 0;
+  for (const auto& e : (*ar)->experiments()) {
+    if (e.name == "gated_output_delta") first = e.id;
+    if (e.name == "forgetful_delta") second = e.id;
+  }
+  ASSERT_GT(first, 0);
+  ASSERT_GT(second, 0);
+  EXPECT_EQ((*ar)->experiment(first)->status, archive::ExperimentStatus::scored);
+  EXPECT_EQ((*ar)->experiment(second)->status, archive::ExperimentStatus::scored);
+  int64_t first_scored = 0, second_proposed = 0, second_trains = 0, first_evaluated = 0;
+  for (const auto& ev : (*ar)->events_since(0, 100000)) {
+    if (ev.experiment == first && ev.kind == "task_finished") first_evaluated = ev.seq;
+    if (ev.experiment == first && ev.kind == "scored") first_scored = ev.seq;
+    if (ev.experiment == second && ev.kind == "experiment_proposed") second_proposed = ev.seq;
+    if (ev.experiment == second && ev.kind == "task_started" && !second_trains) second_trains = ev.seq;
+  }
+  ASSERT_GT(first_evaluated, 0);
+  ASSERT_GT(first_scored, 0);
+  EXPECT_GT(second_proposed, first_evaluated) << "the second proposal was answered once the Judge was asked";
+  EXPECT_LT(second_proposed, first_scored) << "the loop recorded the second proposal while the Judge thought";
+  EXPECT_LT(second_trains, first_scored) << "the second design trained while the Analyst thought";
+  EXPECT_GT(second_trains, 0);
+  // The first design's judgement and analysis are the held answers, archived under it.
+  auto score = (*ar)->score(first);
+  ASSERT_TRUE(score);
+  EXPECT_DOUBLE_EQ(score->details["judge"]["llm"]["criteria"]["novelty"].value("score", 0.0), 4.0) << score->details.dump();
+  const auto analyses = (*ar)->analyses(first);
+  ASSERT_FALSE(analyses.empty());
+  EXPECT_NE(analyses.back().text.find("The read-out gate changed little."), std::string::npos);
+  std::set<std::string> roles;
+  for (const auto& c : (*ar)->llm_calls(first)) roles.insert(c.role);
+  EXPECT_TRUE(roles.count("judge") && roles.count("analyst")) << roles.size();
 }

@@ -17,11 +17,14 @@ ANSWER: {"match": "text" | ["text", ...],   all must occur in the request's mess
                                               answer once the query returns a row (or the
                                               timeout passes): orders an answer after an event
                                               in a run's archive without guessing a delay
+         "hold_until": {"file": "path", "timeout": 120},   answer once the file exists
+         "touch": "path"}                     made when this answer's request arrives
          "body": "raw body instead of a completion", "size": N}  a content of N bytes
 The first unused answer that matches is used; then "default"; else a 500.
 """
 import argparse
 import json
+import os
 import ssl
 import sqlite3
 import sys
@@ -35,6 +38,11 @@ lock = threading.Lock()
 def hold(cond):
     deadline = time.monotonic() + cond.get("timeout", 120)
     while time.monotonic() < deadline:
+        if "file" in cond:
+            if os.path.exists(cond["file"]):
+                return
+            time.sleep(0.1)
+            continue
         try:
             db = sqlite3.connect("file:" + cond["sqlite"] + "?mode=ro", uri=True, timeout=1)
             try:
@@ -109,6 +117,8 @@ def main():
                         break
                 if chosen is None:
                     chosen = script.get("default")
+                if chosen is not None and "touch" in chosen:
+                    open(chosen["touch"], "a").close()
             if not self.path.endswith("/chat/completions"):
                 return self.send(404, json.dumps({"error": {"message": "no route " + self.path}}))
             if args.expect_key is not None and auth != "Bearer " + args.expect_key:
