@@ -16,7 +16,9 @@ void add_slurm_job_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
 void add_daemon_command(CLI::App& app, int& exit_code);  // the loop kept going, with the HTTP API
 void add_client_commands(CLI::App& app, int& exit_code);  // status, pause, resume, tail: talk to a daemon
-void add_settings_command(CLI::App& app, int& exit_code);  // the run settings, for people and docs
+void add_settings_command(CLI::App& app, int& exit_code);
+// --version: this build's LibTorch (with CUDA or not), the devices it sees, Clang, NVRTC, the driver.
+void add_version_flag(CLI::App& app);  // the run settings, for people and docs
 void add_inspect_commands(CLI::App& app, int& exit_code);  // ls, show, history, lineage, top
 void add_compare_commands(CLI::App& app, int& exit_code);  // compare (paired, with intervals), ladder
 void add_events_command(CLI::App& app, int& exit_code);

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
       "compiled in-process with Clang/ORC (and CUDA kernels with NVRTC), then checked,\n"
       "trained and scored."};
   app.require_subcommand(1);
+  asiarch::host::add_version_flag(app);
   int exit_code = 0;
   asiarch::host::add_compile_command(app, exit_code);
   asiarch::host::add_eval_command(app, exit_code);

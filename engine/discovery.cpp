@@ -38,6 +38,7 @@
 #include "jit/compiler.h"
 #include "jit/cuda.h"
 #include "jit/toolchain.h"
+#include "lab/device.h"
 #include "lab/presets.h"
 #include "lab/tasks.h"
 #include "lab/stats.h"
@@ -322,6 +323,8 @@ Status Loop::setup() {
   // Everything that can be refused without touching the disk first.
   if (!c_.gpus.empty()) {
     const std::string listed = join(c_.gpus, ",");
+    if (!lab::torch_build().cuda)
+      return make_error("gpus: " + listed + " asked for, but " + lab::gpu_unusable() + ", or leave --gpus out");
     auto devices = jit::cuda_device_count();
     if (!devices)
       return make_error("gpus: " + listed + " asked for, but no CUDA device can be used here (" + devices.error().message +
@@ -348,6 +351,7 @@ Status Loop::setup() {
   workdir_ = std::filesystem::absolute(c_.workdir);
   base_job_.cache_dir = c_.cache_dir.empty() ? jit::default_cache_dir().string() : c_.cache_dir;
   WorkerSettings settings;
+  settings.gpu = !c_.gpus.empty();
   settings.limits = c_.limits;
   settings.stage_limits = c_.stage_limits;
   settings.cache_dir = base_job_.cache_dir;  // spare workers set their JIT up while they wait

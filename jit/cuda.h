@@ -65,6 +65,17 @@ Diagnostics parse_nvrtc_log(const std::string& log, const std::string& file, int
 // reason, e.g. "no CUDA driver" or "no CUDA device".
 Result<std::shared_ptr<CudaModule>> load_cuda_module(const std::string& cubin);
 
+// "NVRTC 13.0", or why there is none ("none: built without NVRTC").
+std::string nvrtc_version();
+
+// The installed CUDA driver's version ("13.0") and how many devices it shows this process, or why
+// there is none (no libcuda.so.1, a driver that does not initialise).
+struct CudaDriverInfo {
+  std::string version;
+  int devices = 0;
+};
+Result<CudaDriverInfo> cuda_driver_info();
+
 // The CUDA devices this process can see (through the driver, honouring CUDA_VISIBLE_DEVICES),
 // or why none: no driver, a driver that does not initialise, no device.
 Result<int> cuda_device_count();

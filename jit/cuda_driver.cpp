@@ -113,6 +113,21 @@ class DriverModule : public CudaModule {
 
 }  // namespace
 
+Result<CudaDriverInfo> cuda_driver_info() {
+  // The version needs no initialised driver: a driver that fails to start still says which it is.
+  void* h = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!h) return make_error("no CUDA driver (libcuda.so.1 not found)");
+  auto get_version = reinterpret_cast<CUresult (*)(int*)>(::dlsym(h, "cuDriverGetVersion"));
+  int v = 0;
+  if (!get_version || get_version(&v) != CUDA_SUCCESS) return make_error("the CUDA driver does not say its version");
+  CudaDriverInfo info;
+  info.version = std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+  auto devices = cuda_device_count();
+  if (!devices) return make_error("CUDA driver " + info.version + ": " + devices.error().message);
+  info.devices = *devices;
+  return info;
+}
+
 Result<int> cuda_device_count() {
   auto d = open_driver();
   if (!d) return d.error();

@@ -17,6 +17,10 @@ CudaBuild CudaCompiler::compile(const CudaRequest& req) {
 
 std::string CudaCompiler::version() const { return "none"; }
 
+std::string nvrtc_version() { return "none: built without NVRTC (no CUDA toolkit at build time)"; }
+
+Result<CudaDriverInfo> cuda_driver_info() { return make_error("built without the CUDA toolkit's headers"); }
+
 Result<std::shared_ptr<CudaModule>> load_cuda_module(const std::string&) {
   return make_error("built without CUDA");
 }

@@ -16,7 +16,9 @@ Result<std::unique_ptr<CudaCompiler>> CudaCompiler::create(const Toolchain& tool
   return std::make_unique<CudaCompiler>(toolchain.cuda_dir());
 }
 
-std::string CudaCompiler::version() const {
+std::string CudaCompiler::version() const { return nvrtc_version(); }
+
+std::string nvrtc_version() {
   int major = 0, minor = 0;
   nvrtcVersion(&major, &minor);
   return "NVRTC " + std::to_string(major) + "." + std::to_string(minor);

@@ -28,6 +28,8 @@ std::filesystem::path default_cache_dir() {
   return std::filesystem::temp_directory_path() / "asiarch-cache";
 }
 
+std::string clang_version() { return CLANG_VERSION_STRING; }
+
 Result<Toolchain> Toolchain::create(ToolchainOptions options) {
   if (options.cache_dir.empty()) options.cache_dir = default_cache_dir();
   if (options.opt_level < 0 || options.opt_level > 3)
@@ -58,7 +60,7 @@ Result<Toolchain> Toolchain::create(ToolchainOptions options) {
   if (auto st = put(t.pch_header(), "#include <asiarch/plugin.h>\n"); !st) return st.error();
 
   auto& a = t.common_args_;
-  a = {"-std=c++17", "-O" + std::to_string(options.opt_level), "-fPIC", "-fno-color-diagnostics",
+  a = {"-std=c++" ASIARCH_STR(ASIARCH_CXX_STANDARD), "-O" + std::to_string(options.opt_level), "-fPIC", "-fno-color-diagnostics",
        "-ferror-limit=0", "-Wall", "-fno-omit-frame-pointer",
        "-D_GLIBCXX_USE_CXX11_ABI=" ASIARCH_STR(_GLIBCXX_USE_CXX11_ABI), "-DNDEBUG",
        "-DASIARCH_HEADER_HASH=\"" + header_hash + "\"", "-resource-dir", ASIARCH_CLANG_RESOURCE_DIR};

@@ -56,4 +56,7 @@ class Toolchain {
   std::vector<std::string> common_args_;
 };
 
+// The Clang plugins are compiled with ("16.0.6").
+std::string clang_version();
+
 }  // namespace asiarch::jit

@@ -65,6 +65,7 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
   gc.parameter_tolerance = preset.parameter_tolerance;
   gc.num_layers = preset.model.num_layers;
   gc.mark = options.timing_mark;
+  gc.device = options.device;
   if (options.run_gates) {
     say({{"kind", "gates_started"}});
     report.gates = run_gates(make_mixer, gc);
@@ -105,6 +106,7 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
       };
       try {
         LanguageModel model(mc, make_mixer);
+        model->to(options.device);
         auto ref = options.references.find(task_name);
         r = train(model, *data, tc, ref == options.references.end() ? std::nullopt : std::optional<Reference>(ref->second),
                   preset.monitor, [&](int64_t step, double loss) {

@@ -31,6 +31,9 @@ struct EvalOptions {
   // When set, each trained model's test logits go here (the test rows in blocks) and the metric
   // is left to whoever holds the targets: the results' metrics are NaN.
   std::function<void(const std::string& task, int64_t first_row, const torch::Tensor& logits)> test_sink;
+  // Where the model trains: the CPU, or the worker's GPU (lab/device.h). Test logits come back to
+  // the CPU whatever it is.
+  torch::Device device = torch::kCPU;
   // The complexity gate's timing marks (GateConfig::mark).
   std::function<void(const std::string& label)> timing_mark;
   // Optional structured progress: {"kind": "gates_started"}, {"kind": "gate", "name", "passed", "reason"},

@@ -73,9 +73,12 @@ class LayerStack : public TokenMixer {
   std::vector<std::shared_ptr<TokenMixer>> layers_;
 };
 
-std::shared_ptr<TokenMixer> fresh(const MixerFactory& make, const GateConfig& c) {
+std::shared_ptr<TokenMixer> fresh(const MixerFactory& make, const GateConfig& c,
+                                  std::optional<torch::Device> on = std::nullopt) {
   torch::manual_seed(c.seed);
-  return std::make_shared<LayerStack>(make, c);
+  auto m = std::make_shared<LayerStack>(make, c);
+  m->to(on.value_or(c.device));
+  return m;
 }
 
 // Runs one gate; an exception from plugin code fails it with the message.
@@ -131,10 +134,11 @@ double time_exponent(const std::vector<double>& lengths, const std::vector<doubl
 std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c) {
   std::vector<GateResult> out;
   const int64_t L = 96;  // crosses a 64-token chunk boundary
+  const auto on = torch::TensorOptions().device(c.device);
 
   out.push_back(guarded("shape_dtype", [&](GateResult& g) {
     auto m = fresh(make, c);
-    auto x = torch::randn({2, L, c.d_model});
+    auto x = torch::randn({2, L, c.d_model}, on);
     auto y = m->forward(x);
     g.details = {{"input", x.sizes().vec()}, {"output", y.sizes().vec()}};
     if (y.sizes() != x.sizes()) {
@@ -159,7 +163,7 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
   } else {
     out.push_back(guarded("finite", [&](GateResult& g) {
       auto m = fresh(make, c);
-      auto x = torch::randn({2, L, c.d_model}, torch::requires_grad());
+      auto x = torch::randn({2, L, c.d_model}, on.requires_grad(true));
       auto y = m->forward(x);
       if (!torch::isfinite(y).all().item<bool>()) {
         g.reason = "forward produced NaN or inf";
@@ -210,7 +214,7 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
         m->train(s.train);
         std::optional<torch::NoGradGuard> no_grad;
         if (!s.grad) no_grad.emplace();
-        auto x = torch::randn({s.batch, s.length, c.d_model});
+        auto x = torch::randn({s.batch, s.length, c.d_model}, on);
         auto y = m->forward(x).detach();
         const std::string where = " (length " + std::to_string(s.length) + ", batch " + std::to_string(s.batch) +
                                   ", " + s.name + ")";
@@ -245,7 +249,7 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
       m->train();
       double worst_grad = 0;
       {
-        auto x = torch::randn({2, L, c.d_model}, torch::requires_grad());
+        auto x = torch::randn({2, L, c.d_model}, on.requires_grad(true));
         auto y = m->forward(x);
         for (int64_t t : {int64_t{0}, int64_t{31}, int64_t{63}, L - 2}) {
           auto grad = torch::autograd::grad({y.narrow(1, t, 1).sum()}, {x}, {}, /*retain_graph=*/true,
@@ -281,7 +285,7 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
     out.push_back(guarded("batch_independence", [&](GateResult& g) {
       auto m = fresh(make, c);
       torch::NoGradGuard no_grad;
-      auto x = torch::randn({3, L, c.d_model});
+      auto x = torch::randn({3, L, c.d_model}, on);
       auto y = m->forward(x);
       const double scale = std::max(1.0, max_abs(y));
       double worst = 0;
@@ -303,7 +307,7 @@ std::vector<GateResult> run_gates(const MixerFactory& make, const GateConfig& c)
     out.push_back(needs_shape("complexity"));
   } else {
     out.push_back(guarded("complexity", [&](GateResult& g) {
-      auto m = fresh(make, c);
+      auto m = fresh(make, c, torch::Device(torch::kCPU));
       // Install the memory counter before any timing, so every length is
       // timed on the same allocation path.
       { MemoryScope install; }

@@ -39,6 +39,10 @@ struct GateConfig {
   // from the kernel at every mark times the runs itself (worker/worker_job.cpp); it returns once
   // that process has read it.
   std::function<void(const std::string& label)> mark;
+  // Where the mixer runs for every gate but the complexity gate's timing, which is the CPU time of
+  // a run on the CPU wherever the model trains: time a trusted process can read from the kernel
+  // (docs/sandbox.md says what that leaves open on a GPU).
+  torch::Device device = torch::kCPU;
 };
 
 struct GateResult {

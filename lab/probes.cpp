@@ -1,4 +1,5 @@
 #include "lab/probes.h"
+#include "lab/device.h"
 
 #include <algorithm>
 #include <chrono>
@@ -59,7 +60,7 @@ ProbeResult probe_causality(LanguageModel& model, const TaskData& task, int64_t 
     model->train(pass.train);
     std::optional<torch::NoGradGuard> no_grad;
     if (!pass.grad) no_grad.emplace();
-    auto h = model->states(placed).detach();
+    auto h = model->states(placed.to(device_of(*model))).detach();
     if (!torch::isfinite(h).all().item<bool>()) {
       r.passed = false;
       r.reason = std::string("non-finite state in a probe batch (") + pass.name + ")";

@@ -1,4 +1,5 @@
 #include "lab/test_set.h"
+#include "lab/device.h"
 
 #include <algorithm>
 #include <cmath>
@@ -57,9 +58,11 @@ void predict(LanguageModel& model, const torch::Tensor& inputs, const LogitSink&
   torch::NoGradGuard no_grad;
   model->eval();
   const int64_t n = inputs.size(0), rows = prediction_rows(inputs.size(1), model->config().vocab);
+  const auto device = device_of(*model);
+  // Logits leave the device in blocks: they go to whoever scores them, as float32 on the CPU.
   for (int64_t i = 0; i < n; i += rows) {
     const int64_t b = std::min(rows, n - i);
-    sink(i, model->forward(inputs.narrow(0, i, b)).to(torch::kFloat).contiguous());
+    sink(i, model->forward(inputs.narrow(0, i, b).to(device)).to(torch::kCPU, torch::kFloat).contiguous());
   }
   model->train();
 }

@@ -1,4 +1,5 @@
 #include "lab/train.h"
+#include "lab/device.h"
 #include "lab/memory.h"
 #include "lab/test_set.h"
 #include "lab/threads.h"
@@ -183,7 +184,11 @@ TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& 
   r.task = task.name;
   r.metric_name = task.metric == Metric::accuracy ? "accuracy" : "bits_per_byte";
   r.stop_reason = "completed";
-  const Tensors train = to_tensors(task.train);
+  // The rows live where the model does; a batch is picked there.
+  const auto device = device_of(*model);
+  Tensors train = to_tensors(task.train);
+  train.inputs = train.inputs.to(device);
+  train.targets = train.targets.to(device);
   const int64_t n = train.inputs.size(0), seq = train.inputs.size(1);
   const int64_t batch = std::min(config.batch_size, n);
 
@@ -204,7 +209,10 @@ TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& 
   double window_sum = 0;
   int64_t window_count = 0;
   model->train();
-  const int shards = config.shard_batch && config.threads > 1 ? static_cast<int>(std::min<int64_t>(config.threads, batch)) : 1;
+  // Shards split a step over CPU threads; a GPU runs the whole batch.
+  const int shards = device.is_cpu() && config.shard_batch && config.threads > 1
+                         ? static_cast<int>(std::min<int64_t>(config.threads, batch))
+                         : 1;
   // Shards run their ops on one thread each, or they would oversubscribe the
   // cores; LibTorch's count is process-wide, so this is scoped and gives the
   // program's count back for the evaluation below (lab/threads.h).
@@ -216,7 +224,7 @@ TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& 
       std::shuffle(order.begin(), order.end(), rng);
       cursor = 0;
     }
-    auto idx = torch::from_blob(order.data() + cursor, {batch}, torch::kLong);
+    auto idx = torch::from_blob(order.data() + cursor, {batch}, torch::kLong).to(device);
     cursor += batch;
     auto x = train.inputs.index_select(0, idx), y = train.targets.index_select(0, idx);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr_at(config, step));

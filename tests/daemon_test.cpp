@@ -441,12 +441,21 @@ TEST(Daemon, StoppedOrKilledMidExperimentThenRestartedLosesAndDuplicatesNothing)
   fs::remove_all(w);
 }
 
-TEST(Daemon, GpusAreRefusedWithAClearMessageWhereNoCudaDeviceExists) {
-  if (::access("/dev/nvidia0", F_OK) == 0) GTEST_SKIP() << "this machine has a GPU";
+// A LibTorch without CUDA is named as the reason (the driver may well be there); a CUDA LibTorch on
+// a machine without a device says there is none.
+TEST(Daemon, GpusAreRefusedWithAClearMessageWhereTheyCannotBeUsed) {
+  const bool cpu_only = run_cli("--version").output.find("without CUDA (CPU only)") != std::string::npos;
+  if (!cpu_only && ::access("/dev/nvidia0", F_OK) == 0) GTEST_SKIP() << "this machine has a GPU and a CUDA LibTorch";
   const auto w = fresh_dir("daemon-gpus");
   auto r = run_cli("daemon --workdir " + w.string() + " --port " + std::to_string(free_port()) + " --gpus 0,1 --preset smoke");
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("gpus: 0,1 asked for, but no CUDA device can be used here"), std::string::npos) << r.output;
+  if (cpu_only) {
+    EXPECT_NE(r.output.find("gpus: 0,1 asked for, but this asiarch was built against LibTorch "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("without CUDA"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("On a GPU box"), std::string::npos) << r.output;
+  } else {
+    EXPECT_NE(r.output.find("gpus: 0,1 asked for, but no CUDA device can be used here"), std::string::npos) << r.output;
+  }
   EXPECT_NE(r.output.find("leave --gpus out"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(w / "archive.db"));  // refused before anything was written
   fs::remove_all(w);

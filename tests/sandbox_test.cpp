@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "worker/worker_job.h"
@@ -126,6 +127,16 @@ class Hostile : public asiarch::TokenMixer {
       r += "; " + err("fchmod S_ISUID", fd2 < 0 ? fd2 : fchmod(fd2, 04755));
       r += "; " + err("mknod", mknod("dev", S_IFCHR | 0666, makedev(1, 3)));
       throw std::runtime_error(r);
+    }
+    if (what == "limits") {
+      std::ifstream in("/proc/self/limits");
+      std::string r = "limits", line;
+      while (std::getline(in, line))
+        if (line.rfind("Max address space", 0) == 0 || line.rfind("Max data size", 0) == 0) r += "; " + line;
+      throw std::runtime_error(r);
+    }
+    if (what == "device") {
+      throw std::runtime_error(err(("open " + arg).c_str(), open(arg.c_str(), O_RDWR)));
     }
     if (what == "threads") {
       static std::mutex m;
@@ -374,6 +385,44 @@ TEST_F(Sandbox, NoSetUidFilesOrDeviceNodes) {
   EXPECT_NE(c.find("open with S_ISUID: Operation not permitted"), std::string::npos) << c;
   EXPECT_NE(c.find("fchmod S_ISUID: Operation not permitted"), std::string::npos) << c;
   EXPECT_NE(c.find("mknod: Operation not permitted"), std::string::npos) << c;
+}
+
+// The soft limit of /proc/self/limits' row `name` ("Max data size") in what a worker reported.
+std::string soft_limit(const std::string& report, const std::string& name) {
+  const auto at = report.find(name);
+  if (at == std::string::npos) return "(no row " + name + ")";
+  std::istringstream row(report.substr(at + name.size()));
+  std::string v;
+  row >> v;
+  return v;
+}
+
+// A worker of a run with GPUs has its memory limit on data, not on address space (the CUDA driver
+// reserves address space far beyond any such limit without using it); every other worker keeps the
+// address-space limit.
+TEST_F(Sandbox, AGpuRunsWorkersLimitDataInsteadOfAddressSpace) {
+  const std::string limit = std::to_string(int64_t{8192} * 1024 * 1024);
+  const std::string cpu = cause(attack("do=limits"));
+  ASSERT_NE(cpu.find("limits; "), std::string::npos) << cpu;
+  EXPECT_EQ(soft_limit(cpu, "Max address space"), limit) << cpu;
+  EXPECT_EQ(soft_limit(cpu, "Max data size"), "unlimited") << cpu;
+  WorkerSettings s = settings();
+  s.gpu = true;
+  const std::string gpu = cause(attack("do=limits", s));
+  ASSERT_NE(gpu.find("limits; "), std::string::npos) << gpu;
+  EXPECT_EQ(soft_limit(gpu, "Max address space"), "unlimited") << gpu;
+  EXPECT_EQ(soft_limit(gpu, "Max data size"), limit) << gpu;
+}
+
+// Only a worker of a run with GPUs may open the GPU's device nodes.
+TEST_F(Sandbox, OnlyAGpuRunsWorkersOpenTheGpu) {
+  if (::access("/dev/nvidiactl", F_OK) != 0) GTEST_SKIP() << "no /dev/nvidiactl on this machine";
+  const std::string cpu = cause(attack("do=device,arg=/dev/nvidiactl"));
+  EXPECT_NE(cpu.find("open /dev/nvidiactl: Permission denied"), std::string::npos) << cpu;
+  WorkerSettings s = settings();
+  s.gpu = true;
+  const std::string gpu = cause(attack("do=device,arg=/dev/nvidiactl", s));
+  EXPECT_NE(gpu.find("open /dev/nvidiactl: succeeded"), std::string::npos) << gpu;
 }
 
 TEST_F(Sandbox, ThreadsAreLimited) {

@@ -71,6 +71,7 @@ Result<RunningJob> spawn_in(const std::filesystem::path& scratch, const WorkerSe
     if (!r.empty()) spec.readable.emplace_back(r);
   spec.limits = settings.limits;
   spec.isolate = settings.isolate;
+  spec.gpu = settings.gpu;
   RunningJob running;
   running.scratch = abs;
   running.stage_limits = settings.stage_limits;

@@ -112,7 +112,7 @@ bool is_dir(const std::filesystem::path& p) {
 // after its own mounts are over them (a rule on a hidden mount point would
 // not cover what is mounted there).
 Ruleset make_ruleset(const std::string& executable, const std::vector<std::filesystem::path>& readable,
-                     const std::vector<std::filesystem::path>& writable, std::string& why) {
+                     const std::vector<std::filesystem::path>& writable, bool gpu, std::string& why) {
   Ruleset r;
   r.abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
   if (r.abi < 1) {
@@ -139,13 +139,14 @@ Ruleset make_ruleset(const std::string& executable, const std::vector<std::files
     if (!add_rule(r.fd, p, kReadFile)) return fail(p);
   const uint64_t file_write = LANDLOCK_ACCESS_FS_WRITE_FILE | (r.abi >= 3 ? kLandlockTruncate : 0);
   if (!add_rule(r.fd, "/dev/null", file_write)) return fail("/dev/null");
-  // GPUs, where there are any.
+  // GPUs, for a worker of a run that has them (the driver's libraries are under /usr already).
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/dev", ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("nvidia", 0) == 0 && !is_dir(e.path()))
-      if (!add_rule(r.fd, e.path().c_str(), kReadFile | file_write)) return fail(e.path().string());
-  }
+  if (gpu)
+    for (const auto& e : std::filesystem::directory_iterator("/dev", ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("nvidia", 0) == 0 && !is_dir(e.path()))
+        if (!add_rule(r.fd, e.path().c_str(), kReadFile | file_write)) return fail(e.path().string());
+    }
   const auto exe_dir = std::filesystem::path(executable).parent_path();
   if (!exe_dir.empty() && !add_rule(r.fd, exe_dir.c_str(), kReadDir)) return fail(exe_dir.string());
   for (const auto& p : readable)
@@ -402,7 +403,7 @@ Result<WorkerProcess> spawn_worker(const WorkerSpec& spec) {
 
   std::vector<std::filesystem::path> writable = spec.writable;
   std::string why;
-  Ruleset rs = make_ruleset(spec.executable, spec.readable, writable, why);
+  Ruleset rs = make_ruleset(spec.executable, spec.readable, writable, spec.gpu, why);
   if (rs.fd >= 0) {
     const int hi = fcntl(rs.fd, F_DUPFD_CLOEXEC, 64);
     ::close(rs.fd);
@@ -429,7 +430,8 @@ Result<WorkerProcess> spawn_worker(const WorkerSpec& spec) {
   const SandboxLimits& l = spec.limits;
   const rlim_t mb = 1024 * 1024;
   const auto cpu = static_cast<rlim_t>(l.cpu_seconds > 0 ? l.cpu_seconds : std::max<int64_t>(60, 4 * l.wall_seconds));
-  a.limits[0] = {RLIMIT_AS, {static_cast<rlim_t>(l.address_space_mb) * mb, static_cast<rlim_t>(l.address_space_mb) * mb}};
+  const auto memory = static_cast<rlim_t>(l.address_space_mb) * mb;
+  a.limits[0] = {spec.gpu ? RLIMIT_DATA : RLIMIT_AS, {memory, memory}};
   a.limits[1] = {RLIMIT_CPU, {cpu, cpu + 5}};
   a.limits[2] = {RLIMIT_FSIZE, {static_cast<rlim_t>(l.file_size_mb) * mb, static_cast<rlim_t>(l.file_size_mb) * mb}};
   a.limits[3] = {RLIMIT_NPROC, {static_cast<rlim_t>(l.max_processes), static_cast<rlim_t>(l.max_processes)}};

@@ -70,6 +70,10 @@ struct WorkerSpec {
   std::vector<std::filesystem::path> readable;  // more readable paths (cache, baselines, presets)
   SandboxLimits limits;
   bool isolate = true;                          // namespaces when the kernel allows
+  // A worker of a run with GPUs: it may open /dev/nvidia* (no other worker may), and its memory
+  // limit is on data (RLIMIT_DATA) instead of address space, since the CUDA driver reserves far
+  // more address space than any limit on it would allow, without using it.
+  bool gpu = false;
 };
 
 // What the worker was actually given: some kernels refuse namespaces or Landlock.

@@ -59,6 +59,7 @@ struct WorkerSettings {
   SandboxLimits limits;
   StageLimits stage_limits;
   bool isolate = true;     // namespaces where the kernel allows
+  bool gpu = false;        // the run has GPUs: its workers may reach them (WorkerSpec::gpu)
   std::vector<std::filesystem::path> readable;  // more paths workers may read (baselines, presets)
   std::shared_ptr<TaskCache> task_cache;  // null: each evaluate job makes its tasks afresh
 };

@@ -9,6 +9,7 @@
 
 #include "jit/mixer.h"
 #include "lab/corpus.h"
+#include "lab/device.h"
 #include "lab/tasks.h"
 #include "lab/threads.h"
 #include "util/files.h"
@@ -277,6 +278,14 @@ int worker_main(int channel_fd, const std::string& prewarm_cache_dir) {
   }
 
   lab::EvalOptions options;
+  // Given a GPU, the model trains on it; a worker that cannot use it fails rather than train
+  // somewhere else unsaid.
+  auto device = lab::training_device(!job.gpu.empty());
+  if (!device) {
+    std::cerr << "asiarch worker: GPU " << job.gpu << ": " << device.error().message << "\n";
+    exit_now(2);
+  }
+  options.device = *device;
   options.tasks = job.tasks;
   options.seed = job.seed;
   options.run_gates = !job.replica;
