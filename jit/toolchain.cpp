@@ -30,6 +30,12 @@ std::filesystem::path default_cache_dir() {
 
 std::string clang_version() { return CLANG_VERSION_STRING; }
 
+std::vector<std::string> toolchain_read_paths() {
+  std::vector<std::string> out(detail::torch_include_dirs().begin(), detail::torch_include_dirs().end());
+  out.push_back(ASIARCH_CLANG_RESOURCE_DIR);
+  return out;
+}
+
 Result<Toolchain> Toolchain::create(ToolchainOptions options) {
   if (options.cache_dir.empty()) options.cache_dir = default_cache_dir();
   if (options.opt_level < 0 || options.opt_level > 3)

@@ -59,4 +59,8 @@ class Toolchain {
 // The Clang plugins are compiled with ("16.0.6").
 std::string clang_version();
 
+// What a compile reads besides the cache: LibTorch's include folders and Clang's resource folder.
+// A sandboxed worker is given them to read (wherever LibTorch and LLVM were installed).
+std::vector<std::string> toolchain_read_paths();
+
 }  // namespace asiarch::jit

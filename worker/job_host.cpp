@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "jit/compiler.h"
+#include "jit/toolchain.h"
 #include "lab/gates.h"
 #include "util/files.h"
 #include "worker/lab_setup.h"
@@ -69,6 +70,7 @@ Result<RunningJob> spawn_in(const std::filesystem::path& scratch, const WorkerSe
     for (const auto& p : cache_reads(settings.cache_dir)) spec.readable.push_back(p);
   for (const auto& r : readable)
     if (!r.empty()) spec.readable.emplace_back(r);
+  for (const auto& p : jit::toolchain_read_paths()) spec.readable.emplace_back(p);
   spec.limits = settings.limits;
   spec.isolate = settings.isolate;
   spec.gpu = settings.gpu;

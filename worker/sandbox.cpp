@@ -1,6 +1,7 @@
 #include "worker/sandbox.h"
 
 #include <fcntl.h>
+#include <link.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/landlock.h>
@@ -24,6 +25,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -83,6 +85,30 @@ uint64_t landlock_write_rights(long abi) {
 // CPU and GPU information. Not /home, /root, /tmp, /run, /var or the workdir.
 const char* const kSystemReadable[] = {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/sys", "/opt"};
 const char* const kDevices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"};
+
+// The folders of the shared libraries this program was loaded with, outside the system's: a
+// LibTorch from a PyTorch wheel, LLVM unpacked beside the build (scripts/gpu-deps.sh). The worker
+// is this program and loads the same ones.
+std::vector<std::string> library_dirs() {
+  std::set<std::string> dirs;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* out) {
+        if (info->dlpi_name && info->dlpi_name[0] == '/') {
+          std::error_code ec;
+          auto p = std::filesystem::canonical(info->dlpi_name, ec);
+          if (!ec) static_cast<std::set<std::string>*>(out)->insert(p.parent_path().string());
+        }
+        return 0;
+      },
+      &dirs);
+  std::vector<std::string> out;
+  for (const auto& d : dirs) {
+    bool system = false;
+    for (const char* s : kSystemReadable) system = system || d == s || d.rfind(std::string(s) + "/", 0) == 0;
+    if (!system) out.push_back(d);
+  }
+  return out;
+}
 
 struct Ruleset {
   int fd = -1;
@@ -149,6 +175,8 @@ Ruleset make_ruleset(const std::string& executable, const std::vector<std::files
     }
   const auto exe_dir = std::filesystem::path(executable).parent_path();
   if (!exe_dir.empty() && !add_rule(r.fd, exe_dir.c_str(), kReadDir)) return fail(exe_dir.string());
+  for (const auto& d : library_dirs())
+    if (!add_rule(r.fd, d.c_str(), kReadDir)) return fail(d);
   for (const auto& p : readable)
     if (!p.empty() && !add_rule(r.fd, p.c_str(), is_dir(p) ? kReadDir : kReadFile)) return fail(p.string());
   for (const auto& p : writable)
