@@ -68,7 +68,14 @@ say "GPU, driver, memory: $gpu"
 say "PyTorch wheel (its LibTorch): $torch_info"
 say "$(sed 's/^/  /' "$out/version.txt")"
 say "build (asiarch, tests, bench): ${t_build} s"
-say "CUDA tests: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/device_test.txt" "$out/sandbox_test.txt" | sed 's/^.*: *//' | tr '\n' ' ') (exit $tests_rc)"
+# gtest's own summary lines, per binary, and each skipped test's reason.
+summary() {
+  echo "$(basename "$1" .txt): $(grep -E '^\[  (PASSED|FAILED|SKIPPED) *\] [0-9]+ tests?[.,]' "$1" | sed -E 's/^\[ *([A-Z]+) *\] ([0-9]+).*/\2 \1/' | tr 'A-Z\n' 'a-z,' | sed 's/,$//; s/,/, /g')"
+  grep -A1 -E ': Skipped$' "$1" | grep -vE ': Skipped$|^--' | sed 's/^/    skipped: /' | sort -u
+}
+say "CUDA tests (exit $tests_rc):"
+say "$(summary "$out/device_test.txt" | sed 's/^/  /')"
+say "$(summary "$out/sandbox_test.txt" | sed 's/^/  /')"
 say "training throughput, same preset and run:"
 say "$(sed 's/^/  /' "$out/throughput.txt")"
 say "example CUDA kernel against LibTorch: not measured (no example kernel plugin yet, issue 27 item 4)"
