@@ -166,7 +166,9 @@ class Loop {
   bool judged(InFlight& f, archive::Outcome rec, const agents::Judgement& judgement);
   // The Analyst (if the design has a parent), then recording; false while the Analyst is asked.
   bool analyse_and_record(InFlight& f, archive::Outcome rec);
-  bool record(InFlight& f, archive::Outcome rec, std::vector<archive::Event> ev);
+  // Records the outcome with `ev`, and the analysis (an `analysed` event) when there is one.
+  bool record(InFlight& f, archive::Outcome rec, std::vector<archive::Event> ev,
+              std::optional<agents::AnalystReport> analysis = std::nullopt);
   // The Judge and the Analyst are asked beside the loop when they are LLM roles and the run asks
   // ahead (llm.proposals_ahead > 0); with 0 every call is in the loop, as each one's order matters.
   bool judge_beside() const { return c_.llm.proposals_ahead > 0 && agents_.llm && c_.agents.judge == "llm"; }
@@ -983,15 +985,9 @@ bool Loop::finish(InFlight& f) {
   }
   if (f.analysing.valid()) {
     if (!ready(f.analysing)) return false;
-    auto analysis = f.analysing.get();
     auto rec = std::move(*f.pending);
     f.pending.reset();
-    rec.analysis_text = analysis.text;
-    rec.insights = analysis.insights;
-    auto ev = std::move(f.pending_events);
-    ev.push_back(EventLog::make("analysed", f.run->spec().id,
-                                {{"name", f.run->spec().name}, {"analyst", c_.agents.analyst}, {"insights", rec.insights.size()}}));
-    return record(f, std::move(rec), std::move(ev));
+    return record(f, std::move(rec), std::move(f.pending_events), f.analysing.get());
   }
   if (f.seed0) {
     // A replica ended: keep its metrics, then the next seed, else back to the first seed's run.
@@ -1093,12 +1089,7 @@ bool Loop::analyse_and_record(InFlight& f, archive::Outcome rec) {
     if (v.id == *self->parent || (v.parent == self->parent && v.id != id)) describe(v);
   if (!analyst_beside()) {
     calls_->working_on(id);
-    auto analysis = agents_.analyst->analyse(*self, all);
-    rec.analysis_text = analysis.text;
-    rec.insights = analysis.insights;
-    ev.push_back(EventLog::make("analysed", id,
-                                {{"name", r.spec().name}, {"analyst", c_.agents.analyst}, {"insights", rec.insights.size()}}));
-    return record(f, std::move(rec), std::move(ev));
+    return record(f, std::move(rec), std::move(ev), agents_.analyst->analyse(*self, all));
   }
   f.pending = std::move(rec);
   f.pending_events = std::move(ev);
@@ -1109,9 +1100,16 @@ bool Loop::analyse_and_record(InFlight& f, archive::Outcome rec) {
   return false;
 }
 
-bool Loop::record(InFlight& f, archive::Outcome rec, std::vector<archive::Event> ev) {
+bool Loop::record(InFlight& f, archive::Outcome rec, std::vector<archive::Event> ev,
+                  std::optional<agents::AnalystReport> analysis) {
   CandidateRun& r = *f.run;
   const int64_t id = r.spec().id;
+  if (analysis) {
+    rec.analysis_text = std::move(analysis->text);
+    rec.insights = std::move(analysis->insights);
+    ev.push_back(EventLog::make("analysed", id,
+                                {{"name", r.spec().name}, {"analyst", c_.agents.analyst}, {"insights", rec.insights.size()}}));
+  }
   // Where the time went: the loop's own overhead is wall - compile - lab.
   const double compile = r.compile_seconds() + f.more_compile, lab = r.lab_seconds() + f.more_lab;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.began).count();

@@ -109,6 +109,16 @@ std::string run_settings(int port, const nlohmann::json& llm) {
   return nlohmann::json({{"baselines", {"delta_net"}}, {"recheck", 0}, {"llm", l}}).dump();
 }
 
+// Gated DeltaNet renamed: a second design that builds, unlike any archived one by name.
+std::string forgetful_delta() {
+  std::string gdn = baseline("gated_delta_net");
+  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
+  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
+  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
+               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  return gdn;
+}
+
 // A server whose Researcher proposes the gated output delta, and whose other roles get "{}".
 nlohmann::json researcher_script() {
   return {{"answers",
@@ -613,11 +623,7 @@ TEST(LlmRun, AnUnusableAnswerIsNeverReplayedAndTheNextProposalCarriesItsReason) 
 // Analyst gets the parent's per-task figures and fitness parts.
 TEST(LlmPrompts, EveryFigureARoleReasonsAboutIsInItsPrompt) {
   const auto d = dir_for("figures");
-  std::string gdn = baseline("gated_delta_net");
-  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
-  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
-  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
-               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  const std::string gdn = forgetful_delta();
   const std::string analysis = "The per-head gate cost 3% in throughput and moved recall by a hair.";
   FakeLlm server(
       d / "server",
@@ -709,11 +715,7 @@ TEST(LlmPrompts, EveryFigureARoleReasonsAboutIsInItsPrompt) {
 // once, then the bandit stays with the one that builds, and `asiarch usage` shows both rates.
 TEST(LlmRun, TheModelBanditMovesToTheModelWhoseProposalsBuild) {
   const auto d = dir_for("bandit");
-  std::string gdn = baseline("gated_delta_net");
-  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
-  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
-  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
-               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  const std::string gdn = forgetful_delta();
   FakeLlm server(d / "server",
                  {{"answers",
                    {{{"model", "weak"},
@@ -765,11 +767,7 @@ TEST(LlmRun, TheModelBanditMovesToTheModelWhoseProposalsBuild) {
 // ideas came from.
 TEST(LlmRun, TheResearcherNamesWhatItDrewOnAndProvenanceCountsTheDesigns) {
   const auto d = dir_for("provenance");
-  std::string gdn = baseline("gated_delta_net");
-  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
-  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
-  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
-               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  const std::string gdn = forgetful_delta();
   auto answer = [](const std::string& name, const nlohmann::json& drew_on, const std::string& code) {
     return nlohmann::json({{"name", name}, {"motivation", "m"}, {"drew_on", drew_on}, {"code", code}}).dump();
   };
@@ -822,11 +820,7 @@ TEST(LlmRun, TheResearcherNamesWhatItDrewOnAndProvenanceCountsTheDesigns) {
 // proposal is asked (a slow answer) while the worker evaluates the previous one; with
 // llm.proposals_ahead 0 the loop asks only once the worker is free. Compared by event order, not time.
 TEST(LlmRun, TheNextProposalIsAskedWhileTheWorkerEvaluatesThePrevious) {
-  std::string gdn = baseline("gated_delta_net");
-  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
-  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
-  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
-               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  const std::string gdn = forgetful_delta();
   // The sequence numbers of the first evolved design's end and of the last event before the second
   // proposal was asked.
   auto order = [&](int ahead) {
@@ -882,11 +876,7 @@ TEST(LlmRun, TheNextProposalIsAskedWhileTheWorkerEvaluatesThePrevious) {
 // assertion below fails. The Engineer's call is archived under its experiment.
 TEST(LlmRun, ARepairIsAskedBesideTheLoopWhileAnotherCandidateTrains) {
   const auto d = dir_for("repair-beside");
-  std::string gdn = baseline("gated_delta_net");
-  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
-  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
-  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
-               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  const std::string gdn = forgetful_delta();
   const std::string engineer = "<<<<<<< SEARCH\n    int64_t gate_heads = \"four\";\n=======\n>>>>>>> REPLACE\n";
   const auto work = d / "work";
   const std::string other_trains_after_the_failed_compile =
@@ -952,11 +942,7 @@ TEST(LlmRun, ARepairIsAskedBesideTheLoopWhileAnotherCandidateTrains) {
 // (30 s) and the order assertions fail. Both calls are archived under the first design.
 TEST(LlmRun, TheJudgeAndTheAnalystAreAskedBesideTheLoop) {
   const auto d = dir_for("judge-beside");
-  std::string gdn = baseline("gated_delta_net");
-  replace_once(gdn, "class GatedDeltaNet ", "class ForgetfulDelta ");
-  replace_once(gdn, "explicit GatedDeltaNet(", "explicit ForgetfulDelta(");
-  replace_once(gdn, "ASIARCH_REGISTER_MIXER(GatedDeltaNet, \"gated_delta_net\")",
-               "ASIARCH_REGISTER_MIXER(ForgetfulDelta, \"forgetful_delta\")");
+  const std::string gdn = forgetful_delta();
   const auto work = d / "work";
   const auto judge_asked = d / "judge-asked";
   std::filesystem::remove(judge_asked);

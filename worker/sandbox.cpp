@@ -89,7 +89,7 @@ const char* const kDevices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/ran
 // The folders of the shared libraries this program was loaded with, outside the system's: a
 // LibTorch from a PyTorch wheel, LLVM unpacked beside the build (scripts/gpu-deps.sh). The worker
 // is this program and loads the same ones.
-std::vector<std::string> library_dirs() {
+std::vector<std::string> loaded_library_dirs() {
   std::set<std::string> dirs;
   dl_iterate_phdr(
       [](dl_phdr_info* info, size_t, void* out) {
@@ -108,6 +108,12 @@ std::vector<std::string> library_dirs() {
     if (!system) out.push_back(d);
   }
   return out;
+}
+
+// Once per process: the host's libraries are loaded at its start, and workers are spawned often.
+const std::vector<std::string>& library_dirs() {
+  static const std::vector<std::string> dirs = loaded_library_dirs();
+  return dirs;
 }
 
 struct Ruleset {
