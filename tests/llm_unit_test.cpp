@@ -92,6 +92,12 @@ TEST(LlmAnswer, ReadsWhatTheDesignDrewOnInEachFormAndTellsNoneFromNotSaid) {
                             "```\n");
   ASSERT_TRUE(prose) << prose.error().message;
   EXPECT_EQ(prose->drew_on, (std::vector<std::string>{"insight-3-1", "gated-deltanet-2024"}));
+  // The line after a motivation that runs over several lines is not part of it (a real model's answer).
+  auto edits = parse_design("Name: A\nMotivation: first line\nsecond line.\nDrew on: gated-deltanet\n\n"
+                            "<<<<<<< SEARCH\nclass A {};\n=======\nclass A { };\n>>>>>>> REPLACE\n");
+  ASSERT_TRUE(edits) << edits.error().message;
+  EXPECT_EQ(edits->motivation, "first line second line.");
+  EXPECT_EQ(edits->drew_on, (std::vector<std::string>{"gated-deltanet"}));
   auto none = parse_design("Name: A\nMotivation: m\nDrew on: none\n```cpp\n" + code + "```\n");
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->drew_on_stated);

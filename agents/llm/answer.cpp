@@ -121,20 +121,34 @@ bool looks_like_cpp(const std::string& body) {
 }
 
 // A labelled line's value: "Name: x", "**Name:** x", "# Name: x".
+// A line as a label reads it: markdown emphasis, headings and bullets stripped.
+std::string label_text(const std::string& line) {
+  std::string t = trim(line);
+  while (!t.empty() && (t[0] == '*' || t[0] == '#' || t[0] == '-' || t[0] == ' ')) t.erase(0, 1);
+  return t;
+}
+bool starts_label(const std::string& t, const std::string& label) {
+  const std::string l = lower(t);
+  return l.rfind(label + ":", 0) == 0 || l.rfind(label + "**:", 0) == 0 || l.rfind(label + ":**", 0) == 0;
+}
+
 std::optional<std::string> labelled(const std::string& text, const std::string& label) {
   const auto ls = lines_of(text);
+  // A motivation ends where the answer's next labelled line begins.
+  auto another_label = [](const std::string& line) {
+    const std::string t = label_text(line);
+    return starts_label(t, "name") || starts_label(t, "drew on") || starts_label(t, "motivation");
+  };
   for (size_t i = 0; i < ls.size(); ++i) {
-    std::string t = trim(ls[i]);
-    while (!t.empty() && (t[0] == '*' || t[0] == '#' || t[0] == '-' || t[0] == ' ')) t.erase(0, 1);
-    const std::string l = lower(t);
-    if (l.rfind(label + ":", 0) != 0 && l.rfind(label + "**:", 0) != 0 && l.rfind(label + ":**", 0) != 0) continue;
+    std::string t = label_text(ls[i]);
+    if (!starts_label(t, label)) continue;
     std::string v = t.substr(t.find(':') + 1);
     while (!v.empty() && (v[0] == '*' || v[0] == ' ')) v.erase(0, 1);
     v = trim(v);
     // A motivation runs on until a blank line or a fence.
     if (label == "motivation")
       for (size_t j = i + 1; j < ls.size() && !trim(ls[j]).empty() && trim(ls[j]).rfind("```", 0) != 0 &&
-                             trim(ls[j]).rfind("<<<<<<<", 0) != 0;
+                             trim(ls[j]).rfind("<<<<<<<", 0) != 0 && !another_label(ls[j]);
            ++j)
         v += (v.empty() ? "" : " ") + trim(ls[j]);
     if (!v.empty()) return v;
