@@ -60,7 +60,8 @@ TEST(BaselineGates, EveryBaselinePassesItsGates) {
   // at these short lengths, where the linear terms still weigh in).
   const std::vector<int64_t> lengths = {256, 512, 1024};
   const double quadratic = asiarch::testing::memory_exponent(gates_for("softmax_attention", lengths));
-  for (const auto& name : {"linear_attention", "gated_delta_net", "mamba2"}) {
+  for (const auto& name : {"linear_attention", "gated_delta_net", "mamba2", "gated_delta_net_2", "kimi_delta_attention",
+                            "gated_deltaproduct", "rwkv7", "mamba3"}) {
     auto gs = gates_for(name, lengths);
     EXPECT_TRUE(asiarch::testing::all_but_complexity_passed(gs)) << name;
     const double me = asiarch::testing::memory_exponent(gs);

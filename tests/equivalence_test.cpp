@@ -127,6 +127,69 @@ TEST(Equivalence, StrongDecayDoesNotOverflow) {
   expect_close(y, ops::delta_rule_recurrent(in.q, in.k, in.v, in.beta, g), "strong decay");
 }
 
+// The diagonal-plus-low-rank transition, as the 2025-26 baselines use it: per-channel decays,
+// erase vectors that are not the keys (RWKV-7's a o kappa, Gated DeltaNet-2's gated keys), at
+// lengths that are and are not multiples of the chunk, and chunk sizes 16 and 32.
+TEST(Equivalence, DiagonalPlusLowRankOps) {
+  const int64_t B = 2, H = 2, K = 12, V = 20;
+  int checked = 0;
+  for (int64_t L : {1, 17, 64, 100}) {
+    for (int64_t chunk : {16, 32}) {
+      torch::manual_seed(L * 100 + chunk);
+      auto kappa = ops::l2_normalize(torch::randn({B, H, L, K}));
+      auto gate = torch::sigmoid(torch::randn({B, H, L, K}));
+      std::vector<torch::Tensor> base = {
+          ops::l2_normalize(torch::randn({B, H, L, K})) / 2,               // q
+          ops::l2_normalize(torch::randn({B, H, L, K})),                   // k
+          torch::randn({B, H, L, V}),                                      // v
+          -kappa,                                                          // a
+          gate * kappa,                                                    // b
+          -torch::softplus(torch::randn({B, H, L, K})) * 0.5};            // g, per channel
+      std::vector<torch::Tensor> x, y;
+      for (const auto& t : base) {
+        x.push_back(t.clone().requires_grad_());
+        y.push_back(t.clone().requires_grad_());
+      }
+      auto yc = ops::dplr_chunkwise(x[0], x[1], x[2], x[3], x[4], x[5], chunk);
+      auto yr = ops::dplr_recurrent(y[0], y[1], y[2], y[3], y[4], y[5]);
+      const std::string what = "L=" + std::to_string(L) + " chunk=" + std::to_string(chunk);
+      expect_close(yc, yr, "dplr output, " + what);
+      auto w = torch::randn_like(yc);
+      (yc * w).sum().backward();
+      (yr * w).sum().backward();
+      const char* names[] = {"q", "k", "v", "a", "b", "g"};
+      for (size_t i = 0; i < x.size(); ++i) {
+        ASSERT_TRUE(x[i].grad().defined() && y[i].grad().defined()) << names[i];
+        expect_close(x[i].grad(), y[i].grad(), std::string("dplr grad ") + names[i] + ", " + what);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 4 * 2 * 6);
+}
+
+// With a = -beta k, b = k o exp(g) and a scalar decay, the DPLR ops are the gated delta rule.
+TEST(Equivalence, DiagonalPlusLowRankIsTheGatedDeltaRule) {
+  Inputs in = random_inputs(45, 9);
+  const int64_t K = in.k.size(3);
+  auto g = in.g.unsqueeze(-1).expand({-1, -1, -1, K});
+  auto beta = in.beta.unsqueeze(-1);
+  auto y = ops::dplr_chunkwise(in.q, in.k, in.v * beta, -beta * in.k, in.k * g.exp(), g, 16);
+  expect_close(y, ops::delta_rule_recurrent(in.q, in.k, in.v, in.beta, in.g), "dplr as gated delta rule");
+}
+
+TEST(Equivalence, DiagonalPlusLowRankStrongDecayDoesNotOverflow) {
+  torch::manual_seed(2);
+  const int64_t B = 1, H = 2, L = 70, K = 8, V = 8;
+  auto k = ops::l2_normalize(torch::randn({B, H, L, K}));
+  auto q = ops::l2_normalize(torch::randn({B, H, L, K}));
+  auto v = torch::randn({B, H, L, V});
+  auto g = torch::full({B, H, L, K}, -30.0);
+  auto y = ops::dplr_chunkwise(q, k, v, -k, k * g.exp(), g, 32);
+  EXPECT_TRUE(torch::isfinite(y).all().item<bool>());
+  expect_close(y, ops::dplr_recurrent(q, k, v, -k, k * g.exp(), g), "dplr strong decay");
+}
+
 // The baseline plugins, compiled by the JIT, in both forms from the same seed.
 class PluginEquivalence : public ::testing::TestWithParam<std::string> {};
 
@@ -143,26 +206,32 @@ TEST_P(PluginEquivalence, ChunkwiseEqualsRecurrent) {
     torch::manual_seed(3);
     return jit::instantiate(b, cfg);
   };
-  auto chunk = make("form=chunk,chunk=32"), rec = make("form=recurrent");
-  torch::manual_seed(4);
-  auto x = torch::randn({2, 77, 48});
-  auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
-  auto ya = chunk->forward(xa), yb = rec->forward(xb);
-  // Plain linear attention accumulates without bound: its projection
-  // gradients reach ~90, and their small elements are differences of large
-  // sums, so they carry rounding (~2.5e-4) of the large terms' size, not of
-  // their own. The delta rules (bounded state) and mamba2 (decayed) meet kTight.
-  const Tolerance t = GetParam() == "linear_attention" ? Tolerance{2e-3, 1e-5} : kTight;
-  expect_close(ya, yb, GetParam() + " output", t);
-  auto w = torch::randn_like(ya);
-  (ya * w).sum().backward();
-  (yb * w).sum().backward();
-  expect_close(xa.grad(), xb.grad(), GetParam() + " input grad", t);
-  auto pa = chunk->named_parameters(), pb = rec->named_parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  for (const auto& p : pa)
-    expect_close(p.value().grad(), pb[p.key()].grad(), GetParam() + " grad of " + p.key(), t);
+  // Two lengths: one shorter than a chunk of the default size, one that is not a multiple of it.
+  for (int64_t L : {13, 77}) {
+    const std::string at = GetParam() + " (L=" + std::to_string(L) + ")";
+    auto chunk = make("form=chunk,chunk=32"), rec = make("form=recurrent");
+    torch::manual_seed(4);
+    auto x = torch::randn({2, L, 48});
+    auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
+    auto ya = chunk->forward(xa), yb = rec->forward(xb);
+    // Plain linear attention accumulates without bound: its projection
+    // gradients reach ~90, and their small elements are differences of large
+    // sums, so they carry rounding (~2.5e-4) of the large terms' size, not of
+    // their own. The delta rules (bounded state) and the decayed mixers meet kTight.
+    const Tolerance t = GetParam() == "linear_attention" ? Tolerance{2e-3, 1e-5} : kTight;
+    expect_close(ya, yb, at + " output", t);
+    auto w = torch::randn_like(ya);
+    (ya * w).sum().backward();
+    (yb * w).sum().backward();
+    expect_close(xa.grad(), xb.grad(), at + " input grad", t);
+    auto pa = chunk->named_parameters(), pb = rec->named_parameters();
+    ASSERT_EQ(pa.size(), pb.size());
+    ASSERT_GT(pa.size(), 0u);
+    for (const auto& p : pa) expect_close(p.value().grad(), pb[p.key()].grad(), at + " grad of " + p.key(), t);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Baselines, PluginEquivalence,
-                         ::testing::Values("delta_net", "gated_delta_net", "linear_attention", "mamba2"));
+                         ::testing::Values("delta_net", "gated_delta_net", "linear_attention", "mamba2",
+                                           "gated_delta_net_2", "kimi_delta_attention", "gated_deltaproduct",
+                                           "rwkv7", "mamba3"));

@@ -379,6 +379,76 @@ inline Tensor delta_rule_chunkwise(const Tensor& q, const Tensor& k, const Tenso
   return native ? DeltaRuleChunk::apply(q, k, v, beta, chunk) : detail::delta_rule_chunkwise_composite(q, k, v, beta, g, chunk);
 }
 
+// ---- Diagonal plus low rank (DPLR) transitions ----
+// S_t = Diag(exp(g_t)) S_{t-1} + a_t (b_t^T S_{t-1}) + k_t v_t^T,  o_t = S_t^T q_t,
+// q, k, a, b, g: [B, H, L, K]; v: [B, H, L, V]; g is a per-channel log decay (<= 0; undefined: none).
+// The family the 2025-26 mixers share: the gated delta rule (a = -beta k, b = exp(g) k), Kimi Delta
+// Attention and Gated DeltaNet-2 (a = -k, b = exp(g) (b o k), separate erase and write gates),
+// RWKV-7 (a = -kappa, b = a o kappa), DeltaProduct (several such steps per token).
+// Step by step: the reference.
+inline Tensor dplr_recurrent(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& a, const Tensor& b,
+                             const Tensor& g = {}) {
+  auto qs = q.unbind(2), ks = k.unbind(2), vs = v.unbind(2), as = a.unbind(2), bs = b.unbind(2);
+  std::vector<Tensor> gs = g.defined() ? g.exp().unbind(2) : std::vector<Tensor>();
+  auto S = torch::zeros({q.size(0), q.size(1), q.size(3), v.size(3)}, q.options());
+  std::vector<Tensor> out;
+  for (int64_t t = 0; t < q.size(2); ++t) {
+    auto erase = (bs[t].unsqueeze(-1) * S).sum(-2);  // b^T S_{t-1}: [B, H, V]
+    if (g.defined()) S = S * gs[t].unsqueeze(-1);
+    S = S + as[t].unsqueeze(-1) * erase.unsqueeze(-2) + ks[t].unsqueeze(-1) * vs[t].unsqueeze(-2);
+    out.push_back((qs[t].unsqueeze(-1) * S).sum(-2));
+  }
+  return torch::stack(out, 2);
+}
+
+// The same recurrence, chunkwise parallel. Within a chunk, with G the inclusive cumulative log
+// decay (per channel) and E_ts = exp(G_t - G_s) (s <= t, never above 1, so strong decays
+// underflow instead of overflowing), the erase terms z_t = b_t^T S_{t-1} solve a unit lower
+// triangular system (I - M_ba) Z = (b o exp(G_{t-1})) S_0 + M_bk V; outputs and the state handed on
+// are then products with Z, V and the chunk's first state. The pairwise decays cost
+// O(L C K) memory: chunks default to 16.
+inline Tensor dplr_chunkwise(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& a, const Tensor& b,
+                             const Tensor& g = {}, int64_t chunk = 16) {
+  const int64_t L = q.size(2), c = std::max<int64_t>(1, std::min<int64_t>(chunk, L)), V = v.size(3);
+  auto cut = [c](const Tensor& x) { return detail::to_chunks(detail::pad_to_chunks(x, c), c); };
+  auto qc = cut(q), kc = cut(k), vc = cut(v), ac = cut(a), bc = cut(b);  // [B,H,N,C,K|V]
+  auto G = g.defined() ? cut(g).cumsum(-2) : torch::zeros_like(kc);       // inclusive
+  auto upper = torch::ones({c, c}, q.options().dtype(torch::kBool)).triu(1).unsqueeze(-1);
+  // E[t, s, j] = exp(G_t[j] - G_s[j]) for s <= t, else 0; masked before exp (no overflow).
+  auto E = (G.unsqueeze(-2) - G.unsqueeze(-3)).masked_fill(upper, -std::numeric_limits<float>::infinity()).exp();
+  // E_prev[t, s] = exp(G_{t-1} - G_s) for s < t: E shifted down one row.
+  auto E_prev = torch::constant_pad_nd(E.narrow(-3, 0, c - 1), {0, 0, 0, 0, 1, 0});
+  auto pair = [](const Tensor& x, const Tensor& y, const Tensor& decay) {  // sum_j x_t[j] y_s[j] decay[t,s,j]
+    return (x.unsqueeze(-2) * decay * y.unsqueeze(-3)).sum(-1);
+  };
+  auto M_ba = pair(bc, ac, E_prev), M_bk = pair(bc, kc, E_prev);  // strictly lower
+  auto M_qa = pair(qc, ac, E), M_qk = pair(qc, kc, E);              // lower incl. diagonal
+  auto G_prev = G - (g.defined() ? cut(g) : torch::zeros_like(kc));
+  auto bd = bc * G_prev.exp();                                      // z_t's share of S_0
+  // Z = Zc + W S_0 from one solve.
+  auto X = unit_lower_solve(-M_ba, torch::cat({torch::matmul(M_bk, vc), bd}, -1));
+  auto ZW = X.split({V, X.size(-1) - V}, -1);
+  auto Zc = ZW[0], W = ZW[1];
+  // o = (q o exp(G) + M_qa W) S_0 + (M_qa Zc + M_qk V)
+  auto q_eff = qc * G.exp() + torch::matmul(M_qa, W);
+  auto o_local = torch::matmul(M_qa, Zc) + torch::matmul(M_qk, vc);
+  // S_C = (Diag(exp(G_C)) + a_end^T W) S_0 + a_end^T Zc + k_end^T V, a_end = a o exp(G_C - G).
+  auto last = G.narrow(-2, c - 1, 1);
+  auto to_end = (last - G).exp();
+  auto a_end = (ac * to_end).transpose(-1, -2), k_end = (kc * to_end).transpose(-1, -2);
+  auto P = torch::diag_embed(last.squeeze(-2).exp()) + torch::matmul(a_end, W);  // [B,H,N,K,K]
+  auto R = torch::matmul(a_end, Zc) + torch::matmul(k_end, vc);                  // [B,H,N,K,V]
+  auto P_n = P.unbind(2), R_n = R.unbind(2);
+  auto S = torch::zeros({q.size(0), q.size(1), q.size(3), V}, q.options());
+  std::vector<Tensor> states;  // S before each chunk
+  for (size_t n = 0; n < P_n.size(); ++n) {
+    states.push_back(S);
+    S = torch::matmul(P_n[n], S) + R_n[n];
+  }
+  auto out = torch::matmul(q_eff, torch::stack(states, 2)) + o_local;  // [B, H, N, C, V]
+  return out.flatten(2, 3).narrow(2, 0, L);
+}
+
 // ---- For custom chunkwise rules (ABI 2) ----
 
 // The [C, C] causal mask of a chunk: true where position i may see position j (j <= i, or j < i
