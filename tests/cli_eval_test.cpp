@@ -110,6 +110,33 @@ TEST(CliEval, AMixerCaughtOnTheTrainedModelIsNotReportedAsSound) {
   EXPECT_NE(t.output.find("NOT SOUND: the trained model failed a probe"), std::string::npos) << t.output;
 }
 
+// A run whose loss went non-finite once, with a model that is sound again by the test: scored as
+// the worst the task allows, its stop reason saying it diverged, never from the state it had
+// reached (the host once scored such a run's test predictions as if it had completed).
+TEST(CliEval, ADivergedRunIsScoredAsTheWorstNotFromItsLastState) {
+  auto ref = run("eval " + kBaselines + "delta_net.cpp --preset smoke --tasks compression --json --workdir " + temp_dir());
+  ASSERT_EQ(ref.status, 0) << ref.output;
+  const auto params = nlohmann::json::parse(ref.output)["report"]["mixer_parameters"].get<int64_t>();
+  // The smoke preset trained 150 steps, so the spike (calls 100 and 101 of each layer's mixer,
+  // past what the gates make of one) falls inside training.
+  auto presets = nlohmann::json::parse(std::ifstream(ASIARCH_SOURCE_DIR "/lab/presets.json"));
+  presets["smoke"]["train"]["steps"] = 150;
+  const auto presets_file = temp_file("spike-presets.json", presets.dump());
+  auto f = temp_file("spike.cpp", asiarch::testing::padded_mixer("Spike", R"cpp(
+    ++calls_;
+    if (calls_ >= 100 && calls_ < 102) return causal * std::nan("");
+    return causal;)cpp", "int calls_ = 0;"));
+  auto j = run("eval " + f + " --preset smoke --presets " + presets_file + " --tasks compression --options params=" +
+               std::to_string(params) + " --json --workdir " + temp_dir());
+  auto report = nlohmann::json::parse(j.output, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << j.output;
+  ASSERT_TRUE(report["report"]["gates_passed"].get<bool>()) << j.output;
+  ASSERT_EQ(report["report"]["tasks"].size(), 1u);
+  const auto& t = report["report"]["tasks"][0];
+  EXPECT_EQ(t["stop_reason"].get<std::string>().rfind("loss became NaN at step ", 0), 0u) << t.dump();
+  EXPECT_EQ(t["metric"].get<double>(), 0.0) << t.dump();
+}
+
 TEST(CliEval, ThrowingMixerIsAFailedGateNotACrash) {
   auto f = temp_file("throw.cpp", R"(#include <asiarch/plugin.h>
 class T : public asiarch::TokenMixer {
@@ -136,8 +163,9 @@ TEST(CliBaselines, StoresTheTableAndReusesIt) {
   const std::string dir = temp_dir() + "/work";
   auto first = run("baselines --preset smoke --tasks compression --workdir " + dir);
   ASSERT_EQ(first.status, 0) << first.output;
-  for (const char* m : {"delta_net", "gated_delta_net", "linear_attention", "mamba2", "softmax_attention"})
-    EXPECT_NE(first.output.find(m), std::string::npos) << m;
+  for (const char* m : {"delta_net", "gated_delta_net", "linear_attention", "mamba2", "softmax_attention",
+                        "gated_delta_net_2", "kimi_delta_attention", "gated_deltaproduct", "rwkv7", "mamba3"})
+    EXPECT_NE(first.output.find(std::string("\n") + m + " "), std::string::npos) << m;
   EXPECT_TRUE(std::filesystem::exists(dir + "/baselines/smoke.json"));
   auto second = run("baselines --preset smoke --tasks compression --workdir " + dir);
   ASSERT_EQ(second.status, 0);
