@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "lab/names.h"
 #include "results/fitness.h"
 
 namespace asiarch::host {
@@ -69,7 +70,7 @@ std::optional<RuntimeProblem> runtime_problem(const WorkerOutcome& o) {
   for (const auto& g : r.gates)
     if (!g.passed) return RuntimeProblem{"gates", "gate " + g.name + " failed: " + g.reason};
   for (const auto& t : r.tasks)
-    if (t.stop_reason.rfind("plugin threw", 0) == 0 || t.stop_reason.rfind("loss became", 0) == 0 ||
+    if (t.stop_reason.rfind("plugin threw", 0) == 0 || lab::diverged(t.stop_reason) ||
         failed_probe(t))
       return RuntimeProblem{"training", "task " + t.task + ": " + t.stop_reason};
   return std::nullopt;

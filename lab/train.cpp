@@ -1,4 +1,5 @@
 #include "lab/train.h"
+#include "lab/names.h"
 #include "lab/device.h"
 #include "lab/memory.h"
 #include "lab/test_set.h"
@@ -246,7 +247,8 @@ TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& 
     }
     r.steps = step + 1;
     if (!std::isfinite(lv)) {
-      r.stop_reason = "loss became " + std::string(std::isnan(lv) ? "NaN" : "infinite") + " at step " + std::to_string(step);
+      r.stop_reason = std::string(kDivergedPrefix) + " " + (std::isnan(lv) ? "NaN" : "infinite") + " at step " +
+                      std::to_string(step);
       r.final_loss = lv;
       break;
     }

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ namespace asiarch::host {
 struct Metrics {
   std::optional<double> loss;
   std::map<std::string, double> accuracy;
+  // Tasks whose training diverged (lab::diverged): their figures above are the worst the task
+  // allows, or, in archives written before that rule, the last state's; either way they are marked.
+  std::set<std::string> diverged;
 };
 
 Metrics metrics_of(const std::vector<archive::TrainingRun>& runs);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "lab/names.h"
 #include "results/fitness.h"
 
 namespace asiarch::host {
@@ -36,6 +37,7 @@ SeedMetrics metrics_by_seed(const std::vector<archive::Measurement>& ms, const s
     auto& to = out[m.seed];
     if (m.metric_name == "bits_per_byte" && std::isfinite(m.metric)) to.loss = m.metric;
     if (m.metric_name == "accuracy") to.accuracy[m.task] = m.metric;
+    if (lab::diverged(m.stop_reason)) to.diverged.insert(m.task);
   }
   return out;
 }
@@ -84,6 +86,8 @@ Comparison compare_paired(const SeedMetrics& candidate, const SeedMetrics& refer
     if (it == reference.end()) continue;
     const Metrics& b = it->second;
     ++c.pairs;
+    if (!m.diverged.empty()) ++c.diverged_seeds;
+    if (!b.diverged.empty()) ++c.reference_diverged_seeds;
     agents::FitnessInputs in;
     in.loss = m.loss;
     in.baseline_loss = b.loss;
@@ -126,6 +130,8 @@ Replicated replicated(const SeedMetrics& by_seed) {
   std::vector<double> loss, acc;
   std::map<std::string, std::vector<double>> tasks;
   for (const auto& [seed, m] : by_seed) {
+    if (!m.diverged.empty()) ++r.diverged_seeds;
+    r.diverged_runs += static_cast<int>(m.diverged.size());
     if (m.loss) {
       loss.push_back(*m.loss);
       tasks["byte_lm"].push_back(*m.loss);
@@ -158,7 +164,8 @@ nlohmann::json to_json(const lab::Interval& i) {
 }
 
 nlohmann::json to_json(const Comparison& c) {
-  nlohmann::json j = {{"pairs", c.pairs}, {"fitness", to_json(c.fitness)}, {"verdict", c.verdict}};
+  nlohmann::json j = {{"pairs", c.pairs}, {"fitness", to_json(c.fitness)}, {"verdict", c.verdict},
+                      {"diverged_seeds", c.diverged_seeds}, {"reference_diverged_seeds", c.reference_diverged_seeds}};
   if (c.loss) j["bits_per_byte"] = to_json(*c.loss);
   if (c.accuracy) j["accuracy"] = to_json(*c.accuracy);
   for (const auto& [task, i] : c.tasks) j["tasks"][task] = to_json(i);
@@ -166,7 +173,7 @@ nlohmann::json to_json(const Comparison& c) {
 }
 
 nlohmann::json to_json(const Replicated& r) {
-  nlohmann::json j = {{"seeds", r.seeds}};
+  nlohmann::json j = {{"seeds", r.seeds}, {"diverged_seeds", r.diverged_seeds}, {"diverged_runs", r.diverged_runs}};
   if (r.loss) j["bits_per_byte"] = to_json(*r.loss);
   if (r.accuracy) j["accuracy"] = to_json(*r.accuracy);
   for (const auto& [task, i] : r.tasks) j["tasks"][task] = to_json(i);

@@ -43,6 +43,9 @@ struct Comparison {
   // "better" or "worse" (the fitness interval excludes zero), "no significant difference",
   // or "too few seeds" (fewer than two pairs: no interval).
   std::string verdict;
+  // Paired seeds on which some task's training diverged, on the candidate's side and the reference's.
+  int diverged_seeds = 0;
+  int reference_diverged_seeds = 0;
 };
 
 Comparison compare_paired(const SeedMetrics& candidate, const SeedMetrics& reference);
@@ -50,6 +53,8 @@ Comparison compare_paired(const SeedMetrics& candidate, const SeedMetrics& refer
 // Per task and for the mean accuracy and fitness: the mean and 95% interval over seeds.
 struct Replicated {
   int seeds = 0;
+  int diverged_seeds = 0;  // seeds on which some task's training diverged
+  int diverged_runs = 0;   // (seed, task) runs that diverged
   std::optional<lab::Interval> loss;
   std::optional<lab::Interval> accuracy;
   std::map<std::string, lab::Interval> tasks;

@@ -75,6 +75,13 @@ std::string verdict_text(const Comparison& c) {
   std::string s = c.verdict;
   s += ": fitness " + std::string(c.fitness.mean >= 0 ? "+" : "") + format_interval(c.fitness);
   s += " (" + std::to_string(c.pairs) + (c.pairs == 1 ? " seed)" : " seeds)");
+  // A verdict resting on diverged runs says so: their figures are the worst the task allows.
+  auto diverged = [&](int n, const char* whose) {
+    return "; " + std::string(whose) + " training diverged on " + std::to_string(n) + " of " + std::to_string(c.pairs) +
+           (c.pairs == 1 ? " seed" : " seeds") + " (scored as the worst)";
+  };
+  if (c.diverged_seeds) s += diverged(c.diverged_seeds, "its");
+  if (c.reference_diverged_seeds) s += diverged(c.reference_diverged_seeds, "the reference's");
   // The fitness parts saturate (a gain of 10% scores as much as one of 50%) and can cancel: the
   // metrics' own paired differences say which way each went.
   auto part = [](const char* name, const lab::Interval& i, bool lower_better) {
@@ -93,6 +100,7 @@ void print_rows(std::ostream& out, const std::vector<DesignRow>& rows) {
                 "seeds", "bits/byte", "mean accuracy", "against DeltaNet, paired by seed");
   out << buf;
   int max_seeds = 0;
+  bool any_diverged = false;
   for (const auto& r : rows) {
     max_seeds = std::max(max_seeds, r.measured.seeds);
     const std::string fit = r.fitness ? [&] {
@@ -104,10 +112,16 @@ void print_rows(std::ostream& out, const std::vector<DesignRow>& rows) {
     const std::string bpb = r.measured.loss ? format_interval(*r.measured.loss) : "-";
     const std::string acc = r.measured.accuracy ? format_interval(*r.measured.accuracy) : "-";
     const std::string vs = r.reference ? "the reference" : r.against_reference ? verdict_text(*r.against_reference) : "-";
-    std::snprintf(buf, sizeof buf, "  %-5lld %-32s %-12s %8s %5d  ", static_cast<long long>(r.id),
-                  r.name.substr(0, 32).c_str(), r.origin.c_str(), fit.c_str(), r.measured.seeds);
+    // "3!" : three seeds, training diverged on some (explained below the table).
+    const std::string seeds = std::to_string(r.measured.seeds) + (r.measured.diverged_seeds ? "!" : "");
+    any_diverged = any_diverged || r.measured.diverged_seeds;
+    std::snprintf(buf, sizeof buf, "  %-5lld %-32s %-12s %8s %5s  ", static_cast<long long>(r.id),
+                  r.name.substr(0, 32).c_str(), r.origin.c_str(), fit.c_str(), seeds.c_str());
     out << buf << pad_right(bpb, 16) << " " << pad_right(acc, 16) << " " << vs << "\n";
   }
+  if (any_diverged)
+    out << "  ! training diverged (loss became NaN or infinite) on some seeds: those tasks are scored as the worst\n"
+           "    the task allows, not from the state the run had reached.\n";
   if (max_seeds >= 2)
     out << "  ± is a 95% interval over seeds (Student's t). \"better\" or \"worse\" only where the interval of the\n"
            "  paired fitness difference (seed k against the reference's seed k) excludes zero.\n";

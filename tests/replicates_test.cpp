@@ -10,6 +10,7 @@
 
 #include "results/ladder.h"
 #include "results/replicates.h"
+#include "results/report.h"
 #include "lab/stats.h"
 
 using namespace asiarch;
@@ -110,6 +111,39 @@ TEST(Replicates, ReplicatedGivesMeanAndIntervalPerTask) {
 
 // The ladder is read from what the archive stores: the run's order of rungs, not the order the
 // stages happened to be recorded in; each rung's Spearman is with the rung below it.
+// A run that diverged is marked wherever its figures go: per seed, in the replicated row, in the
+// paired comparison and in the verdict's words.
+TEST(Replicates, ADivergedRunIsCountedAndTheVerdictSaysSo) {
+  std::vector<archive::Measurement> cand, ref;
+  for (std::uint64_t seed : {0, 1, 2}) {
+    cand.push_back(row(seed, "byte_lm", "bits_per_byte", 2.0 + 0.01 * seed));
+    cand.push_back(row(seed, "noisy_in_context_recall", "accuracy", seed == 1 ? 0.0 : 0.9));
+    ref.push_back(row(seed, "byte_lm", "bits_per_byte", 2.5));
+    ref.push_back(row(seed, "noisy_in_context_recall", "accuracy", 0.8));
+  }
+  cand[3].stop_reason = "loss became NaN at step 285";  // seed 1's recall
+  for (auto& r : cand) if (r.stop_reason.empty()) r.stop_reason = "completed";
+  const auto by = host::metrics_by_seed(cand, "first");
+  ASSERT_EQ(by.size(), 3u);
+  EXPECT_EQ(by.at(1).diverged, std::set<std::string>{"noisy_in_context_recall"});
+  EXPECT_TRUE(by.at(0).diverged.empty());
+  const auto rep = host::replicated(by);
+  EXPECT_EQ(rep.diverged_seeds, 1);
+  EXPECT_EQ(rep.diverged_runs, 1);
+  const auto c = host::compare_paired(by, host::metrics_by_seed(ref, "first"));
+  EXPECT_EQ(c.pairs, 3);
+  EXPECT_EQ(c.diverged_seeds, 1);
+  EXPECT_EQ(c.reference_diverged_seeds, 0);
+  const std::string text = host::verdict_text(c);
+  EXPECT_NE(text.find("its training diverged on 1 of 3 seeds"), std::string::npos) << text;
+  EXPECT_EQ(host::to_json(c)["diverged_seeds"], 1);
+  // Without the divergence, nothing is said of it.
+  for (auto& r : cand) r.stop_reason = "completed";
+  const std::string clean = host::verdict_text(host::compare_paired(host::metrics_by_seed(cand, "first"),
+                                                                    host::metrics_by_seed(ref, "first")));
+  EXPECT_EQ(clean.find("diverged"), std::string::npos) << clean;
+}
+
 TEST(Ladder, RungsFollowTheStoredOrderWithSpearmanAgainstTheRungBelow) {
   const auto path = std::filesystem::temp_directory_path() / ("asiarch-ladder-" + std::to_string(::getpid()) + ".db");
   std::filesystem::remove(path);

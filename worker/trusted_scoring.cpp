@@ -6,6 +6,7 @@
 #include <random>
 
 #include "lab/corpus.h"
+#include "lab/names.h"
 #include "lab/tasks.h"
 #include "util/format.h"
 #include "worker/lab_setup.h"
@@ -110,6 +111,10 @@ void score_task(RunningJob& job, lab::TaskResult& r) {
   }
   if (r.causality_probe && !r.causality_probe->passed) return;
   if (r.parameters_probe && !r.parameters_probe->passed) return;
+  // A diverged run keeps the worst metric, as one scored in-process does (lab/train.h): its test
+  // predictions come from the last state before the loss went non-finite, and a design whose
+  // training diverges on some seeds must not be averaged as if it had trained on them.
+  if (lab::diverged(r.stop_reason)) return;
   r.test_probe = t.scorer.probes();
   // The probe rows' share of the test's predictions: what they cost the worker.
   r.test_probe->seconds = r.eval_seconds * static_cast<double>(t.scorer.probe_rows()) / static_cast<double>(t.scorer.rows());
