@@ -19,7 +19,7 @@ using asiarch::testing::run_cli;
 TEST(Cognition, TheShippedEntriesAreCompleteAndDistinct) {
   auto all = cognition::builtin_entries();
   ASSERT_TRUE(all) << all.error().message;
-  EXPECT_GE(all->size(), 40u);
+  EXPECT_GE(all->size(), 60u);
   std::set<std::string> ids;
   for (const auto& e : *all) {
     EXPECT_TRUE(ids.insert(e.id).second) << e.id;
@@ -42,6 +42,29 @@ TEST(Cognition, DeltaRuleInstabilityRetrievesTheDeltaRuleEntriesFirst) {
   const auto ssm = index->search("selective state space scan", 3);
   ASSERT_FALSE(ssm.empty());
   EXPECT_TRUE(ssm[0].entry.id == "mamba" || ssm[0].entry.id == "mamba2-ssd") << ssm[0].entry.id;
+}
+
+TEST(Cognition, PerChannelDecayRetrievesTheFineGrainedDecayEntriesFirst) {
+  auto all = cognition::builtin_entries();
+  ASSERT_TRUE(all) << all.error().message;
+  auto index = cognition::Index::build(*all);
+  ASSERT_TRUE(index) << index.error().message;
+  const std::set<std::string> expected = {"per-channel-decay", "kimi-delta-attention", "gated-deltanet-2"};
+  const auto hits = index->search("per-channel decay", 3);
+  ASSERT_EQ(hits.size(), 3u);
+  for (const auto& h : hits) EXPECT_TRUE(expected.count(h.entry.id)) << h.entry.id;
+}
+
+TEST(Cognition, StateTrackingRetrievesTheStateTrackingEntriesFirst) {
+  auto all = cognition::builtin_entries();
+  ASSERT_TRUE(all) << all.error().message;
+  auto index = cognition::Index::build(*all);
+  ASSERT_TRUE(index) << index.error().message;
+  const std::set<std::string> expected = {"state-tracking-tasks", "negative-eigenvalues-state-tracking",
+                                          "gated-deltaproduct", "rwkv7"};
+  const auto hits = index->search("state tracking", 3);
+  ASSERT_EQ(hits.size(), 3u);
+  for (const auto& h : hits) EXPECT_TRUE(expected.count(h.entry.id)) << h.entry.id;
 }
 
 TEST(Cognition, QueriesAreWordsNotSyntax) {
