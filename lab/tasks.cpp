@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 
@@ -310,6 +311,87 @@ void byte_lm(Rng& rng, const std::string& corpus, int64_t seq_len, int64_t n_tra
   }
 }
 
+// ---- State tracking: word problems of a group, trained short, tested long ----
+// Each input token is a group element; the target at position t is the product of the first t + 1
+// elements (scored at every position). The running product needs a state that composes
+// transitions: a cyclic group (parity = Z_2, a running sum mod m) is abelian, the symmetric group
+// S_n (n >= 5: the S5 word problem) is not, and is NC1-complete: out of reach for any fixed number
+// of layers whose transitions commute (diagonal, positive decays). Test sequences are longer than
+// training ones (test_seq_len, default 4x): a mixer that tracks state extrapolates, one that
+// memorised lengths does not.
+
+// The permutations of {0..n-1} in lexicographic order, and their product table:
+// product[a][b] = a then b (apply a first).
+struct SymmetricGroup {
+  std::vector<std::vector<int>> elements;
+  std::vector<std::vector<int64_t>> product;
+  explicit SymmetricGroup(int n) {
+    std::vector<int> perm(static_cast<size_t>(n));
+    std::iota(perm.begin(), perm.end(), 0);
+    do elements.push_back(perm);
+    while (std::next_permutation(perm.begin(), perm.end()));
+    std::map<std::vector<int>, int64_t> index;
+    for (size_t i = 0; i < elements.size(); ++i) index[elements[i]] = static_cast<int64_t>(i);
+    product.assign(elements.size(), std::vector<int64_t>(elements.size()));
+    for (size_t a = 0; a < elements.size(); ++a)
+      for (size_t b = 0; b < elements.size(); ++b) {
+        std::vector<int> c(static_cast<size_t>(n));
+        for (int i = 0; i < n; ++i) c[static_cast<size_t>(i)] = elements[b][static_cast<size_t>(elements[a][static_cast<size_t>(i)])];
+        product[a][b] = index.at(c);
+      }
+  }
+};
+
+// One word of `len` uniform elements of a group given by its product table; identity is element 0.
+Example word_problem_example(Rng& rng, const std::vector<std::vector<int64_t>>& product, int64_t len) {
+  Example e;
+  int64_t acc = 0;
+  const int64_t order = static_cast<int64_t>(product.size());
+  for (int64_t t = 0; t < len; ++t) {
+    const int64_t g = uniform(rng, 0, order);
+    acc = product[static_cast<size_t>(acc)][static_cast<size_t>(g)];
+    e.input.push_back(g);
+    e.target.push_back(acc);
+  }
+  return e;
+}
+
+Status word_problem(Params& p, Rng& train_rng, Rng& test_rng, int64_t n_train, int64_t n_test,
+                    const std::vector<std::vector<int64_t>>& product, TaskData& t) {
+  t.vocab = static_cast<int64_t>(product.size());
+  t.seq_len = p.integer("seq_len", 32);
+  const int64_t test_len = p.integer("test_seq_len", 4 * t.seq_len);
+  p.require(t.seq_len >= 2, "seq_len must be >= 2");
+  p.require(test_len >= t.seq_len, "test_seq_len must be >= seq_len (the test measures length extrapolation)");
+  for (int64_t i = 0; i < n_train; ++i) t.train.push_back(word_problem_example(train_rng, product, t.seq_len));
+  for (int64_t i = 0; i < n_test; ++i) t.test.push_back(word_problem_example(test_rng, product, test_len));
+  return Ok{};
+}
+
+std::vector<std::vector<int64_t>> cyclic_group(int64_t m) {
+  std::vector<std::vector<int64_t>> product(static_cast<size_t>(m), std::vector<int64_t>(static_cast<size_t>(m)));
+  for (int64_t a = 0; a < m; ++a)
+    for (int64_t b = 0; b < m; ++b) product[static_cast<size_t>(a)][static_cast<size_t>(b)] = (a + b) % m;
+  return product;
+}
+
+Status parity(Params& p, Rng& tr, Rng& te, int64_t n_train, int64_t n_test, const std::string&, TaskData& t) {
+  return word_problem(p, tr, te, n_train, n_test, cyclic_group(2), t);
+}
+
+Status modular_sum(Params& p, Rng& tr, Rng& te, int64_t n_train, int64_t n_test, const std::string&, TaskData& t) {
+  const int64_t m = p.integer("modulus", 5);
+  p.require(m >= 2 && m <= 256, "modulus must be in [2, 256]");
+  return word_problem(p, tr, te, n_train, n_test, cyclic_group(m), t);
+}
+
+Status permutation_composition(Params& p, Rng& tr, Rng& te, int64_t n_train, int64_t n_test, const std::string&,
+                               TaskData& t) {
+  const int64_t n = p.integer("elements", 5);
+  p.require(n >= 2 && n <= 5, "elements must be in [2, 5] (S_5 has 120 elements, each a token)");
+  return word_problem(p, tr, te, n_train, n_test, SymmetricGroup(static_cast<int>(n)).product, t);
+}
+
 // A task's generator: reads its settings from `p`, fills `t` (vocab, seq_len, train, test) from the
 // two streams. Settings it does not read are errors (Params::check_unknown).
 using Generator = Status (*)(Params& p, Rng& train_rng, Rng& test_rng, int64_t n_train, int64_t n_test,
@@ -447,6 +529,14 @@ constexpr TaskKind kTasks[] = {
      "a fixed key-to-value map learned across training (no context needed)"},
     {"mqar", Metric::accuracy, false, mqar, "multi-query associative recall: many pairs, then many queries at once"},
     {"byte_lm", Metric::bits_per_byte, true, byte_lm_task, "next-byte prediction on English text, in bits per byte"},
+    {"parity", Metric::accuracy, false, parity,
+     "state tracking: a bit string; emit the parity of the bits so far at every position, tested on sequences "
+     "longer than trained"},
+    {"modular_sum", Metric::accuracy, false, modular_sum,
+     "state tracking: digits mod m; emit the running sum mod m at every position, tested on longer sequences"},
+    {"permutation_composition", Metric::accuracy, false, permutation_composition,
+     "state tracking (the S5 word problem): permutations as tokens; emit the composition of all so far at every "
+     "position, tested on longer sequences"},
 };
 
 const TaskKind* task_kind(const std::string& name) {
@@ -498,11 +588,14 @@ Result<TaskData> make_task(const std::string& name, const nlohmann::json& params
     const std::set<std::string> trainer_keys = {"steps", "batch_size", "lr"};  // read by the trainer
     if (auto st = kind->make(p, train_rng, test_rng, n_train, n_test, corpus, t); !st) return st.error();
     p.check_unknown(trainer_keys);
-    // The real length (recall without a copy token is seq_len - 1, as in MAD).
+    // The real length (recall without a copy token is seq_len - 1, as in MAD). The test rows share
+    // one length of their own: longer than the training rows' for the length-extrapolation tasks.
     t.seq_len = static_cast<int64_t>(t.train.front().input.size());
+    const auto test_len = static_cast<int64_t>(t.test.front().input.size());
     for (const auto* set : {&t.train, &t.test})
       for (const Example& e : *set)
-        if (static_cast<int64_t>(e.input.size()) != t.seq_len || e.target.size() != e.input.size())
+        if (static_cast<int64_t>(e.input.size()) != (set == &t.train ? t.seq_len : test_len) ||
+            e.target.size() != e.input.size())
           return make_error("task " + name + ": generator produced ragged examples");
     return t;
   } catch (const std::invalid_argument& e) {

@@ -1,6 +1,7 @@
 // Task generators: targets, masking, determinism by seed; settings errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -195,6 +196,67 @@ TEST(Tasks, ByteLmHoldsOutTheTail) {
     for (auto b : e.input) EXPECT_NE(b, '#') << "a training window reaches into the held-out text";
   }
   for (const auto& e : t.test) EXPECT_EQ(e.input.front(), '#');
+}
+
+// The word problems: every target is the running product of the inputs, worked out here from the
+// group's definition; test rows are longer than training rows (length extrapolation).
+TEST(Tasks, StateTrackingTargetsAreTheRunningProductAndTestsAreLonger) {
+  auto par = make("parity", {{"seq_len", 12}, {"test_seq_len", 40}, {"train_examples", 30}, {"test_examples", 5}});
+  EXPECT_EQ(par.vocab, 2);
+  EXPECT_EQ(par.seq_len, 12);
+  ASSERT_EQ(par.test.size(), 5u);
+  int checked = 0;
+  for (const auto* set : {&par.train, &par.test})
+    for (const auto& e : *set) {
+      int64_t acc = 0;
+      for (size_t t = 0; t < e.input.size(); ++t) {
+        acc ^= e.input[t];
+        ASSERT_EQ(e.target[t], acc);
+        ++checked;
+      }
+    }
+  EXPECT_EQ(checked, 30 * 12 + 5 * 40);
+  EXPECT_EQ(par.test[0].input.size(), 40u);
+
+  auto mod = make("modular_sum", {{"modulus", 7}, {"seq_len", 10}, {"train_examples", 10}, {"test_examples", 3}});
+  EXPECT_EQ(mod.vocab, 7);
+  EXPECT_EQ(mod.test[0].input.size(), 40u);  // 4x seq_len by default
+  for (const auto& e : mod.train) {
+    int64_t acc = 0;
+    for (size_t t = 0; t < e.input.size(); ++t) EXPECT_EQ(e.target[t], acc = (acc + e.input[t]) % 7);
+  }
+
+  // S5: 120 permutations in lexicographic order (token 0 the identity); the composition applies the
+  // earlier permutation first. Checked by composing the permutations themselves.
+  auto s5 = make("permutation_composition", {{"seq_len", 16}, {"train_examples", 20}, {"test_examples", 2}});
+  EXPECT_EQ(s5.vocab, 120);
+  std::vector<std::vector<int>> perms;
+  std::vector<int> p = {0, 1, 2, 3, 4};
+  do perms.push_back(p);
+  while (std::next_permutation(p.begin(), p.end()));
+  ASSERT_EQ(perms.size(), 120u);
+  std::set<int64_t> seen_targets;
+  for (const auto& e : s5.train) {
+    std::vector<int> acc = {0, 1, 2, 3, 4};
+    for (size_t t = 0; t < e.input.size(); ++t) {
+      const auto& g = perms[static_cast<size_t>(e.input[t])];
+      std::vector<int> next(5);
+      for (int i = 0; i < 5; ++i) next[i] = g[acc[i]];
+      acc = next;
+      ASSERT_EQ(perms[static_cast<size_t>(e.target[t])], acc);
+      seen_targets.insert(e.target[t]);
+    }
+  }
+  EXPECT_GT(seen_targets.size(), 100u);  // the words reach most of the group
+  auto s3 = make("permutation_composition", {{"elements", 3}, {"seq_len", 8}, {"train_examples", 4}, {"test_examples", 2}});
+  EXPECT_EQ(s3.vocab, 6);
+
+  auto shorter = make_task("parity", {{"seq_len", 32}, {"test_seq_len", 16}}, 0);
+  ASSERT_FALSE(shorter);
+  EXPECT_NE(shorter.error().message.find("test_seq_len must be >= seq_len"), std::string::npos) << shorter.error().message;
+  auto big = make_task("permutation_composition", {{"elements", 6}}, 0);
+  ASSERT_FALSE(big);
+  EXPECT_NE(big.error().message.find("elements must be in [2, 5]"), std::string::npos);
 }
 
 TEST(Tasks, BadSettingsAreNamed) {
