@@ -179,6 +179,13 @@ std::vector<RunSetting> make_settings() {
               "baselines (of `baselines`) evaluated beside DeltaNet on every rung and on the held-out tasks, at the "
               "same seeds, so the summary compares each candidate with them paired by seed (e.g. gated_delta_net)",
               "none: DeltaNet only"),
+      setting("fitness_reference", "--fitness-reference", text(), ASIARCH_FIELD(fitness_reference),
+              "what fitness measures each design against: \"strongest\" (the run's baseline whose measured gain over "
+              "DeltaNet is largest; evolved designs wait until every baseline is measured) or a baseline's name "
+              "(delta_net with fitness_scale asi-arch is ASI-Arch's fitness)"),
+      setting("fitness_scale", "--fitness-scale", choice({"spread", "asi-arch"}), ASIARCH_FIELD(fitness_scale),
+              "the relative gain at which the loss and accuracy parts saturate: spread (the distance between DeltaNet "
+              "and the reference baseline, 1-10%) or asi-arch (10%)"),
       setting("baselines", "--baselines", texts(), ASIARCH_FIELD(baselines),
               "the baseline plugins (in baselines_dir) that seed the archive, comma-separated on the command line "
               "(DeltaNet, the reference, is always among them in practice: fitness is measured against it)"),

@@ -190,8 +190,19 @@ class Loop {
   void summary(bool interrupted);
   // Fails each experiment that was being evaluated when the host died, twice in a row.
   void fail_poison_pills();
-  std::optional<Metrics> baseline_metrics() const { return baseline_metrics(c_.preset); }
-  std::optional<Metrics> baseline_metrics(const std::string& preset) const;
+  // What fitness on `preset` measures against (engine/scoring.h): on the run's preset, the
+  // fitness_reference baseline once every baseline of the run is done; on the rungs and the
+  // held-out tasks, DeltaNet at ASI-Arch's scale. nullopt while it is not known.
+  std::optional<FitnessBase> fitness_base() const { return fitness_base(c_.preset); }
+  std::optional<FitnessBase> fitness_base(const std::string& preset) const;
+  // DeltaNet's metrics on `preset` once it is done: the base of the rungs, and of the run's
+  // baselines until every one is measured.
+  std::optional<FitnessBase> reference_base(const std::string& preset) const;
+  // Once the base is known, every score on the run's preset is scored against it (the baselines
+  // measured before were scored against DeltaNet); once per process, so a resumed run too.
+  void rebase_scores();
+  bool rebased_ = false;
+  mutable std::optional<FitnessBase> base_;  // fitness_base() once known: the baselines are done
   // An experiment's metrics on `preset`: the mean over its seeds.
   Metrics metrics_on(int64_t id, const std::string& preset) const;
   // What the reward-hacking flags compare with: the best of the run's scored baselines on
@@ -323,6 +334,10 @@ class Loop {
 
 Status Loop::setup() {
   // Everything that can be refused without touching the disk first.
+  if (c_.fitness_reference != kStrongestBaseline &&
+      std::find(c_.baselines.begin(), c_.baselines.end(), c_.fitness_reference) == c_.baselines.end())
+    return make_error("fitness_reference: \"" + c_.fitness_reference + "\" is not one of the run's baselines (" +
+                      join(c_.baselines, ", ") + "); name one of them or \"" + kStrongestBaseline + "\"");
   if (!c_.gpus.empty()) {
     const std::string listed = join(c_.gpus, ",");
     if (!lab::torch_build().cuda)
@@ -561,12 +576,52 @@ std::vector<int64_t> Loop::stage_baseline_ids() const {
   return ids;
 }
 
-std::optional<Metrics> Loop::baseline_metrics(const std::string& preset) const {
+std::optional<FitnessBase> Loop::reference_base(const std::string& preset) const {
   auto id = reference_id();
   if (!id) return std::nullopt;
   auto e = archive_->experiment(*id);
   if (!e || !done_status(e->status)) return std::nullopt;
-  return metrics_on(*id, preset);
+  return FitnessBase{lab::kReferenceDesign, metrics_on(*id, preset)};
+}
+
+std::optional<FitnessBase> Loop::fitness_base(const std::string& preset) const {
+  const bool asi_arch = c_.fitness_reference == lab::kReferenceDesign && c_.fitness_scale == "asi-arch";
+  if (preset != c_.preset || asi_arch) return reference_base(preset);
+  if (base_) return base_;
+  if (!reference_base(preset)) return std::nullopt;
+  std::map<std::string, Metrics> measured;
+  for (const auto& e : archive_->experiments()) {
+    if (e.origin != archive::Origin::baseline) continue;
+    if (!done_status(e.status)) return std::nullopt;  // every baseline first
+    if (e.status == archive::ExperimentStatus::scored) measured[e.name] = metrics_on(e.id, preset);
+  }
+  auto base = choose_fitness_base(measured, c_.fitness_reference, c_.fitness_scale);
+  // The named baseline failed (setup checked that it is one of the run's): DeltaNet, as ASI-Arch.
+  base_ = base ? *base : *reference_base(preset);
+  return base_;
+}
+
+void Loop::rebase_scores() {
+  if (rebased_) return;
+  auto base = fitness_base();
+  if (!base) return;
+  rebased_ = true;
+  int changed = 0;
+  for (const auto& e : archive_->experiments()) {
+    if (e.status != archive::ExperimentStatus::scored) continue;
+    auto s = archive_->score(e.id);
+    if (!s) continue;
+    const Metrics own = metrics_on(e.id, c_.preset);
+    if (!own.loss && own.accuracy.empty()) continue;  // nothing measured on this preset: the score stays
+    auto next = rescore(*s, own, *base);
+    if (next.total == s->total && s->details.value("fitness_reference", "") == base->name) continue;
+    if (archive_->set_score(e.id, next)) ++changed;
+  }
+  char scales[96];
+  std::snprintf(scales, sizeof scales, "loss part saturating at %.1f%%, accuracy part at %.1f%%", 100 * base->loss_scale,
+                100 * base->accuracy_scale);
+  note("fitness is measured against " + base->name + " (" + scales + ")" +
+       (changed ? "; " + std::to_string(changed) + " earlier scores measured again against it" : ""));
 }
 
 Metrics Loop::metrics_on(int64_t id, const std::string& preset) const {
@@ -912,7 +967,7 @@ bool Loop::ask_beside() {
   consider_asking_ = false;
   next_consideration_ = now + std::chrono::milliseconds(250);
   if (paused() || failed_proposals_ >= kMaxFailedProposals) return proposed;
-  const bool have_reference = baseline_metrics().has_value() || !reference_id();
+  const bool have_reference = fitness_base().has_value() || !reference_id();
   if (!have_reference || evolved_done() + evolved_pending() >= c_.budget) return proposed;
   // Proposals kept ready: one for every free worker and `proposals_ahead` more.
   int ready = 0;
@@ -1134,8 +1189,10 @@ archive::Score Loop::score_seeds(int64_t id, const std::string& preset, const ag
   // Fitness is measured on the mean over seeds (the first seed's runs keep their curves).
   const auto mean_runs = with_mean_metrics(runs, measurements);
   const Metrics own = metrics_of(mean_runs);
-  const Metrics base = is_reference(id) ? own : baseline_metrics(preset).value_or(Metrics{});
-  archive::Score s = score(judgement, mean_runs, base, flag_bound(id, preset, own));
+  // Before the run's base is known (the baselines themselves): DeltaNet, rebased later.
+  auto base = fitness_base(preset);
+  if (!base) base = is_reference(id) ? FitnessBase{lab::kReferenceDesign, own} : reference_base(preset);
+  archive::Score s = score(judgement, mean_runs, base.value_or(FitnessBase{}), flag_bound(id, preset, own));
   if (!replicated) return s;
   auto& d = s.details;
   d["seeds"] = metrics_by_seed(measurements, preset).size();
@@ -1226,6 +1283,10 @@ void Loop::summary(bool interrupted) {
   print_rows(out_, design_rows(*archive_, ids, c_.preset, c_.preset));
   const auto fixed = stage_baseline_ids();  // the reference first, then the run's stage baselines
   for (size_t i = 1; i < fixed.size(); ++i) print_against(out_, *archive_, ids, fixed[i], c_.preset);
+  // Against the baseline fitness measured them with too, where it is not DeltaNet (with two seeds).
+  if (auto b = fitness_base(); b && b->name != lab::kReferenceDesign)
+    if (auto bid = archive_->baseline_named(b->name); bid && std::find(fixed.begin(), fixed.end(), *bid) == fixed.end())
+      print_against(out_, *archive_, ids, *bid, c_.preset);
   int failed = 0;
   for (const auto& e : archive_->experiments()) failed += e.status == archive::ExperimentStatus::failed;
   // The ladder's rungs and the held-out tasks, each with the designs evaluated there, as stored
@@ -1556,18 +1617,24 @@ int Loop::run() {
         refill = true;
       }
     calls_->drain();  // what the Researcher and the Engineer were asked beside the loop
+    rebase_scores();
     breaker_events();
     if (ask_beside()) refill = true;
     // Fill the workers: interrupted or queued experiments first, then new proposals.
     // The archive is read only when something changed: at the start and after each finish.
     while (refill && workers_held() < c_.workers) {
       std::optional<int64_t> next;
-      // Fitness is measured against DeltaNet: it goes first, the rest wait for it.
-      const bool have_reference = baseline_metrics().has_value() || !reference_id();
+      // DeltaNet goes first: the quality monitor and every base start from it. The other baselines
+      // follow it; evolved and hand-written designs wait for the base fitness is measured against.
+      const bool have_reference = fitness_base().has_value() || !reference_id();
+      const bool reference_done = reference_base(c_.preset).has_value();
       for (int64_t id : archive_->with_status(archive::ExperimentStatus::proposed)) {
         bool busy = failed_to_start_.count(id) > 0;
         for (const auto& r : running_) busy = busy || r.run->spec().id == id;
-        if (!busy && (have_reference || is_reference(id))) {
+        bool baseline = false;
+        if (!have_reference && reference_done)
+          if (auto e = archive_->experiment(id)) baseline = e->origin == archive::Origin::baseline;
+        if (!busy && (have_reference || is_reference(id) || baseline)) {
           next = id;
           break;
         }

@@ -1,5 +1,6 @@
 #include "engine/scoring.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -137,18 +138,87 @@ agents::JudgeInput judge_input(agents::JudgeInput input) {
   return input;
 }
 
+Result<FitnessBase> choose_fitness_base(const std::map<std::string, Metrics>& baselines, const std::string& reference,
+                                        const std::string& scale) {
+  auto dn = baselines.find(lab::kReferenceDesign);
+  if (dn == baselines.end())
+    return make_error(std::string("fitness_reference: the reference design ") + lab::kReferenceDesign +
+                      " was not measured, and every base is chosen by its gain over it");
+  FitnessBase base{dn->first, dn->second};
+  if (reference == kStrongestBaseline) {
+    double best = 1.0;  // DeltaNet against itself
+    for (const auto& [name, m] : baselines) {
+      const auto f = agents::fitness(fitness_inputs(m, dn->second));
+      if (f.loss_score + f.bench_score > best + 1e-12) {
+        best = f.loss_score + f.bench_score;
+        base = {name, m};
+      }
+    }
+  } else {
+    auto it = baselines.find(reference);
+    if (it == baselines.end()) {
+      std::string measured;
+      for (const auto& [name, m] : baselines) measured += (measured.empty() ? "" : ", ") + name;
+      return make_error("fitness_reference: \"" + reference + "\" is not among the measured baselines (" + measured +
+                        "); name one of them or \"" + kStrongestBaseline + "\"");
+    }
+    base = {it->first, it->second};
+  }
+  if (scale == "spread" && base.name != dn->first) {
+    // The relative distance from DeltaNet to the base, per part, within [1%, 10%].
+    const auto in = fitness_inputs(dn->second, base.metrics);
+    auto spread = [](const std::optional<double>& ref, const std::optional<double>& b) {
+      if (!ref || !b || *b <= 0) return 0.1;
+      return std::clamp(std::abs(*ref - *b) / *b, 0.01, 0.1);
+    };
+    base.loss_scale = spread(in.loss, in.baseline_loss);
+    base.accuracy_scale = spread(in.accuracy, in.baseline_accuracy);
+  }
+  return base;
+}
+
+namespace {
+
+void fill_measured(archive::Score& s, const agents::FitnessInputs& in, const agents::Fitness& f, const FitnessBase& base) {
+  s.loss_score = f.loss_score;
+  s.bench_score = f.bench_score;
+  s.total = s.loss_score + s.bench_score + s.judge_score;
+  s.details["loss_score"] = f.loss_score;
+  s.details["bench_score"] = f.bench_score;
+  s.details["total"] = s.total;
+  s.details["fitness_reference"] = base.name;
+  s.details["loss_scale"] = base.loss_scale;
+  s.details["accuracy_scale"] = base.accuracy_scale;
+  if (in.loss) s.details["loss"] = *in.loss;
+  if (in.baseline_loss) s.details["baseline_loss"] = *in.baseline_loss;
+  if (in.accuracy) s.details["accuracy"] = *in.accuracy;
+  if (in.baseline_accuracy) s.details["baseline_accuracy"] = *in.baseline_accuracy;
+}
+
+agents::FitnessInputs scaled_inputs(const Metrics& own, const FitnessBase& base) {
+  auto in = fitness_inputs(own, base.metrics);
+  in.loss_scale = base.loss_scale;
+  in.accuracy_scale = base.accuracy_scale;
+  return in;
+}
+
+}  // namespace
+
+archive::Score rescore(archive::Score old, const Metrics& own, const FitnessBase& base) {
+  const auto in = scaled_inputs(own, base);
+  fill_measured(old, in, agents::fitness(in), base);
+  return old;
+}
+
 archive::Score score(const agents::Judgement& judgement, const std::vector<archive::TrainingRun>& runs,
-                     const Metrics& base, const Metrics& bound) {
-  auto in = fitness_inputs(metrics_of(runs), base);
+                     const FitnessBase& base, const Metrics& bound) {
+  auto in = scaled_inputs(metrics_of(runs), base);
   in.judge = judgement.score;
   const auto f = agents::fitness(in);
   archive::Score s{f.loss_score, f.bench_score, f.judge_score, f.total, agents::to_json(f)};
   s.details["judge"] = judgement.parts;
   s.details["judge_score_1_10"] = judgement.score;
-  if (in.loss) s.details["loss"] = *in.loss;
-  if (in.baseline_loss) s.details["baseline_loss"] = *in.baseline_loss;
-  if (in.accuracy) s.details["accuracy"] = *in.accuracy;
-  if (in.baseline_accuracy) s.details["baseline_accuracy"] = *in.baseline_accuracy;
+  fill_measured(s, in, f, base);
   for (const auto& f : reward_hacking_flags(runs, bound)) s.flag(f);
   return s;
 }

@@ -41,9 +41,34 @@ std::vector<std::string> reward_hacking_flags(const std::vector<archive::Trainin
 // What the Judge is given: `input` with the reference's parameter count defaulting to the design's.
 agents::JudgeInput judge_input(agents::JudgeInput input);
 
-// The fitness against `base` (DeltaNet's metrics) with the Judge's `judgement` as its qualitative
-// part, and the flags against `bound` (the best baseline's metrics).
+// What fitness measures a design against: a baseline's metrics (mean over seeds) and the relative
+// gain at which each measured part saturates (docs/fitness.md, "At the frontier").
+struct FitnessBase {
+  std::string name;  // the baseline's
+  Metrics metrics;
+  double loss_scale = 0.1, accuracy_scale = 0.1;
+};
+
+// The settings' two choices: fitness_reference ("strongest", or a baseline's name) and
+// fitness_scale ("spread" or "asi-arch").
+inline constexpr const char* kStrongestBaseline = "strongest";
+
+// The base among the run's measured baselines (name -> mean metrics; the reference design,
+// DeltaNet, among them): the named one, or the strongest, the one whose measured fitness parts
+// against DeltaNet (ASI-Arch's formula) sum highest. With fitness_scale "spread", each part
+// saturates at the relative distance between DeltaNet and the base (at most ASI-Arch's 10%, at
+// least 1%): a design as far beyond the strongest baseline as it is beyond DeltaNet scores ~1.
+// An error names the setting when the named baseline was not measured.
+Result<FitnessBase> choose_fitness_base(const std::map<std::string, Metrics>& baselines, const std::string& reference,
+                                        const std::string& scale);
+
+// The fitness against `base` with the Judge's `judgement` as its qualitative part, and the flags
+// against `bound` (the best baseline's metrics).
 archive::Score score(const agents::Judgement& judgement, const std::vector<archive::TrainingRun>& runs,
-                     const Metrics& base, const Metrics& bound);
+                     const FitnessBase& base, const Metrics& bound);
+
+// `old` with its measured parts scored again against `base` (the Judge's part and the flags kept):
+// every score of a run is against the same base once the base is known.
+archive::Score rescore(archive::Score old, const Metrics& own, const FitnessBase& base);
 
 }  // namespace asiarch::host

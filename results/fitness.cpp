@@ -8,10 +8,10 @@ namespace {
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-// sigma(6 * clamp(gain / (0.1 * base), -1, 1)): +-10% of the baseline
+// sigma(6 * clamp(gain / (scale * base), -1, 1)): a gain of +-scale of the baseline (ASI-Arch: 10%)
 // saturates the score near 0.0025 or 0.9975.
-double relative_gain_score(double gain, double base) {
-  return sigmoid(6.0 * std::clamp(gain / (0.1 * base), -1.0, 1.0));
+double relative_gain_score(double gain, double base, double scale) {
+  return sigmoid(6.0 * std::clamp(gain / (scale * base), -1.0, 1.0));
 }
 
 }  // namespace
@@ -19,11 +19,11 @@ double relative_gain_score(double gain, double base) {
 Fitness fitness(const FitnessInputs& in) {
   Fitness f;
   if (in.loss && in.baseline_loss && *in.baseline_loss > 0 && std::isfinite(*in.loss)) {
-    f.loss_score = relative_gain_score(*in.baseline_loss - *in.loss, *in.baseline_loss);
+    f.loss_score = relative_gain_score(*in.baseline_loss - *in.loss, *in.baseline_loss, in.loss_scale);
     f.suspicious = *in.loss < 0.9 * *in.baseline_loss;
   }
   if (in.accuracy && in.baseline_accuracy && *in.baseline_accuracy > 0)
-    f.bench_score = relative_gain_score(*in.accuracy - *in.baseline_accuracy, *in.baseline_accuracy);
+    f.bench_score = relative_gain_score(*in.accuracy - *in.baseline_accuracy, *in.baseline_accuracy, in.accuracy_scale);
   if (in.judge) f.judge_score = std::clamp((*in.judge - 1.0) / 9.0, 0.0, 1.0);
   f.total = f.loss_score + f.bench_score + f.judge_score;
   return f;

@@ -113,3 +113,68 @@ TEST(RewardHacking, TheBoundIsTheBestBaselineMetricByMetric) {
   ASSERT_EQ(flags.size(), 1u);
   EXPECT_NE(flags[0].find("below the best baseline's 2.375"), std::string::npos) << flags[0];
 }
+
+// At the frontier (issue 28): the base is the strongest measured baseline, and each part saturates
+// at the distance between DeltaNet and it; worked out by hand.
+namespace {
+asiarch::host::Metrics mx(double bpb, double acc) {
+  asiarch::host::Metrics m;
+  m.loss = bpb;
+  m.accuracy["noisy_in_context_recall"] = acc;
+  return m;
+}
+}  // namespace
+
+TEST(FitnessBase, TheStrongestBaselineIsTheBaseAndTheSpreadItsScale) {
+  using asiarch::host::choose_fitness_base;
+  // Gated DeltaNet: 10% lower loss than DeltaNet (2.4 vs 2.667), 2% lower accuracy; Mamba2 worse on both.
+  std::map<std::string, asiarch::host::Metrics> b = {
+      {"delta_net", mx(8.0 / 3.0, 0.98)}, {"gated_delta_net", mx(2.4, 0.96)}, {"mamba2", mx(2.9, 0.5)}};
+  auto base = choose_fitness_base(b, "strongest", "spread");
+  ASSERT_TRUE(base) << base.error().message;
+  EXPECT_EQ(base->name, "gated_delta_net");
+  EXPECT_DOUBLE_EQ(base->loss_scale, 0.1);  // 11.1% apart: at most ASI-Arch's 10%
+  EXPECT_NEAR(base->accuracy_scale, 0.02 / 0.96, 1e-12);          // 2.08%
+  // A design 1% better than Gated DeltaNet on accuracy scores well above one that only matches it:
+  // at ASI-Arch's 10% of DeltaNet both would sit within a few hundredths of each other.
+  auto score_of = [&](double acc) {
+    asiarch::agents::FitnessInputs in;
+    in.accuracy = acc;
+    in.baseline_accuracy = 0.96;
+    in.accuracy_scale = base->accuracy_scale;
+    return asiarch::agents::fitness(in).bench_score;
+  };
+  EXPECT_NEAR(score_of(0.96), 0.5, 1e-12);
+  EXPECT_GT(score_of(0.9696) - score_of(0.96), 0.2);
+  // ASI-Arch's form, kept: DeltaNet at 10%.
+  auto asi = choose_fitness_base(b, "delta_net", "asi-arch");
+  ASSERT_TRUE(asi);
+  EXPECT_EQ(asi->name, "delta_net");
+  EXPECT_DOUBLE_EQ(asi->loss_scale, 0.1);
+  EXPECT_DOUBLE_EQ(asi->accuracy_scale, 0.1);
+  // A named base, spread scale; a name not measured is an error naming the setting.
+  auto m2 = choose_fitness_base(b, "mamba2", "spread");
+  ASSERT_TRUE(m2);
+  EXPECT_EQ(m2->name, "mamba2");
+  auto missing = choose_fitness_base(b, "rwkv7", "spread");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("fitness_reference: \"rwkv7\" is not among the measured baselines"),
+            std::string::npos) << missing.error().message;
+  // DeltaNet strongest: it is the base, at ASI-Arch's scale.
+  auto alone = choose_fitness_base({{"delta_net", mx(2.5, 0.9)}, {"mamba2", mx(2.9, 0.5)}}, "strongest", "spread");
+  ASSERT_TRUE(alone);
+  EXPECT_EQ(alone->name, "delta_net");
+  EXPECT_DOUBLE_EQ(alone->accuracy_scale, 0.1);
+}
+
+// Rescoring keeps the Judge's part and measures the rest against the new base.
+TEST(FitnessBase, RescoreKeepsTheJudgesPart) {
+  asiarch::archive::Score old{0.99, 0.9, 0.6, 2.49, nlohmann::json::object()};
+  asiarch::host::FitnessBase base{"gated_delta_net", mx(2.4, 0.96), 0.1, 0.02};
+  auto s = asiarch::host::rescore(old, mx(2.4, 0.96), base);
+  EXPECT_DOUBLE_EQ(s.loss_score, 0.5);
+  EXPECT_DOUBLE_EQ(s.bench_score, 0.5);
+  EXPECT_DOUBLE_EQ(s.judge_score, 0.6);
+  EXPECT_DOUBLE_EQ(s.total, 1.6);
+  EXPECT_EQ(s.details["fitness_reference"], "gated_delta_net");
+}
