@@ -7,11 +7,44 @@ namespace {
 
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) { return ops::rms_norm(x, weight, 1e-6); }
 
+// A hybrid model's attention layer: causal multi-head softmax attention with rotary positions, as
+// plugins/baselines/softmax_attention.cpp, but the host's own (it is not the candidate's code).
+class AttentionLayer : public TokenMixer {
+ public:
+  explicit AttentionLayer(const MixerConfig& cfg) : heads_(cfg.num_heads) {
+    qkv_ = register_module("qkv_proj", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, 3 * cfg.d_model).bias(false)));
+    o_proj_ = register_module("o_proj", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, cfg.d_model).bias(false)));
+  }
+  torch::Tensor forward(const torch::Tensor& x) override {
+    auto parts = qkv_(x).chunk(3, -1);
+    auto q = ops::rotary(ops::split_heads(parts[0], heads_));
+    auto k = ops::rotary(ops::split_heads(parts[1], heads_));
+    return o_proj_(ops::merge_heads(ops::causal_softmax_attention(q, k, ops::split_heads(parts[2], heads_))));
+  }
+
+ private:
+  int64_t heads_;
+  torch::nn::Linear qkv_{nullptr}, o_proj_{nullptr};
+};
+
 }  // namespace
+
+std::string layer_pattern_problem(const std::string& pattern, int64_t num_layers) {
+  if (pattern.empty()) return "";
+  if (static_cast<int64_t>(pattern.size()) != num_layers)
+    return "has " + std::to_string(pattern.size()) + " letters for " + std::to_string(num_layers) +
+           " layers (one per layer)";
+  if (pattern.find_first_not_of("ma") != std::string::npos)
+    return "\"" + pattern + "\": only 'm' (the candidate's mixer) and 'a' (softmax attention) are layers";
+  if (pattern.find('m') == std::string::npos) return "\"" + pattern + "\" has no layer of the candidate's ('m')";
+  return "";
+}
 
 LanguageModelImpl::LanguageModelImpl(const ModelConfig& config, const MixerFactory& make_mixer)
     : config_(config) {
   torch::manual_seed(config.seed);
+  if (auto why = layer_pattern_problem(config.layer_pattern, config.num_layers); !why.empty())
+    throw std::invalid_argument("layer_pattern " + why);
   const int64_t d = config.d_model;
   const int64_t hidden = config.mlp_hidden > 0 ? config.mlp_hidden : (8 * d / 3 + 31) / 32 * 32;
   embed_ = register_module("embed", torch::nn::Embedding(config.vocab, d));
@@ -23,8 +56,10 @@ LanguageModelImpl::LanguageModelImpl(const ModelConfig& config, const MixerFacto
     mc.num_layers = config.num_layers;
     mc.seed = config.seed + static_cast<std::uint64_t>(i);
     mc.options = config.mixer_options.c_str();
-    auto mixer = make_mixer(mc);
+    const bool attention = !config.layer_pattern.empty() && config.layer_pattern[static_cast<size_t>(i)] == 'a';
+    auto mixer = attention ? std::make_shared<AttentionLayer>(mc) : make_mixer(mc);
     if (!mixer) throw std::runtime_error("mixer factory returned nothing for layer " + std::to_string(i));
+    built_in_.push_back(attention);
     mixers_.push_back(register_module("mixer" + std::to_string(i), mixer));
     gate_up_.push_back(register_module("mlp" + std::to_string(i) + "_gate_up",
                                        torch::nn::Linear(torch::nn::LinearOptions(d, 2 * hidden).bias(false))));
@@ -92,8 +127,9 @@ LanguageModelImpl::Pass LanguageModelImpl::forward_with_aux(const torch::Tensor&
 
 int64_t LanguageModelImpl::mixer_parameters() const {
   int64_t n = 0;
-  for (const auto& m : mixers_)
-    for (const auto& p : m->parameters()) n += p.numel();
+  for (size_t i = 0; i < mixers_.size(); ++i)
+    if (!built_in_[i])
+      for (const auto& p : mixers_[i]->parameters()) n += p.numel();
   return n;
 }
 

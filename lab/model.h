@@ -26,7 +26,14 @@ struct ModelConfig {
   int64_t decode_length = 0;     // > 0: decode this many positions from the last state
   std::uint64_t seed = 0;
   std::string mixer_options;     // passed to every mixer as MixerConfig::options
+  // Hybrid models, as Kimi Linear and Qwen3-Next deploy linear mixers: one letter per layer,
+  // 'm' the candidate's mixer, 'a' causal softmax attention with rotary positions (built in, not
+  // the candidate's: not counted in mixer_parameters()). Empty: every layer the candidate's.
+  std::string layer_pattern;
 };
+
+// Whether `pattern` is a valid layer pattern for `num_layers` layers ("" when it is, else why).
+std::string layer_pattern_problem(const std::string& pattern, int64_t num_layers);
 
 // Builds one mixer for a layer; throws what the plugin throws.
 using MixerFactory = std::function<std::shared_ptr<TokenMixer>(const MixerConfig&)>;
@@ -52,6 +59,7 @@ class LanguageModelImpl : public torch::nn::Module {
   ModelConfig config_;
   torch::nn::Embedding embed_{nullptr};
   std::vector<std::shared_ptr<TokenMixer>> mixers_;
+  std::vector<bool> built_in_;  // per layer: the hybrid's own attention, not the candidate
   std::vector<torch::nn::Linear> gate_up_, down_;
   std::vector<torch::Tensor> norm1_, norm2_;
   torch::Tensor final_norm_;

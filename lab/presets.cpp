@@ -136,10 +136,13 @@ Result<Preset> parse_preset(const std::string& name, const std::string& text, co
     model.read("num_layers", p.model.num_layers, "an integer");
     model.read("num_heads", p.model.num_heads, "an integer");
     model.read("mlp_hidden", p.model.mlp_hidden, "an integer");
+    model.read("layer_pattern", p.model.layer_pattern, "a string");
     model.done();
     if (p.model.d_model <= 0 || p.model.num_layers <= 0 || p.model.num_heads <= 0 ||
         p.model.d_model % p.model.num_heads != 0)
       model.fail(name + ".model", "d_model, num_layers, num_heads must be positive and d_model divisible by num_heads");
+    if (auto why = layer_pattern_problem(p.model.layer_pattern, p.model.num_layers); !why.empty())
+      model.fail(name + ".model.layer_pattern", why);
     Fields train(top.object("train"), name + ".train", source);
     train.read("steps", p.train.steps, "an integer");
     train.read("batch_size", p.train.batch_size, "an integer");

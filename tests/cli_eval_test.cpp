@@ -66,7 +66,7 @@ TEST(CliEval, UnknownTaskListsTheValidOnes) {
 TEST(CliEval, UnknownPresetListsTheValidOnes) {
   auto r = run("eval " + kBaselines + "delta_net.cpp --preset quick");
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.output.find("unknown preset \"quick\"; valid presets: explore, first, smoke, verify"), std::string::npos)
+  EXPECT_NE(r.output.find("unknown preset \"quick\"; valid presets: explore, first, first-hybrid, smoke, verify"), std::string::npos)
       << r.output;
 }
 

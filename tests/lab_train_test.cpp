@@ -41,6 +41,44 @@ TEST(Model, ShapesAndMixerParameters) {
   EXPECT_EQ(dec->forward(torch::zeros({2, 16}, torch::kLong)).sizes(), (std::vector<int64_t>{2, 16, c.vocab}));
 }
 
+// A hybrid: the candidate's layers where the pattern says 'm', the host's softmax attention where
+// it says 'a'; only the candidate's count as mixer parameters, and the model stays causal.
+TEST(Model, AHybridPatternPutsAttentionLayersBesideTheCandidates) {
+  auto t = recall_task();
+  auto mc = small_model(t);
+  mc.num_layers = 3;
+  mc.layer_pattern = "mam";
+  int built = 0;
+  LanguageModel m(mc, [&](const MixerConfig& c) {
+    ++built;
+    EXPECT_NE(c.layer_index, 1);  // layer 1 is the attention layer: never asked of the candidate
+    return asiarch::testing::make<MeanMixer>(c);
+  });
+  EXPECT_EQ(built, 2);
+  EXPECT_EQ(m->mixer_parameters(), 2 * (32 * 32 + 32));
+  int64_t all = 0;
+  for (const auto& p : m->parameters()) all += p.numel();
+  LanguageModel pure(small_model(t), asiarch::testing::make<MeanMixer>);
+  int64_t pure_all = 0;
+  for (const auto& p : pure->parameters()) pure_all += p.numel();
+  EXPECT_GT(all, pure_all + 4 * 32 * 32 - 1);  // the attention layer's q, k, v and output projections at least
+  // Causal: changing a later token leaves earlier logits alone.
+  torch::NoGradGuard no_grad;
+  auto x = torch::randint(0, t.vocab, {2, 20}, torch::kLong);
+  auto y = x.clone();
+  y.index_put_({torch::indexing::Slice(), 15}, (y.index({torch::indexing::Slice(), 15}) + 1) % t.vocab);
+  auto a = m->forward(x), b = m->forward(y);
+  EXPECT_TRUE(torch::allclose(a.narrow(1, 0, 15), b.narrow(1, 0, 15)));
+  EXPECT_FALSE(torch::allclose(a.narrow(1, 15, 5), b.narrow(1, 15, 5)));
+  // Bad patterns are refused, saying why.
+  mc.layer_pattern = "mx";
+  EXPECT_THROW(LanguageModel(mc, asiarch::testing::make<MeanMixer>), std::invalid_argument);
+  EXPECT_EQ(layer_pattern_problem("mx", 3), "has 2 letters for 3 layers (one per layer)");
+  EXPECT_NE(layer_pattern_problem("aaa", 3).find("no layer of the candidate's"), std::string::npos);
+  EXPECT_NE(layer_pattern_problem("mqa", 3).find("only 'm'"), std::string::npos);
+  EXPECT_EQ(load_preset("first-hybrid").value().model.layer_pattern, "mma");
+}
+
 // Weights kept outside the registered parameters and trained by the mixer itself are caught by
 // the trainer's check; an honest mixer passes it, and it costs little.
 TEST(Trainer, LearningOutsideTheRegisteredParametersIsCaught) {
@@ -216,13 +254,13 @@ TEST(Presets, AllBuiltInPresetsLoad) {
       EXPECT_TRUE(data) << name << "/" << task << ": " << (data ? "" : data.error().message);
     }
   }
-  EXPECT_EQ(preset_names(), (std::vector<std::string>{"explore", "first", "smoke", "verify"}));
+  EXPECT_EQ(preset_names(), (std::vector<std::string>{"explore", "first", "first-hybrid", "smoke", "verify"}));
 }
 
 TEST(Presets, ErrorsNameTheField) {
   auto unknown = load_preset("fast");
   ASSERT_FALSE(unknown);
-  EXPECT_EQ(unknown.error().message, "unknown preset \"fast\"; valid presets: explore, first, smoke, verify");
+  EXPECT_EQ(unknown.error().message, "unknown preset \"fast\"; valid presets: explore, first, first-hybrid, smoke, verify");
   const std::string base = R"({"p": {"model": {"d_model": 64, "num_layers": 2, "num_heads": 2},
     "train": {"steps": 10}, "monitor": {}, "gates": {}, "tasks": {"mqar": {}}}})";
   EXPECT_TRUE(load_preset("p", base, "mine.json"));
