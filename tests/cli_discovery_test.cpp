@@ -176,6 +176,45 @@ TEST(CliRun, RunsTheLoopRecordsEverythingAndInspects) {
   fs::remove_all(w);
 }
 
+// Fitness at the frontier (docs/fitness.md): with a named base, every score of the run, the
+// baselines' included (scored against DeltaNet while the base was unknown), is measured against it
+// once every baseline is done, and the run says so.
+TEST(CliRun, EveryScoreIsMeasuredAgainstTheBaseOnceTheBaselinesAreDone) {
+  const auto w = fresh_dir("fitness-base");
+  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net", "gated_delta_net"],
+                                          "tasks": ["compression", "byte_lm"], "timeout_seconds": 120,
+                                          "fitness_reference": "gated_delta_net", "recheck": 0})";
+  auto r = run_cli(run_args(w, 1));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("fitness is measured against gated_delta_net (loss part saturating at"), std::string::npos)
+      << r.output;
+  auto ls = json_of("ls --workdir " + w.string());
+  int checked = 0;
+  for (const auto& e : ls) {
+    if (e["status"] != "scored") continue;
+    auto show = json_of("show " + std::to_string(e["id"].get<int64_t>()) + " --workdir " + w.string());
+    EXPECT_EQ(show["score"]["details"]["fitness_reference"], "gated_delta_net") << e["name"];
+    EXPECT_TRUE(show["score"]["details"].contains("loss_scale")) << e["name"];
+    ++checked;
+  }
+  EXPECT_GE(checked, 2) << ls.dump(2);  // both baselines at least
+  // The base against itself: one half for each measured part.
+  for (const auto& e : ls)
+    if (e["name"] == "gated_delta_net") {
+      auto show = json_of("show " + std::to_string(e["id"].get<int64_t>()) + " --workdir " + w.string());
+      EXPECT_DOUBLE_EQ(show["score"]["loss"].get<double>(), 0.5) << show["score"].dump();
+    }
+  // A name that is not one of the run's baselines is refused before anything runs.
+  const auto bad = fresh_dir("fitness-base-bad");
+  write_config(bad);
+  auto refused = run_cli(run_args(bad, 1) + " --fitness-reference rwkv7");
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.output.find("fitness_reference: \"rwkv7\" is not one of the run's baselines (delta_net)"),
+            std::string::npos) << refused.output;
+  fs::remove_all(w);
+  fs::remove_all(bad);
+}
+
 // A design whose score depends on where it runs: DeltaNet where it was compiled (the worker that
 // built it holds the object in its own folder), NaN anywhere else. Evaluated again in a fresh
 // worker, it disagrees with itself and is flagged; an honest design agrees with itself.
