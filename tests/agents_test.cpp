@@ -75,9 +75,27 @@ TEST(Design, EmittedSourcesBuildAndPassTheGates) {
       if (g.name == "gate") d.norm = "rms";
       if (g.name == "qk_norm") d.update = "decay";
       if (g.name == "conv_size") d.conv = "qkv";
+      if (g.name == "decay_width" || g.name == "erase_write") d.update = "gated_delta";
       ASSERT_TRUE(agents::set_gene(d, g.name, v));
       designs.push_back(agents::normalised(d));
     }
+  // The diagonal-plus-low-rank forms beside the gated delta rule: a per-channel decay alone
+  // (additive writes), separate gates on the plain delta rule, both on the gated one (GDN-2).
+  {
+    Design d;
+    d.update = "decay";
+    d.decay_width = "channel";
+    designs.push_back(agents::normalised(d));
+    d = Design{};
+    d.erase_write = "separate";
+    d.beta = "sigmoid2";
+    designs.push_back(agents::normalised(d));
+    d = Design{};
+    d.update = "gated_delta";
+    d.decay_width = "channel";
+    d.erase_write = "separate";
+    designs.push_back(agents::normalised(d));
+  }
   std::set<std::string> seen;
   for (const auto& d : designs) {
     if (!seen.insert(agents::canonical(d)).second) continue;
@@ -92,12 +110,40 @@ TEST(Design, EmittedSourcesBuildAndPassTheGates) {
     c.lengths = {64, 128, 256};
     c.reference_parameters = 4560;  // DeltaNet at d_model 32
     c.parameter_tolerance = 0.3;
+    c.num_layers = 2;  // whole models, as the run's gate compares them (docs/fitness.md)
     auto gates = lab::run_gates([&b](const MixerConfig& cfg) { return jit::instantiate(b, cfg); }, c);
     for (const auto& g : gates)
       if (g.name != "complexity")  // timing at these small lengths is noise; the run's gates use longer ones
         EXPECT_TRUE(g.passed) << agents::canonical(d) << ": " << g.name << ": " << g.reason;
   }
-  EXPECT_GE(seen.size(), 15u);
+  EXPECT_GE(seen.size(), 18u);
+}
+
+// The genes added later leave every earlier design's canonical form (and so its name) as it was,
+// and matter only where they can: a per-channel decay needs a data-dependent decay, separate gates
+// a delta rule.
+TEST(Design, LateGenesKeepEarlierCanonicalFormsAndApplyOnlyWhereTheyCan) {
+  Design dn;
+  EXPECT_EQ(agents::canonical(dn),
+            "feature_map=identity;qk_norm=l2;update=delta;decay=data;beta=sigmoid;conv=qkv;conv_size=4;norm=rms;"
+            "gate=none;paths=;fusion=sum;head_factor=1");
+  Design additive;
+  additive.update = "additive";
+  additive.decay_width = "channel";
+  additive.erase_write = "separate";
+  EXPECT_EQ(agents::normalised(additive).decay_width, "head");
+  EXPECT_EQ(agents::normalised(additive).erase_write, "tied");
+  Design kda;
+  kda.update = "gated_delta";
+  kda.decay_width = "channel";
+  EXPECT_NE(agents::canonical(kda).find("decay_width=channel"), std::string::npos);
+  EXPECT_NE(agents::design_name(kda).find("_channel_"), std::string::npos);
+  kda.decay = "fixed";
+  EXPECT_EQ(agents::normalised(kda).decay_width, "head");
+  const auto known = agents::baseline_designs();
+  ASSERT_EQ(known.size(), 6u);
+  EXPECT_EQ(known[5].first, "gated_delta_net_2");
+  EXPECT_EQ(known[5].second.erase_write, "separate");
 }
 
 TEST(Researcher, ProposesANovelChildAndExplainsIt) {

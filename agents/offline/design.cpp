@@ -22,6 +22,8 @@ const std::vector<Gene>& design_genes() {
       {"paths", {"", "conv", "value", "conv+value"}},
       {"fusion", {"sum", "router"}},
       {"head_factor", {"1", "2"}},
+      {"decay_width", {"head", "channel"}},
+      {"erase_write", {"tied", "separate"}},
   };
   return genes;
 }
@@ -62,6 +64,8 @@ std::string gene_value(const Design& d, const std::string& gene) {
   if (gene == "paths") return join(d.paths, "+");
   if (gene == "fusion") return d.fusion;
   if (gene == "head_factor") return std::to_string(d.head_factor);
+  if (gene == "decay_width") return d.decay_width;
+  if (gene == "erase_write") return d.erase_write;
   return "";
 }
 
@@ -89,6 +93,8 @@ Status set_gene(Design& d, const std::string& gene, const std::string& value) {
   else if (gene == "paths") d.paths = split_paths(v);
   else if (gene == "fusion") d.fusion = v;
   else if (gene == "head_factor") d.head_factor = std::stoi(v);
+  else if (gene == "decay_width") d.decay_width = v;
+  else if (gene == "erase_write") d.erase_write = v;
   return Ok{};
 }
 
@@ -102,13 +108,27 @@ Design normalised(Design d) {
   std::sort(d.paths.begin(), d.paths.end());
   d.paths.erase(std::unique(d.paths.begin(), d.paths.end()), d.paths.end());
   if (d.paths.empty()) d.fusion = defaults.fusion;
+  if (!has_decay(d) || d.decay != "data") d.decay_width = defaults.decay_width;  // a per-channel decay is data-dependent
+  if (!is_delta(d)) d.erase_write = defaults.erase_write;
   return d;
 }
+
+namespace {
+
+// The genes added after the first campaigns: in the canonical form only when not at their default.
+bool late_gene_at_default(const Design& n, const std::string& gene) {
+  const Design defaults;
+  return (gene == "decay_width" && n.decay_width == defaults.decay_width) ||
+         (gene == "erase_write" && n.erase_write == defaults.erase_write);
+}
+
+}  // namespace
 
 std::string canonical(const Design& d) {
   const Design n = normalised(d);
   std::string out;
-  for (const auto& g : design_genes()) out += (out.empty() ? "" : ";") + g.name + "=" + gene_value(n, g.name);
+  for (const auto& g : design_genes())
+    if (!late_gene_at_default(n, g.name)) out += (out.empty() ? "" : ";") + g.name + "=" + gene_value(n, g.name);
   return out;
 }
 
@@ -132,6 +152,8 @@ std::string design_name(const Design& raw) {
   if (d.feature_map != "identity") name += "_" + d.feature_map;
   if (has_decay(d) && d.decay == "fixed") name += "_fixed";
   if (is_delta(d) && d.beta == "sigmoid2") name += "_neg";
+  if (d.decay_width == "channel") name += "_channel";
+  if (d.erase_write == "separate") name += "_erase_write";
   for (const auto& p : d.paths) name += "_" + p;
   if (!d.paths.empty() && d.fusion == "router") name += "_router";
   return name + "_" + sha256_hex(canonical(d)).substr(0, 6);
@@ -182,6 +204,8 @@ std::string emit_source(const Design& raw, const std::string& name, const std::s
   const bool path_conv = has(d.paths, "conv"), path_value = has(d.paths, "value");
   const int num_paths = 1 + static_cast<int>(d.paths.size());
   const std::string k = std::to_string(d.conv_size);
+  const bool channel = d.decay_width == "channel", separate = d.erase_write == "separate";
+  const bool dplr = channel || separate;  // the diagonal-plus-low-rank ops (ops::dplr_chunkwise)
 
   std::ostringstream s;
   s << "// Evolved mixer " << name << ", emitted by asiarch's offline Researcher.\n"
@@ -200,7 +224,7 @@ std::string emit_source(const Design& raw, const std::string& name, const std::s
     << "    k_proj_ = lin(\"k_proj\", cfg.d_model);\n"
     << "    v_proj_ = lin(\"v_proj\", cfg.d_model);\n"
     << "    o_proj_ = lin(\"o_proj\", cfg.d_model);\n";
-  if (delta) s << "    b_proj_ = lin(\"b_proj\", heads_);\n";
+  if (delta && !separate) s << "    b_proj_ = lin(\"b_proj\", heads_);\n";
   if (gproj) s << "    g_proj_ = lin(\"g_proj\", cfg.d_model);\n";
   if (router) s << "    r_proj_ = lin(\"r_proj\", heads_ * " << num_paths << ");\n";
   if (conv_q)
@@ -209,7 +233,26 @@ std::string emit_source(const Design& raw, const std::string& name, const std::s
   if (conv_v) s << "    v_conv_ = register_module(\"v_conv\", ops::ShortConv(cfg.d_model, " << k << "));\n";
   if (path_conv) s << "    p_conv_ = register_module(\"p_conv\", ops::ShortConv(cfg.d_model, 4));\n";
   if (d.norm != "none") s << "    norm_ = register_module(\"o_norm\", ops::RMSNorm(head_dim_));\n";
-  if (decay && d.decay == "data") {
+  if (separate)
+    s << "    // Key-side erase and value-side write gates, per channel, from low-rank projections (GDN-2).\n"
+      << "    const int64_t gate_rank = std::max<int64_t>(8, head_dim_ / 2);\n"
+      << "    auto low = [&](const char* name, int64_t in, int64_t out) {\n"
+      << "      return register_module(name, torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false)));\n"
+      << "    };\n"
+      << "    e_down_ = low(\"e_down\", cfg.d_model, gate_rank);\n"
+      << "    e_up_ = low(\"e_up\", gate_rank, cfg.d_model);\n"
+      << "    w_down_ = low(\"w_down\", cfg.d_model, gate_rank);\n"
+      << "    w_up_ = low(\"w_up\", gate_rank, cfg.d_model);\n";
+  if (channel) {
+    s << "    // A per-channel decay from a low-rank projection (Kimi Delta Attention's fine-grained gate).\n"
+      << "    const int64_t rank = std::max<int64_t>(8, head_dim_ / 2);\n"
+      << "    f_down_ = register_module(\"f_down\", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, rank).bias(false)));\n"
+      << "    f_up_ = register_module(\"f_up\", torch::nn::Linear(torch::nn::LinearOptions(rank, cfg.d_model).bias(false)));\n"
+      << "    torch::NoGradGuard no_grad;\n"
+      << "    A_log_ = register_parameter(\"A_log\", torch::empty({heads_}).uniform_(1, 16).log());\n"
+      << "    auto dt = torch::exp(torch::rand({cfg.d_model}) * (std::log(0.1) - std::log(1e-3)) + std::log(1e-3)).clamp_min(1e-4);\n"
+      << "    dt_bias_ = register_parameter(\"dt_bias\", dt + torch::log(-torch::expm1(-dt)));\n";
+  } else if (decay && d.decay == "data") {
     s << "    a_proj_ = lin(\"a_proj\", heads_);\n"
       << "    torch::NoGradGuard no_grad;\n"
       << "    // Mamba2's initialisation: A ~ U(1, 16), dt ~ logU(1e-3, 0.1).\n"
@@ -239,19 +282,41 @@ std::string emit_source(const Design& raw, const std::string& name, const std::s
     s << "    q = ops::l2_normalize(q);\n"
       << "    k = ops::l2_normalize(k);\n";
   s << "    q = q / std::sqrt(static_cast<double>(head_dim_));\n";
-  if (delta)
+  if (delta && !separate)
     s << "    auto beta = torch::sigmoid(b_proj_(x)).transpose(1, 2)" << (d.beta == "sigmoid2" ? " * 2.0" : "")
       << ";  // [B, H, L]\n";
-  if (decay && d.decay == "data")
+  if (channel)
+    s << "    // Per channel: [B, H, L, K].\n"
+      << "    auto g = -A_log_.exp().view({1, heads_, 1, 1}) * ops::split_heads(torch::softplus(f_up_(f_down_(x)) + dt_bias_), heads_);\n"
+      << "    (void)B;\n    (void)L;\n";
+  else if (decay && d.decay == "data")
     s << "    auto g = (-A_log_.exp() * torch::softplus(a_proj_(x) + dt_bias_)).transpose(1, 2);  // [B, H, L]\n";
   else if (decay)
     s << "    auto g = torch::log_sigmoid(decay_logit_).view({1, heads_, 1}).expand({B, heads_, L});\n";
   else
     s << "    (void)B;\n    (void)L;\n";
-  if (d.update == "additive") s << "    auto o = ops::linear_attention_chunkwise(q, k, v, {}, chunk_);\n";
-  if (d.update == "decay") s << "    auto o = ops::linear_attention_chunkwise(q, k, v, g, chunk_);\n";
-  if (d.update == "delta") s << "    auto o = ops::delta_rule_chunkwise(q, k, v, beta, {}, chunk_);\n";
-  if (d.update == "gated_delta") s << "    auto o = ops::delta_rule_chunkwise(q, k, v, beta, g, chunk_);\n";
+  if (dplr) {
+    // S_t = Diag(exp(g_t)) S_{t-1} + a_t (b_t^T S_{t-1}) + k_t v_t^T (docs/baselines.md).
+    s << "    // Diagonal plus low rank: chunks of at most 16 (the pairwise decays are [C, C, K]).\n"
+      << "    const int64_t c = std::min<int64_t>(chunk_, 16);\n";
+    if (decay) s << "    auto gk = " << (channel ? "g" : "g.unsqueeze(-1).expand_as(k)") << ";\n";
+    else s << "    torch::Tensor gk;\n";
+    if (d.update == "decay") {
+      s << "    auto none = torch::zeros_like(k);\n"
+        << "    auto o = ops::dplr_chunkwise(q, k, v, none, none, gk, c);\n";
+    } else {
+      const std::string two = d.beta == "sigmoid2" ? " * 2.0" : "";
+      s << "    auto erase = " << (separate ? "torch::sigmoid(ops::split_heads(e_up_(e_down_(x)), heads_))" + two : std::string("beta.unsqueeze(-1)")) << ";\n"
+        << "    auto write = " << (separate ? "torch::sigmoid(ops::split_heads(w_up_(w_down_(x)), heads_))" : "beta.unsqueeze(-1)") << ";\n"
+        << "    auto b = erase * k" << (decay ? " * gk.exp()" : "") << ";\n"
+        << "    auto o = ops::dplr_chunkwise(q, k, write * v, -k, b, gk, c);\n";
+    }
+  } else {
+    if (d.update == "additive") s << "    auto o = ops::linear_attention_chunkwise(q, k, v, {}, chunk_);\n";
+    if (d.update == "decay") s << "    auto o = ops::linear_attention_chunkwise(q, k, v, g, chunk_);\n";
+    if (d.update == "delta") s << "    auto o = ops::delta_rule_chunkwise(q, k, v, beta, {}, chunk_);\n";
+    if (d.update == "gated_delta") s << "    auto o = ops::delta_rule_chunkwise(q, k, v, beta, g, chunk_);\n";
+  }
   if (!d.paths.empty()) {
     s << "    std::vector<torch::Tensor> paths{o};\n";
     if (path_conv) s << "    paths.push_back(ops::split_heads(p_conv_(v_in), heads_));\n";
@@ -273,10 +338,12 @@ std::string emit_source(const Design& raw, const std::string& name, const std::s
   s << "    return o_proj_(ops::merge_heads(o));\n  }\n\n private:\n"
     << "  int64_t heads_, head_dim_, chunk_;\n"
     << "  torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, o_proj_{nullptr}";
-  if (delta) s << ", b_proj_{nullptr}";
+  if (delta && !separate) s << ", b_proj_{nullptr}";
   if (gproj) s << ", g_proj_{nullptr}";
   if (router) s << ", r_proj_{nullptr}";
-  if (decay && d.decay == "data") s << ", a_proj_{nullptr}";
+  if (decay && d.decay == "data" && !channel) s << ", a_proj_{nullptr}";
+  if (channel) s << ", f_down_{nullptr}, f_up_{nullptr}";
+  if (separate) s << ", e_down_{nullptr}, e_up_{nullptr}, w_down_{nullptr}, w_up_{nullptr}";
   s << ";\n";
   std::vector<std::string> convs;
   if (conv_q) convs = {"q_conv_{nullptr}", "k_conv_{nullptr}"};
@@ -320,7 +387,12 @@ std::vector<std::pair<std::string, Design>> baseline_designs() {
   m2.qk_norm = "none";
   m2.update = "decay";
   m2.norm = "gated_rms";
-  return {{"linear_attention", la}, {"delta_net", dn}, {"gated_delta_net", gdn}, {"mamba2", m2}};
+  Design kda = gdn;
+  kda.decay_width = "channel";
+  Design gdn2 = kda;
+  gdn2.erase_write = "separate";
+  return {{"linear_attention", la}, {"delta_net", dn},           {"gated_delta_net", gdn},
+          {"mamba2", m2},           {"kimi_delta_attention", kda}, {"gated_delta_net_2", gdn2}};
 }
 
 }  // namespace asiarch::agents

@@ -28,6 +28,9 @@ struct Design {
   std::vector<std::string> paths;        // extra paths beside the memory: conv (local), value (identity)
   std::string fusion = "sum";            // sum | router (per token and head softmax over the paths)
   int head_factor = 1;                   // 1 | 2: heads = num_heads * head_factor
+  // The 2025-26 mechanisms (issue 28), through ops::dplr_chunkwise:
+  std::string decay_width = "head";      // head | channel: a per-channel data-dependent decay (Kimi Delta Attention)
+  std::string erase_write = "tied";      // tied (one beta) | separate: key-side erase and value-side write gates (GDN-2)
 };
 
 // The genes and the values each may take, in a fixed order.
@@ -46,7 +49,9 @@ Status set_gene(Design& d, const std::string& gene, const std::string& value);
 // reset to defaults, paths sorted; two designs are the same mixer iff their
 // normal forms are equal.
 Design normalised(Design d);
-// "feature_map=identity;qk_norm=l2;update=delta;..." of the normal form.
+// "feature_map=identity;qk_norm=l2;update=delta;..." of the normal form. The genes added after the
+// first campaigns (decay_width, erase_write) appear only when not at their defaults, so every
+// earlier design keeps its canonical form and name.
 std::string canonical(const Design& d);
 // Genes whose normal-form values differ: (gene, from, to).
 std::vector<std::tuple<std::string, std::string, std::string>> differences(const Design& from, const Design& to);

@@ -52,6 +52,12 @@ const std::map<std::string, std::string>& rationale() {
       {"fusion=sum", "paths summed with equal weight"},
       {"head_factor=2", "twice the heads at half the width: more, smaller memories"},
       {"head_factor=1", "the preset's head layout"},
+      {"decay_width=channel", "a per-channel decay lets each key dimension keep its own time scale, so one head "
+                              "holds both fast and slow memories (Kimi Delta Attention, 2025)"},
+      {"decay_width=head", "one decay per head: cheaper, and the chunkwise kernel stays fast"},
+      {"erase_write=separate", "separate key-side erase and value-side write gates decide what is removed and "
+                               "what is committed independently, per channel (Gated DeltaNet-2, 2026)"},
+      {"erase_write=tied", "one write strength beta both erases and writes, as the delta rule does"},
   };
   return notes;
 }
@@ -81,7 +87,8 @@ std::string subject_of(const std::string& gene) {
       {"beta", "delta rule write strength beta"}, {"conv", "short convolution"},
       {"conv_size", "short convolution width"}, {"norm", "output normalisation RMSNorm"},
       {"gate", "output gate"},                 {"paths", "multiple paths convolution value"},
-      {"fusion", "routing mixture"},           {"head_factor", "heads state size"}};
+      {"fusion", "routing mixture"},           {"head_factor", "heads state size"},
+      {"decay_width", "per-channel decay"},    {"erase_write", "erase and write gates"}};
   auto it = words.find(gene);
   return it == words.end() ? gene : it->second;
 }
