@@ -198,6 +198,8 @@ class Loop {
   // DeltaNet's metrics on `preset` once it is done: the base of the rungs, and of the run's
   // baselines until every one is measured.
   std::optional<FitnessBase> reference_base(const std::string& preset) const;
+  // Whether DeltaNet is done (scored or failed): a status, no measurements read.
+  bool reference_done() const;
   // Once the base is known, every score on the run's preset is scored against it (the baselines
   // measured before were scored against DeltaNet); once per process, so a resumed run too.
   void rebase_scores();
@@ -576,19 +578,23 @@ std::vector<int64_t> Loop::stage_baseline_ids() const {
   return ids;
 }
 
-std::optional<FitnessBase> Loop::reference_base(const std::string& preset) const {
+bool Loop::reference_done() const {
   auto id = reference_id();
-  if (!id) return std::nullopt;
+  if (!id) return false;
   auto e = archive_->experiment(*id);
-  if (!e || !done_status(e->status)) return std::nullopt;
-  return FitnessBase{lab::kReferenceDesign, metrics_on(*id, preset)};
+  return e && done_status(e->status);
+}
+
+std::optional<FitnessBase> Loop::reference_base(const std::string& preset) const {
+  if (!reference_done()) return std::nullopt;
+  return FitnessBase{lab::kReferenceDesign, metrics_on(*reference_id(), preset)};
 }
 
 std::optional<FitnessBase> Loop::fitness_base(const std::string& preset) const {
   const bool asi_arch = c_.fitness_reference == lab::kReferenceDesign && c_.fitness_scale == "asi-arch";
   if (preset != c_.preset || asi_arch) return reference_base(preset);
   if (base_) return base_;
-  if (!reference_base(preset)) return std::nullopt;
+  if (!reference_done()) return std::nullopt;
   std::map<std::string, Metrics> measured;
   for (const auto& e : archive_->experiments()) {
     if (e.origin != archive::Origin::baseline) continue;
@@ -1627,12 +1633,12 @@ int Loop::run() {
       // DeltaNet goes first: the quality monitor and every base start from it. The other baselines
       // follow it; evolved and hand-written designs wait for the base fitness is measured against.
       const bool have_reference = fitness_base().has_value() || !reference_id();
-      const bool reference_done = reference_base(c_.preset).has_value();
+      const bool dn_done = reference_done();
       for (int64_t id : archive_->with_status(archive::ExperimentStatus::proposed)) {
         bool busy = failed_to_start_.count(id) > 0;
         for (const auto& r : running_) busy = busy || r.run->spec().id == id;
         bool baseline = false;
-        if (!have_reference && reference_done)
+        if (!have_reference && dn_done)
           if (auto e = archive_->experiment(id)) baseline = e->origin == archive::Origin::baseline;
         if (!busy && (have_reference || is_reference(id) || baseline)) {
           next = id;
