@@ -60,6 +60,10 @@ struct Contract {
   int64_t reference_mixer_parameters = 0;  // one DeltaNet mixer at d_model; 0: not known yet
   int64_t reference_model_parameters = 0;  // the whole model with DeltaNet mixers; 0: not measured yet
   std::string tasks;  // how designs are trained and the tasks they are scored on, one line each
+  // What fitness measures against (engine/scoring.h, FitnessBase): the baseline's name and the
+  // relative gain at which the loss and accuracy parts saturate.
+  std::string fitness_base = "delta_net";
+  double loss_scale = 0.1, accuracy_scale = 0.1;
 };
 
 struct ResearchContext {

@@ -612,6 +612,10 @@ void Loop::rebase_scores() {
   auto base = fitness_base();
   if (!base) return;
   rebased_ = true;
+  // The Researcher is told what fitness measures against (proposals wait for the base).
+  contract_.fitness_base = base->name;
+  contract_.loss_scale = base->loss_scale;
+  contract_.accuracy_scale = base->accuracy_scale;
   int changed = 0;
   for (const auto& e : archive_->experiments()) {
     if (e.status != archive::ExperimentStatus::scored) continue;

@@ -530,13 +530,15 @@ constexpr TaskKind kTasks[] = {
     {"mqar", Metric::accuracy, false, mqar, "multi-query associative recall: many pairs, then many queries at once"},
     {"byte_lm", Metric::bits_per_byte, true, byte_lm_task, "next-byte prediction on English text, in bits per byte"},
     {"parity", Metric::accuracy, false, parity,
-     "state tracking: a bit string; emit the parity of the bits so far at every position, tested on sequences "
-     "longer than trained"},
+     "state tracking: a bit string; emit the parity of the bits so far at every position (chance 0.5), scored on "
+     "sequences test_seq_len long, longer than trained (length extrapolation)"},
     {"modular_sum", Metric::accuracy, false, modular_sum,
-     "state tracking: digits mod m; emit the running sum mod m at every position, tested on longer sequences"},
+     "state tracking: digits mod m; emit the running sum mod m at every position (chance 1/m), scored on "
+     "sequences test_seq_len long, longer than trained (length extrapolation)"},
     {"permutation_composition", Metric::accuracy, false, permutation_composition,
-     "state tracking (the S5 word problem): permutations as tokens; emit the composition of all so far at every "
-     "position, tested on longer sequences"},
+     "state tracking, the word problem of the symmetric group S_n (n = elements; S_5, 120 tokens, is NC1-complete): "
+     "each token a permutation; emit the composition of all so far at every position (chance 1/n!), scored on "
+     "sequences test_seq_len long, longer than trained (length extrapolation)"},
 };
 
 const TaskKind* task_kind(const std::string& name) {

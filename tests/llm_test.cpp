@@ -675,6 +675,9 @@ TEST(LlmPrompts, EveryFigureARoleReasonsAboutIsInItsPrompt) {
     EXPECT_NE(t.find("- selective_copying: tokens scattered among blanks"), std::string::npos) << t;
     EXPECT_NE(t.find("seq_len "), std::string::npos) << t;
     EXPECT_NE(t.find("fitness, which ranks designs and picks parents, is 0 to 3"), std::string::npos) << t;
+    // What fitness measures against: the base the run chose once its baselines were measured.
+    EXPECT_NE(t.find("measured against the base delta_net"), std::string::npos) << t;
+    EXPECT_NE(t.find("dplr_chunkwise(q, k, v, a, b"), std::string::npos) << "the DPLR ops in the summary";
     EXPECT_NE(t.find("same model with DeltaNet mixers (" + std::to_string(model) + ")"), std::string::npos) << t;
     EXPECT_NE(t.find("one DeltaNet mixer has " + std::to_string(mixer)), std::string::npos) << t;
     EXPECT_NE(t.find("softmax(q k^T / sqrt(K), causal)"), std::string::npos);

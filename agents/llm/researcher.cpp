@@ -44,9 +44,13 @@ std::string contract_text(const Contract& c) {
   if (!c.tasks.empty()) s += "- each design is " + c.tasks;
   // How designs are ranked (results/fitness.h, the offline Judge's weights in docs/fitness.md): a
   // real model asked for it, having inferred it from the fitness parts.
-  s += "- fitness, which ranks designs and picks parents, is 0 to 3: the loss score sigma(6 * clamp((L_D - L) / "
-       "(0.1 * L_D), -1, 1)) on mean bits per byte L against DeltaNet's L_D (it saturates 10% below DeltaNet, "
-       "and more than 10% below is flagged as leakage), the benchmark score the same on mean task accuracy (higher "
+  char scales[160];
+  std::snprintf(scales, sizeof scales, "(%.3g * L_B), -1, 1)) on mean bits per byte L against the base's L_B (it saturates %.3g%% below "
+                "it; the accuracy part at %.3g%% above", c.loss_scale, 100 * c.loss_scale, 100 * c.accuracy_scale);
+  s += "- fitness, which ranks designs and picks parents, is 0 to 3, measured against the base " + c.fitness_base +
+       " (the strongest of the run's baselines unless configured): the loss score sigma(6 * clamp((L_B - L) / " +
+       scales + "), and a loss more than 10% below the best baseline's is flagged as leakage; 0.5 when no task "
+       "measures bits per byte), the benchmark score the same on mean task accuracy (higher "
        "is better), and the judge score (w - 1) / 9, where w (1 to 10) weighs measured complexity exponents (0.3; "
        "10 at <= 1.1), parameters against DeltaNet's (0.2; 10 at <= 0.9x, 1 at >= 1.3x), training stability "
        "(0.3) and novelty (0.2), averaged with an LLM Judge's novelty, soundness, efficiency and scaling scores "
