@@ -35,6 +35,7 @@ struct ExperimentView {
   nlohmann::json design = nlohmann::json::object();    // the proposer's representation; {} when none
   std::optional<double> fitness;                       // when scored
   bool failed = false;
+  bool stopped = false;  // stopped early by the quality monitor: no score, its partial figures only
   std::string fail_reason;
   // Filled where a role needs them (the parent and references of a proposal, a judged candidate):
   nlohmann::json results = nlohmann::json::object();  // per-task metrics, fitness parts, gate measurements

@@ -43,6 +43,9 @@ std::string figures(const ExperimentView& v) {
     }
   } else if (v.failed) {
     s = "failed: " + v.fail_reason;
+  } else if (v.stopped) {
+    s = "stopped early, not scored (clearly behind DeltaNet at the same step; the metrics below are of an "
+        "unfinished run): " + v.fail_reason;
   } else if (r.contains("tasks")) {
     s = "measured, not scored yet";
   } else {

@@ -192,6 +192,11 @@ CREATE TABLE ladder (
 ALTER TABLE llm_calls ADD COLUMN usable INTEGER NOT NULL DEFAULT 0;
 UPDATE llm_calls SET usable = 1 WHERE error = '' AND outcome LIKE 'parsed%';
 )sql",
+      // 11: each seed's training curve, from which the quality monitor's spread over the
+      // reference's seeds is measured.
+      R"sql(
+ALTER TABLE measurements ADD COLUMN curve TEXT NOT NULL DEFAULT '[]';
+)sql",
   };
   return m;
 }
@@ -300,12 +305,14 @@ const char* to_string(ExperimentStatus s) {
     case ExperimentStatus::proposed: return "proposed";
     case ExperimentStatus::scored: return "scored";
     case ExperimentStatus::failed: return "failed";
+    case ExperimentStatus::stopped: return "stopped";
   }
   return "failed";
 }
 
 Result<ExperimentStatus> status_from_string(const std::string& s) {
-  for (auto x : {ExperimentStatus::proposed, ExperimentStatus::scored, ExperimentStatus::failed})
+  for (auto x : {ExperimentStatus::proposed, ExperimentStatus::scored, ExperimentStatus::failed,
+                 ExperimentStatus::stopped})
     if (s == to_string(x)) return x;
   return make_error("unknown status \"" + s + "\"");
 }
@@ -497,7 +504,7 @@ void insert_training_run(SQLite::Database& db, int64_t id, const TrainingRun& r)
 
 void insert_measurements(SQLite::Database& db, int64_t id, const std::vector<Measurement>& ms) {
   for (const auto& m : ms) {
-    SQLite::Statement q(db, "INSERT OR REPLACE INTO measurements VALUES (?,?,?,?,?,?,?,?,?)");
+    SQLite::Statement q(db, "INSERT OR REPLACE INTO measurements VALUES (?,?,?,?,?,?,?,?,?,?)");
     q.bind(1, id);
     q.bind(2, m.preset);
     q.bind(3, static_cast<int64_t>(m.seed));
@@ -507,6 +514,7 @@ void insert_measurements(SQLite::Database& db, int64_t id, const std::vector<Mea
     q.bind(7, m.tokens_per_second);
     q.bind(8, m.seconds);
     q.bind(9, m.stop_reason);
+    q.bind(10, m.curve.dump());
     q.exec();
   }
 }
@@ -931,9 +939,10 @@ std::vector<TrainingRun> Archive::training_runs(int64_t id) const {
 std::vector<Measurement> Archive::measurements(int64_t id) const {
   std::vector<Measurement> out;
   if (impl_->version < 7) return out;  // none before schema 7
+  const bool curves = impl_->version >= 11;  // no curves before schema 11
   SQLite::Statement q(impl_->db,
-                      "SELECT preset, seed, task, metric_name, metric, tokens_per_second, seconds, stop_reason "
-                      "FROM measurements WHERE experiment_id = ? ORDER BY preset, seed, task");
+                      std::string("SELECT preset, seed, task, metric_name, metric, tokens_per_second, seconds, stop_reason, ") +
+                          (curves ? "curve" : "'[]'") + " FROM measurements WHERE experiment_id = ? ORDER BY preset, seed, task");
   q.bind(1, id);
   while (q.executeStep()) {
     Measurement m;
@@ -945,6 +954,7 @@ std::vector<Measurement> Archive::measurements(int64_t id) const {
     m.tokens_per_second = q.getColumn(5).getDouble();
     m.seconds = q.getColumn(6).getDouble();
     m.stop_reason = q.getColumn(7).getString();
+    m.curve = json_cell(q, 8, "measurements");
     out.push_back(std::move(m));
   }
   return out;

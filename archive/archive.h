@@ -19,7 +19,7 @@
 
 namespace asiarch::archive {
 
-inline constexpr int kSchemaVersion = 10;
+inline constexpr int kSchemaVersion = 11;
 
 enum class Origin { evolved, hand_written, baseline };
 const char* to_string(Origin o);
@@ -27,7 +27,9 @@ Result<Origin> origin_from_string(const std::string& s);
 
 // Where an experiment stands: proposed (queued or in flight: evaluated again on resume), scored or
 // failed. An outcome and a stage's result are scored or failed. Stored by name.
-enum class ExperimentStatus { proposed, scored, failed };
+// stopped: the quality monitor stopped its evaluation early (clearly behind the reference at the
+// same step); its figures are kept, it has no score and is never a parent.
+enum class ExperimentStatus { proposed, scored, failed, stopped };
 const char* to_string(ExperimentStatus s);
 Result<ExperimentStatus> status_from_string(const std::string& s);
 
@@ -112,6 +114,7 @@ struct Measurement {
   double tokens_per_second = 0;
   double seconds = 0;
   std::string stop_reason;
+  nlohmann::json curve = nlohmann::json::array();  // [[step, loss], ...]: the reference's spread over seeds
 };
 
 struct Score {

@@ -41,6 +41,7 @@ struct RunConfig {
   std::vector<std::string> baselines = {"linear_attention", lab::kReferenceDesign, "gated_delta_net", "mamba2"};
   std::string fitness_reference = "strongest";  // what fitness measures against: the strongest baseline, or one by name
   std::string fitness_scale = "spread";         // spread (from the baselines' measured distance) | asi-arch (10%)
+  std::string early_stop = "on";   // on: a clear loser's first evaluation stops early (lab/train.h MonitorConfig)
   int recheck = 1;                 // 1: a design that beats the reference is evaluated again in a fresh worker
   int seeds = 1;                   // seeds per evaluation on `preset`; fitness is measured on their mean
   int promote = -1;                // the ladder: at most this many evolved designs per rung (-1: 2 on explore, else 0; 0 with no ladder: off)

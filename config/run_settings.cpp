@@ -186,6 +186,10 @@ std::vector<RunSetting> make_settings() {
       setting("fitness_scale", "--fitness-scale", choice({"spread", "asi-arch"}), ASIARCH_FIELD(fitness_scale),
               "the relative gain at which the loss and accuracy parts saturate: spread (the distance between DeltaNet "
               "and the reference baseline, 1-10%) or asi-arch (10%)"),
+      setting("early_stop", "--early-stop", choice({"on", "off"}), ASIARCH_FIELD(early_stop),
+              "on: a candidate's first evaluation stops where its training loss is clearly behind DeltaNet's at the "
+              "same step (the preset's monitor: stop_at, stop_sigmas, stop_min_gap); it is recorded as stopped, "
+              "with its figures, never scored nor a parent; off: every candidate trains its whole budget"),
       setting("baselines", "--baselines", texts(), ASIARCH_FIELD(baselines),
               "the baseline plugins (in baselines_dir) that seed the archive, comma-separated on the command line "
               "(DeltaNet, the reference, is always among them in practice: fitness is measured against it)"),

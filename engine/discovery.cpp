@@ -279,6 +279,7 @@ class Loop {
     spec.source = from.built_source();
     spec.max_repair_attempts = 1;
     spec.max_runtime_revisions = 0;
+    spec.job.early_stop = false;  // a design already scored: its further runs are measurements, not a race
     return spec;
   }
 
@@ -547,6 +548,7 @@ std::vector<agents::ExperimentView> Loop::views(std::set<int64_t>* suspicious) c
       if (suspicious && !trusted(*s)) suspicious->insert(e.id);
     }
     v.failed = e.status == archive::ExperimentStatus::failed;
+    v.stopped = e.status == archive::ExperimentStatus::stopped;
     v.fail_reason = e.fail_reason;
     out.push_back(std::move(v));
   }
@@ -652,7 +654,9 @@ Metrics Loop::flag_bound(int64_t id, const std::string& preset, const Metrics& o
   return baseline ? best_of(bound, own) : bound;
 }
 
-// DeltaNet's completed training curves on `preset`: the quality monitor's references.
+// DeltaNet's completed training curves on `preset`: the quality monitor's references. With two
+// or more seeds whose curves were kept, the mean over them and their spread (the early-stopping
+// rule's noise); else the first seed's curve alone.
 std::map<std::string, lab::Reference> Loop::references_on(const std::string& preset) const {
   std::map<std::string, lab::Reference> refs;
   auto id = reference_id();
@@ -663,6 +667,21 @@ std::map<std::string, lab::Reference> Loop::references_on(const std::string& pre
     for (const auto& p : t.curve) ref.curve.emplace_back(p[0].get<int64_t>(), p[1].get<double>());
     ref.seconds = t.config.value("train_seconds", t.seconds);
     refs[t.task] = ref;
+  }
+  std::map<std::string, std::vector<lab::Curve>> by_task;
+  for (const auto& m : archive_->measurements(*id)) {
+    if (m.preset != preset || m.stop_reason != "completed" || !m.curve.is_array() || m.curve.empty()) continue;
+    lab::Curve c;
+    for (const auto& p : m.curve) c.emplace_back(p.at(0).get<int64_t>(), p.at(1).get<double>());
+    by_task[m.task].push_back(std::move(c));
+  }
+  for (const auto& [task, curves] : by_task) {
+    auto it = refs.find(task);
+    if (it == refs.end() || curves.size() < 2) continue;
+    if (auto over = lab::reference_over_seeds(curves)) {
+      over->seconds = it->second.seconds;
+      it->second = std::move(*over);
+    }
   }
   return refs;
 }
@@ -1033,6 +1052,7 @@ Status Loop::start(int64_t id) {
   spec.max_repair_attempts = baseline ? 1 : c_.max_repair_attempts;
   spec.max_runtime_revisions = baseline ? 0 : c_.max_runtime_revisions;
   if (!is_reference(id)) spec.job.references = references_on(c_.preset);
+  spec.job.early_stop = c_.early_stop == "on" && !baseline;
   nlohmann::json started = {{"name", e->name}, {"origin", archive::to_string(e->origin)}};
   if (!f.gpu.empty()) started["gpu"] = f.gpu;
   events_->emit("experiment_started", id, started);
@@ -1137,6 +1157,7 @@ bool Loop::analyse_and_record(InFlight& f, archive::Outcome rec) {
   self->results = results_json(rec.runs, rec.gates, rec.score);
   if (rec.score) self->fitness = rec.score->total;
   self->failed = rec.status == archive::ExperimentStatus::failed;
+  self->stopped = rec.status == archive::ExperimentStatus::stopped;
   self->fail_reason = rec.fail_reason;
   std::vector<archive::Event> ev;
   if (rec.score)
@@ -1146,6 +1167,8 @@ bool Loop::analyse_and_record(InFlight& f, archive::Outcome rec) {
                                  {"loss_score", rec.score->loss_score},
                                  {"bench_score", rec.score->bench_score},
                                  {"judge_score", rec.score->judge_score}}));
+  else if (rec.status == archive::ExperimentStatus::stopped)
+    ev.push_back(EventLog::make("stopped_early", id, {{"name", r.spec().name}, {"cause", rec.fail_reason}}));
   else
     ev.push_back(EventLog::make("failed", id, {{"name", r.spec().name}, {"cause", rec.fail_reason}}));
   if (!self->parent) return record(f, std::move(rec), std::move(ev));
@@ -1297,8 +1320,11 @@ void Loop::summary(bool interrupted) {
   if (auto b = fitness_base(); b && b->name != lab::kReferenceDesign)
     if (auto bid = archive_->baseline_named(b->name); bid && std::find(fixed.begin(), fixed.end(), *bid) == fixed.end())
       print_against(out_, *archive_, ids, *bid, c_.preset);
-  int failed = 0;
-  for (const auto& e : archive_->experiments()) failed += e.status == archive::ExperimentStatus::failed;
+  int failed = 0, stopped = 0;
+  for (const auto& e : archive_->experiments()) {
+    failed += e.status == archive::ExperimentStatus::failed;
+    stopped += e.status == archive::ExperimentStatus::stopped;
+  }
   // The ladder's rungs and the held-out tasks, each with the designs evaluated there, as stored
   // (results/ladder.h: the same rungs `asiarch ladder` shows).
   const auto ladder = ladder_of(*archive_);
@@ -1317,7 +1343,10 @@ void Loop::summary(bool interrupted) {
            << (rung.agreement.spearman ? format_number(*rung.agreement.spearman) : std::string("undefined")) << " over "
            << rung.agreement.pairs << " design(s)\n";
   }
-  if (failed) out_ << "  (" << failed << " failed; `" << prog << " ls --workdir " << c_.workdir << "` lists them)\n";
+  if (failed || stopped)
+    out_ << "  (" << (failed ? std::to_string(failed) + " failed" : "") << (failed && stopped ? ", " : "")
+         << (stopped ? std::to_string(stopped) + " stopped early, clearly behind DeltaNet" : "") << "; `" << prog
+         << " ls --workdir " << c_.workdir << "` lists them)\n";
   // The best evolved design, else the best of all.
   std::optional<int64_t> best;
   for (const auto& [id, total] : archive_->top(1000)) {

@@ -60,6 +60,7 @@ std::string line_for(const archive::Event& e) {
     return "fitness " + format_number(num(d, "fitness")) + " (loss " + format_number(num(d, "loss_score")) + ", benchmarks " +
            format_number(num(d, "bench_score")) + ", judge " + format_number(num(d, "judge_score")) + ")";
   if (k == "failed") return "FAILED: " + str(d, "cause");
+  if (k == "stopped_early") return "STOPPED EARLY (not scored, never a parent): " + str(d, "cause");
   if (k == "promoted") return "promoted to " + str(d, "preset");
   if (k == "recheck_started")
     return "fitness " + format_number(num(d, "fitness")) +

@@ -99,6 +99,14 @@ archive::Outcome interpret_evaluation(const WorkerOutcome& o, const WorkerJob& j
       }
   } else {
     rec.status = archive::ExperimentStatus::scored;
+    // A run the monitor stopped early keeps its figures but is never scored: a partial metric is
+    // not a measurement, and its design must not be drawn as a parent on one.
+    for (const auto& t : report->tasks)
+      if (lab::stopped_early(t.stop_reason)) {
+        rec.status = archive::ExperimentStatus::stopped;
+        rec.fail_reason = "task " + t.task + ": " + t.stop_reason;
+        break;
+      }
     // A trained model that reads the future is not scored, whatever its metrics.
     for (const auto& t : report->tasks)
       if (const auto* p = failed_probe(t)) {

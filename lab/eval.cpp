@@ -7,6 +7,8 @@
 
 #include <asiarch/plugin.h>
 
+#include "lab/names.h"
+
 namespace asiarch::lab {
 namespace {
 
@@ -77,6 +79,8 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
     say({{"kind", "gate"}, {"name", g.name}, {"passed", g.passed}, {"reason", g.reason}});
   }
   if (report.gates_passed) {
+    MonitorConfig monitor = preset.monitor;
+    monitor.early_stop = options.early_stop && monitor.early_stop;
     for (const auto& [task_name, settings] : *tasks) {
       std::optional<TaskData> generated;
       auto given = options.given_tasks.find(task_name);
@@ -109,12 +113,13 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
         model->to(options.device);
         auto ref = options.references.find(task_name);
         r = train(model, *data, tc, ref == options.references.end() ? std::nullopt : std::optional<Reference>(ref->second),
-                  preset.monitor, [&](int64_t step, double loss) {
+                  monitor, [&](int64_t step, double loss) {
                     say({{"kind", "training_progress"}, {"task", task_name}, {"step", step}, {"steps", tc.steps},
                          {"loss", loss}});
                   });
         r.metric = worst_metric(*data);
-        if (std::isfinite(r.final_loss)) {
+        // A run stopped early is not tested: its partial metric would be read as a score.
+        if (std::isfinite(r.final_loss) && !stopped_early(r.stop_reason)) {
           // Eval mode without grad is how test logits are made: with a test sink, the probe rows
           // among the test rows check it where it matters, outside this process.
           r.causality_probe = probe_causality(model, *data, tc.batch_size, options.seed, 1e-4, !options.test_sink);
@@ -146,14 +151,20 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
       say({{"kind", "task_finished"}, {"task", task_name}, {"metric_name", r.metric_name},
            {"metric", std::isfinite(r.metric) ? nlohmann::json(r.metric) : nlohmann::json(nullptr)},
            {"steps", r.steps}, {"stop_reason", r.stop_reason}});
-      report.tasks.push_back(std::move(r));
+      const bool stop = stopped_early(report.tasks.emplace_back(std::move(r)).stop_reason);
+      if (stop) break;  // the evaluation stops with it: its later tasks would be spent on a loser
     }
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
 
-Reference reference_from(const TaskResult& r) { return Reference{r.curve, r.train_seconds}; }
+Reference reference_from(const TaskResult& r) {
+  Reference ref;
+  ref.curve = r.curve;
+  ref.seconds = r.train_seconds;
+  return ref;
+}
 
 void to_json(nlohmann::json& j, const TaskResult& r) {
   j = {{"task", r.task}, {"metric_name", r.metric_name}, {"metric", r.metric}, {"final_loss", r.final_loss},

@@ -24,6 +24,9 @@ struct EvalOptions {
   bool declared_quadratic = false;
   int64_t reference_parameters = 0;         // DeltaNet's, for the budget gate
   std::map<std::string, Reference> references;  // per task, for the quality monitor
+  // Stop a run clearly behind its reference (MonitorConfig), and then the evaluation: its later
+  // tasks are not trained. Off for further seeds, rungs and held-out runs of a design already scored.
+  bool early_stop = false;
   std::string corpus;                       // for byte_lm
   // Tasks handed over by a trusted process, by name: their training rows, and as test rows the
   // rows of its TestPlan without targets (lab/test_set.h). Tasks not here are generated.

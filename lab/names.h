@@ -23,6 +23,15 @@ inline bool diverged(std::string_view stop_reason) {
   return stop_reason.substr(0, kDivergedPrefix.size()) == kDivergedPrefix;
 }
 
+// How a training run the quality monitor stopped early begins its stop reason: its loss was clearly
+// behind the reference's at the same step (lab/train.h). The experiment is recorded as stopped
+// early with the figures it had, never scored: a partial metric is not a measurement.
+inline constexpr std::string_view kStoppedEarlyPrefix = "stopped early:";
+
+inline bool stopped_early(std::string_view stop_reason) {
+  return stop_reason.substr(0, kStoppedEarlyPrefix.size()) == kStoppedEarlyPrefix;
+}
+
 // Whether `preset` names a held-out task set.
 inline bool is_held_out(std::string_view preset) {
   const std::string_view suffix = kHeldOutSuffix;

@@ -1,5 +1,6 @@
 #include "lab/presets.h"
 
+#include <algorithm>
 #include <set>
 
 #include "lab/tasks.h"
@@ -157,10 +158,16 @@ Result<Preset> parse_preset(const std::string& name, const std::string& text, co
     if (p.train.steps <= 0 || p.train.batch_size <= 0 || p.train.lr <= 0 || p.train.threads <= 0)
       train.fail(name + ".train", "steps, batch_size, lr and threads must be positive");
     Fields monitor(top.object("monitor"), name + ".monitor", source);
-    monitor.read("behind_factor", p.monitor.behind_factor, "a number");
-    monitor.read("behind_margin", p.monitor.behind_margin, "a number");
+    monitor.read("stop_at", p.monitor.stop_at, "an array of fractions of the steps");
+    monitor.read("stop_sigmas", p.monitor.stop_sigmas, "a number");
+    monitor.read("stop_min_gap", p.monitor.stop_min_gap, "a number");
     monitor.read("time_factor", p.monitor.time_factor, "a number");
     monitor.done();
+    if (!std::is_sorted(p.monitor.stop_at.begin(), p.monitor.stop_at.end()) ||
+        std::any_of(p.monitor.stop_at.begin(), p.monitor.stop_at.end(), [](double f) { return !(f > 0 && f < 1); }))
+      monitor.fail(name + ".monitor.stop_at", "must be fractions between 0 and 1 (exclusive), in increasing order");
+    if (!(p.monitor.stop_sigmas >= 0) || !(p.monitor.stop_min_gap >= 0) || !(p.monitor.time_factor > 0))
+      monitor.fail(name + ".monitor", "stop_sigmas and stop_min_gap must be non-negative, time_factor positive");
     Fields gates(top.object("gates"), name + ".gates", source);
     p.gate_lengths = {512, 1024, 2048};
     gates.read("lengths", p.gate_lengths, "an array of integers");

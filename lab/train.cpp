@@ -175,6 +175,32 @@ torch::Tensor token_tensor(const std::vector<Example>& examples, std::vector<int
   return out;
 }
 
+std::optional<Reference> reference_over_seeds(const std::vector<Curve>& curves) {
+  if (curves.size() < 2 || curves.front().empty()) return std::nullopt;
+  const size_t points = curves.front().size();
+  Reference ref;
+  ref.seeds = static_cast<int>(curves.size());
+  for (size_t i = 0; i < points; ++i) {
+    double sum = 0, sq = 0;
+    for (const Curve& c : curves) {
+      if (c.size() != points || c[i].first != curves.front()[i].first || !std::isfinite(c[i].second)) return std::nullopt;
+      sum += c[i].second;
+    }
+    const double n = static_cast<double>(curves.size()), mean = sum / n;
+    for (const Curve& c : curves) sq += (c[i].second - mean) * (c[i].second - mean);
+    ref.curve.emplace_back(curves.front()[i].first, mean);
+    ref.spread.emplace_back(curves.front()[i].first, std::sqrt(sq / (n - 1)));
+  }
+  return ref;
+}
+
+std::optional<double> early_stop_bound(const Reference& reference, const MonitorConfig& monitor, int64_t step) {
+  const auto mean = loss_at(reference.curve, step);
+  if (!mean) return std::nullopt;
+  const double sd = reference.spread.empty() ? 0.0 : loss_at(reference.spread, step).value_or(0.0);
+  return *mean + std::max(monitor.stop_sigmas * sd, monitor.stop_min_gap * std::abs(*mean));
+}
+
 double worst_metric(const TaskData& task) { return task.metric == Metric::accuracy ? 0 : 8.0; }
 
 TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& config,
@@ -219,6 +245,7 @@ TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& 
   // program's count back for the evaluation below (lab/threads.h).
   std::optional<ScopedComputeThreads> one_per_shard;
   if (shards > 1) one_per_shard.emplace(1);
+  size_t next_check = 0;  // the next of monitor.stop_at
   const auto start = Clock::now();
   for (int64_t step = 0; step < config.steps; ++step) {
     if (cursor + batch > n) {
@@ -265,14 +292,21 @@ TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& 
       window_count = 0;
       if (reference) {
         const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-        auto ref_loss = loss_at(reference->curve, step + 1);
         // At the last step there is nothing left to save: the run completed, however far behind.
-        if (4 * (step + 1) >= config.steps && step + 1 < config.steps && ref_loss &&
-            mean > *ref_loss * monitor.behind_factor && mean - *ref_loss > monitor.behind_margin) {
-          r.stop_reason = "far behind the baseline: loss " + fmt(mean) + " at step " + std::to_string(step + 1) +
-                          " vs baseline " + fmt(*ref_loss);
+        while (next_check < monitor.stop_at.size() && monitor.stop_at[next_check] * static_cast<double>(config.steps) <=
+                                                           static_cast<double>(step + 1)) {
+          ++next_check;
+          if (!monitor.early_stop || step + 1 >= config.steps) continue;
+          const auto bound = early_stop_bound(*reference, monitor, step + 1);
+          if (!bound || mean <= *bound) continue;
+          const double ref_loss = *loss_at(reference->curve, step + 1);
+          r.stop_reason = std::string(kStoppedEarlyPrefix) + " loss " + fmt(mean) + " at step " + std::to_string(step + 1) +
+                          " of " + std::to_string(config.steps) + ", above " + fmt(*bound) + " (the reference's " +
+                          fmt(ref_loss) + " over " + std::to_string(reference->seeds) +
+                          (reference->seeds == 1 ? " seed" : " seeds") + " plus a margin of " + fmt(*bound - ref_loss) + ")";
           break;
         }
+        if (lab::stopped_early(r.stop_reason)) break;
         if (reference->seconds > 0 && elapsed > reference->seconds * monitor.time_factor && step + 1 < config.steps) {
           r.stop_reason = "too slow: " + fmt(elapsed) + " s after " + std::to_string(step + 1) + " of " +
                           std::to_string(config.steps) + " steps; the baseline took " + fmt(reference->seconds) +

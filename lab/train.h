@@ -1,6 +1,6 @@
 // Training and evaluation of a LanguageModel on one task, with a quality
-// monitor that stops runs that diverge, fall far behind the baseline's
-// recorded loss curve, or run far longer than the baseline did.
+// monitor that stops runs that diverge, are clearly behind the reference's
+// loss at the same step (early stopping), or run far longer than it did.
 #pragma once
 
 #include <functional>
@@ -37,17 +37,33 @@ struct TrainConfig {
 
 using Curve = std::vector<std::pair<int64_t, double>>;  // (step, mean training loss)
 
-// What the baseline did on the same task and preset.
+// What the reference design did on the same task and preset: its loss curve (the mean over its
+// seeds), and, from two seeds on, the standard deviation over seeds at each of its points.
 struct Reference {
   Curve curve;
+  Curve spread;  // empty with one seed
+  int seeds = 1;
   double seconds = 0;
 };
 
+// The quality monitor. Early stopping: at the first curve point at or past each fraction in
+// `stop_at` of the steps, a run whose mean training loss exceeds the reference's at that step by
+// more than max(stop_sigmas * the reference's spread over seeds, stop_min_gap * its loss) stops.
+// The gap's floor covers a reference with one seed and the noise of the run's own point.
 struct MonitorConfig {
-  double behind_factor = 2.0;  // stop if loss > factor * baseline loss after a quarter of the steps
-  double behind_margin = 0.1;  // ... and by more than this much in absolute terms
-  double time_factor = 4.0;    // stop if training takes > factor * the baseline's time
+  bool early_stop = true;  // off: only divergence and time stop a run
+  std::vector<double> stop_at = {0.25, 0.5};
+  double stop_sigmas = 4.0;
+  double stop_min_gap = 0.1;
+  double time_factor = 4.0;  // stop if training takes > factor * the reference's time
 };
+
+// The reference over several seeds' curves of one task (at least two, logged at the same steps):
+// the mean curve and the sample standard deviation at each point. nullopt where the steps differ.
+std::optional<Reference> reference_over_seeds(const std::vector<Curve>& curves);
+
+// The loss above which a run at `step` is stopped early; nullopt where the reference has no point.
+std::optional<double> early_stop_bound(const Reference& reference, const MonitorConfig& monitor, int64_t step);
 
 struct TaskResult {
   std::string task;
@@ -61,7 +77,7 @@ struct TaskResult {
   // The most bytes of LibTorch CPU allocations live at once while training, above the level at its
   // start (lab/memory.h): what the model, its activations and the optimizer's state took.
   std::int64_t peak_bytes = 0;
-  std::string stop_reason;  // "completed", or why the monitor stopped it
+  std::string stop_reason;  // "completed", or why the monitor stopped it (lab/names.h)
   bool completed() const { return stop_reason == "completed"; }
   Curve curve;
   std::optional<ProbeResult> causality_probe;  // on the trained model (lab/probes.h)

@@ -26,7 +26,7 @@ std::optional<double> mean_accuracy(const Metrics& m, const Metrics& shared_with
 std::vector<archive::Measurement> measurements_of(const std::vector<archive::TrainingRun>& runs, std::uint64_t seed) {
   std::vector<archive::Measurement> out;
   for (const auto& r : runs)
-    out.push_back({r.preset, seed, r.task, r.metric_name, r.metric, r.tokens_per_second, r.seconds, r.stop_reason});
+    out.push_back({r.preset, seed, r.task, r.metric_name, r.metric, r.tokens_per_second, r.seconds, r.stop_reason, r.curve});
   return out;
 }
 

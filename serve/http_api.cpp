@@ -209,13 +209,13 @@ struct ApiServer::Impl {
       if (!offset) return error(res, 400, offset.error().message);
       const std::string status = req.get_param_value("status"), origin = req.get_param_value("origin"),
                         q = req.get_param_value("q"), sort = req.has_param("sort") ? req.get_param_value("sort") : "id";
-      static const char* const kStatus[] = {"", "proposed", "scored", "failed"};
+      static const char* const kStatus[] = {"", "proposed", "scored", "failed", "stopped"};
       static const char* const kOrigin[] = {"", "evolved", "hand-written", "baseline"};
       static const char* const kSort[] = {"id", "-id", "fitness", "-fitness", "name", "-name"};
       auto one_of = [](const std::string& v, auto& list) {
         return std::any_of(std::begin(list), std::end(list), [&](const char* x) { return v == x; });
       };
-      if (!one_of(status, kStatus)) return error(res, 400, "parameter \"status\" must be proposed, scored or failed");
+      if (!one_of(status, kStatus)) return error(res, 400, "parameter \"status\" must be proposed, scored, failed or stopped");
       if (!one_of(origin, kOrigin)) return error(res, 400, "parameter \"origin\" must be evolved, hand-written or baseline");
       if (!one_of(sort, kSort)) return error(res, 400, "parameter \"sort\" must be one of id, fitness, name, each optionally with -");
       with_archive(res, [&](const archive::Archive& a) {

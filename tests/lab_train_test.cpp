@@ -1,6 +1,7 @@
 // Model, trainer, quality monitor and presets.
 #include <gtest/gtest.h>
 
+#include "lab/names.h"
 #include "lab/presets.h"
 #include "lab/threads.h"
 #include "lab/train.h"
@@ -193,16 +194,81 @@ TEST(Monitor, StopsOnNaN) {
   EXPECT_EQ(r.metric, 0.0);
 }
 
-TEST(Monitor, StopsRunsFarBehindTheBaseline) {
+TEST(Monitor, StopsARunClearlyBehindTheReferenceEarly) {
   auto t = recall_task();
   LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
   Reference ref;
-  for (int64_t s = 1; s <= 40; ++s) ref.curve.emplace_back(s, 0.01);  // an impossibly good baseline
+  for (int64_t s = 1; s <= 40; ++s) ref.curve.emplace_back(s, 0.01);  // an impossibly good reference
   ref.seconds = 1e6;
   auto r = train_and_evaluate(m, t, short_training(40), ref);
   EXPECT_FALSE(r.completed());
-  EXPECT_NE(r.stop_reason.find("far behind the baseline"), std::string::npos) << r.stop_reason;
+  EXPECT_TRUE(stopped_early(r.stop_reason)) << r.stop_reason;
+  EXPECT_NE(r.stop_reason.find("at step 12 of 40"), std::string::npos) << r.stop_reason;
   EXPECT_EQ(r.steps, 12);  // the first log point at or past a quarter of the steps
+  ASSERT_EQ(r.curve.size(), 3u);  // the figures it had are kept
+  EXPECT_EQ(r.curve.back().first, 12);
+}
+
+// Turned off (the run setting `early_stop off`, or a further seed of a scored design), the same
+// run trains its whole budget.
+TEST(Monitor, WithEarlyStoppingOffARunBehindTrainsItsWholeBudget) {
+  auto t = recall_task();
+  LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
+  Reference ref;
+  for (int64_t s = 1; s <= 40; ++s) ref.curve.emplace_back(s, 0.01);
+  ref.seconds = 1e6;
+  MonitorConfig off;
+  off.early_stop = false;
+  auto r = train_and_evaluate(m, t, short_training(40), ref, off);
+  EXPECT_TRUE(r.completed()) << r.stop_reason;
+  EXPECT_EQ(r.steps, 40);
+}
+
+// The bound is the reference's loss plus the larger of stop_sigmas spreads over its seeds and
+// stop_min_gap of its loss: a run inside the reference's noise is never stopped.
+TEST(Monitor, TheEarlyStoppingBoundGrowsWithTheReferencesSpreadOverSeeds) {
+  auto over = reference_over_seeds({{{10, 2.0}, {20, 1.0}}, {{10, 2.2}, {20, 1.4}}, {{10, 2.4}, {20, 1.0}}});
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->seeds, 3);
+  EXPECT_NEAR(*loss_at(over->curve, 10), 2.2, 1e-12);
+  EXPECT_NEAR(*loss_at(over->spread, 10), 0.2, 1e-12);  // sample standard deviation
+  MonitorConfig m;
+  m.stop_sigmas = 4;
+  m.stop_min_gap = 0.1;
+  EXPECT_NEAR(*early_stop_bound(*over, m, 10), 2.2 + 0.8, 1e-12);  // the spread's term is larger
+  m.stop_sigmas = 0.5;
+  EXPECT_NEAR(*early_stop_bound(*over, m, 10), 2.2 + 0.22, 1e-12);  // the floor: 10% of the loss
+  EXPECT_FALSE(early_stop_bound(*over, m, 5));  // before the reference's first point: no bound
+  // Curves logged at other steps are not averaged.
+  EXPECT_FALSE(reference_over_seeds({{{10, 2.0}}, {{11, 2.0}}}));
+  EXPECT_FALSE(reference_over_seeds({{{10, 2.0}}}));
+
+  // A real run: its loss at a quarter of the steps, given as a reference with a spread so wide
+  // that the bound lies above it, is not stopped; with no spread and no floor, a reference just
+  // below the run's own curve stops it.
+  auto task = recall_task();
+  LanguageModel probe(small_model(task), asiarch::testing::make<MeanMixer>);
+  auto full = train(probe, task, short_training(40));
+  ASSERT_TRUE(full.completed());
+  Reference near;
+  for (const auto& [step, loss] : full.curve) {
+    near.curve.emplace_back(step, loss * 0.9);
+    near.spread.emplace_back(step, loss * 0.05);
+  }
+  near.seeds = 3;
+  near.seconds = 1e6;
+  LanguageModel again(small_model(task), asiarch::testing::make<MeanMixer>);
+  MonitorConfig wide;  // 4 spreads = 20% of the loss: the run (10% above) is inside
+  auto kept = train(again, task, short_training(40), near, wide);
+  EXPECT_TRUE(kept.completed()) << kept.stop_reason;
+  EXPECT_EQ(kept.steps, 40);
+  near.spread.clear();
+  MonitorConfig tight;
+  tight.stop_min_gap = 0.05;  // 5% of the loss: the run (10% above) is out
+  LanguageModel third(small_model(task), asiarch::testing::make<MeanMixer>);
+  auto cut = train(third, task, short_training(40), near, tight);
+  EXPECT_TRUE(stopped_early(cut.stop_reason)) << cut.stop_reason;
+  EXPECT_EQ(cut.steps, 12);
 }
 
 // Behind the baseline only where there is nothing left to stop: the run completed, and says so

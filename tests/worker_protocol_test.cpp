@@ -106,12 +106,21 @@ TEST(WorkerProtocol, AJobCrossesTheWireWithItsKind) {
   j.kind = JobKind::compile;
   j.name = "x.cpp";
   j.tasks = {"mqar"};
-  j.references["mqar"] = lab::Reference{{}, 2.5};
+  lab::Reference ref;
+  ref.curve = {{10, 2.0}, {20, 1.5}};
+  ref.spread = {{10, 0.1}, {20, 0.05}};
+  ref.seeds = 3;
+  ref.seconds = 2.5;
+  j.references["mqar"] = ref;
+  j.early_stop = true;
   nlohmann::json w = j;
   EXPECT_EQ(w["kind"], "compile");
   auto back = w.get<WorkerJob>();
   EXPECT_EQ(back.kind, JobKind::compile);
   EXPECT_EQ(back.references.at("mqar").seconds, 2.5);
+  EXPECT_EQ(back.references.at("mqar").spread, ref.spread);  // the early-stopping rule's noise
+  EXPECT_EQ(back.references.at("mqar").seeds, 3);
+  EXPECT_TRUE(back.early_stop);
   w["kind"] = "format_disk";
   EXPECT_THROW(w.get<WorkerJob>(), std::exception);
 }

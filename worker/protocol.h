@@ -142,6 +142,9 @@ struct WorkerJob {
   // A further seed of a source whose gates passed on the first: the gates are not run again
   // (their verdict does not depend on the seed's data), only the training and tests.
   bool replica = false;
+  // The quality monitor may stop this evaluation early (lab/eval.h): set for a design's first
+  // evaluation on the run's own preset, never for its further seeds, rungs or held-out runs.
+  bool early_stop = false;
   // The GPU this job may use, as CUDA_VISIBLE_DEVICES (set by the worker before CUDA starts); empty: as inherited.
   std::string gpu;
 };

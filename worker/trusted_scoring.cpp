@@ -181,6 +181,11 @@ void score_report(RunningJob& job, WorkerResult& result) {
               tasks.end());
   for (auto& t : tasks) score_task(job, t);
   if (!result.report->gates_passed) return;  // untrained: no task is due
+  // An evaluation the monitor stopped early trains no further task; the claim can only cost the
+  // worker its score (the experiment is then never scored), so it is taken as said.
+  std::string stopped_on;
+  for (const auto& t : tasks)
+    if (lab::stopped_early(t.stop_reason)) stopped_on = t.task;
   for (const auto& [name, test] : job.tests)
     if (std::none_of(tasks.begin(), tasks.end(), [&](const lab::TaskResult& t) { return t.task == name; })) {
       lab::TaskResult missing;
@@ -188,7 +193,8 @@ void score_report(RunningJob& job, WorkerResult& result) {
       missing.metric_name = test.metric_name;
       missing.metric = test.worst;
       missing.final_loss = std::nan("");
-      missing.stop_reason = "the worker reported nothing for this task";
+      missing.stop_reason = stopped_on.empty() ? "the worker reported nothing for this task"
+                                               : "not trained: the evaluation stopped early on " + stopped_on;
       missing.scored_by_host = true;
       tasks.push_back(std::move(missing));
     }

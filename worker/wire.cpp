@@ -30,9 +30,13 @@ class DepthLimit : public nlohmann::json::json_sax_t {
   bool too_deep_ = false;
 };
 
-void to_json(nlohmann::json& j, const lab::Reference& r) { j = {{"curve", r.curve}, {"seconds", r.seconds}}; }
+void to_json(nlohmann::json& j, const lab::Reference& r) {
+  j = {{"curve", r.curve}, {"spread", r.spread}, {"seeds", r.seeds}, {"seconds", r.seconds}};
+}
 void from_json(const nlohmann::json& j, lab::Reference& r) {
   r.curve = j.at("curve").get<lab::Curve>();
+  r.spread = j.value("spread", lab::Curve{});
+  r.seeds = j.value("seeds", 1);
   r.seconds = j.at("seconds").get<double>();
 }
 
@@ -81,6 +85,7 @@ void to_json(nlohmann::json& j, const WorkerJob& w) {
        {"keep_alive", w.keep_alive},
        {"quadratic_reference", w.quadratic_reference},
        {"replica", w.replica},
+       {"early_stop", w.early_stop},
        {"gpu", w.gpu}};
 }
 
@@ -103,6 +108,7 @@ void from_json(const nlohmann::json& j, WorkerJob& w) {
   w.keep_alive = j.value("keep_alive", false);
   w.quadratic_reference = j.value("quadratic_reference", false);
   w.replica = j.value("replica", false);
+  w.early_stop = j.value("early_stop", false);
   w.gpu = j.value("gpu", "");
 }
 

@@ -296,6 +296,7 @@ int worker_main(int channel_fd, const std::string& prewarm_cache_dir) {
                                      : delta_net_parameters(*jit, *preset, job.baselines_dir);
   r.reference_parameters = options.reference_parameters;
   options.references = job.references;
+  options.early_stop = job.early_stop;
   // The host made the tasks and holds the test targets: the test rows' logits go to it, and it
   // scores them. No corpus and no test target is ever in this process.
   options.given_tasks = std::move(*given);

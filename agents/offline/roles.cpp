@@ -29,7 +29,7 @@ Lineage lineage_of(const ExperimentView& e) {
   l.parent = e.parent;
   l.design = design_of(e);
   l.fitness = e.fitness;
-  l.failed = e.failed;
+  l.failed = e.failed || e.stopped;  // a change that left its design clearly behind counts against it
   l.fail_reason = e.fail_reason;
   return l;
 }

@@ -242,7 +242,7 @@ function drawLineage() {
   for (const n of nodes) {
     const X = px(n.id), Y = py(n.id);
     lineagePos.set(n.id, [X, Y]);
-    ctx.fillStyle = n.status === 'failed' ? '#9e9e9e' : colourOf(n.fitness, lo, hi);
+    ctx.fillStyle = n.status === 'failed' || n.status === 'stopped' ? '#9e9e9e' : colourOf(n.fitness, lo, hi);
     ctx.beginPath();
     ctx.arc(X, Y, n.origin === 'baseline' ? r + 1.5 : r, 0, 2 * Math.PI);
     ctx.fill();
