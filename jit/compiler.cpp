@@ -277,6 +277,24 @@ Status Compiler::ensure_pch() {
   return Ok{};
 }
 
+CompileResult Compiler::support_object(bool compile_if_missing) {
+  const CompileRequest request{"asiarch_torch_templates.cpp",
+                               "// Defines what the precompiled header declares extern.\n"
+                               "#define ASIARCH_DEFINE_TEMPLATE_(...) template class __VA_ARGS__;\n"
+                               "ASIARCH_TORCH_TEMPLATES(ASIARCH_DEFINE_TEMPLATE_)\n",
+                               true, true};
+  if (compile_if_missing) return compile(request);
+  CompileResult result;
+  result.cache_key = object_cache_key(toolchain_, request.file, request.text);
+  for (const auto& dir : {toolchain_.object_dir(), toolchain_.shared_object_dir()})
+    if (auto hit = detail::cache_lookup(dir, result.cache_key)) {
+      result.object = std::move(hit->object);
+      result.cache_hit = true;
+      break;
+    }
+  return result;
+}
+
 CompileResult Compiler::compile(const CompileRequest& request) {
   const auto start = Clock::now();
   CompileResult result;

@@ -52,6 +52,11 @@ class Compiler {
   CompileResult compile(const CompileRequest& request);
   // Builds the PCH if it is missing or stale. compile() calls this as needed.
   Status ensure_pch();
+  // The object that defines the torch templates the PCH declares extern
+  // (<asiarch/torch_templates.h>), compiled once and cached like a plugin (the
+  // prepare job files it in the shared cache). A plugin that refers to one of them
+  // links against it (JitSession::add_support). `compile` false: the cache only.
+  CompileResult support_object(bool compile = true);
 
   const Toolchain& toolchain() const { return toolchain_; }
 

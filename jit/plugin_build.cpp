@@ -98,7 +98,20 @@ PluginBuild build_plugin(Compiler& compiler, JitSession& session, CudaCompiler* 
   }
 
   const auto load_start = std::chrono::steady_clock::now();
+  const size_t before_load = b.diagnostics.items.size();
+  // A plugin that refers to a torch template the PCH declares extern (Conv1d's typeinfo, a
+  // module's reset_parameters) links against the support object: added when the cache has it
+  // (its code is linked only when a plugin refers to it), else made the first time one needs it.
+  if (options.use_pch && !session.has_support())
+    if (auto cached = compiler.support_object(false); cached.object) (void)session.add_support(*cached.object);
   b.code = session.load(*cr.object, file, text, b.diagnostics);
+  if (!b.code && options.use_pch && !session.has_support()) {
+    auto support = compiler.support_object();
+    if (support.object && session.add_support(*support.object).ok()) {
+      b.diagnostics.items.resize(before_load);
+      b.code = session.load(*cr.object, file, text, b.diagnostics);
+    }
+  }
   b.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   if (!b.code) return b;
 

@@ -63,6 +63,8 @@ struct JitSession::Impl {
   std::vector<std::string> errors;
   int counter = 0;
   std::vector<HostSymbol> host_symbols;
+  llvm::orc::JITDylib* support = nullptr;
+  AtExitList support_atexit;  // never run: the support object's constructors are not called
 };
 
 struct LoadedObject::State {
@@ -134,6 +136,7 @@ std::shared_ptr<LoadedObject> JitSession::load(const ObjectCode& object, const s
   if (auto err = dylib->define(llvm::orc::absoluteSymbols(std::move(own))))
     return link_error(llvm::toString(std::move(err)));
 
+  if (impl_->support) dylib->addToLinkOrder(*impl_->support);
   lo->state_->tracker = dylib->createResourceTracker();
   auto buffer = llvm::MemoryBuffer::getMemBufferCopy(object.bytes, file);
   auto fail = [&](std::string message) -> std::shared_ptr<LoadedObject> {
@@ -178,6 +181,38 @@ std::shared_ptr<LoadedObject> JitSession::load(const ObjectCode& object, const s
   lo->session_ = shared_from_this();
   init->toPtr<void (*)()>()();
   return lo;
+}
+
+bool JitSession::has_support() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->support != nullptr;
+}
+
+Status JitSession::add_support(const ObjectCode& object) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->support) return Ok{};
+  auto& jit = *impl_->jit;
+  auto& es = jit.getExecutionSession();
+  auto dylib = es.createJITDylib("asiarch.support");
+  if (!dylib) return make_error("the JIT's support object: " + llvm::toString(dylib.takeError()));
+  auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      jit.getDataLayout().getGlobalPrefix());
+  if (!generator) return make_error("the JIT's support object: " + llvm::toString(generator.takeError()));
+  dylib->addGenerator(std::move(*generator));
+  llvm::orc::SymbolMap own;
+  own[es.intern("__dso_handle")] = llvm::JITEvaluatedSymbol(
+      llvm::pointerToJITTargetAddress(&impl_->support_atexit), llvm::JITSymbolFlags::Exported);
+  own[es.intern("__cxa_atexit")] = llvm::JITEvaluatedSymbol(
+      llvm::pointerToJITTargetAddress(&asiarch_jit_cxa_atexit),
+      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  if (auto err = dylib->define(llvm::orc::absoluteSymbols(std::move(own))))
+    return make_error("the JIT's support object: " + llvm::toString(std::move(err)));
+  // Its own init and fini would clash with no plugin's (each plugin has its own JITDylib), but
+  // they must not answer a plugin's lookup either: the plugin's are found first, in its own.
+  if (auto err = jit.addObjectFile(*dylib, llvm::MemoryBuffer::getMemBufferCopy(object.bytes, "asiarch_torch_templates.o")))
+    return make_error("the JIT's support object: " + llvm::toString(std::move(err)));
+  impl_->support = &*dylib;
+  return Ok{};
 }
 
 bool JitSession::is_loaded(const std::string& name) const {

@@ -58,6 +58,13 @@ class JitSession : public std::enable_shared_from_this<JitSession> {
   std::shared_ptr<LoadedObject> load(const ObjectCode& object, const std::string& file,
                                      const std::string& source, Diagnostics& diagnostics);
 
+  // Adds the JIT's support object (Compiler::support_object) in a JITDylib of its own that
+  // every plugin loaded afterwards links against. Its code is linked only when a plugin
+  // refers to it; its static constructors are never run (it has none that matter: explicit
+  // template instantiations).
+  Status add_support(const ObjectCode& object);
+  bool has_support() const;
+
   // Whether ORC still holds the JITDylib of the object called `name`
   // (LoadedObject::name()): lets a caller see that unloading removed the
   // code, not only that the last reference went.

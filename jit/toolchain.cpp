@@ -51,7 +51,8 @@ Result<Toolchain> Toolchain::create(ToolchainOptions options) {
                    "; cxx11abi " + ASIARCH_STR(_GLIBCXX_USE_CXX11_ABI) + "; headers " + header_hash;
   const std::string host_cpu = llvm::sys::getHostCPUName().str();
   t.root_ = options.cache_dir /
-            sha256_hex(t.fingerprint_ + "|" + host_cpu + "|O" + std::to_string(options.opt_level))
+            sha256_hex(t.fingerprint_ + "|" + host_cpu + "|O" + std::to_string(options.opt_level) +
+                       (options.extern_templates ? "" : "|no-extern-templates"))
                 .substr(0, 16);
   t.clang_path_ = ASIARCH_CLANG_PATH;
 
@@ -63,7 +64,16 @@ Result<Toolchain> Toolchain::create(ToolchainOptions options) {
   };
   for (const detail::EmbeddedHeader& h : detail::embedded_headers())
     if (auto st = put(t.include_dir() / h.path, h.text); !st) return st.error();
-  if (auto st = put(t.pch_header(), "#include <asiarch/plugin.h>\n"); !st) return st.error();
+  // The torch templates every plugin would instantiate again are declared extern here, once
+  // (<asiarch/torch_templates.h>); a compile without the PCH instantiates them itself.
+  if (auto st = put(t.pch_header(),
+                    options.extern_templates
+                        ? "#include <asiarch/plugin.h>\n#include <asiarch/torch_templates.h>\n"
+                          "#define ASIARCH_EXTERN_TEMPLATE_(...) extern template class __VA_ARGS__;\n"
+                          "ASIARCH_TORCH_TEMPLATES(ASIARCH_EXTERN_TEMPLATE_)\n"
+                        : "#include <asiarch/plugin.h>\n");
+      !st)
+    return st.error();
 
   auto& a = t.common_args_;
   a = {"-std=c++" ASIARCH_STR(ASIARCH_CXX_STANDARD), "-O" + std::to_string(options.opt_level), "-fPIC", "-fno-color-diagnostics",

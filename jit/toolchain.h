@@ -13,6 +13,9 @@ namespace asiarch::jit {
 struct ToolchainOptions {
   std::filesystem::path cache_dir;  // empty: default_cache_dir()
   int opt_level = 1;                // -O level for plugin code
+  // The PCH declares LibTorch's module templates extern (<asiarch/torch_templates.h>); false
+  // only to measure what that saves (bench/compile_latency).
+  bool extern_templates = true;
   int max_diagnostics = 100;        // errors/warnings kept per compile; the rest are counted
   // Where compiled objects and CUDA binaries are cached; empty: under the
   // cache root. A sandboxed worker points this into its scratch directory so

@@ -198,6 +198,43 @@ ASIARCH_REGISTER_MIXER(M, "m")
   EXPECT_NE(d->message.find("_Z22asiarch_missing_helperf"), std::string::npos);
 }
 
+// The PCH declares LibTorch's module templates extern (<asiarch/torch_templates.h>), so a plugin
+// no longer instantiates their virtual members; one that refers to them (Conv1d's typeinfo, as
+// DeltaNet's short convolutions do, or a member called through its address) links against the
+// support object instead, and runs as one compiled without the PCH does.
+TEST(Jit, APluginReferringToAnExternTorchTemplateLinksAgainstTheSupportObject) {
+  const std::string src = unique_tag() + R"(#include <asiarch/plugin.h>
+class M : public asiarch::TokenMixer {
+ public:
+  explicit M(const asiarch::MixerConfig& cfg)
+      : conv_(register_module("conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(cfg.d_model, cfg.d_model, 1)))) {
+    // Through its address, so that it cannot be inlined: the plugin needs the definition itself.
+    auto volatile reset = &torch::nn::ConvNdImpl<1, torch::nn::Conv1dImpl>::reset_parameters;
+    ((*conv_).*reset)();
+  }
+  torch::Tensor forward(const torch::Tensor& x) override { return conv_->forward(x.transpose(1, 2)).transpose(1, 2); }
+ private:
+  torch::nn::Conv1d conv_;
+};
+ASIARCH_REGISTER_MIXER(M, "resets")
+)";
+  auto with = build("resets.cpp", src, {/*use_pch=*/true, /*use_cache=*/false});
+  ASSERT_TRUE(with.ok()) << jit::to_text(with.diagnostics);
+  EXPECT_TRUE(asiarch::testing::jit_env().session->has_support());
+  auto without = build("resets_nopch.cpp", src, {/*use_pch=*/false, /*use_cache=*/false});
+  ASSERT_TRUE(without.ok()) << jit::to_text(without.diagnostics);
+  MixerConfig cfg;
+  cfg.d_model = 16;
+  torch::manual_seed(5);
+  auto a = jit::instantiate(with, cfg);
+  torch::manual_seed(5);
+  auto b = jit::instantiate(without, cfg);
+  auto x = torch::randn({2, 5, 16});
+  auto ya = a->forward(x), yb = b->forward(x);
+  EXPECT_EQ(ya.sizes(), x.sizes());
+  EXPECT_TRUE(torch::equal(ya, yb));  // the support object's reset_parameters is the same code
+}
+
 static std::string hand_written_entry(const std::string& version, const std::string& fingerprint) {
   return unique_tag() + R"(#include <asiarch/plugin.h>
 class M : public asiarch::TokenMixer {

@@ -129,6 +129,11 @@ int prepare(Channel& ch, const WorkerJob& job, const lab::Preset& preset) {
     std::cerr << "asiarch worker: " << st.error().message << "\n";
     return 3;
   }
+  // Filed in the shared cache beside the PCH, so that no later worker compiles it again.
+  if (auto support = jit->compiler->support_object(); !support.object) {
+    std::cerr << "asiarch worker: the JIT's support object did not build:\n" << jit::to_text(support.diagnostics) << "\n";
+    return 3;
+  }
   ch.stage(Stage::extracting_corpus);
   if (auto corpus = corpus_for(preset, job); !corpus) {
     r.error = corpus.error().message;
