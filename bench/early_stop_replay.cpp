@@ -137,9 +137,9 @@ int main(int argc, char** argv) {
 
   // The settings of the preset first, then a grid around them.
   std::vector<lab::MonitorConfig> settings{preset->monitor};
-  for (double sig : {2.0, 4.0, 8.0})
-    for (double gap : {0.05, 0.1, 0.2})
-      for (const std::vector<double>& at : std::vector<std::vector<double>>{{0.25, 0.5}, {0.5}}) {
+  for (double sig : {2.0, 4.0, 6.0, 8.0})
+    for (double gap : {0.1, 0.2})
+      for (const std::vector<double>& at : std::vector<std::vector<double>>{{0.25, 0.5}, {0.5}, {0.75}}) {
         lab::MonitorConfig m = preset->monitor;
         m.stop_sigmas = sig;
         m.stop_min_gap = gap;

@@ -143,10 +143,11 @@ TEST(Engine, AClearLoserIsStoppedEarlyRecordedWithItsFiguresAndNeverAParent) {
   const auto w = fresh_dir("engine-early-stop");
   auto presets = nlohmann::json::parse(text_of(fs::path(ASIARCH_SOURCE_DIR) / "lab" / "presets.json"));
   presets["smoke"]["train"]["steps"] = kCopySteps;
-  presets["smoke"]["monitor"] = {{"stop_at", {0.5}}, {"stop_sigmas", 4}, {"stop_min_gap", 0.1}, {"time_factor", 6}};
+  presets["smoke"]["monitor"] = {{"stop_at", {0.5}}, {"stop_sigmas", 6}, {"stop_min_gap", 0.2}, {"time_factor", 6}};
   std::ofstream(w / "presets.json") << presets.dump(2);
+  // Two seeds: the rule measures DeltaNet's spread over them, and stops nothing against one seed.
   std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["selective_copying", "compression"],
-    "timeout_seconds": 300, "presets_file": ")" << (w / "presets.json").string() << R"("})";
+    "seeds": 2, "timeout_seconds": 300, "presets_file": ")" << (w / "presets.json").string() << R"("})";
   fs::create_directories(w / "plugins");
   std::ofstream(w / "plugins" / "no_mixing.cpp") << kNoMixing;
   auto r = run_cli("run --workdir " + w.string() + " --budget 1 --preset smoke --seed 3");
@@ -184,7 +185,7 @@ TEST(Engine, AClearLoserIsStoppedEarlyRecordedWithItsFiguresAndNeverAParent) {
   const auto w2 = fresh_dir("engine-early-stop-off");
   fs::copy(w / "presets.json", w2 / "presets.json");
   std::ofstream(w2 / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["selective_copying", "compression"],
-    "timeout_seconds": 300, "early_stop": "off", "presets_file": ")" << (w / "presets.json").string() << R"("})";
+    "seeds": 2, "timeout_seconds": 300, "early_stop": "off", "presets_file": ")" << (w / "presets.json").string() << R"("})";
   fs::create_directories(w2 / "plugins");
   std::ofstream(w2 / "plugins" / "no_mixing.cpp") << kNoMixing;
   auto off = run_cli("run --workdir " + w2.string() + " --budget 0 --preset smoke --seed 3");

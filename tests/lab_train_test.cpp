@@ -198,8 +198,19 @@ TEST(Monitor, StopsARunClearlyBehindTheReferenceEarly) {
   auto t = recall_task();
   LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
   Reference ref;
-  for (int64_t s = 1; s <= 40; ++s) ref.curve.emplace_back(s, 0.01);  // an impossibly good reference
+  for (int64_t s = 1; s <= 40; ++s) {
+    ref.curve.emplace_back(s, 0.01);  // an impossibly good reference, on three seeds that agree
+    ref.spread.emplace_back(s, 0.0);
+  }
+  ref.seeds = 3;
   ref.seconds = 1e6;
+  // One seed says nothing of the noise: the same reference from one seed stops nothing.
+  Reference one = ref;
+  one.seeds = 1;
+  one.spread.clear();
+  LanguageModel first(small_model(t), asiarch::testing::make<MeanMixer>);
+  auto kept = train_and_evaluate(first, t, short_training(40), one);
+  EXPECT_TRUE(kept.completed()) << kept.stop_reason;
   auto r = train_and_evaluate(m, t, short_training(40), ref);
   EXPECT_FALSE(r.completed());
   EXPECT_TRUE(stopped_early(r.stop_reason)) << r.stop_reason;
@@ -215,7 +226,11 @@ TEST(Monitor, WithEarlyStoppingOffARunBehindTrainsItsWholeBudget) {
   auto t = recall_task();
   LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
   Reference ref;
-  for (int64_t s = 1; s <= 40; ++s) ref.curve.emplace_back(s, 0.01);
+  for (int64_t s = 1; s <= 40; ++s) {
+    ref.curve.emplace_back(s, 0.01);
+    ref.spread.emplace_back(s, 0.0);
+  }
+  ref.seeds = 3;
   ref.seconds = 1e6;
   MonitorConfig off;
   off.early_stop = false;
@@ -239,6 +254,10 @@ TEST(Monitor, TheEarlyStoppingBoundGrowsWithTheReferencesSpreadOverSeeds) {
   m.stop_sigmas = 0.5;
   EXPECT_NEAR(*early_stop_bound(*over, m, 10), 2.2 + 0.22, 1e-12);  // the floor: 10% of the loss
   EXPECT_FALSE(early_stop_bound(*over, m, 5));  // before the reference's first point: no bound
+  Reference single = *over;
+  single.seeds = 1;
+  single.spread.clear();
+  EXPECT_FALSE(early_stop_bound(single, m, 10));  // one seed: no noise measured, no bound
   // Curves logged at other steps are not averaged.
   EXPECT_FALSE(reference_over_seeds({{{10, 2.0}}, {{11, 2.0}}}));
   EXPECT_FALSE(reference_over_seeds({{{10, 2.0}}}));
@@ -258,13 +277,13 @@ TEST(Monitor, TheEarlyStoppingBoundGrowsWithTheReferencesSpreadOverSeeds) {
   near.seeds = 3;
   near.seconds = 1e6;
   LanguageModel again(small_model(task), asiarch::testing::make<MeanMixer>);
-  MonitorConfig wide;  // 4 spreads = 20% of the loss: the run (10% above) is inside
+  MonitorConfig wide;  // 6 spreads = 30% of the loss: the run (10% above) is inside
   auto kept = train(again, task, short_training(40), near, wide);
   EXPECT_TRUE(kept.completed()) << kept.stop_reason;
   EXPECT_EQ(kept.steps, 40);
-  near.spread.clear();
+  for (auto& p : near.spread) p.second = 0;
   MonitorConfig tight;
-  tight.stop_min_gap = 0.05;  // 5% of the loss: the run (10% above) is out
+  tight.stop_min_gap = 0.05;  // no spread, 5% of the loss: the run (10% above) is out
   LanguageModel third(small_model(task), asiarch::testing::make<MeanMixer>);
   auto cut = train(third, task, short_training(40), near, tight);
   EXPECT_TRUE(stopped_early(cut.stop_reason)) << cut.stop_reason;
@@ -277,7 +296,11 @@ TEST(Monitor, ARunBehindTheBaselineAtItsLastStepHasCompleted) {
   auto t = recall_task();
   LanguageModel m(small_model(t), asiarch::testing::make<MeanMixer>);
   Reference ref;
-  for (int64_t s = 1; s <= 40; ++s) ref.curve.emplace_back(s, 0.01);
+  for (int64_t s = 1; s <= 40; ++s) {
+    ref.curve.emplace_back(s, 0.01);
+    ref.spread.emplace_back(s, 0.0);
+  }
+  ref.seeds = 3;
   ref.seconds = 1e6;
   auto c = short_training(40);
   c.log_points = 1;  // the one check is at the last step
