@@ -54,6 +54,27 @@ int find_line(const std::string& text, const std::string& demangled, std::string
   return 0;
 }
 
+// Defines what every JITDylib of ours needs besides its object: the process's exported symbols,
+// its own __dso_handle (its atexit list) and our __cxa_atexit, and the host symbols given.
+llvm::Error define_runtime(llvm::orc::LLJIT& jit, llvm::orc::JITDylib& dylib, AtExitList* atexit,
+                           const std::vector<HostSymbol>& host_symbols) {
+  auto& es = jit.getExecutionSession();
+  auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      jit.getDataLayout().getGlobalPrefix());
+  if (!generator) return generator.takeError();
+  dylib.addGenerator(std::move(*generator));
+  llvm::orc::SymbolMap own;
+  own[es.intern("__dso_handle")] = llvm::JITEvaluatedSymbol(
+      llvm::pointerToJITTargetAddress(atexit), llvm::JITSymbolFlags::Exported);
+  own[es.intern("__cxa_atexit")] = llvm::JITEvaluatedSymbol(
+      llvm::pointerToJITTargetAddress(&asiarch_jit_cxa_atexit),
+      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  for (const HostSymbol& h : host_symbols)
+    own[es.intern(h.name)] = llvm::JITEvaluatedSymbol(llvm::pointerToJITTargetAddress(h.address),
+                                                      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
+  return dylib.define(llvm::orc::absoluteSymbols(std::move(own)));
+}
+
 }  // namespace
 
 struct JitSession::Impl {
@@ -120,20 +141,7 @@ std::shared_ptr<LoadedObject> JitSession::load(const ObjectCode& object, const s
   auto dylib = es.createJITDylib(lo->name_);
   if (!dylib) return link_error(llvm::toString(dylib.takeError()));
   lo->state_->dylib = &*dylib;
-  auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-      jit.getDataLayout().getGlobalPrefix());
-  if (!generator) return link_error(llvm::toString(generator.takeError()));
-  dylib->addGenerator(std::move(*generator));
-  llvm::orc::SymbolMap own;
-  own[es.intern("__dso_handle")] = llvm::JITEvaluatedSymbol(
-      llvm::pointerToJITTargetAddress(&lo->state_->atexit), llvm::JITSymbolFlags::Exported);
-  own[es.intern("__cxa_atexit")] = llvm::JITEvaluatedSymbol(
-      llvm::pointerToJITTargetAddress(&asiarch_jit_cxa_atexit),
-      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
-  for (const HostSymbol& h : impl_->host_symbols)
-    own[es.intern(h.name)] = llvm::JITEvaluatedSymbol(llvm::pointerToJITTargetAddress(h.address),
-                                                      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
-  if (auto err = dylib->define(llvm::orc::absoluteSymbols(std::move(own))))
+  if (auto err = define_runtime(jit, *dylib, &lo->state_->atexit, impl_->host_symbols))
     return link_error(llvm::toString(std::move(err)));
 
   if (impl_->support) dylib->addToLinkOrder(*impl_->support);
@@ -195,20 +203,10 @@ Status JitSession::add_support(const ObjectCode& object) {
   auto& es = jit.getExecutionSession();
   auto dylib = es.createJITDylib("asiarch.support");
   if (!dylib) return make_error("the JIT's support object: " + llvm::toString(dylib.takeError()));
-  auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-      jit.getDataLayout().getGlobalPrefix());
-  if (!generator) return make_error("the JIT's support object: " + llvm::toString(generator.takeError()));
-  dylib->addGenerator(std::move(*generator));
-  llvm::orc::SymbolMap own;
-  own[es.intern("__dso_handle")] = llvm::JITEvaluatedSymbol(
-      llvm::pointerToJITTargetAddress(&impl_->support_atexit), llvm::JITSymbolFlags::Exported);
-  own[es.intern("__cxa_atexit")] = llvm::JITEvaluatedSymbol(
-      llvm::pointerToJITTargetAddress(&asiarch_jit_cxa_atexit),
-      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
-  if (auto err = dylib->define(llvm::orc::absoluteSymbols(std::move(own))))
+  if (auto err = define_runtime(jit, *dylib, &impl_->support_atexit, {}))
     return make_error("the JIT's support object: " + llvm::toString(std::move(err)));
-  // Its own init and fini would clash with no plugin's (each plugin has its own JITDylib), but
-  // they must not answer a plugin's lookup either: the plugin's are found first, in its own.
+  // Its own init and fini never answer a plugin's lookup: the plugin's are found first, in its
+  // own JITDylib.
   if (auto err = jit.addObjectFile(*dylib, llvm::MemoryBuffer::getMemBufferCopy(object.bytes, "asiarch_torch_templates.o")))
     return make_error("the JIT's support object: " + llvm::toString(std::move(err)));
   impl_->support = &*dylib;

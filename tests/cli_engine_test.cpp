@@ -145,11 +145,16 @@ TEST(Engine, AClearLoserIsStoppedEarlyRecordedWithItsFiguresAndNeverAParent) {
   presets["smoke"]["train"]["steps"] = kCopySteps;
   presets["smoke"]["monitor"] = {{"stop_at", {0.5}}, {"stop_sigmas", 6}, {"stop_min_gap", 0.2}, {"time_factor", 6}};
   std::ofstream(w / "presets.json") << presets.dump(2);
-  // Two seeds: the rule measures DeltaNet's spread over them, and stops nothing against one seed.
-  std::ofstream(w / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["selective_copying", "compression"],
-    "seeds": 2, "timeout_seconds": 300, "presets_file": ")" << (w / "presets.json").string() << R"("})";
-  fs::create_directories(w / "plugins");
-  std::ofstream(w / "plugins" / "no_mixing.cpp") << kNoMixing;
+  // DeltaNet and the dropped loser on two tasks, with two seeds: the rule measures DeltaNet's
+  // spread over them, and stops nothing against one seed.
+  auto workdir = [&](const fs::path& dir, const std::string& early_stop) {
+    std::ofstream(dir / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["selective_copying", "compression"],
+      "seeds": 2, "timeout_seconds": 300, "early_stop": ")" << early_stop << R"(", "presets_file": ")"
+                                        << (w / "presets.json").string() << R"("})";
+    fs::create_directories(dir / "plugins");
+    std::ofstream(dir / "plugins" / "no_mixing.cpp") << kNoMixing;
+  };
+  workdir(w, "on");
   auto r = run_cli("run --workdir " + w.string() + " --budget 1 --preset smoke --seed 3");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("STOPPED EARLY"), std::string::npos) << r.output;
@@ -183,11 +188,7 @@ TEST(Engine, AClearLoserIsStoppedEarlyRecordedWithItsFiguresAndNeverAParent) {
   EXPECT_EQ(children, 1);
   // The same run with early stopping off trains the loser to the end and scores it.
   const auto w2 = fresh_dir("engine-early-stop-off");
-  fs::copy(w / "presets.json", w2 / "presets.json");
-  std::ofstream(w2 / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["selective_copying", "compression"],
-    "seeds": 2, "timeout_seconds": 300, "early_stop": "off", "presets_file": ")" << (w / "presets.json").string() << R"("})";
-  fs::create_directories(w2 / "plugins");
-  std::ofstream(w2 / "plugins" / "no_mixing.cpp") << kNoMixing;
+  workdir(w2, "off");
   auto off = run_cli("run --workdir " + w2.string() + " --budget 0 --preset smoke --seed 3");
   ASSERT_EQ(off.status, 0) << off.output;
   auto a2 = open_archive(w2);
