@@ -87,6 +87,7 @@ void read_tasks(const nlohmann::json& tasks, const std::string& path, Fields& pa
         parent.fail(path + "." + task + "." + key, "must be a positive integer, got " + settings[key].dump());
     if (settings.contains("lr") && (!settings["lr"].is_number() || !(settings["lr"].get<double>() > 0)))
       parent.fail(path + "." + task + ".lr", "must be a positive number, got " + settings["lr"].dump());
+    if (auto ok = check_task_settings(task, settings); !ok) parent.fail(path + "." + task, ok.error().message);
     out.emplace_back(task, settings);
   }
 }

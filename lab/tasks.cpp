@@ -22,7 +22,11 @@ bool bernoulli(Rng& rng, double p) { return std::uniform_real_distribution<doubl
 // Settings read from a preset's task entry; each read marks the key as known.
 class Params {
  public:
-  Params(const std::string& task, const nlohmann::json& j) : task_(task), j_(j) {}
+  Params(const std::string& task, const nlohmann::json& j, bool checking = false)
+      : task_(task), j_(j), checking_(checking) {}
+  // Only the settings are being checked (check_task_settings): a generator that needs more than
+  // its settings (byte_lm's corpus) stops once it has read them.
+  bool checking() const { return checking_; }
   int64_t integer(const std::string& key, int64_t fallback) {
     used_.insert(key);
     if (!j_.contains(key)) return fallback;
@@ -63,6 +67,7 @@ class Params {
   std::string where(const std::string& key) const { return "task " + task_ + ": field \"" + key + "\""; }
   std::string task_;
   const nlohmann::json& j_;
+  bool checking_;
   std::set<std::string> used_;
 };
 
@@ -499,6 +504,7 @@ Status byte_lm_task(Params& p, Rng& train_rng, Rng&, int64_t n_train, int64_t n_
   const double held_out = p.real("held_out", 0.1);
   p.text("corpus", "kjv");  // which corpus the caller loaded (lab/corpus.h); checked there
   p.require(held_out > 0 && held_out < 0.5, "held_out must be in (0, 0.5)");
+  if (p.checking()) return Ok{};
   if (static_cast<double>(corpus.size()) * held_out < static_cast<double>(2 * t.seq_len + 2))
     return make_error("task byte_lm: the corpus is too small (" + std::to_string(corpus.size()) + " bytes)");
   byte_lm(train_rng, corpus, t.seq_len, n_train, n_test, held_out, t);
@@ -568,8 +574,10 @@ bool task_reads_corpus(const std::string& name) {
   return k && k->reads_corpus;
 }
 
+namespace {
+
 Result<TaskData> make_task(const std::string& name, const nlohmann::json& params, std::uint64_t seed,
-                           const std::string& corpus) {
+                           const std::string& corpus, bool checking) {
   const TaskKind* kind = task_kind(name);
   if (!kind) {
     std::string valid;
@@ -578,7 +586,7 @@ Result<TaskData> make_task(const std::string& name, const nlohmann::json& params
   }
   if (!params.is_object()) return make_error("task " + name + ": settings must be a JSON object");
   try {
-    Params p(name, params);
+    Params p(name, params, checking);
     TaskData t;
     t.name = name;
     t.metric = kind->metric;
@@ -588,8 +596,11 @@ Result<TaskData> make_task(const std::string& name, const nlohmann::json& params
     const int64_t n_train = p.integer("train_examples", 12800), n_test = p.integer("test_examples", 1280);
     p.require(n_train > 0 && n_test > 0, "train_examples and test_examples must be positive");
     const std::set<std::string> trainer_keys = {"steps", "batch_size", "lr"};  // read by the trainer
-    if (auto st = kind->make(p, train_rng, test_rng, n_train, n_test, corpus, t); !st) return st.error();
+    // Checking reads every setting as making does, on one example of each split.
+    if (auto st = kind->make(p, train_rng, test_rng, checking ? 1 : n_train, checking ? 1 : n_test, corpus, t); !st)
+      return st.error();
     p.check_unknown(trainer_keys);
+    if (checking) return t;
     // The real length (recall without a copy token is seq_len - 1, as in MAD). The test rows share
     // one length of their own: longer than the training rows' for the length-extrapolation tasks.
     t.seq_len = static_cast<int64_t>(t.train.front().input.size());
@@ -607,6 +618,19 @@ Result<TaskData> make_task(const std::string& name, const nlohmann::json& params
   } catch (const std::exception& e) {  // sizes the settings asked for that cannot be made (length_error, bad_alloc)
     return make_error("task " + name + ": cannot make it with these settings: " + e.what());
   }
+}
+
+}  // namespace
+
+Result<TaskData> make_task(const std::string& name, const nlohmann::json& params, std::uint64_t seed,
+                           const std::string& corpus) {
+  return make_task(name, params, seed, corpus, false);
+}
+
+Status check_task_settings(const std::string& name, const nlohmann::json& params) {
+  auto t = make_task(name, params, 0, "", true);
+  if (!t) return t.error();
+  return Ok{};
 }
 
 }  // namespace asiarch::lab

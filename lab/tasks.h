@@ -48,5 +48,9 @@ bool task_reads_corpus(const std::string& name);
 // byte_lm (ignored by the others).
 Result<TaskData> make_task(const std::string& name, const nlohmann::json& params, std::uint64_t seed,
                            const std::string& corpus = "");
+// Reads and checks a task's settings exactly as make_task does, without making its data (one
+// example of each split; byte_lm's corpus is not needed): a presets file is refused when it is
+// loaded, naming the field, not when the first worker or the first baseline builds the task.
+Status check_task_settings(const std::string& name, const nlohmann::json& params);
 
 }  // namespace asiarch::lab

@@ -380,6 +380,22 @@ TEST(Presets, ErrorsNameTheField) {
   auto lr = with(R"({"lr": "fast"})");
   ASSERT_FALSE(lr);
   EXPECT_EQ(lr.error().message, "mine.json: p.tasks.mqar.lr: must be a positive number, got \"fast\"");
+  // A generator's own settings are checked when the presets are loaded, in the host, naming the
+  // file and the field: not first met by the baselines' workers, which would all fail on it.
+  auto seq = with(R"({"seq_len": -8})");
+  ASSERT_FALSE(seq);
+  EXPECT_EQ(seq.error().message,
+            "mine.json: p.tasks.mqar: task mqar: field \"seq_len\" must not be negative, got -8");
+  auto pairs = with(R"({"pairs": 100})");
+  ASSERT_FALSE(pairs);
+  EXPECT_EQ(pairs.error().message, "mine.json: p.tasks.mqar: task mqar: need 1 <= pairs and 4 * pairs <= seq_len");
+  auto unknown_key = with(R"({"pairz": 4})");
+  ASSERT_FALSE(unknown_key);
+  EXPECT_EQ(unknown_key.error().message, "mine.json: p.tasks.mqar: task mqar: field \"pairz\" is not a known setting");
+  // byte_lm's settings are checked without its corpus.
+  auto bytes = load_preset("p", std::string(base).replace(base.find("\"mqar\": {}"), 10, R"("byte_lm": {"held_out": 0.7})"), "mine.json");
+  ASSERT_FALSE(bytes);
+  EXPECT_EQ(bytes.error().message, "mine.json: p.tasks.byte_lm: task byte_lm: held_out must be in (0, 0.5)");
   // A negative count of a task's generator is named, never thrown past the caller.
   auto negative = make_task("mqar", {{"seq_len", -8}}, 0);
   ASSERT_FALSE(negative);
