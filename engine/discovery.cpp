@@ -98,10 +98,11 @@ struct InFlight {
   std::vector<std::string> seed_failures;
   std::string gpu;  // the GPU its workers see (--gpus), empty: none assigned
   // Compile and lab time of its further seeds and its recheck: part of where its wall time went.
-  double more_compile = 0, more_lab = 0, more_worker = 0;
+  double more_compile = 0, more_lab = 0, more_gates = 0, more_worker = 0;
   void count(const CandidateRun& r) {
     more_compile += r.compile_seconds();
     more_lab += r.lab_seconds();
+    more_gates += r.gates_seconds();
     more_worker += r.worker_seconds();
   }
   // An LLM Judge or Analyst asked beside the loop (llm.proposals_ahead > 0): the outcome, and the
@@ -257,6 +258,7 @@ class Loop {
   int evolved_done() const;
   int evolved_pending() const;
   bool is_reference(int64_t id) const { return reference_id() == id; }
+  int seeds_for(int64_t id) const;  // seeds an experiment of the run's preset is trained on
   void note(const std::string& text) { events_->emit("note", std::nullopt, {{"text", text}}); }
   CandidateDeps deps() {
     return {*pool_, *executor_, *agents_.engineer, *events_, *toolchain_, agents_.llm && c_.agents.engineer == "llm"};
@@ -1138,7 +1140,7 @@ bool Loop::finish(InFlight& f) {
 
 bool Loop::judged(InFlight& f, archive::Outcome rec, const agents::Judgement& judgement) {
   const int64_t id = f.run->spec().id;
-  rec.score = score_seeds(id, c_.preset, judgement, rec.runs, rec.measurements, f.seed_failures, c_.seeds > 1);
+  rec.score = score_seeds(id, c_.preset, judgement, rec.runs, rec.measurements, f.seed_failures, seeds_for(id) > 1);
   if (start_recheck(f, std::move(rec))) return false;
   rec = std::move(*f.first_outcome);
   f.first_outcome.reset();
@@ -1201,8 +1203,13 @@ bool Loop::record(InFlight& f, archive::Outcome rec, std::vector<archive::Event>
   // Where the time went: the loop's own overhead is wall - compile - lab.
   const double compile = r.compile_seconds() + f.more_compile, lab = r.lab_seconds() + f.more_lab;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - f.began).count();
-  rec.timing = {{"wall", wall},          {"compile", compile},           {"lab", lab},
-                {"worker", r.worker_seconds() + f.more_worker}, {"propose", f.propose_seconds}, {"overhead", wall - compile - lab}};
+  rec.timing = {{"wall", wall},
+                {"compile", compile},
+                {"lab", lab},
+                {"gates", r.gates_seconds() + f.more_gates},  // of lab
+                {"worker", r.worker_seconds() + f.more_worker},
+                {"propose", f.propose_seconds},
+                {"overhead", wall - compile - lab}};
   calls_->drain();  // an answer asked beside the loop is archived before the outcome it shaped
   if (auto st = archive_->record_outcome(id, rec, &ev); !st) {
     err_ << "asiarch run: " << st.error().message << "\n";
@@ -1236,14 +1243,22 @@ archive::Score Loop::score_seeds(int64_t id, const std::string& preset, const ag
   return s;
 }
 
+// The reference is trained on two seeds at least while early stopping is on: the rule needs the
+// noise of its curve at each step, which one seed cannot give (lab::early_stop_bound), and a run
+// on the default single seed would otherwise never stop anything.
+int Loop::seeds_for(int64_t id) const {
+  return is_reference(id) && c_.early_stop == "on" ? std::max(c_.seeds, 2) : c_.seeds;
+}
+
 bool Loop::start_replica(InFlight& f) {
-  if (f.seeds_started >= c_.seeds) return false;
+  const int wanted = seeds_for(f.run->spec().id);
+  if (f.seeds_started >= wanted) return false;
   CandidateRun& from = f.seed0 ? *f.seed0 : *f.run;
   CandidateSpec spec = rerun_of(from);
   spec.job.replica = true;
   spec.job.seed = c_.seed + static_cast<std::uint64_t>(f.seeds_started);
   ++f.seeds_started;
-  events_->emit("seed_started", spec.id, {{"name", spec.name}, {"seed", spec.job.seed}, {"of", c_.seeds}});
+  events_->emit("seed_started", spec.id, {{"name", spec.name}, {"seed", spec.job.seed}, {"of", wanted}});
   if (!f.seed0) f.seed0 = std::move(f.run);
   f.run = std::make_unique<CandidateRun>(std::move(spec), deps());
   return true;

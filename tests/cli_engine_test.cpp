@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <set>
 #include <fstream>
 #include <thread>
 
@@ -145,11 +146,12 @@ TEST(Engine, AClearLoserIsStoppedEarlyRecordedWithItsFiguresAndNeverAParent) {
   presets["smoke"]["train"]["steps"] = kCopySteps;
   presets["smoke"]["monitor"] = {{"stop_at", {0.5}}, {"stop_sigmas", 6}, {"stop_min_gap", 0.2}, {"time_factor", 6}};
   std::ofstream(w / "presets.json") << presets.dump(2);
-  // DeltaNet and the dropped loser on two tasks, with two seeds: the rule measures DeltaNet's
-  // spread over them, and stops nothing against one seed.
+  // DeltaNet and the dropped loser on two tasks, on the default single seed: with early stopping
+  // on, DeltaNet is trained on two seeds all the same, since the rule measures its spread over
+  // seeds and stops nothing against one.
   auto workdir = [&](const fs::path& dir, const std::string& early_stop) {
     std::ofstream(dir / "asiarch.json") << R"({"baselines": ["delta_net"], "tasks": ["selective_copying", "compression"],
-      "seeds": 2, "timeout_seconds": 300, "early_stop": ")" << early_stop << R"(", "presets_file": ")"
+      "timeout_seconds": 300, "early_stop": ")" << early_stop << R"(", "presets_file": ")"
                                         << (w / "presets.json").string() << R"("})";
     fs::create_directories(dir / "plugins");
     std::ofstream(dir / "plugins" / "no_mixing.cpp") << kNoMixing;
@@ -177,6 +179,15 @@ TEST(Engine, AClearLoserIsStoppedEarlyRecordedWithItsFiguresAndNeverAParent) {
   EXPECT_NE(runs[1].stop_reason.find("not trained: the evaluation stopped early on selective_copying"), std::string::npos)
       << runs[1].stop_reason;
   EXPECT_GE(a->count_events({"stopped_early"}), 1);  // the evolved child may be a loser too
+  auto seeds_of = [](const asiarch::archive::Archive& archive, int64_t id) {
+    std::set<int64_t> seeds;
+    for (const auto& m : archive.measurements(id)) seeds.insert(m.seed);
+    return seeds.size();
+  };
+  const auto* delta = by_name(all, "delta_net");
+  ASSERT_TRUE(delta);
+  EXPECT_EQ(seeds_of(*a, delta->id), 2u);
+  EXPECT_EQ(seeds_of(*a, loser->id), 0u);  // stopped: its training runs, never a measurement
   int children = 0;
   for (const auto& e : all) {
     if (e.origin != asiarch::archive::Origin::evolved) continue;
@@ -198,6 +209,9 @@ TEST(Engine, AClearLoserIsStoppedEarlyRecordedWithItsFiguresAndNeverAParent) {
   ASSERT_TRUE(trained);
   EXPECT_EQ(trained->status, asiarch::archive::ExperimentStatus::scored) << trained->fail_reason;
   for (const auto& t : a2->training_runs(trained->id)) EXPECT_EQ(t.steps, kCopySteps) << t.task;
+  const auto* delta2 = by_name(all2, "delta_net");
+  ASSERT_TRUE(delta2);
+  EXPECT_EQ(seeds_of(*a2, delta2->id), 1u);  // without the rule, the run's one seed
   fs::remove_all(w);
   fs::remove_all(w2);
 }
