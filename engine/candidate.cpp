@@ -203,7 +203,10 @@ CandidateRun::Asked CandidateRun::revise_build(const agents::BuildFailure& f) {
 void CandidateRun::evaluated(WorkerOutcome o) {
   keep_log("evaluation", o);
   worker_seconds_ += o.exit.seconds;
-  if (o.result.report) lab_seconds_ += o.result.report->seconds;
+  if (o.result.report) {
+    lab_seconds_ += o.result.report->seconds;
+    gates_seconds_ += o.result.report->gates_seconds;
+  }
   // A fresh evaluating worker loads the built object: compile time. A reused one built it already.
   if (o.result.compile && !eval_reused_) compile_seconds_ += o.result.compile->seconds;
   emit("worker_ended", {{"role", "evaluate"}, {"cause", o.exit.cause()}, {"seconds", o.exit.seconds}});

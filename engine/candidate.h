@@ -66,6 +66,7 @@ class CandidateRun {
   const std::string& log() const { return log_; }  // the workers' output, bounded
   double compile_seconds() const { return compile_seconds_; }
   double lab_seconds() const { return lab_seconds_; }
+  double gates_seconds() const { return gates_seconds_; }  // of lab_seconds()
   double worker_seconds() const { return worker_seconds_; }
 
  private:
@@ -106,7 +107,7 @@ class CandidateRun {
   archive::Outcome outcome_;
   std::optional<WorkerOutcome> evaluation_;
   std::string log_;
-  double compile_seconds_ = 0, lab_seconds_ = 0, worker_seconds_ = 0;
+  double compile_seconds_ = 0, lab_seconds_ = 0, gates_seconds_ = 0, worker_seconds_ = 0;
   bool unavailable_noted_ = false;  // repair_waiting said once per wait
   // Last: destroyed first, waiting for a question in progress while what it reaches still exists.
   std::future<agents::Revision> asking_;

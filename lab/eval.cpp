@@ -70,7 +70,9 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
   gc.device = options.device;
   if (options.run_gates) {
     say({{"kind", "gates_started"}});
+    const auto gates_start = std::chrono::steady_clock::now();
     report.gates = run_gates(make_mixer, gc);
+    report.gates_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - gates_start).count();
   }
   report.gates_passed = all_passed(report.gates);
   for (const auto& g : report.gates) {
@@ -200,7 +202,8 @@ void from_json(const nlohmann::json& j, TaskResult& r) {
 
 void to_json(nlohmann::json& j, const EvalReport& r) {
   j = {{"mixer", r.mixer}, {"preset", r.preset}, {"mixer_parameters", r.mixer_parameters}, {"gates", r.gates},
-       {"gates_passed", r.gates_passed}, {"tasks", r.tasks}, {"seconds", r.seconds}};
+       {"gates_passed", r.gates_passed}, {"tasks", r.tasks}, {"seconds", r.seconds},
+       {"gates_seconds", r.gates_seconds}};
 }
 
 void from_json(const nlohmann::json& j, EvalReport& r) {
@@ -211,6 +214,7 @@ void from_json(const nlohmann::json& j, EvalReport& r) {
   r.gates_passed = j.at("gates_passed");
   r.tasks = j.at("tasks").get<std::vector<TaskResult>>();
   r.seconds = j.at("seconds");
+  r.gates_seconds = j.value("gates_seconds", 0.0);
 }
 
 std::string describe_progress(const nlohmann::json& m) {

@@ -53,6 +53,7 @@ struct EvalReport {
   bool gates_passed = false;
   std::vector<TaskResult> tasks;
   double seconds = 0;
+  double gates_seconds = 0;  // of `seconds`: the gates (a share of an experiment's time, bench/discovery_throughput)
 };
 
 // The preset's tasks named in `names` (all when empty); an unknown name is an
