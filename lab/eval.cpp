@@ -120,8 +120,9 @@ Result<EvalReport> evaluate_mixer(const std::string& mixer_name, const MixerFact
                          {"loss", loss}});
                   });
         r.metric = worst_metric(*data);
-        // A run stopped early is not tested: its partial metric would be read as a score.
-        if (std::isfinite(r.final_loss) && !stopped_early(r.stop_reason)) {
+        // A run stopped early or for its time is not tested: its partial metric would be read as a
+        // score. It keeps the worst metric (above).
+        if (testable(r)) {
           // Eval mode without grad is how test logits are made: with a test sink, the probe rows
           // among the test rows check it where it matters, outside this process.
           r.causality_probe = probe_causality(model, *data, tc.batch_size, options.seed, 1e-4, !options.test_sink);

@@ -32,6 +32,16 @@ inline bool stopped_early(std::string_view stop_reason) {
   return stop_reason.substr(0, kStoppedEarlyPrefix.size()) == kStoppedEarlyPrefix;
 }
 
+// How a training run the monitor stopped for its time begins its stop reason: it ran past
+// monitor.time_factor times the baseline's whole training time. Like a diverged run it is not
+// tested and keeps the worst metric its task allows: a metric from part of the budget would be
+// read as the design's.
+inline constexpr std::string_view kTooSlowPrefix = "too slow:";
+
+inline bool too_slow(std::string_view stop_reason) {
+  return stop_reason.substr(0, kTooSlowPrefix.size()) == kTooSlowPrefix;
+}
+
 // Whether `preset` names a held-out task set.
 inline bool is_held_out(std::string_view preset) {
   const std::string_view suffix = kHeldOutSuffix;

@@ -207,6 +207,10 @@ std::optional<double> early_stop_bound(const Reference& reference, const Monitor
 
 double worst_metric(const TaskData& task) { return task.metric == Metric::accuracy ? 0 : 8.0; }
 
+bool testable(const TaskResult& r) {
+  return std::isfinite(r.final_loss) && !stopped_early(r.stop_reason) && !too_slow(r.stop_reason);
+}
+
 TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& config,
                  const std::optional<Reference>& reference, const MonitorConfig& monitor, const CurveCallback& on_log) {
   torch::manual_seed(config.seed);
@@ -312,7 +316,7 @@ TaskResult train(LanguageModel& model, const TaskData& task, const TrainConfig& 
         }
         if (lab::stopped_early(r.stop_reason)) break;
         if (reference->seconds > 0 && elapsed > reference->seconds * monitor.time_factor && step + 1 < config.steps) {
-          r.stop_reason = "too slow: " + fmt(elapsed) + " s after " + std::to_string(step + 1) + " of " +
+          r.stop_reason = std::string(kTooSlowPrefix) + " " + fmt(elapsed) + " s after " + std::to_string(step + 1) + " of " +
                           std::to_string(config.steps) + " steps; the baseline took " + fmt(reference->seconds) +
                           " s in all";
           break;
@@ -332,8 +336,10 @@ TaskResult train_and_evaluate(LanguageModel& model, const TaskData& task, const 
                               const std::optional<Reference>& reference, const MonitorConfig& monitor,
                               const CurveCallback& on_log) {
   TaskResult r = train(model, task, config, reference, monitor, on_log);
+  r.metric = worst_metric(task);
+  if (!testable(r)) return r;
   const auto eval_start = Clock::now();
-  r.metric = std::isfinite(r.final_loss) ? evaluate(model, task) : worst_metric(task);
+  r.metric = evaluate(model, task);
   r.eval_seconds = std::chrono::duration<double>(Clock::now() - eval_start).count();
   return r;
 }

@@ -113,6 +113,9 @@ torch::Tensor token_tensor(const std::vector<Example>& examples, std::vector<int
 
 // The worst value of a task's metric: what a run that cannot be scored gets.
 double worst_metric(const TaskData& task);
+// Whether a run's model is tested: its loss is finite and it was not stopped early nor for its
+// time. Any other run keeps worst_metric(): a metric from part of the budget is not the design's.
+bool testable(const TaskResult& r);
 
 // Baseline loss at `step`, linearly interpolated; nullopt before the first point.
 std::optional<double> loss_at(const Curve& curve, int64_t step);

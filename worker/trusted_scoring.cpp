@@ -115,6 +115,7 @@ void score_task(RunningJob& job, lab::TaskResult& r) {
   // predictions come from the last state before the loss went non-finite, and a design whose
   // training diverges on some seeds must not be averaged as if it had trained on them.
   if (lab::diverged(r.stop_reason)) return;
+  if (lab::too_slow(r.stop_reason)) return;  // trained on part of its budget: not a measurement
   r.test_probe = t.scorer.probes();
   // The probe rows' share of the test's predictions: what they cost the worker.
   r.test_probe->seconds = r.eval_seconds * static_cast<double>(t.scorer.probe_rows()) / static_cast<double>(t.scorer.rows());
