@@ -47,7 +47,7 @@ struct Experiment {
   ExperimentStatus status = ExperimentStatus::proposed;
   std::string fail_reason;
   std::string created_at, updated_at;
-  nlohmann::json timing = nlohmann::json::object();  // seconds: wall, compile, lab (gates within it), worker, propose, overhead
+  nlohmann::json timing = nlohmann::json::object();  // seconds: wall, compile, lab (gates and recheck within it), worker, propose, overhead
 };
 
 struct CompileAttempt {

@@ -9,7 +9,9 @@
 //   compile   building plugins (compile workers, and loading an object in an evaluating worker)
 //   gates     the sanity gates (timing.gates; builds before it did not record it: "-")
 //   training  training and testing each task, every seed (the measurements' seconds)
-//   lab rest  the rest of the lab: making tasks, probes, starting the model
+//   recheck   training and testing a design again to check its score (timing.recheck; "-" as gates)
+//   lab rest  the rest of the lab: making tasks, probes, starting the model (and, for builds
+//             that did not record it, the recheck)
 //   host      the rest of each experiment's wall: proposing, scoring, judging, recording
 //   outside   no experiment in flight: cache preparation, start-up, the summary
 //   discovery_throughput REFERENCE_ASIARCH [budget=5] [rounds=1] [preset=explore] [workdir=/tmp/asiarch-discovery-throughput]
@@ -33,8 +35,8 @@ struct Run {
   std::string label;
   double wall = 0;
   int completed = 0, scored = 0, stopped = 0, failed = 0;
-  double compile = 0, gates = 0, training = 0, lab = 0, experiments_wall = 0;
-  bool gates_recorded = false;
+  double compile = 0, gates = 0, recheck = 0, training = 0, lab = 0, experiments_wall = 0;
+  bool gates_recorded = false, recheck_recorded = false;
 };
 
 fs::path cache_dir() {
@@ -83,6 +85,10 @@ bool run_one(const std::string& binary, const std::string& label, const fs::path
       out.gates += t["gates"].get<double>();
       out.gates_recorded = true;
     }
+    if (t.contains("recheck")) {
+      out.recheck += t["recheck"].get<double>();
+      out.recheck_recorded = true;
+    }
     double measured = 0, first = 0;
     for (const auto& m : (*a)->measurements(e.id)) measured += m.seconds;
     for (const auto& r : (*a)->training_runs(e.id)) first += r.seconds;
@@ -94,17 +100,21 @@ bool run_one(const std::string& binary, const std::string& label, const fs::path
 void print(const Run& r) {
   const double per_hour = r.completed / (r.wall / 3600.0);
   auto share = [&](double s) { return 100.0 * s / r.wall; };
-  const double lab_rest = r.lab - r.gates - r.training;
+  const double lab_rest = r.lab - r.gates - r.recheck - r.training;
   const double host = r.experiments_wall - r.compile - r.lab;
   const double outside = r.wall - r.experiments_wall;
-  char gates[16];
-  if (r.gates_recorded)
-    std::snprintf(gates, sizeof gates, "%5.1f%%", share(r.gates));
-  else
-    std::snprintf(gates, sizeof gates, "%6s", "-");
-  std::printf("  %-10s %7.0f %4d (%d/%d/%d) %9.2f   %5.1f%% %s %6.1f%% %6.1f%% %5.1f%% %6.1f%%\n", r.label.c_str(),
-              r.wall, r.completed, r.scored, r.stopped, r.failed, per_hour, share(r.compile), gates,
-              share(r.training), share(lab_rest), share(host), share(outside));
+  auto optional_share = [&](bool recorded, double s) {
+    char buf[16];
+    if (recorded)
+      std::snprintf(buf, sizeof buf, "%6.1f%%", share(s));
+    else
+      std::snprintf(buf, sizeof buf, "%7s", "-");
+    return std::string(buf);
+  };
+  std::printf("  %-10s %7.0f %4d (%d/%d/%d) %9.2f   %6.1f%% %s %7.1f%% %s %7.1f%% %5.1f%% %6.1f%%\n", r.label.c_str(),
+              r.wall, r.completed, r.scored, r.stopped, r.failed, per_hour, share(r.compile),
+              optional_share(r.gates_recorded, r.gates).c_str(), share(r.training),
+              optional_share(r.recheck_recorded, r.recheck).c_str(), share(lab_rest), share(host), share(outside));
 }
 
 }  // namespace
@@ -139,8 +149,8 @@ int main(int argc, char** argv) {
   std::printf("discovery throughput on %s: budget %d evolved + DeltaNet, seed 1, offline agents, %d round(s)\n",
               preset.c_str(), budget, rounds);
   std::printf("  reference: %s\n  this build: %s\n\n", reference.c_str(), ASIARCH_BINARY);
-  std::printf("  %-10s %7s %-15s %9s   %6s %6s %7s %7s %6s %7s\n", "run", "wall s", "done (s/st/f)", "exp/hour",
-              "compile", "gates", "training", "lab rest", "host", "outside");
+  std::printf("  %-10s %7s %-15s %9s   %7s %7s %8s %7s %8s %6s %7s\n", "run", "wall s", "done (s/st/f)", "exp/hour",
+              "compile", "gates", "training", "recheck", "lab rest", "host", "outside");
   double sum_before = 0, sum_after = 0;
   for (int round = 0; round < rounds; ++round) {
     print(before[round]);

@@ -99,6 +99,7 @@ struct InFlight {
   std::string gpu;  // the GPU its workers see (--gpus), empty: none assigned
   // Compile and lab time of its further seeds and its recheck: part of where its wall time went.
   double more_compile = 0, more_lab = 0, more_gates = 0, more_worker = 0;
+  double recheck_lab = 0;  // of more_lab: the recheck's evaluation, its gates excluded
   void count(const CandidateRun& r) {
     more_compile += r.compile_seconds();
     more_lab += r.lab_seconds();
@@ -1099,6 +1100,7 @@ bool Loop::finish(InFlight& f) {
   if (f.first) {
     // The recheck ended: the first evaluation is what is recorded, with what the second said of it.
     f.count(*f.run);
+    f.recheck_lab += f.run->lab_seconds() - f.run->gates_seconds();
     archive::Outcome again = std::move(f.run->outcome());
     archive::Outcome rec = std::move(*f.first_outcome);
     compare_recheck(rec, again, f.first->spec().id);
@@ -1207,6 +1209,7 @@ bool Loop::record(InFlight& f, archive::Outcome rec, std::vector<archive::Event>
                 {"compile", compile},
                 {"lab", lab},
                 {"gates", r.gates_seconds() + f.more_gates},  // of lab
+                {"recheck", f.recheck_lab},                   // of lab: training and testing again
                 {"worker", r.worker_seconds() + f.more_worker},
                 {"propose", f.propose_seconds},
                 {"overhead", wall - compile - lab}};

@@ -4,7 +4,8 @@
 # Python reference of the training-throughput benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh asiarch compile_latency chunkwise_vs_recurrent train_throughput loop_overhead api_latency seed_archive
+bash scripts/build.sh asiarch compile_latency chunkwise_vs_recurrent train_throughput loop_overhead api_latency seed_archive \
+  discovery_throughput
 bash scripts/install-test-deps.sh  # Chromium and playwright-core (dashboard load time), Slurm (scheduling overhead)
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed" || {
@@ -22,3 +23,10 @@ echo
 node bench/dashboard_load.mjs 10000 100 5
 echo
 python3 bench/slurm_overhead.py 4
+echo
+# Experiments per hour against the code before a change (another build: scripts/build-at.sh REV).
+if [ -n "${ASIARCH_REFERENCE_BINARY:-}" ]; then
+  ./build/bench/discovery_throughput "$ASIARCH_REFERENCE_BINARY" 8 1 first
+else
+  echo "discovery_throughput: skipped; set ASIARCH_REFERENCE_BINARY=\$(bash scripts/build-at.sh REV) to run it"
+fi
