@@ -317,6 +317,7 @@ class Loop {
   std::string last_proposal_failure_;
   bool budget_noted_ = false;
   bool test_only_ = false;  // the preset is for tests (smoke): said at the start and in the summary
+  bool preset_stops_early_ = false;  // the run's preset has points where early stopping checks (monitor.stop_at)
   // Fills what a proposal's parent and references are read with.
   void describe(agents::ExperimentView& v) const;
   // The reference (DeltaNet) and the strongest other scored baseline, described: what the Judge
@@ -408,6 +409,7 @@ Status Loop::setup() {
   auto selected = lab::select_tasks(*preset, c_.tasks);
   if (!selected) return selected.error();
   test_only_ = test_only(*preset);
+  preset_stops_early_ = preset->monitor.early_stop && !preset->monitor.stop_at.empty();
   // What each design is trained and scored on, for the Researcher (settings, not the data).
   contract_.tasks = "trained " + std::to_string(preset->train.steps) + " steps per task (batch " +
                     std::to_string(preset->train.batch_size) + ", AdamW, peak lr " + format_number(preset->train.lr) +
@@ -1246,11 +1248,12 @@ archive::Score Loop::score_seeds(int64_t id, const std::string& preset, const ag
   return s;
 }
 
-// The reference is trained on two seeds at least while early stopping is on: the rule needs the
-// noise of its curve at each step, which one seed cannot give (lab::early_stop_bound), and a run
-// on the default single seed would otherwise never stop anything.
+// The reference is trained on two seeds at least while early stopping is on and the preset has
+// points to check at: the rule needs the noise of its curve at each step, which one seed cannot
+// give (lab::early_stop_bound), and a run on the default single seed would otherwise never stop
+// anything. A preset that never checks (smoke: stop_at []) does not pay for it.
 int Loop::seeds_for(int64_t id) const {
-  return is_reference(id) && c_.early_stop == "on" ? std::max(c_.seeds, 2) : c_.seeds;
+  return is_reference(id) && c_.early_stop == "on" && preset_stops_early_ ? std::max(c_.seeds, 2) : c_.seeds;
 }
 
 bool Loop::start_replica(InFlight& f) {
