@@ -1,5 +1,8 @@
 #include "engine/candidate.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "engine/llm_calls.h"
 #include "engine/scoring.h"
 #include "util/diff.h"
@@ -205,7 +208,9 @@ void CandidateRun::evaluated(WorkerOutcome o) {
   worker_seconds_ += o.exit.seconds;
   if (o.result.report) {
     lab_seconds_ += o.result.report->seconds;
-    gates_seconds_ += o.result.report->gates_seconds;
+    // The worker's own figure, only ever a share of where the time went: kept within its report's.
+    const double g = o.result.report->gates_seconds, all = o.result.report->seconds;
+    gates_seconds_ += std::isfinite(g) && std::isfinite(all) ? std::clamp(g, 0.0, std::max(all, 0.0)) : 0.0;
   }
   // A fresh evaluating worker loads the built object: compile time. A reused one built it already.
   if (o.result.compile && !eval_reused_) compile_seconds_ += o.result.compile->seconds;
